@@ -1,0 +1,5 @@
+import sys
+
+from emitter.cli import main
+
+sys.exit(main())

@@ -1,0 +1,39 @@
+"""The job's settings: every address, name and interval, read from the environment in ``main``."""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """Settings of the pipeline job; defaults fit the local stack (``make up``)."""
+
+    job_name: str = "joulestream-pipeline"
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    topic: str = "training.events"
+    consumer_group: str = "joulestream-pipeline"
+    mongodb_uri: str = "mongodb://127.0.0.1:27017/"
+    mongodb_database: str = "joulestream"
+    run_window_s: int = 60
+    """Length of the per-run tumbling windows, seconds."""
+    watermark_delay_s: int = 5
+    """Bounded out-of-orderness of event time, seconds."""
+    idle_timeout_s: int = 10
+    """A Kafka partition quiet for this long stops holding the watermark back, seconds."""
+
+    @staticmethod
+    def from_env(env: Mapping[str, str] | None = None) -> "JobSettings":
+        e = os.environ if env is None else env
+        d = JobSettings()
+        return JobSettings(
+            job_name=e.get("JOULESTREAM_JOB_NAME", d.job_name),
+            kafka_bootstrap_servers=e.get("KAFKA_BOOTSTRAP_SERVERS", d.kafka_bootstrap_servers),
+            topic=e.get("JOULESTREAM_TOPIC", d.topic),
+            consumer_group=e.get("JOULESTREAM_CONSUMER_GROUP", d.consumer_group),
+            mongodb_uri=e.get("MONGODB_URI", d.mongodb_uri),
+            mongodb_database=e.get("MONGODB_DATABASE", d.mongodb_database),
+            run_window_s=int(e.get("JOULESTREAM_RUN_WINDOW_S", d.run_window_s)),
+            watermark_delay_s=int(e.get("JOULESTREAM_WATERMARK_DELAY_S", d.watermark_delay_s)),
+            idle_timeout_s=int(e.get("JOULESTREAM_IDLE_TIMEOUT_S", d.idle_timeout_s)),
+        )

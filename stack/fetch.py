@@ -1,0 +1,86 @@
+"""Fetch what the local services run: jars from Maven Central, FerretDB built with Go.
+
+Everything lands in the machine-wide cache (``StackSettings.cache``), keyed by the content of its
+recipe, so a second checkout or a CI run on the same machine reuses it.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from stack import tools
+from stack.errors import FetchError
+from stack.settings import REPO_ROOT, StackSettings
+
+FERRETDB_VERSION = "v1.24.2"
+FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
+MAVEN_DIR = REPO_ROOT / "stack" / "maven"
+
+
+def _digest(*parts: bytes) -> str:
+    return hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
+
+
+def jars(settings: StackSettings, name: str) -> list[Path]:
+    """The runtime jars of ``stack/maven/<name>/pom.xml``, fetched with Maven on first use."""
+    pom = MAVEN_DIR / name / "pom.xml"
+    target = settings.cache / "jars" / f"{name}-{_digest(pom.read_bytes())}"
+    marker = target / ".complete"
+    if not marker.exists():
+        mvn = tools.require("mvn")
+        tools.require("java")
+        shutil.rmtree(target, ignore_errors=True)
+        result = subprocess.run(
+            [
+                mvn, "-B", "-q", "-f", str(pom), "dependency:copy-dependencies",
+                f"-DoutputDirectory={target}", "-DincludeScope=runtime",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
+            raise FetchError(f"Maven could not fetch the {name} jars from {pom}:\n{tail}")
+        marker.write_text("ok\n")
+    found = sorted(target.glob("*.jar"))
+    if not found:
+        raise FetchError(f"no jars in {target}; delete it and retry")
+    return found
+
+
+def ferretdb(settings: StackSettings) -> Path:
+    """The FerretDB binary, built with ``go install`` on first use."""
+    binary = settings.cache / "bin" / f"ferretdb-{FERRETDB_VERSION}"
+    if binary.exists():
+        return binary
+    go = tools.require("go")
+    env = dict(os.environ)
+    download = _run([go, "mod", "download", "-json", f"{FERRETDB_MODULE}@{FERRETDB_VERSION}"], env)
+    module_dir = Path(json.loads(download)["Dir"])
+    # The module as published has an empty build/version/version.txt, which makes the binary
+    # panic at start; a private, writable copy gets the version written in before building.
+    src = settings.cache / "src" / f"ferretdb-{FERRETDB_VERSION}"
+    shutil.rmtree(src, ignore_errors=True)
+    shutil.copytree(module_dir, src)
+    for path in src.rglob("*"):
+        path.chmod(path.stat().st_mode | 0o200)
+    (src / "build" / "version" / "version.txt").write_text(FERRETDB_VERSION + "\n")
+    gobin = settings.cache / "build" / "gobin"
+    env["GOBIN"] = str(gobin)
+    env.setdefault("CGO_ENABLED", "0")
+    _run([go, "install", "./cmd/ferretdb"], env, cwd=src)
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(gobin / "ferretdb", binary)
+    return binary
+
+
+def _run(argv: list[str], env: dict[str, str], cwd: Path | None = None) -> str:
+    result = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd, check=False)
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.splitlines()[-15:])
+        raise FetchError(f"'{' '.join(argv[:3])}' failed while building FerretDB:\n{tail}")
+    return result.stdout

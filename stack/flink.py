@@ -1,0 +1,190 @@
+"""A local Flink session cluster (JobManager + TaskManager from the PyFlink wheel) and job submit.
+
+The wheel's stock configuration binds the REST endpoint to every interface; this module writes its
+own configuration that binds 127.0.0.1 only and points PyFlink at this virtual environment's Python.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pyflink
+
+from stack import fetch, procs, tools
+from stack.errors import ServiceError
+from stack.settings import REPO_ROOT, StackSettings
+
+JOB_NAME = "joulestream-pipeline"
+FLINK_HOME = Path(pyflink.__file__).resolve().parent
+
+
+def _stock_java_opts() -> str:
+    """The JVM flags of the wheel's own configuration: Java 17 needs its --add-opens list."""
+    stock = (FLINK_HOME / "conf" / "config.yaml").read_text()
+    match = re.search(r"^\s+all:\s*(--add-.+)$", stock, re.MULTILINE)
+    if match is None:
+        raise ServiceError(f"no env.java.opts.all in {FLINK_HOME / 'conf' / 'config.yaml'}")
+    return match.group(1).strip()
+
+
+def config_yaml(settings: StackSettings) -> str:
+    """The cluster configuration (Flink 1.20 ``config.yaml``, flat keys)."""
+    state = settings.home / "flink"
+    python = sys.executable
+    options: dict[str, str | int] = {
+        "env.java.opts.all": _stock_java_opts(),
+        "jobmanager.rpc.address": "127.0.0.1",
+        "jobmanager.bind-host": "127.0.0.1",
+        "jobmanager.memory.process.size": "1024m",
+        "taskmanager.bind-host": "127.0.0.1",
+        "taskmanager.host": "127.0.0.1",
+        "taskmanager.memory.process.size": "2048m",
+        "taskmanager.numberOfTaskSlots": 4,
+        "parallelism.default": 1,
+        "rest.address": "127.0.0.1",
+        "rest.bind-address": "127.0.0.1",
+        "rest.port": settings.flink_rest_port,
+        "blob.server.port": "0",
+        "execution.checkpointing.interval": "10s",
+        "execution.checkpointing.mode": "EXACTLY_ONCE",
+        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+        "state.checkpoints.dir": f"file://{state / 'checkpoints'}",
+        "state.savepoints.dir": f"file://{state / 'savepoints'}",
+        "restart-strategy.type": "exponential-delay",
+        # Without these PyFlink starts the system Python, which lacks the job's packages.
+        "python.executable": python,
+        "python.client.executable": python,
+        "python.pythonpath": str(REPO_ROOT),
+        "env.pid.dir": str(settings.pids),
+    }
+    return "".join(f"{key}: {json.dumps(value)}\n" for key, value in options.items())
+
+
+def _env(settings: StackSettings) -> dict[str, str]:
+    conf = settings.home / "flink" / "conf"
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "config.yaml").write_text(config_yaml(settings))
+    for name in ("log4j-console.properties", "log4j-cli.properties", "log4j.properties"):
+        source = FLINK_HOME / "conf" / name
+        if source.exists():
+            (conf / name).write_text(source.read_text())
+    env = dict(os.environ)
+    env.update(FLINK_HOME=str(FLINK_HOME), FLINK_CONF_DIR=str(conf))
+    env["FLINK_LOG_DIR"] = str(settings.logs)
+    java = tools.require("java")
+    env.setdefault("JAVA_HOME", str(Path(java).resolve().parent.parent))
+    return env
+
+
+def _get(settings: StackSettings, path: str, timeout_s: float = 3.0) -> Any:  # noqa: ANN401
+    url = settings.flink_rest_url + path
+    with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 (loopback URL)
+        return json.load(response)
+
+
+def healthy(settings: StackSettings) -> bool:
+    """True when the REST endpoint answers and at least one TaskManager is registered."""
+    try:
+        overview = _get(settings, "/overview")
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+    return int(overview.get("taskmanagers", 0)) >= 1
+
+
+def jobs(settings: StackSettings) -> list[dict[str, Any]]:
+    """The cluster's jobs as listed by ``/jobs/overview`` (empty when the cluster is down)."""
+    try:
+        listed: list[dict[str, Any]] = _get(settings, "/jobs/overview")["jobs"]
+    except (urllib.error.URLError, OSError, ValueError, KeyError):
+        return []
+    return listed
+
+
+def running_job(settings: StackSettings, name: str = JOB_NAME) -> str | None:
+    """The id of the running (or starting) job called ``name``, if any."""
+    for job in jobs(settings):
+        if job.get("name") == name and job.get("state") in ("RUNNING", "CREATED", "RESTARTING"):
+            return str(job["jid"])
+    return None
+
+
+def up(settings: StackSettings, timeout_s: float = 120.0) -> bool:
+    """Start JobManager and TaskManager unless they run; True if this call started them."""
+    started = False
+    env = _env(settings)
+    for role in ("jobmanager", "taskmanager"):
+        name = f"flink-{role}"
+        if procs.running_pid(settings, name) is None:
+            script = str(FLINK_HOME / "bin" / f"{role}.sh")
+            procs.start(settings, name, ["bash", script, "start-foreground"], env=env)
+            started = True
+    procs.wait_until(
+        lambda: healthy(settings), "Flink cluster", timeout_s, settings, "flink-jobmanager"
+    )
+    return started
+
+
+def submit(
+    settings: StackSettings,
+    job_env: Mapping[str, str],
+    job_name: str = JOB_NAME,
+    savepoint: str | None = None,
+    timeout_s: float = 180.0,
+) -> str:
+    """Submit the pipeline in detached mode and return its job id once it is RUNNING.
+
+    ``job_env`` carries the job's settings (addresses, topic, database); it is passed through the
+    environment rather than as arguments, so that credentials in a MongoDB URI never reach a log.
+    """
+    env = _env(settings)
+    env.update(job_env)
+    env["JOULESTREAM_JOB_NAME"] = job_name
+    argv = [
+        str(FLINK_HOME / "bin" / "flink"), "run", "--detached",
+        "-pyclientexec", sys.executable, "-pyexec", sys.executable,
+    ]  # fmt: skip
+    # Connector jars go on the user class path with -C: PythonDriver replaces any
+    # -Dpipeline.jars with its own jar, so the planner would not find the connectors.
+    for jar in fetch.jars(settings, "flink"):
+        argv += ["-C", f"file://{jar}"]
+    if savepoint:
+        argv += ["--fromSavepoint", savepoint]
+    argv += ["-pym", "flink_jobs.pipeline"]
+    result = subprocess.run(
+        argv, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout_s, check=False
+    )
+    log = settings.logs / f"submit-{job_name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(result.stdout + result.stderr)
+    if result.returncode != 0:
+        raise ServiceError(f"submitting {job_name} failed (exit {result.returncode}); see {log}")
+    procs.wait_until(
+        lambda: _job_state(settings, job_name) == "RUNNING", f"job {job_name}", 60.0
+    )
+    job_id = running_job(settings, job_name)
+    if job_id is None:
+        raise ServiceError(f"job {job_name} was submitted but is not running; see {log}")
+    return job_id
+
+
+def _job_state(settings: StackSettings, job_name: str) -> str | None:
+    states = [j.get("state") for j in jobs(settings) if j.get("name") == job_name]
+    if "FAILED" in states and "RUNNING" not in states:
+        raise ServiceError(f"job {job_name} failed; see {settings.logs}")
+    return "RUNNING" if "RUNNING" in states else None
+
+
+def cancel(settings: StackSettings, job_id: str) -> None:
+    """Cancel a job (its retained checkpoints stay on disk)."""
+    request = urllib.request.Request(  # noqa: S310 (loopback URL)
+        f"{settings.flink_rest_url}/jobs/{job_id}?mode=cancel", method="PATCH"
+    )
+    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 (loopback URL)
+        pass

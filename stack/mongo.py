@@ -1,0 +1,61 @@
+"""The MongoDB-compatible server: a real ``mongod`` when one is on PATH, FerretDB otherwise."""
+
+import shutil
+
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+from stack import fetch, procs
+from stack.settings import StackSettings
+
+NAME = "mongo"
+
+
+def healthy(uri: str, timeout_s: float = 2.0) -> bool:
+    """True when the server answers a ping."""
+    timeout_ms = int(timeout_s * 1000)
+    client: MongoClient[dict[str, object]] = MongoClient(
+        uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
+    )
+    try:
+        client.admin.command("ping")
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+    return True
+
+
+def server_kind() -> str:
+    """'mongod' when a real MongoDB is installed, else 'ferretdb'."""
+    return "mongod" if shutil.which("mongod") else "ferretdb"
+
+
+def up(settings: StackSettings, timeout_s: float = 60.0) -> bool:
+    """Start the server unless it runs already; True if this call started it."""
+    if procs.running_pid(settings, NAME) is not None:
+        return False
+    data = settings.home / "mongo" / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    address = f"127.0.0.1:{settings.mongo_port}"
+    if server_kind() == "mongod":
+        mongod = shutil.which("mongod") or "mongod"
+        argv = [mongod, "--bind_ip", "127.0.0.1", "--port", str(settings.mongo_port)]
+        argv += ["--dbpath", str(data)]
+    else:
+        argv = [
+            str(fetch.ferretdb(settings)),
+            "--handler=sqlite",
+            # FerretDB wants a file: URI of an existing directory that ends with a slash.
+            f"--sqlite-url=file:{data}/",
+            f"--state-dir={settings.home / 'mongo'}",
+            f"--listen-addr={address}",
+            "--debug-addr=127.0.0.1:0",
+            "--telemetry=disable",
+            "--log-level=warn",
+        ]
+    procs.start(settings, NAME, argv)
+    procs.wait_until(
+        lambda: healthy(settings.mongo_uri), f"{server_kind()} on {address}", timeout_s, settings, NAME
+    )
+    return True
