@@ -23,5 +23,7 @@ def encode(record: dict[str, Any], schema: Any = MEASUREMENT_SCHEMA) -> bytes:  
 
 def decode(data: bytes, schema: Any = MEASUREMENT_SCHEMA) -> dict[str, Any]:  # noqa: ANN401
     """One Avro binary record back to a dict."""
-    record: dict[str, Any] = schemaless_reader(io.BytesIO(data), schema, None)
+    record = schemaless_reader(io.BytesIO(data), schema, None)
+    if not isinstance(record, dict):
+        raise ValueError(f"expected an Avro record, decoded {type(record).__name__}")
     return record

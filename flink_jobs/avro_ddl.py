@@ -42,7 +42,9 @@ def flink_type(avro_type: Any) -> str:  # noqa: ANN401 (an Avro type is str, lis
 def columns(schema: dict[str, Any]) -> list[tuple[str, str]]:
     """(name, Flink SQL type) for every field of an Avro record schema, in order."""
     if schema.get("type") != "record":
-        raise UnsupportedAvroType(f"expected an Avro record schema, got type {schema.get('type')!r}")
+        raise UnsupportedAvroType(
+            f"expected an Avro record schema, got type {schema.get('type')!r}"
+        )
     return [(field["name"], flink_type(field["type"])) for field in schema["fields"]]
 
 

@@ -165,9 +165,7 @@ def submit(
     log.write_text(result.stdout + result.stderr)
     if result.returncode != 0:
         raise ServiceError(f"submitting {job_name} failed (exit {result.returncode}); see {log}")
-    procs.wait_until(
-        lambda: _job_state(settings, job_name) == "RUNNING", f"job {job_name}", 60.0
-    )
+    procs.wait_until(lambda: _job_state(settings, job_name) == "RUNNING", f"job {job_name}", 60.0)
     job_id = running_job(settings, job_name)
     if job_id is None:
         raise ServiceError(f"job {job_name} was submitted but is not running; see {log}")

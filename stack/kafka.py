@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from stack import fetch, procs, tools
 from stack.errors import ServiceError
@@ -113,7 +113,9 @@ def ensure_topic(bootstrap_servers: str, topic: str, partitions: int) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap_servers})
     if topic in admin.list_topics(timeout=10).topics:
         return
-    futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+    futures = admin.create_topics(
+        [NewTopic(topic, num_partitions=partitions, replication_factor=1)]
+    )
     try:
         futures[topic].result(timeout=30)
     except KafkaException as exc:

@@ -5,6 +5,7 @@ import shutil
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
+from flink_jobs.indexes import ensure_indexes as _ensure
 from stack import fetch, procs
 from stack.settings import StackSettings
 
@@ -56,6 +57,19 @@ def up(settings: StackSettings, timeout_s: float = 60.0) -> bool:
         ]
     procs.start(settings, NAME, argv)
     procs.wait_until(
-        lambda: healthy(settings.mongo_uri), f"{server_kind()} on {address}", timeout_s, settings, NAME
+        lambda: healthy(settings.mongo_uri),
+        f"{server_kind()} on {address}",
+        timeout_s,
+        settings,
+        NAME,
     )
     return True
+
+
+def ensure_indexes(uri: str, database: str) -> None:
+    """Create the indexes the dashboard queries need in ``database``."""
+    client: MongoClient[dict[str, object]] = MongoClient(uri, serverSelectionTimeoutMS=10_000)
+    try:
+        _ensure(client[database])
+    finally:
+        client.close()

@@ -1,5 +1,6 @@
 """Start, find and stop the background processes of the local stack by pid file."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -73,10 +74,8 @@ def stop(settings: StackSettings, name: str, timeout_s: float = 30.0) -> bool:
         if not _alive(pid):
             return True
         time.sleep(0.2)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     return True
 
 

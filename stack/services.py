@@ -38,6 +38,7 @@ def up(settings: StackSettings, with_job: bool = True) -> Started:
     kafka.ensure_topic(settings.bootstrap_servers, settings.topic, settings.topic_partitions)
     if settings.mongodb_uri is None and mongo.up(settings):
         started.processes.append(mongo.NAME)
+    mongo.ensure_indexes(settings.mongo_uri, settings.mongo_database)
     if flink.up(settings):
         started.processes += ["flink-jobmanager", "flink-taskmanager"]
     if with_job and flink.running_job(settings) is None:

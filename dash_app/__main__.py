@@ -1,0 +1,3 @@
+from dash_app.app import main
+
+main()

@@ -1,0 +1,21 @@
+"""The MongoDB indexes behind the dashboard's queries, created once before the job writes.
+
+The Flink MongoDB sink cannot create indexes, so ``make up`` (and the test fixtures) call this.
+"""
+
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.database import Database
+
+INDEXES: dict[str, list[list[tuple[str, int]]]] = {
+    "runs": [[("last_event_at", DESCENDING)]],
+    "windows": [[("run_id", ASCENDING), ("window_start", ASCENDING)]],
+}
+
+
+def ensure_indexes(db: Database[dict[str, Any]]) -> None:
+    """Create every index the dashboard relies on (creating an existing one is a no-op)."""
+    for collection, keys in INDEXES.items():
+        for key in keys:
+            db[collection].create_index(key)

@@ -1,0 +1,35 @@
+import pytest
+
+import schemas
+from flink_jobs.avro_ddl import UnsupportedAvroType, columns, flink_type
+
+
+def test_measurement_columns_follow_the_schema_in_order():
+    """Column order and nullability match the .avsc, which Flink's avro format requires."""
+    assert columns(schemas.load(schemas.MEASUREMENT_V1)) == [
+        ("event_id", "STRING NOT NULL"),
+        ("run_id", "STRING NOT NULL"),
+        ("seq", "BIGINT NOT NULL"),
+        ("ts_ms", "BIGINT NOT NULL"),
+        ("interval_start_ms", "BIGINT NOT NULL"),
+        ("user_id", "STRING NOT NULL"),
+        ("model", "STRING NOT NULL"),
+        ("region", "STRING NOT NULL"),
+        ("cpu_energy_j", "DOUBLE NOT NULL"),
+        ("gpu_energy_j", "DOUBLE NOT NULL"),
+        ("ram_energy_j", "DOUBLE NOT NULL"),
+        ("samples", "BIGINT"),
+    ]
+
+
+def test_nullable_union_must_put_null_first():
+    """Flink writes nullable columns as ['null', T]; the reverse order cannot be read."""
+    assert flink_type(["null", "double"]) == "DOUBLE"
+    with pytest.raises(UnsupportedAvroType, match="only \\['null', T\\]"):
+        flink_type(["double", "null"])
+
+
+def test_unknown_type_is_rejected_with_its_name():
+    """A type without a mapping fails loudly instead of producing a wrong table."""
+    with pytest.raises(UnsupportedAvroType, match="'fixed'"):
+        flink_type("fixed")
