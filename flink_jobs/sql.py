@@ -22,8 +22,12 @@ def _with(options: dict[str, str]) -> str:
     return ",\n".join(f"  {literal(k)} = {literal(v)}" for k, v in options.items())
 
 
-def source_ddl(s: JobSettings) -> str:
-    """Kafka source: the Avro contract's columns, event time from ``ts_ms``, a watermark."""
+def source_ddl(s: JobSettings, bounded: bool = False) -> str:
+    """Kafka source: the Avro contract's columns, event time from ``ts_ms``, a watermark.
+
+    ``bounded`` stops at the offsets that are latest when the job starts (for backfills and
+    checks) instead of reading for ever.
+    """
     columns = column_ddl(schemas.load(schemas.MEASUREMENT_V1))
     options = {
         "connector": "kafka",
@@ -35,6 +39,8 @@ def source_ddl(s: JobSettings) -> str:
         "scan.startup.mode": "earliest-offset",
         "format": "avro",
     }
+    if bounded:
+        options["scan.bounded.mode"] = "latest-offset"
     return f"""CREATE TABLE {SOURCE} (
 {columns},
   event_time AS TO_TIMESTAMP_LTZ(ts_ms, 3),
