@@ -1,6 +1,7 @@
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,10 +14,14 @@ from stack import flink, kafka
 from stack.settings import StackSettings
 from tests.integration.services import running_services
 
+HERE = Path(__file__).parent
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # This hook sees every collected test, not only this folder's.
     for item in items:
-        item.add_marker(pytest.mark.integration)
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")
