@@ -11,6 +11,10 @@ from pathlib import Path
 from stack.errors import ServiceError
 from stack.settings import StackSettings
 
+# The processes this Python process started, kept so that they are reaped (not left as zombies
+# or reported as leaked) when stopped.
+_CHILDREN: dict[int, "subprocess.Popen[bytes]"] = {}
+
 
 def _pid_file(settings: StackSettings, name: str) -> Path:
     return settings.pids / f"{name}.pid"
@@ -56,6 +60,7 @@ def start(
             start_new_session=True,  # so that `down` can stop the whole process group
         )
     _pid_file(settings, name).write_text(str(proc.pid))
+    _CHILDREN[proc.pid] = proc
     return proc.pid
 
 
@@ -76,10 +81,19 @@ def stop(settings: StackSettings, name: str, timeout_s: float = 30.0) -> bool:
         time.sleep(0.2)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
+    child = _CHILDREN.pop(pid, None)
+    if child is not None:
+        child.wait(timeout=10)
     return True
 
 
 def _alive(pid: int) -> bool:
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        if child.poll() is None:
+            return True
+        del _CHILDREN[pid]
+        return False
     try:
         # Reap it if it is our child; otherwise just probe it.
         done, _ = os.waitpid(pid, os.WNOHANG)
