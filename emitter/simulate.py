@@ -56,7 +56,9 @@ def plan_fleet(runs: int, start_ms: int, seed: int) -> list[SimulatedRun]:
     rng = random.Random(seed)
     return [
         SimulatedRun(
-            run_id=f"run-{seed}-{i:03d}",
+            # Seed and start time in the id: replaying the same fleet gives the same ids, and a
+            # fleet started later never adds its events to an earlier fleet's runs.
+            run_id=f"sim-{seed}-{start_ms // 1000}-{i:03d}",
             user_id=rng.choice(USERS),
             region=rng.choice(REGIONS),
             profile=rng.choice(PROFILES),

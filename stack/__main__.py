@@ -30,25 +30,28 @@ def _demo(settings: StackSettings) -> None:
     started = _up(settings)
     env = dict(os.environ)
     env.update(services.job_env(settings))
-    children = [
-        procs.start(
-            settings, "demo-fleet",
-            [sys.executable, "-m", "emitter", "simulate", "--runs", "8", "--speed", "10",
-             "--duration-s", "3600"],
-            env=env, cwd=REPO_ROOT,
+    for name, argv in (
+        (
+            "demo-fleet",
+            # Real time: the dashboard shows the runs as they happen, a new window each minute.
+            [sys.executable, "-m", "emitter", "simulate", "--runs", "8", "--speed", "1",
+             "--duration-s", "7200"],
         ),
-        procs.start(settings, "demo-dashboard", [sys.executable, "-m", "dash_app"], env=env,
-                    cwd=REPO_ROOT),
-    ]  # fmt: skip
+        ("demo-dashboard", [sys.executable, "-m", "dash_app"]),
+    ):  # fmt: skip
+        procs.start(settings, name, argv, env=env, cwd=REPO_ROOT)
     print(f"\njoulestream dashboard: {DASH_URL}   (Ctrl-C stops the demo)\n", flush=True)
     try:
-        while all(procs.running_pid(settings, n) for n in ("demo-fleet", "demo-dashboard")):
+        fleet_running = True
+        while procs.running_pid(settings, "demo-dashboard"):
+            if fleet_running and not procs.running_pid(settings, "demo-fleet"):
+                fleet_running = False
+                print(f"the simulated fleet has stopped; see {settings.logs / 'demo-fleet.log'}")
             time.sleep(1)
-        print("a demo process exited; see the logs in", settings.logs)
+        print(f"the dashboard exited; see {settings.logs / 'demo-dashboard.log'}")
     except KeyboardInterrupt:
         print("\nstopping the demo …")
     finally:
-        del children
         procs.stop(settings, "demo-fleet")
         procs.stop(settings, "demo-dashboard")
         services.down(settings, only=started.processes)
@@ -59,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["up", "status", "down", "demo"])
     args = parser.parse_args(argv)
     settings = StackSettings.from_env()
-    # A SIGTERM (from CI or a supervisor) takes the same clean path as Ctrl-C.
+    # Ctrl-C and SIGTERM (from CI or a supervisor) take the same clean path, even when this was
+    # started in the background, where the shell leaves SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         if args.command == "up":

@@ -13,7 +13,7 @@ def test_fleet_has_one_event_per_run_per_interval_in_event_time_order():
     events = list(simulate.fleet(3, 20, start_ms=0, seed=7))
     assert len(events) == 60
     assert [e.ts_ms for e in events] == sorted(e.ts_ms for e in events)
-    assert sorted(e.seq for e in events if e.run_id == "run-7-001") == list(range(20))
+    assert sorted(e.seq for e in events if e.run_id == "sim-7-0-001") == list(range(20))
 
 
 def test_energies_are_exact_multiples_of_the_quantum():
