@@ -140,8 +140,10 @@ def submit(
 ) -> str:
     """Submit the pipeline in detached mode and return its job id once it is RUNNING.
 
-    ``job_env`` carries the job's settings (addresses, topic, database); it is passed through the
-    environment rather than as arguments, so that credentials in a MongoDB URI never reach a log.
+    ``job_env`` carries the job's settings (addresses, topic, database) in the environment, not
+    as program arguments. Mind that Flink's client log still records the Python driver's
+    environment, and connector errors print table options: a MongoDB URI with a password can
+    reach ``flink--client-*.log``. The local stack's URI carries none.
     """
     env = _env(settings)
     env.update(job_env)
