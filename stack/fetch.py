@@ -18,6 +18,7 @@ from stack.settings import REPO_ROOT, StackSettings
 FERRETDB_VERSION = "v1.24.2"
 FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
 MAVEN_DIR = REPO_ROOT / "stack" / "maven"
+PATCH_DIR = REPO_ROOT / "stack" / "patches"
 
 
 def _digest(*parts: bytes) -> str:
@@ -53,11 +54,14 @@ def jars(settings: StackSettings, name: str) -> list[Path]:
 
 
 def ferretdb(settings: StackSettings) -> Path:
-    """The FerretDB binary, built with ``go install`` on first use."""
-    binary = settings.cache / "bin" / f"ferretdb-{FERRETDB_VERSION}"
+    """The FerretDB binary, built with ``go install`` on first use, with ``stack/patches``."""
+    patches = sorted(PATCH_DIR.glob(f"ferretdb-{FERRETDB_VERSION}-*.patch"))
+    build_id = _digest(*(p.read_bytes() for p in patches))
+    binary = settings.cache / "bin" / f"ferretdb-{FERRETDB_VERSION}-{build_id}"
     if binary.exists():
         return binary
     go = tools.require("go")
+    patch = tools.require("patch")
     env = dict(os.environ)
     download = _run([go, "mod", "download", "-json", f"{FERRETDB_MODULE}@{FERRETDB_VERSION}"], env)
     module_dir = Path(json.loads(download)["Dir"])
@@ -69,6 +73,8 @@ def ferretdb(settings: StackSettings) -> Path:
     for path in src.rglob("*"):
         path.chmod(path.stat().st_mode | 0o200)
     (src / "build" / "version" / "version.txt").write_text(FERRETDB_VERSION + "\n")
+    for path in patches:
+        _run([patch, "-p1", "--forward", "--quiet", "-i", str(path)], env, cwd=src)
     gobin = settings.cache / "build" / "gobin"
     env["GOBIN"] = str(gobin)
     env.setdefault("CGO_ENABLED", "0")
@@ -81,6 +87,6 @@ def ferretdb(settings: StackSettings) -> Path:
 def _run(argv: list[str], env: dict[str, str], cwd: Path | None = None) -> str:
     result = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd, check=False)
     if result.returncode != 0:
-        tail = "\n".join(result.stderr.splitlines()[-15:])
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
         raise FetchError(f"'{' '.join(argv[:3])}' failed while building FerretDB:\n{tail}")
     return result.stdout

@@ -9,6 +9,7 @@ _PACKAGES = {
     "java": "openjdk-17-jre-headless",
     "mvn": "maven",
     "go": "golang",
+    "patch": "patch",
 }
 
 
