@@ -95,4 +95,6 @@ def main() -> None:
     database = os.environ.get("MONGODB_DATABASE", "joulestream")
     client: MongoClient[data.Document] = MongoClient(uri, serverSelectionTimeoutMS=2000)
     app = create_app(client[database])
-    app.run(host="127.0.0.1", port=int(os.environ.get("DASH_PORT", "8050")), debug=False)
+    # Loopback by default; a container sets DASH_HOST=0.0.0.0 to be reachable through a Service.
+    host = os.environ.get("DASH_HOST", "127.0.0.1")
+    app.run(host=host, port=int(os.environ.get("DASH_PORT", "8050")), debug=False)
