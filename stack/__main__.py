@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["up", "status", "down", "demo"])
     args = parser.parse_args(argv)
     settings = StackSettings.from_env()
+    # Status lines must show up at once, also when the output goes to a file or a pipe.
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     # Ctrl-C and SIGTERM (from CI or a supervisor) take the same clean path, even when this was
     # started in the background, where the shell leaves SIGINT ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -1,5 +1,7 @@
 """Bring the whole local stack up and down, in dependency order."""
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from stack import flink, kafka, mongo, procs
@@ -30,19 +32,34 @@ def job_env(settings: StackSettings) -> dict[str, str]:
 def up(settings: StackSettings, with_job: bool = True) -> Started:
     """Start Kafka, the MongoDB-compatible server, Flink and the job; skip what already runs.
 
-    An external Kafka (``KAFKA_BOOTSTRAP_SERVERS``) or MongoDB (``MONGODB_URI``) is used as it is.
+    The three services start side by side. An external Kafka (``KAFKA_BOOTSTRAP_SERVERS``) or
+    MongoDB (``MONGODB_URI``) is used as it is. When anything fails, what this call started is
+    stopped again before the error is raised.
     """
+    starters: list[tuple[Callable[[StackSettings], bool], list[str]]] = [
+        (flink.up, ["flink-jobmanager", "flink-taskmanager"])
+    ]
+    if settings.kafka_bootstrap_servers is None:
+        starters.append((kafka.up, [kafka.NAME]))
+    if settings.mongodb_uri is None:
+        starters.append((mongo.up, [mongo.NAME]))
     started = Started()
-    if settings.kafka_bootstrap_servers is None and kafka.up(settings):
-        started.processes.append(kafka.NAME)
-    kafka.ensure_topic(settings.bootstrap_servers, settings.topic, settings.topic_partitions)
-    if settings.mongodb_uri is None and mongo.up(settings):
-        started.processes.append(mongo.NAME)
-    mongo.ensure_indexes(settings.mongo_uri, settings.mongo_database)
-    if flink.up(settings):
-        started.processes += ["flink-jobmanager", "flink-taskmanager"]
-    if with_job and flink.running_job(settings) is None:
-        started.job_id = flink.submit(settings, job_env(settings))
+    try:
+        with ThreadPoolExecutor(max_workers=len(starters)) as pool:
+            futures = [(pool.submit(start, settings), names) for start, names in starters]
+        errors = [e for f, _ in futures if (e := f.exception()) is not None]
+        started.processes = [
+            n for f, names in futures if not f.exception() and f.result() for n in names
+        ]
+        if errors:
+            raise errors[0]
+        kafka.ensure_topic(settings.bootstrap_servers, settings.topic, settings.topic_partitions)
+        mongo.ensure_indexes(settings.mongo_uri, settings.mongo_database)
+        if with_job and flink.running_job(settings) is None:
+            started.job_id = flink.submit(settings, job_env(settings))
+    except BaseException:
+        down(settings, only=started.processes)
+        raise
     return started
 
 
