@@ -1,0 +1,34 @@
+# The Flink job's image: Flink 1.20 with Python 3.11, the pinned PyFlink, the connector jars and
+# the job's code. Build from the repository root:
+#   docker build -f k8s/flink-operator/images/pipeline.Dockerfile -t joulestream-pipeline:0.1.0 .
+
+# The connector jars, fetched from the same pom the local stack uses: one list of versions.
+FROM maven:3.9-eclipse-temurin-17 AS jars
+COPY stack/maven/flink/pom.xml /build/pom.xml
+RUN mvn -B -q -f /build/pom.xml dependency:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory=/build/jars
+
+# Python 3.11 (the project's only version) and a virtual environment with apache-flink at the
+# pin of pyproject.toml, its dependencies at the pins of requirements.lock. The Flink image is
+# Ubuntu 22.04, whose own python3 is 3.10, so the interpreter comes from uv.
+FROM flink:1.20.5-java17 AS python
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3-pip \
+ && rm -rf /var/lib/apt/lists/*
+RUN pip3 install --no-cache-dir uv==0.13.8
+ENV UV_PYTHON_INSTALL_DIR=/opt/python
+COPY requirements.lock /tmp/requirements.lock
+RUN uv python install 3.11 \
+ && uv venv --python 3.11 /opt/venv \
+ && uv pip install --python /opt/venv/bin/python --no-cache \
+      -c /tmp/requirements.lock apache-flink==1.20.5
+
+FROM flink:1.20.5-java17
+COPY --from=python /opt/python /opt/python
+COPY --from=python /opt/venv /opt/venv
+COPY --from=jars /build/jars/ /opt/flink/lib/
+# PythonDriver runs `python -m flink_jobs.pipeline`; the job imports schemas (the Avro contract).
+COPY --chown=flink:flink schemas /opt/flink/usrlib/schemas
+COPY --chown=flink:flink flink_jobs /opt/flink/usrlib/flink_jobs
+ENV PYTHONPATH=/opt/flink/usrlib \
+    PATH=/opt/venv/bin:$PATH
