@@ -1,4 +1,4 @@
-"""``python -m emitter simulate``: send a simulated fleet to Kafka.
+"""``python -m emitter simulate|replay``: send a simulated fleet, or a spool, to Kafka.
 
 Settings come from flags, with defaults from the environment (KAFKA_BOOTSTRAP_SERVERS,
 JOULESTREAM_TOPIC), so the same command works against the local stack and a cluster.
@@ -8,8 +8,9 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
-from emitter import simulate
+from emitter import replay, simulate
 from emitter.producer import EventProducer
 
 
@@ -43,21 +44,53 @@ def _parser() -> argparse.ArgumentParser:
         help="event time of the first interval, UTC epoch ms (default: now)",
     )
     sim.add_argument(
-        "--bootstrap-servers",
-        default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-        help="Kafka bootstrap servers (env KAFKA_BOOTSTRAP_SERVERS, default: 127.0.0.1:9092)",
+        "--spool",
+        type=Path,
+        default=Path(os.environ.get("JOULESTREAM_SPOOL", "joulestream-spool.jsonl")),
+        help="where events Kafka did not take are kept for `replay` "
+        "(env JOULESTREAM_SPOOL, default: ./joulestream-spool.jsonl)",
     )
-    sim.add_argument(
-        "--topic",
-        default=os.environ.get("JOULESTREAM_TOPIC", "training.events"),
-        help="topic (env JOULESTREAM_TOPIC, default: training.events)",
+    replay = commands.add_parser(
+        "replay",
+        help="send a spool (or any JSON Lines file of events) to Kafka",
+        description="Send every valid event of a JSON Lines file to Kafka. Bad lines are "
+        "reported with their line number and skipped; the exit code is 1 if any line was bad "
+        "or any event was not delivered. Replaying a file twice is harmless: event ids are "
+        "deterministic, so the pipeline counts each event once.",
     )
+    replay.add_argument("path", type=Path, help="the JSON Lines file, e.g. the spool")
+    for command in (sim, replay):
+        command.add_argument(
+            "--bootstrap-servers",
+            default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+            help="Kafka bootstrap servers (env KAFKA_BOOTSTRAP_SERVERS, default: 127.0.0.1:9092)",
+        )
+        command.add_argument(
+            "--topic",
+            default=os.environ.get("JOULESTREAM_TOPIC", "training.events"),
+            help="topic (env JOULESTREAM_TOPIC, default: training.events)",
+        )
     return parser
+
+
+def _replay(args: argparse.Namespace) -> int:
+    if not args.path.is_file():
+        print(f"error: no such file: {args.path}", file=sys.stderr)
+        return 2
+    summary = replay.replay(args.path, args.bootstrap_servers, args.topic, replay.print_progress)
+    for bad in summary.bad_lines:
+        print(f"{args.path}:{bad.line_no}: {bad.reason}", file=sys.stderr)
+    print(
+        f"replayed {args.path}: {summary.sent} sent, {summary.delivered} delivered, "
+        f"{summary.failed} failed, {len(summary.bad_lines)} bad lines",
+        file=sys.stderr,
+    )
+    return 0 if summary.ok else 1
 
 
 def _simulate(args: argparse.Namespace) -> int:
     start_ms = args.start_ms if args.start_ms is not None else int(time.time() * 1000)
-    producer = EventProducer(args.bootstrap_servers, args.topic)
+    producer = EventProducer(args.bootstrap_servers, args.topic, spool_path=args.spool)
     wall_start = time.monotonic()
     sent = 0
     try:
@@ -68,19 +101,20 @@ def _simulate(args: argparse.Namespace) -> int:
                 delay_s = due_s - (time.monotonic() - wall_start)
                 if delay_s > 0:
                     time.sleep(delay_s)
-            producer.send(event)
+            producer.emit(event)
             sent += 1
     except KeyboardInterrupt:
         print("interrupted; flushing what was sent", file=sys.stderr)
-    undelivered = producer.flush()
+    producer.close()
+    stats = producer.stats
     print(
-        f"sent {sent} events to {args.topic}: {producer.stats.delivered} delivered, "
-        f"{producer.stats.failed + undelivered} failed",
+        f"emitted {sent} events to {args.topic}: {stats.delivered} delivered, "
+        f"{stats.spooled} spooled to {args.spool} (send them with `replay`), {stats.dropped} lost",
         file=sys.stderr,
     )
-    return 0 if producer.stats.failed + undelivered == 0 else 1
+    return 0 if stats.dropped == 0 else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return _simulate(args)
+    return _replay(args) if args.command == "replay" else _simulate(args)

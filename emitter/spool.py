@@ -1,0 +1,94 @@
+"""The local spool: events that could not reach Kafka, kept as JSON Lines in Avro's JSON encoding.
+
+Fsync policy: every ``append`` writes its records, flushes and ``fsync``s before it returns, so a
+record the producer has handed to the spool survives a crash of the process or of the machine.
+The producer appends in batches (one per pump cycle or failed delivery batch), which keeps the
+number of fsyncs small.
+"""
+
+import io
+import json
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastavro import json_reader, json_writer
+
+from emitter import codec
+
+
+class Spool:
+    """An append-only JSON Lines file of records, safe to share between threads."""
+
+    def __init__(self, path: Path, schema: Any = codec.MEASUREMENT_SCHEMA) -> None:  # noqa: ANN401
+        self.path = path
+        self._schema = schema
+        self._lock = threading.Lock()
+        self.records_written = 0
+
+    def append(self, records: Iterable[dict[str, Any]]) -> int:
+        """Append records, then flush and fsync; return how many were written."""
+        batch = list(records)
+        if not batch:
+            return 0
+        text = io.StringIO()
+        json_writer(text, self._schema, batch)
+        payload = text.getvalue()
+        if not payload.endswith("\n"):
+            payload += "\n"
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as spool:
+                spool.write(payload)
+                spool.flush()
+                os.fsync(spool.fileno())
+            self.records_written += len(batch)
+        return len(batch)
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A line of a JSON Lines file that is not a valid event."""
+
+    line_no: int
+    reason: str
+
+
+def read_lines(
+    path: Path,
+    schema: Any = codec.MEASUREMENT_SCHEMA,  # noqa: ANN401
+) -> Iterator[tuple[int, dict[str, Any] | BadLine]]:
+    """Yield (line number, record or BadLine) for every non-blank line of ``path``, from 1.
+
+    A line may hold a record in Avro's JSON encoding (unions tagged, as the spool writes) or as a
+    plain JSON object with untagged nullable values; either way it must match the schema.
+    """
+    with open(path, encoding="utf-8") as lines:
+        for line_no, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            yield line_no, _parse(line, line_no, schema)
+
+
+def _parse(line: str, line_no: int, schema: Any) -> dict[str, Any] | BadLine:  # noqa: ANN401
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return BadLine(line_no, f"not JSON: {exc.msg} at column {exc.colno}")
+    if not isinstance(data, dict):
+        return BadLine(line_no, f"expected a JSON object, got {type(data).__name__}")
+    record: Any
+    try:
+        record = next(iter(json_reader(io.StringIO(line), schema)))
+    except Exception:  # an untagged union: tried as plain JSON below
+        record = data
+    if not isinstance(record, dict):
+        return BadLine(line_no, "not an Avro record")
+    try:
+        codec.encode(record, schema)
+    except Exception as exc:  # fastavro raises several types for a bad record
+        return BadLine(line_no, f"does not match the schema: {exc}")
+    return dict(record)
