@@ -1,7 +1,7 @@
 """The event model a trainer fills in; validated at the call site, before anything is sent."""
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 MAX_TEXT_LEN = 256
@@ -75,9 +75,22 @@ class Measurement:
         return self.cpu_energy_j + self.gpu_energy_j + self.ram_energy_j
 
     def to_record(self) -> dict[str, Any]:
-        """The Avro record (``schemas/measurement.v1.avsc``)."""
-        record = asdict(self)
-        record["event_id"] = self.event_id
-        for name in ("cpu_energy_j", "gpu_energy_j", "ram_energy_j"):
-            record[name] = float(record[name])
-        return record
+        """The Avro record (``schemas/measurement.v1.avsc``).
+
+        Spelled out rather than ``dataclasses.asdict``, which costs ten times as much and is on
+        the producer's per-event path.
+        """
+        return {
+            "event_id": f"{self.run_id}:{self.seq}",
+            "run_id": self.run_id,
+            "seq": self.seq,
+            "ts_ms": self.ts_ms,
+            "interval_start_ms": self.interval_start_ms,
+            "user_id": self.user_id,
+            "model": self.model,
+            "region": self.region,
+            "cpu_energy_j": float(self.cpu_energy_j),
+            "gpu_energy_j": float(self.gpu_energy_j),
+            "ram_energy_j": float(self.ram_energy_j),
+            "samples": self.samples,
+        }

@@ -1,10 +1,11 @@
 """Send events to Kafka from inside a training loop, without ever blocking or raising into it.
 
-``emit`` only appends the event to a bounded in-memory queue (well under a microsecond); a
-background thread encodes it (fastavro) and hands it to confluent-kafka: idempotent, ``acks=all``,
-lz4, key = run id. Whatever cannot be delivered — the local queue is full, librdkafka's buffer is
-full, or delivery failed (broker down past ``message.timeout.ms``) — is appended to the local
-spool (``emitter/spool.py``), from where ``python -m emitter replay`` sends it later. Replaying is
+``emit`` only appends the event to an in-memory queue (well under a microsecond); a background
+thread encodes it (fastavro) and hands it to confluent-kafka: idempotent, ``acks=all``, lz4,
+key = run id. When librdkafka's bounded buffer is full the thread waits for room, and events
+emitted meanwhile beyond ``max_queued`` are set aside for the spool, which the same thread
+writes; events whose delivery failed (broker down past ``message.timeout.ms``) are spooled too
+(``emitter/spool.py``), and ``python -m emitter replay`` sends them later. Replaying is
 harmless downstream: event ids are deterministic. ``close`` (also run at interpreter exit and,
 when asked, on SIGTERM) drains the queue, flushes, and spools what is still undelivered.
 """
@@ -77,8 +78,15 @@ class EventProducer:
         self._max_queued = max_queued
         self._stats_lock = threading.Lock()
         self._queue: collections.deque[Measurement] = collections.deque()
+        # Events beyond max_queued, written to the spool by the background thread, so that
+        # the training thread never waits for a disk.
+        self._overflow: collections.deque[Measurement] = collections.deque()
+        # Records whose delivery failed, spooled in one batch (one fsync) after each poll.
+        self._failed: list[dict[str, Any]] = []
         self._producer = Producer(producer_config(bootstrap_servers, message_timeout_ms))
         self._closed = threading.Event()
+        self._close_deadline = 0.0
+        """After close() has waited this long (monotonic s), what is left goes to the spool."""
         self._pump = threading.Thread(target=self._run, name="joulestream-emitter", daemon=True)
         self._pump.start()
         atexit.register(self.close)
@@ -96,10 +104,12 @@ class EventProducer:
         if type(event) is not Measurement:
             raise ValueError(f"emit() takes a Measurement, got {type(event).__name__}")
         try:
-            if self._closed.is_set() or len(self._queue) >= self._max_queued:
-                self._to_spool([event.to_record()])
-            else:
+            if self._closed.is_set():
+                self._to_spool([event.to_record()])  # no background thread any more
+            elif len(self._queue) < self._max_queued:
                 self._queue.append(event)
+            else:
+                self._overflow.append(event)
             self.stats.accepted += 1
         except Exception:  # the training loop must never see an error from here
             self.stats.dropped += 1
@@ -108,44 +118,62 @@ class EventProducer:
     def _run(self) -> None:
         while not self._closed.is_set():
             if not self._drain():
-                self._producer.poll(0.01)  # serve delivery callbacks, or idle briefly
+                self._poll(0.01)  # serve delivery callbacks, or idle briefly
         self._drain()
 
     def _drain(self) -> bool:
         """Hand every queued event to librdkafka; True if there were any."""
-        handled = False
-        overflow: list[dict[str, Any]] = []
+        handled = self._spool_overflow()
         while self._queue:
             event = self._queue.popleft()
             handled = True
-            record = event.to_record()  # cannot fail: the event was validated when built
-            try:
-                self._producer.produce(
-                    self.topic,
-                    value=codec.encode(record),
-                    key=event.run_id,
-                    on_delivery=self._on_delivery,
-                )
-            except BufferError:
-                overflow.append(record)
-            except Exception:
-                log.exception("could not produce event %s; spooling it", event.event_id)
-                overflow.append(record)
-        if overflow:
-            self._to_spool(overflow)
-        self._producer.poll(0)
+            # Cannot fail: the event was validated when it was built.
+            value = codec.encode(event.to_record())
+            while True:
+                try:
+                    self._producer.produce(
+                        self.topic, value=value, key=event.run_id, on_delivery=self._on_delivery
+                    )
+                    break
+                except BufferError:
+                    if self._closed.is_set() and time.monotonic() > self._close_deadline:
+                        self._to_spool([event.to_record()])
+                        break
+                    # Wait for room (deliveries or failures), spooling what overflows meanwhile.
+                    self._spool_overflow()
+                    self._poll(0.05)
+                except Exception:
+                    log.exception("could not produce event %s; spooling it", event.event_id)
+                    self._to_spool([event.to_record()])
+                    break
+        self._poll(0)
         return handled
+
+    def _poll(self, timeout_s: float) -> None:
+        self._producer.poll(timeout_s)
+        if self._failed:
+            batch, self._failed = self._failed, []
+            self._to_spool(batch)
+
+    def _spool_overflow(self) -> bool:
+        batch = []
+        while self._overflow:
+            batch.append(self._overflow.popleft().to_record())
+        if batch:
+            self._to_spool(batch)
+        return bool(batch)
 
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         if err is None:
             self.stats.delivered += 1
             return
-        log.warning("delivery failed (%s); spooling the event", err)
         value = msg.value()
         if value is None:
             self.stats.dropped += 1
             return
-        self._to_spool([codec.decode(value)])
+        if not self._failed:
+            log.warning("delivery failed (%s); spooling the undelivered events", err)
+        self._failed.append(codec.decode(value))
 
     def _to_spool(self, records: list[dict[str, Any]]) -> None:
         # Called from the training thread (queue full) and from the background thread.
@@ -177,12 +205,15 @@ class EventProducer:
         """Stop the background thread, deliver what can be delivered and spool the rest."""
         if self._closed.is_set():
             return
+        self._close_deadline = time.monotonic() + timeout_s
         self._closed.set()
         self._pump.join(timeout_s)
+        self._spool_overflow()
         if self._producer.flush(timeout_s) > 0:
-            # Still undelivered: purging fails them through _on_delivery, which spools them.
+            # Still undelivered: purging fails them through _on_delivery, to the spool.
             self._producer.purge(in_queue=True, in_flight=True)
             self._producer.flush(5.0)
+        self._poll(0)
         atexit.unregister(self.close)
 
     def _chain_sigterm(self) -> None:

@@ -2,6 +2,7 @@ import math
 
 import pytest
 
+import schemas
 from emitter.events import MAX_TEXT_LEN, Measurement, event_id_for
 
 
@@ -62,3 +63,9 @@ def test_bad_input_raises_value_error(overrides, message):
     """Invalid fields fail at construction with a message naming the field."""
     with pytest.raises(ValueError, match=message):
         measurement(**overrides)
+
+
+def test_record_has_exactly_the_schema_fields_in_order():
+    """to_record names every field of the .avsc, in the schema's order, and nothing else."""
+    names = [f["name"] for f in schemas.load(schemas.MEASUREMENT_V1)["fields"]]
+    assert list(measurement().to_record()) == names
