@@ -137,7 +137,9 @@ class EventProducer:
                     break
                 except BufferError:
                     if self._closed.is_set() and time.monotonic() > self._close_deadline:
-                        self._to_spool([event.to_record()])
+                        # close() has waited long enough: the rest goes to the spool at once.
+                        self._queue.appendleft(event)
+                        self._spool_queue()
                         break
                     # Wait for room (deliveries or failures), spooling what overflows meanwhile.
                     self._spool_overflow()
@@ -153,6 +155,13 @@ class EventProducer:
         self._producer.poll(timeout_s)
         if self._failed:
             batch, self._failed = self._failed, []
+            self._to_spool(batch)
+
+    def _spool_queue(self) -> None:
+        batch = []
+        while self._queue:
+            batch.append(self._queue.popleft().to_record())
+        if batch:
             self._to_spool(batch)
 
     def _spool_overflow(self) -> bool:
@@ -202,14 +211,20 @@ class EventProducer:
         return remaining
 
     def close(self, timeout_s: float = 30.0) -> None:
-        """Stop the background thread, deliver what can be delivered and spool the rest."""
+        """Stop the background thread, deliver what can be delivered and spool the rest.
+
+        Events emitted after ``close`` are written to the spool directly.
+        """
         if self._closed.is_set():
             return
         self._close_deadline = time.monotonic() + timeout_s
         self._closed.set()
-        self._pump.join(timeout_s)
+        # The sender stops by the deadline: past it, it spools instead of waiting for room.
+        self._pump.join()
+        # An emit() that raced with close() may have queued after the sender's last round.
+        self._spool_queue()
         self._spool_overflow()
-        if self._producer.flush(timeout_s) > 0:
+        if self._producer.flush(max(0.0, self._close_deadline - time.monotonic())) > 0:
             # Still undelivered: purging fails them through _on_delivery, to the spool.
             self._producer.purge(in_queue=True, in_flight=True)
             self._producer.flush(5.0)
