@@ -5,13 +5,16 @@ JOULESTREAM_TOPIC), so the same command works against the local stack and a clus
 """
 
 import argparse
+import json
 import os
 import sys
 import time
 from pathlib import Path
 
-from emitter import replay, simulate
-from emitter.producer import EventProducer
+from confluent_kafka import Producer
+
+from emitter import chaos, replay, simulate
+from emitter.producer import EventProducer, producer_config
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,6 +52,46 @@ def _parser() -> argparse.ArgumentParser:
         default=Path(os.environ.get("JOULESTREAM_SPOOL", "joulestream-spool.jsonl")),
         help="where events Kafka did not take are kept for `replay` "
         "(env JOULESTREAM_SPOOL, default: ./joulestream-spool.jsonl)",
+    )
+    chaos = sim.add_argument_group(
+        "chaos", "faults to inject, for testing the pipeline (all off by default)"
+    )
+    chaos.add_argument(
+        "--out-of-order-ms",
+        type=int,
+        default=0,
+        help="shuffle events within windows of this much event time",
+    )
+    chaos.add_argument(
+        "--late-fraction",
+        type=float,
+        default=0.0,
+        help="share of events sent only after events --late-by-s newer",
+    )
+    chaos.add_argument("--late-by-s", type=int, default=0, help="how late a late event is")
+    chaos.add_argument(
+        "--duplicate-fraction",
+        type=float,
+        default=0.0,
+        help="share of events sent twice (same event id)",
+    )
+    chaos.add_argument(
+        "--malformed-fraction",
+        type=float,
+        default=0.0,
+        help="undecodable records to add, as a share of the events",
+    )
+    chaos.add_argument(
+        "--clock-skew-ms",
+        type=int,
+        default=0,
+        help="each run's clock is off by up to this much, either way",
+    )
+    chaos.add_argument(
+        "--manifest",
+        type=Path,
+        default=None,
+        help="write what was injected and the exact expected totals to this JSON",
     )
     replay = commands.add_parser(
         "replay",
@@ -90,29 +133,57 @@ def _replay(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     start_ms = args.start_ms if args.start_ms is not None else int(time.time() * 1000)
+    events = list(simulate.fleet(args.runs, args.duration_s, start_ms, args.seed))
+    try:
+        config = chaos.ChaosConfig(
+            out_of_order_ms=args.out_of_order_ms,
+            late_fraction=args.late_fraction,
+            late_by_ms=args.late_by_s * 1000,
+            duplicate_fraction=args.duplicate_fraction,
+            malformed_fraction=args.malformed_fraction,
+            clock_skew_ms=args.clock_skew_ms,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    sequence, manifest = chaos.inject(events, config, seed=args.seed)
+    if args.manifest is not None:
+        args.manifest.write_text(json.dumps(manifest.to_json(), indent=1) + "\n")
     producer = EventProducer(args.bootstrap_servers, args.topic, spool_path=args.spool)
+    # Malformed records bypass the event model on purpose: they test the dead-letter path.
+    raw = Producer(producer_config(args.bootstrap_servers)) if manifest.malformed else None
     wall_start = time.monotonic()
     sent = 0
+    paced_ms = start_ms
     try:
-        for event in simulate.fleet(args.runs, args.duration_s, start_ms, args.seed):
+        for item in sequence:
+            if isinstance(item, chaos.Malformed):
+                assert raw is not None
+                raw.produce(args.topic, value=item.value, key=item.key)
+                raw.poll(0)
+                sent += 1
+                continue
+            paced_ms = max(paced_ms, item.ts_ms)
             if args.speed > 0:
                 # Pace by event time: an event goes out once its simulated time has come.
-                due_s = (event.ts_ms - start_ms) / 1000 / args.speed
+                due_s = (paced_ms - start_ms) / 1000 / args.speed
                 delay_s = due_s - (time.monotonic() - wall_start)
                 if delay_s > 0:
                     time.sleep(delay_s)
-            producer.emit(event)
+            producer.emit(item)
             sent += 1
     except KeyboardInterrupt:
         print("interrupted; flushing what was sent", file=sys.stderr)
     producer.close()
+    raw_undelivered = raw.flush(30) if raw is not None else 0
     stats = producer.stats
     print(
-        f"emitted {sent} events to {args.topic}: {stats.delivered} delivered, "
-        f"{stats.spooled} spooled to {args.spool} (send them with `replay`), {stats.dropped} lost",
+        f"sent {sent} records to {args.topic}: {stats.delivered} events delivered, "
+        f"{stats.spooled} spooled to {args.spool} (send them with `replay`), {stats.dropped} lost"
+        + (f", {manifest.malformed} malformed" if manifest.malformed else ""),
         file=sys.stderr,
     )
-    return 0 if stats.dropped == 0 else 1
+    return 0 if stats.dropped == 0 and raw_undelivered == 0 else 1
 
 
 def main(argv: list[str] | None = None) -> int:
