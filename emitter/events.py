@@ -6,6 +6,8 @@ from typing import Any
 
 MAX_TEXT_LEN = 256
 """Longest accepted identifier or label, characters."""
+MAX_LONG = 2**63 - 1
+"""Largest Avro ``long``."""
 
 
 def event_id_for(run_id: str, seq: int) -> str:
@@ -45,10 +47,14 @@ class Measurement:
                 raise ValueError(f"{name} must be a non-empty string, got {value!r}")
             if len(value) > MAX_TEXT_LEN:
                 raise ValueError(f"{name} is {len(value)} characters, at most {MAX_TEXT_LEN}")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValueError(f"{name} is not valid text: {exc.reason}") from exc
         for name in ("seq", "interval_start_ms", "ts_ms"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LONG:
+                raise ValueError(f"{name} must be an int in [0, 2**63), got {value!r}")
         if self.ts_ms < self.interval_start_ms:
             raise ValueError(
                 f"interval ends before it starts: ts_ms={self.ts_ms} < "
@@ -61,9 +67,11 @@ class Measurement:
             if not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be finite and >= 0 joules, got {value!r}")
         if self.samples is not None and (
-            isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 0
+            isinstance(self.samples, bool)
+            or not isinstance(self.samples, int)
+            or not 0 <= self.samples <= MAX_LONG
         ):
-            raise ValueError(f"samples must be None or an int >= 0, got {self.samples!r}")
+            raise ValueError(f"samples must be None or an int in [0, 2**63), got {self.samples!r}")
 
     @property
     def event_id(self) -> str:
@@ -81,7 +89,7 @@ class Measurement:
         the producer's per-event path.
         """
         return {
-            "event_id": f"{self.run_id}:{self.seq}",
+            "event_id": event_id_for(self.run_id, self.seq),
             "run_id": self.run_id,
             "seq": self.seq,
             "ts_ms": self.ts_ms,

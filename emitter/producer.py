@@ -5,9 +5,10 @@ thread encodes it (fastavro) and hands it to confluent-kafka: idempotent, ``acks
 key = run id. When librdkafka's bounded buffer is full the thread waits for room, and events
 emitted meanwhile beyond ``max_queued`` are set aside for the spool, which the same thread
 writes; events whose delivery failed (broker down past ``message.timeout.ms``) are spooled too
-(``emitter/spool.py``), and ``python -m emitter replay`` sends them later. Replaying is
-harmless downstream: event ids are deterministic. ``close`` (also run at interpreter exit and,
-when asked, on SIGTERM) drains the queue, flushes, and spools what is still undelivered.
+(``emitter/spool.py``), and ``python -m emitter replay`` sends them later. Event ids are
+deterministic, so a re-sent event is recognisable downstream. ``close`` (also run at interpreter
+exit and, when asked, on SIGTERM) drains the queue, flushes, and spools what is still
+undelivered.
 """
 
 import atexit
@@ -51,7 +52,10 @@ def producer_config(bootstrap_servers: str, message_timeout_ms: int = 30_000) ->
 
 @dataclass
 class ProducerStats:
-    """What happened to the events handed to ``emit`` (updated by the background thread)."""
+    """What happened to the events handed to ``emit``.
+
+    Once ``close`` has returned: ``accepted == delivered + spooled + dropped``.
+    """
 
     accepted: int = 0
     delivered: int = 0
@@ -76,17 +80,20 @@ class EventProducer:
         self.stats = ProducerStats()
         self.spool = Spool(spool_path)
         self._max_queued = max_queued
-        self._stats_lock = threading.Lock()
+        # Guards stats, the closed flag's hand-over and the queues' hand-over at close.
+        self._lock = threading.Lock()
         self._queue: collections.deque[Measurement] = collections.deque()
         # Events beyond max_queued, written to the spool by the background thread, so that
-        # the training thread never waits for a disk.
+        # the training thread does not wait for a disk.
         self._overflow: collections.deque[Measurement] = collections.deque()
         # Records whose delivery failed, spooled in one batch (one fsync) after each poll.
-        self._failed: list[dict[str, Any]] = []
+        self._failed: collections.deque[dict[str, Any]] = collections.deque()
+        self._pending = 0  # emitted, not yet handed to librdkafka or the spool
         self._producer = Producer(producer_config(bootstrap_servers, message_timeout_ms))
-        self._closed = threading.Event()
+        self._closed = False
         self._close_deadline = 0.0
         """After close() has waited this long (monotonic s), what is left goes to the spool."""
+        self._close_done = threading.Event()
         self._pump = threading.Thread(target=self._run, name="joulestream-emitter", daemon=True)
         self._pump.start()
         atexit.register(self.close)
@@ -100,98 +107,20 @@ class EventProducer:
         Raises ``ValueError`` only for a programming error at the call site (not a
         ``Measurement``, whose own constructor has validated every field); what goes wrong later
         (queue full, broker down, disk trouble) is handled here and never raised into training.
+        After ``close``, events are written to the spool on the caller's thread.
         """
         if type(event) is not Measurement:
             raise ValueError(f"emit() takes a Measurement, got {type(event).__name__}")
-        try:
-            if self._closed.is_set():
-                self._to_spool([event.to_record()])  # no background thread any more
-            elif len(self._queue) < self._max_queued:
-                self._queue.append(event)
-            else:
-                self._overflow.append(event)
+        with self._lock:
             self.stats.accepted += 1
-        except Exception:  # the training loop must never see an error from here
-            self.stats.dropped += 1
-            log.exception("could not queue or spool an event")
-
-    def _run(self) -> None:
-        while not self._closed.is_set():
-            if not self._drain():
-                self._poll(0.01)  # serve delivery callbacks, or idle briefly
-        self._drain()
-
-    def _drain(self) -> bool:
-        """Hand every queued event to librdkafka; True if there were any."""
-        handled = self._spool_overflow()
-        while self._queue:
-            event = self._queue.popleft()
-            handled = True
-            # Cannot fail: the event was validated when it was built.
-            value = codec.encode(event.to_record())
-            while True:
-                try:
-                    self._producer.produce(
-                        self.topic, value=value, key=event.run_id, on_delivery=self._on_delivery
-                    )
-                    break
-                except BufferError:
-                    if self._closed.is_set() and time.monotonic() > self._close_deadline:
-                        # close() has waited long enough: the rest goes to the spool at once.
-                        self._queue.appendleft(event)
-                        self._spool_queue()
-                        break
-                    # Wait for room (deliveries or failures), spooling what overflows meanwhile.
-                    self._spool_overflow()
-                    self._poll(0.05)
-                except Exception:
-                    log.exception("could not produce event %s; spooling it", event.event_id)
-                    self._to_spool([event.to_record()])
-                    break
-        self._poll(0)
-        return handled
-
-    def _poll(self, timeout_s: float) -> None:
-        self._producer.poll(timeout_s)
-        if self._failed:
-            batch, self._failed = self._failed, []
-            self._to_spool(batch)
-
-    def _spool_queue(self) -> None:
-        batch = []
-        while self._queue:
-            batch.append(self._queue.popleft().to_record())
-        if batch:
-            self._to_spool(batch)
-
-    def _spool_overflow(self) -> bool:
-        batch = []
-        while self._overflow:
-            batch.append(self._overflow.popleft().to_record())
-        if batch:
-            self._to_spool(batch)
-        return bool(batch)
-
-    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
-        if err is None:
-            self.stats.delivered += 1
-            return
-        value = msg.value()
-        if value is None:
-            self.stats.dropped += 1
-            return
-        if not self._failed:
-            log.warning("delivery failed (%s); spooling the undelivered events", err)
-        self._failed.append(codec.decode(value))
-
-    def _to_spool(self, records: list[dict[str, Any]]) -> None:
-        # Called from the training thread (queue full) and from the background thread.
-        with self._stats_lock:
-            try:
-                self.stats.spooled += self.spool.append(records)
-            except OSError:
-                self.stats.dropped += len(records)
-                log.exception("could not spool %d events to %s", len(records), self.spool.path)
+            if not self._closed:
+                self._pending += 1
+                if len(self._queue) < self._max_queued:
+                    self._queue.append(event)
+                else:
+                    self._overflow.append(event)
+                return
+        self._to_spool([event])  # no background thread any more
 
     def emit_all(self, events: Iterable[Measurement]) -> int:
         """``emit`` every event; return how many."""
@@ -201,35 +130,140 @@ class EventProducer:
             count += 1
         return count
 
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                closing = self._closed
+            try:
+                if not self._drain():
+                    self._poll(0.01)  # serve delivery callbacks, or idle briefly
+            except Exception:  # the sender must outlive any one bad event or callback
+                log.exception("the event sender hit an error; it goes on")
+            if closing and not self._queue and not self._overflow:
+                return
+
+    def _drain(self) -> bool:
+        """Hand every queued event to librdkafka (or the spool); True if there were any."""
+        handled = self._spool_all(self._overflow) > 0
+        while self._queue:
+            event = self._queue.popleft()
+            handled = True
+            try:
+                self._produce(event)
+            except BufferError:
+                # Only past close()'s deadline: this event and the rest go to the spool at once.
+                self._queue.appendleft(event)
+                self._spool_all(self._queue)
+                break
+            except Exception:
+                log.exception("could not produce event %s; spooling it", event.event_id)
+                self._to_spool([event])
+            self._done(1)
+        self._poll(0)
+        return handled
+
+    def _produce(self, event: Measurement) -> None:
+        value = codec.encode(event.to_record())
+        while True:
+            try:
+                self._producer.produce(
+                    self.topic, value=value, key=event.run_id, on_delivery=self._on_delivery
+                )
+                return
+            except BufferError:
+                if self._closed and time.monotonic() > self._close_deadline:
+                    raise  # close() has waited long enough: this one goes to the spool
+                # Wait for room (deliveries or failures), spooling what overflows meanwhile.
+                self._spool_all(self._overflow)
+                self._poll(0.05)
+
+    def _poll(self, timeout_s: float) -> None:
+        self._producer.poll(timeout_s)
+        if self._failed:
+            batch = []
+            while self._failed:
+                batch.append(self._failed.popleft())
+            self._to_spool(batch)
+
+    def _spool_all(self, queue: "collections.deque[Measurement]") -> int:
+        """Spool every event of one of the two queues at once (one fsync); return how many."""
+        batch = []
+        while queue:
+            batch.append(queue.popleft())
+        if batch:
+            self._to_spool(batch)
+            self._done(len(batch))
+        return len(batch)
+
+    def _done(self, count: int) -> None:
+        with self._lock:
+            self._pending -= count
+
+    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
+        if err is None:
+            with self._lock:
+                self.stats.delivered += 1
+            return
+        value = msg.value()
+        if not self._failed:
+            log.warning("delivery failed (%s); spooling the undelivered events", err)
+        if value is None:
+            with self._lock:
+                self.stats.dropped += 1
+        else:
+            self._failed.append(codec.decode(value))
+
+    def _to_spool(self, items: "list[Measurement] | list[dict[str, Any]]") -> None:
+        records = [i.to_record() if isinstance(i, Measurement) else i for i in items]
+        try:
+            written = self.spool.append(records)
+        except OSError:
+            log.exception("could not spool %d events to %s", len(records), self.spool.path)
+            with self._lock:
+                self.stats.dropped += len(records)
+            return
+        with self._lock:
+            self.stats.spooled += written
+
     def flush(self, timeout_s: float = 30.0) -> int:
-        """Wait until everything queued so far is delivered or spooled; return how many are
-        still pending in librdkafka when ``timeout_s`` runs out."""
+        """Wait until every event emitted so far is delivered or spooled; return how many are
+        still pending (in this producer or in librdkafka) when ``timeout_s`` runs out."""
         deadline = time.monotonic() + timeout_s
-        while self._queue and time.monotonic() < deadline:
+        while self._pending and time.monotonic() < deadline:
             time.sleep(0.005)
         remaining: int = self._producer.flush(max(0.0, deadline - time.monotonic()))
-        return remaining
+        self._poll(0)
+        return remaining + self._pending
 
     def close(self, timeout_s: float = 30.0) -> None:
         """Stop the background thread, deliver what can be delivered and spool the rest.
 
-        Events emitted after ``close`` are written to the spool directly.
+        Takes at most about ``timeout_s`` plus the time to write the spool; a second caller
+        (a signal handler, atexit) waits for the first one to finish.
         """
-        if self._closed.is_set():
+        with self._lock:
+            first = not self._closed
+            self._close_deadline = time.monotonic() + timeout_s
+            self._closed = True
+        if not first:
+            self._close_done.wait(timeout_s + 10)
             return
-        self._close_deadline = time.monotonic() + timeout_s
-        self._closed.set()
-        # The sender stops by the deadline: past it, it spools instead of waiting for room.
-        self._pump.join()
-        # An emit() that raced with close() may have queued after the sender's last round.
-        self._spool_queue()
-        self._spool_overflow()
-        if self._producer.flush(max(0.0, self._close_deadline - time.monotonic())) > 0:
-            # Still undelivered: purging fails them through _on_delivery, to the spool.
-            self._producer.purge(in_queue=True, in_flight=True)
-            self._producer.flush(5.0)
-        self._poll(0)
-        atexit.unregister(self.close)
+        try:
+            # Past the deadline the sender spools instead of waiting for room, so it ends.
+            self._pump.join(timeout_s + 5)
+            if not self._pump.is_alive():
+                # An emit() that raced with close() may have queued after the last round.
+                self._spool_all(self._queue)
+                self._spool_all(self._overflow)
+            left = self._producer.flush(max(0.0, self._close_deadline - time.monotonic()))
+            if left > 0:
+                # Still undelivered: purging fails them through _on_delivery, to the spool.
+                self._producer.purge(in_queue=True, in_flight=True)
+                self._producer.flush(5.0)
+            self._poll(0)
+        finally:
+            self._close_done.set()
+            atexit.unregister(self.close)
 
     def _chain_sigterm(self) -> None:
         previous = signal.getsignal(signal.SIGTERM)
@@ -238,7 +272,7 @@ class EventProducer:
             self.close()
             if callable(previous):
                 previous(signum, frame)
-            else:
+            elif previous != signal.SIG_IGN:
                 raise SystemExit(128 + signum)
 
         with contextlib.suppress(ValueError):  # not the main thread: the caller must close()

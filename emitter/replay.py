@@ -1,6 +1,7 @@
 """Send a spool (or any JSON Lines file of events) to Kafka, reporting every bad line.
 
-Replaying twice is harmless downstream: every event keeps its deterministic ``event_id``.
+Every event keeps its deterministic ``event_id``, so a replayed event that had already arrived
+is recognisable downstream as a duplicate.
 """
 
 import sys
@@ -81,7 +82,7 @@ def replay(
                 producer.poll(0.1)  # replay may wait: it is not a training loop
         summary.sent += 1
         producer.poll(0)
-        if progress is not None and (done % 1000 == 0 or done == total):
+        if progress is not None and done % 1000 == 0:
             progress(done, total)
     undelivered = producer.flush(timeout_s)
     summary.failed += undelivered

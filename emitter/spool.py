@@ -27,7 +27,6 @@ class Spool:
         self.path = path
         self._schema = schema
         self._lock = threading.Lock()
-        self.records_written = 0
 
     def append(self, records: Iterable[dict[str, Any]]) -> int:
         """Append records, then flush and fsync; return how many were written."""
@@ -41,11 +40,15 @@ class Spool:
             payload += "\n"
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as spool:
-                spool.write(payload)
+            with open(self.path, "a+b") as spool:
+                # A crash mid-write leaves a torn last line: start on a line of our own.
+                if spool.tell() > 0:
+                    spool.seek(-1, os.SEEK_END)
+                    if spool.read(1) != b"\n":
+                        payload = "\n" + payload
+                spool.write(payload.encode("utf-8"))
                 spool.flush()
                 os.fsync(spool.fileno())
-            self.records_written += len(batch)
         return len(batch)
 
 

@@ -53,10 +53,12 @@ def test_record_has_every_schema_field():
         ({"gpu_energy_j": math.nan}, "gpu_energy_j must be finite and >= 0"),
         ({"ram_energy_j": math.inf}, "ram_energy_j must be finite and >= 0"),
         ({"ram_energy_j": "3"}, "ram_energy_j must be a number of joules"),
-        ({"seq": -1}, "seq must be an int >= 0"),
-        ({"seq": True}, "seq must be an int >= 0"),
+        ({"seq": -1}, "seq must be an int in \\[0, 2\\*\\*63\\)"),
+        ({"seq": True}, "seq must be an int in"),
+        ({"seq": 2**63}, "seq must be an int in"),
+        ({"model": "bad\udc80"}, "model is not valid text"),
         ({"ts_ms": 999}, "interval ends before it starts"),
-        ({"samples": -5}, "samples must be None or an int >= 0"),
+        ({"samples": -5}, "samples must be None or an int in"),
     ],
 )
 def test_bad_input_raises_value_error(overrides, message):

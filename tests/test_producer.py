@@ -1,3 +1,5 @@
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -49,3 +51,31 @@ def test_emit_rejects_what_is_not_an_event(tmp_path: Path):
     with pytest.raises(ValueError, match="emit\\(\\) takes a Measurement, got dict"):
         producer.emit({"run_id": "r"})  # type: ignore[arg-type]
     producer.close(timeout_s=1)
+
+
+def test_sigterm_closes_the_producer_then_calls_the_previous_handler(tmp_path: Path):
+    """With handle_sigterm, SIGTERM spools what is undelivered, then the program's own handler
+    runs as before."""
+    calls = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: calls.append(signum))
+    try:
+        producer = EventProducer(
+            NO_BROKER, "t", tmp_path / "s.jsonl", message_timeout_ms=500, handle_sigterm=True
+        )
+        producer.emit(measurement(seq=1))
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert calls == [signal.SIGTERM]
+        assert spooled_seqs(tmp_path / "s.jsonl") == [1]
+        stats = producer.stats
+        assert stats.accepted == stats.delivered + stats.spooled + stats.dropped == 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_flush_waits_for_queued_events(tmp_path: Path):
+    """flush() reports events still pending when its time runs out (no broker here)."""
+    producer = EventProducer(NO_BROKER, "t", tmp_path / "s.jsonl", message_timeout_ms=5_000)
+    producer.emit_all(measurement(seq=seq) for seq in range(3))
+    assert producer.flush(timeout_s=0.3) == 3
+    producer.close(timeout_s=0.1)
+    assert spooled_seqs(tmp_path / "s.jsonl") == [0, 1, 2]

@@ -47,3 +47,15 @@ def test_replayed_record_is_validated_like_a_new_event():
         to_event(dict(record, cpu_energy_j=-1.0))
     with pytest.raises(ValueError, match="event_id 'run-1:9' is not 'run-1:4'"):
         to_event(dict(record, event_id="run-1:9"))
+
+
+def test_a_torn_last_line_does_not_swallow_the_next_record(tmp_path: Path):
+    """After a crash mid-write, the next append starts on a fresh line: one bad line, not two."""
+    spool = Spool(tmp_path / "spool.jsonl")
+    spool.append([measurement(seq=1).to_record()])
+    with open(spool.path, "a", encoding="utf-8") as torn:
+        torn.write('{"event_id": "run-1:2", "run_')
+    spool.append([measurement(seq=3).to_record()])
+    parsed = list(read_lines(spool.path))
+    assert [n for n, x in parsed if isinstance(x, BadLine)] == [2]
+    assert [x["seq"] for _, x in parsed if not isinstance(x, BadLine)] == [1, 3]
