@@ -65,11 +65,11 @@ def create_app(db: Database[data.Document]) -> Dash:
     @app.callback(
         Output("runs-energy", "figure"),
         Input("runs-table", "derived_virtual_data"),
-        Input("runs-table", "derived_virtual_selected_rows"),
+        Input("runs-table", "selected_row_ids"),
         Input("runs-refresh", "n_intervals"),
     )
     def show_run(
-        rows: list[dict[str, Any]] | None, selected: list[int] | None, _n: int | None
+        rows: list[dict[str, Any]] | None, selected: list[str] | None, _n: int | None
     ) -> go.Figure:
         run_id = selected_run(rows, selected)
         try:
@@ -81,12 +81,14 @@ def create_app(db: Database[data.Document]) -> Dash:
     return app
 
 
-def selected_run(rows: list[dict[str, Any]] | None, selected: list[int] | None) -> str | None:
-    """The selected row's run id, or the first row's when nothing is selected."""
+def selected_run(rows: list[dict[str, Any]] | None, selected: list[str] | None) -> str | None:
+    """The selected run (rows are identified by run id, so a refresh that reorders the table
+    keeps it), or the first row's when nothing is selected."""
+    if selected:
+        return selected[0]
     if not rows:
         return None
-    index = selected[0] if selected and selected[0] < len(rows) else 0
-    run_id = rows[index].get("run_id")
+    run_id = rows[0].get("run_id")
     return str(run_id) if run_id is not None else None
 
 

@@ -13,7 +13,6 @@ RUN_FIELDS = {
     "model": 1,
     "region": 1,
     "events": 1,
-    "started_at": 1,
     "last_event_at": 1,
     "energy_j": 1,
 }

@@ -16,6 +16,7 @@ def run_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for run in runs:
         rows.append(
             {
+                "id": run.get("run_id"),  # DataTable's row id: selections follow the run
                 "run_id": run.get("run_id"),
                 "user_id": run.get("user_id"),
                 "model": run.get("model"),
@@ -38,7 +39,7 @@ def energy_over_time(run_id: str | None, windows: list[dict[str, Any]]) -> go.Fi
     starts = [w["window_start"] for w in windows]
     for field, label in COMPONENTS:
         figure.add_bar(x=starts, y=[w.get(field, 0.0) / J_PER_WH for w in windows], name=label)
-    title = f"Energy per minute, run {run_id}" if run_id else "Select a run"
+    title = f"Energy per window, run {run_id}" if run_id else "Select a run"
     if run_id and not windows:
         title = f"Run {run_id}: no closed window yet"
     figure.update_layout(

@@ -167,6 +167,8 @@ def _delay(
         return sequence
     chosen = {i for i in range(len(sequence)) if rng.random() < config.late_fraction}
     kept = [item for i, item in enumerate(sequence) if i not in chosen]
+    if not kept:  # everything chosen: nothing is sent before anything else, so none is late
+        return sequence
     newest_so_far = list(itertools.accumulate((_ts(item) for item in kept), max))
     after: dict[int, list[Outgoing]] = {}
     for i in sorted(chosen):

@@ -14,7 +14,7 @@ from pathlib import Path
 from confluent_kafka import Producer
 
 from emitter import chaos, replay, simulate
-from emitter.producer import EventProducer, producer_config
+from emitter.producer import DEFAULT_SPOOL, EventProducer, producer_config
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--spool",
         type=Path,
-        default=Path(os.environ.get("JOULESTREAM_SPOOL", "joulestream-spool.jsonl")),
+        default=Path(os.environ.get("JOULESTREAM_SPOOL", str(DEFAULT_SPOOL))),
         help="where events Kafka did not take are kept for `replay` "
         "(env JOULESTREAM_SPOOL, default: ./joulestream-spool.jsonl)",
     )
@@ -98,8 +98,9 @@ def _parser() -> argparse.ArgumentParser:
         help="send a spool (or any JSON Lines file of events) to Kafka",
         description="Send every valid event of a JSON Lines file to Kafka. Bad lines are "
         "reported with their line number and skipped; the exit code is 1 if any line was bad "
-        "or any event was not delivered. Replaying a file twice is harmless: event ids are "
-        "deterministic, so the pipeline counts each event once.",
+        "or any event was not delivered. Events keep their deterministic ids, so an event "
+        "that had already arrived is recognisable downstream; the job does not drop such "
+        "duplicates yet, so do not replay the same file twice.",
     )
     replay.add_argument("path", type=Path, help="the JSON Lines file, e.g. the spool")
     for command in (sim, replay):

@@ -1,8 +1,9 @@
 """The joulestream pipeline: Kafka (Avro) → per-run windows and totals → MongoDB.
 
 Submitted with ``flink run -pym flink_jobs.pipeline`` (see ``stack/flink.py``) or, on Kubernetes,
-through ``PythonDriver``. Connector jars come from ``pipeline.jars`` and checkpointing from the
-cluster configuration; the job's own settings come from the environment (``JobSettings``).
+through ``PythonDriver``. Connector jars are on the cluster's class path (``-C`` locally,
+``/opt/flink/lib`` in the Kubernetes image), checkpointing comes from the cluster configuration,
+and the job's own settings come from the environment (``JobSettings``).
 """
 
 import logging

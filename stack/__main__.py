@@ -14,8 +14,6 @@ from stack import procs, services
 from stack.errors import StackError
 from stack.settings import REPO_ROOT, StackSettings
 
-DASH_URL = "http://127.0.0.1:8050"
-
 
 def _up(settings: StackSettings) -> services.Started:
     started = services.up(settings)
@@ -30,18 +28,20 @@ def _demo(settings: StackSettings) -> None:
     started = _up(settings)
     env = dict(os.environ)
     env.update(services.job_env(settings))
-    for name, argv in (
-        (
-            "demo-fleet",
-            # Real time: the dashboard shows the runs as they happen, a new window each minute.
-            [sys.executable, "-m", "emitter", "simulate", "--runs", "8", "--speed", "1",
-             "--duration-s", "7200"],
-        ),
-        ("demo-dashboard", [sys.executable, "-m", "dash_app"]),
-    ):  # fmt: skip
-        procs.start(settings, name, argv, env=env, cwd=REPO_ROOT)
-    print(f"\njoulestream dashboard: {DASH_URL}   (Ctrl-C stops the demo)\n", flush=True)
+    env.setdefault("JOULESTREAM_SPOOL", str(settings.home / "demo-spool.jsonl"))
+    url = f"http://{env.get('DASH_HOST', '127.0.0.1')}:{env.get('DASH_PORT', '8050')}"
     try:
+        for name, argv in (
+            (
+                "demo-fleet",
+                # Real time: the dashboard shows the runs as they happen, a window at a time.
+                [sys.executable, "-m", "emitter", "simulate", "--runs", "8", "--speed", "1",
+                 "--duration-s", "7200"],
+            ),
+            ("demo-dashboard", [sys.executable, "-m", "dash_app"]),
+        ):  # fmt: skip
+            procs.start(settings, name, argv, env=env, cwd=REPO_ROOT)
+        print(f"\njoulestream dashboard: {url}   (Ctrl-C stops the demo)\n", flush=True)
         fleet_running = True
         while procs.running_pid(settings, "demo-dashboard"):
             if fleet_running and not procs.running_pid(settings, "demo-fleet"):

@@ -22,6 +22,7 @@ from stack.errors import ServiceError
 from stack.settings import REPO_ROOT, StackSettings
 
 JOB_NAME = "joulestream-pipeline"
+JOBMANAGER_RPC_PORT = 6123
 FLINK_HOME = Path(pyflink.__file__).resolve().parent
 
 
@@ -41,6 +42,7 @@ def config_yaml(settings: StackSettings) -> str:
     options: dict[str, str | int] = {
         "env.java.opts.all": _stock_java_opts(),
         "jobmanager.rpc.address": "127.0.0.1",
+        "jobmanager.rpc.port": JOBMANAGER_RPC_PORT,
         "jobmanager.bind-host": "127.0.0.1",
         "jobmanager.memory.process.size": "1024m",
         "taskmanager.bind-host": "127.0.0.1",
@@ -117,18 +119,22 @@ def running_job(settings: StackSettings, name: str = JOB_NAME) -> str | None:
 
 def up(settings: StackSettings, timeout_s: float = 120.0) -> bool:
     """Start JobManager and TaskManager unless they run; True if this call started them."""
-    started = False
+    started: list[str] = []
     env = _env(settings)
+    if procs.running_pid(settings, "flink-jobmanager") is None:
+        procs.require_free_port(settings.flink_rest_port, "the Flink REST endpoint")
+        procs.require_free_port(JOBMANAGER_RPC_PORT, "the Flink JobManager")
     for role in ("jobmanager", "taskmanager"):
         name = f"flink-{role}"
         if procs.running_pid(settings, name) is None:
             script = str(FLINK_HOME / "bin" / f"{role}.sh")
             procs.start(settings, name, ["bash", script, "start-foreground"], env=env)
-            started = True
-    procs.wait_until(
-        lambda: healthy(settings), "Flink cluster", timeout_s, settings, "flink-jobmanager"
-    )
-    return started
+            started.append(name)
+    with procs.stopped_on_error(settings, started):
+        procs.wait_until(
+            lambda: healthy(settings), "Flink cluster", timeout_s, settings, "flink-jobmanager"
+        )
+    return bool(started)
 
 
 def submit(

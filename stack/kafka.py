@@ -82,6 +82,8 @@ def up(settings: StackSettings, timeout_s: float = 90.0) -> bool:
     """Start the broker unless it runs already; True if this call started it."""
     if procs.running_pid(settings, NAME) is not None:
         return False
+    procs.require_free_port(settings.kafka_port, "Kafka")
+    procs.require_free_port(settings.kafka_controller_port, "the Kafka controller")
     java = tools.require("java")
     classpath = ":".join(str(j) for j in fetch.jars(settings, "kafka"))
     base = settings.home / "kafka"
@@ -102,9 +104,10 @@ def up(settings: StackSettings, timeout_s: float = 90.0) -> bool:
         if result.returncode != 0:
             raise ServiceError(f"formatting KRaft storage failed: {result.stderr.strip()[-500:]}")
     procs.start(settings, NAME, [*jvm, "kafka.Kafka", str(config)])
-    procs.wait_until(
-        lambda: healthy(settings.bootstrap_servers), "Kafka broker", timeout_s, settings, NAME
-    )
+    with procs.stopped_on_error(settings, [NAME]):
+        procs.wait_until(
+            lambda: healthy(settings.bootstrap_servers), "Kafka broker", timeout_s, settings, NAME
+        )
     return True
 
 

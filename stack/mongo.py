@@ -36,6 +36,7 @@ def up(settings: StackSettings, timeout_s: float = 60.0) -> bool:
     """Start the server unless it runs already; True if this call started it."""
     if procs.running_pid(settings, NAME) is not None:
         return False
+    procs.require_free_port(settings.mongo_port, "the MongoDB-compatible server")
     data = settings.home / "mongo" / "data"
     data.mkdir(parents=True, exist_ok=True)
     address = f"127.0.0.1:{settings.mongo_port}"
@@ -56,13 +57,14 @@ def up(settings: StackSettings, timeout_s: float = 60.0) -> bool:
             "--log-level=warn",
         ]
     procs.start(settings, NAME, argv)
-    procs.wait_until(
-        lambda: healthy(settings.mongo_uri),
-        f"{server_kind()} on {address}",
-        timeout_s,
-        settings,
-        NAME,
-    )
+    with procs.stopped_on_error(settings, [NAME]):
+        procs.wait_until(
+            lambda: healthy(settings.mongo_uri),
+            f"{server_kind()} on {address}",
+            timeout_s,
+            settings,
+            NAME,
+        )
     return True
 
 

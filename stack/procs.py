@@ -3,9 +3,10 @@
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from stack.errors import ServiceError
@@ -20,23 +21,31 @@ def _pid_file(settings: StackSettings, name: str) -> Path:
     return settings.pids / f"{name}.pid"
 
 
-def running_pid(settings: StackSettings, name: str) -> int | None:
-    """The pid of service ``name`` if its process is alive, else None."""
-    path = _pid_file(settings, name)
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state, start time in clock ticks since boot) of a live process, from /proc."""
     try:
-        pid = int(path.read_text().strip())
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, IndexError):
+        return None
+    return fields[0], fields[19]
+
+
+def running_pid(settings: StackSettings, name: str) -> int | None:
+    """The pid of service ``name`` if the process that file names is still the one we started.
+
+    The pid file holds the pid and the process's start time: after a reboot or pid reuse, a
+    different process with the same pid is not taken for ours.
+    """
+    try:
+        pid_text, started = _pid_file(settings, name).read_text().split()
+        pid = int(pid_text)
     except (FileNotFoundError, ValueError):
         return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    stat = _proc_stat(pid)
+    # A zombie (exited, not yet reaped) is not running either.
+    if stat is None or stat[0] == "Z" or stat[1] != started:
         return None
-    # A zombie (exited, not yet reaped) still answers kill(0); it is not running.
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return None
-    return None if stat.rsplit(")", 1)[1].split()[0] == "Z" else pid
+    return pid
 
 
 def start(
@@ -59,7 +68,8 @@ def start(
             cwd=cwd,
             start_new_session=True,  # so that `down` can stop the whole process group
         )
-    _pid_file(settings, name).write_text(str(proc.pid))
+    stat = _proc_stat(proc.pid)
+    _pid_file(settings, name).write_text(f"{proc.pid} {stat[1] if stat else 0}\n")
     _CHILDREN[proc.pid] = proc
     return proc.pid
 
@@ -94,19 +104,34 @@ def _alive(pid: int) -> bool:
             return True
         del _CHILDREN[pid]
         return False
+    stat = _proc_stat(pid)
+    return stat is not None and stat[0] != "Z"
+
+
+def require_free_port(port: int, what: str) -> None:
+    """Raise ServiceError when something already listens on 127.0.0.1:``port``.
+
+    A service of this stack is only started on a free port: otherwise its health check would
+    pass on someone else's server.
+    """
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise ServiceError(
+                f"port {port} is in use by another program, so {what} cannot start: stop that "
+                "program, or choose other ports (JOULESTREAM_*_PORT, see README.md)"
+            )
+
+
+@contextlib.contextmanager
+def stopped_on_error(settings: StackSettings, names: Sequence[str]) -> Iterator[None]:
+    """Stop the services ``names`` when the block raises (a start that never became healthy
+    must not leave its process behind), then re-raise."""
     try:
-        # Reap it if it is our child; otherwise just probe it.
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        yield
+    except BaseException:
+        for name in names:
+            stop(settings, name)
+        raise
 
 
 def wait_until(

@@ -16,7 +16,6 @@ class Started:
     """What one ``up`` call started, so that a caller can stop exactly that."""
 
     processes: list[str] = field(default_factory=list)
-    job_id: str | None = None
 
 
 def job_env(settings: StackSettings) -> dict[str, str]:
@@ -44,21 +43,23 @@ def up(settings: StackSettings, with_job: bool = True) -> Started:
     if settings.mongodb_uri is None:
         starters.append((mongo.up, [mongo.NAME]))
     started = Started()
+    pool = ThreadPoolExecutor(max_workers=len(starters))
+    futures = [(pool.submit(start, settings), names) for start, names in starters]
     try:
-        with ThreadPoolExecutor(max_workers=len(starters)) as pool:
-            futures = [(pool.submit(start, settings), names) for start, names in starters]
+        pool.shutdown(wait=True)
         errors = [e for f, _ in futures if (e := f.exception()) is not None]
-        started.processes = [
-            n for f, names in futures if not f.exception() and f.result() for n in names
-        ]
         if errors:
             raise errors[0]
+        started.processes = [n for f, names in futures if f.result() for n in names]
         kafka.ensure_topic(settings.bootstrap_servers, settings.topic, settings.topic_partitions)
         mongo.ensure_indexes(settings.mongo_uri, settings.mongo_database)
         if with_job and flink.running_job(settings) is None:
-            started.job_id = flink.submit(settings, job_env(settings))
+            flink.submit(settings, job_env(settings))
     except BaseException:
-        down(settings, only=started.processes)
+        # Also on Ctrl-C while the services start: wait for the starters, stop what they began.
+        pool.shutdown(wait=True)
+        ours = [n for f, names in futures if not f.exception() and f.result() for n in names]
+        down(settings, only=ours)
         raise
     return started
 

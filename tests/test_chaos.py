@@ -98,3 +98,11 @@ def test_bad_chaos_settings_are_refused(config, message):
     """Out-of-range knobs fail with a message naming the knob."""
     with pytest.raises(ValueError, match=message):
         ChaosConfig(**config)
+
+
+def test_all_events_late_keeps_every_event():
+    """With late_fraction 1 nothing can precede anything, so all events are sent, none late."""
+    events = fleet()
+    sequence, manifest = inject(events, ChaosConfig(late_fraction=1.0, late_by_ms=1), seed=1)
+    assert sequence == events
+    assert manifest.late_event_ids == []

@@ -8,7 +8,7 @@ def test_run_rows_convert_joules_to_kwh():
     """3.6 MJ is shown as 1 kWh, times as UTC strings."""
     at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     rows = figures.run_rows([{"run_id": "r", "energy_j": 3_600_000.0, "last_event_at": at}])
-    assert rows[0]["energy_kwh"] == 1.0
+    assert (rows[0]["id"], rows[0]["energy_kwh"]) == ("r", 1.0)
     assert rows[0]["last_event_at"] == "2026-01-02 03:04:05"
 
 
@@ -26,9 +26,9 @@ def test_empty_run_says_so():
     assert "no closed window yet" in figures.energy_over_time("r", []).layout.title.text
 
 
-def test_selected_run_defaults_to_first_row():
-    """With no selection the first row is shown; no rows means no run."""
-    rows = [{"run_id": "a"}, {"run_id": "b"}]
-    assert selected_run(rows, None) == "a"
-    assert selected_run(rows, [1]) == "b"
+def test_selected_run_follows_the_run_not_the_row():
+    """The selection is a run id, whatever its row; with none the first row is shown."""
+    rows = [{"id": "b", "run_id": "b"}, {"id": "a", "run_id": "a"}]
+    assert selected_run(rows, None) == "b"
+    assert selected_run(rows, ["a"]) == "a"
     assert selected_run([], None) is None

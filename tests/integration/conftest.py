@@ -55,11 +55,13 @@ def pipeline(services: StackSettings) -> Iterator[Pipeline]:
         "MONGODB_URI": services.mongo_uri,
         "MONGODB_DATABASE": database,
     }
-    job_id = flink.submit(services, job_env, job_name=job_name)
+    job_id = None
     try:
+        job_id = flink.submit(services, job_env, job_name=job_name)
         yield Pipeline(services, topic, db, job_id)
     finally:
-        flink.cancel(services, job_id)
+        if job_id is not None:
+            flink.cancel(services, job_id)
         client.drop_database(database)
         client.close()
         AdminClient({"bootstrap.servers": services.bootstrap_servers}).delete_topics([topic])
