@@ -96,7 +96,14 @@ def up(settings: StackSettings, timeout_s: float = 90.0) -> bool:
     jvm = [java, "-Xms512m", "-Xmx1g", f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath]
     if not (data_dir / "meta.properties").exists():
         result = subprocess.run(
-            [*jvm, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(config)],
+            [
+                *jvm,
+                "kafka.tools.StorageTool",
+                "format",
+                # "=": a random id may start with "-", which would read as an option.
+                f"--cluster-id={_cluster_id()}",
+                f"--config={config}",
+            ],
             capture_output=True,
             text=True,
             check=False,
