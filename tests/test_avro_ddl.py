@@ -1,3 +1,6 @@
+import json
+from pathlib import Path
+
 import pytest
 
 import schemas
@@ -33,3 +36,31 @@ def test_unknown_type_is_rejected_with_its_name():
     """A type without a mapping fails loudly instead of producing a wrong table."""
     with pytest.raises(UnsupportedAvroType, match="'fixed'"):
         flink_type("fixed")
+
+
+def test_nested_records_arrays_and_maps_map_to_row_array_and_map():
+    """Records become ROWs, arrays ARRAYs and maps string-keyed MAPs, nullability kept."""
+    schema = json.loads((Path(__file__).parent / "data" / "nested.avsc").read_text())
+    assert columns(schema) == [
+        ("id", "STRING NOT NULL"),
+        (
+            "section",
+            "ROW<`energy_j` DOUBLE, `devices` ARRAY<ROW<`index` INT NOT NULL, "
+            "`energy_j` DOUBLE NOT NULL, `utilisation` DOUBLE> NOT NULL>>",
+        ),
+        ("labels", "MAP<STRING NOT NULL, STRING NOT NULL> NOT NULL"),
+        ("tags", "ARRAY<STRING NOT NULL> NOT NULL"),
+    ]
+
+
+def test_enums_are_refused():
+    """An enum would be read as a string by Flink but written as an index: refused."""
+    with pytest.raises(UnsupportedAvroType, match="enum"):
+        flink_type({"type": "enum", "name": "Status", "symbols": ["A"]})
+
+
+def test_a_nullable_record_with_required_fields_is_refused():
+    """Flink reads every field of a nullable ROW as nullable and would misread such bytes."""
+    record = {"type": "record", "name": "S", "fields": [{"name": "x", "type": "double"}]}
+    with pytest.raises(UnsupportedAvroType, match="declare \\['x'\\] as \\['null', T\\] too"):
+        flink_type(["null", record])
