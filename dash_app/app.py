@@ -83,12 +83,13 @@ def create_app(db: Database[data.Document]) -> Dash:
 
 def selected_run(rows: list[dict[str, Any]] | None, selected: list[str] | None) -> str | None:
     """The selected run (rows are identified by run id, so a refresh that reorders the table
-    keeps it), or the first row's when nothing is selected."""
+    keeps it); with nothing selected, the listed run with the most events, which is likely to
+    have closed windows to show."""
     if selected:
         return selected[0]
     if not rows:
         return None
-    run_id = rows[0].get("run_id")
+    run_id = max(rows, key=lambda row: row.get("events") or 0).get("run_id")
     return str(run_id) if run_id is not None else None
 
 

@@ -27,8 +27,9 @@ def test_empty_run_says_so():
 
 
 def test_selected_run_follows_the_run_not_the_row():
-    """The selection is a run id, whatever its row; with none the first row is shown."""
-    rows = [{"id": "b", "run_id": "b"}, {"id": "a", "run_id": "a"}]
-    assert selected_run(rows, None) == "b"
+    """The selection is a run id, whatever its row; with none the busiest run is shown."""
+    rows = [{"id": "b", "run_id": "b", "events": 2}, {"id": "a", "run_id": "a", "events": 60}]
+    assert selected_run(rows, None) == "a"
+    assert selected_run(rows, ["b"]) == "b"
     assert selected_run(rows, ["a"]) == "a"
     assert selected_run([], None) is None
