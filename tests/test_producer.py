@@ -1,6 +1,7 @@
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,3 +80,58 @@ def test_flush_waits_for_queued_events(tmp_path: Path):
     assert producer.flush(timeout_s=0.3) == 3
     producer.close(timeout_s=0.1)
     assert spooled_seqs(tmp_path / "s.jsonl") == [0, 1, 2]
+
+
+class FullBufferProducer:
+    """Stands in for confluent_kafka.Producer: its buffer is full for the first ``full_for``
+    produce calls (or for ever), then it accepts and acknowledges every message."""
+
+    def __init__(self, full_for: int | None) -> None:
+        self.full_for = full_for
+        self.attempts = 0
+        self.accepted: list[bytes] = []
+        self._callbacks: list[tuple[Any, bytes]] = []
+
+    def produce(self, topic: str, value: bytes, key: str, on_delivery: Any) -> None:
+        self.attempts += 1
+        if self.full_for is None or self.attempts <= self.full_for:
+            raise BufferError("Local: Queue full")
+        self.accepted.append(value)
+        self._callbacks.append((on_delivery, value))
+
+    def poll(self, timeout: float = 0) -> int:
+        callbacks, self._callbacks = self._callbacks, []
+        for on_delivery, _ in callbacks:
+            on_delivery(None, None)
+        return len(callbacks)
+
+    def flush(self, timeout: float = 0) -> int:
+        self.poll()
+        return 0
+
+    def purge(self, in_queue: bool = True, in_flight: bool = True) -> None:
+        pass
+
+
+def producer_with(monkeypatch, fake: FullBufferProducer, tmp_path: Path) -> EventProducer:
+    monkeypatch.setattr("emitter.producer.Producer", lambda config: fake)
+    return EventProducer("unused:1", "t", tmp_path / "s.jsonl")
+
+
+def test_a_full_buffer_makes_the_sender_wait_not_spool(monkeypatch, tmp_path: Path):
+    """While librdkafka's buffer is full the sender retries; once there is room, all is sent."""
+    fake = FullBufferProducer(full_for=20)
+    producer = producer_with(monkeypatch, fake, tmp_path)
+    producer.emit_all(measurement(seq=seq) for seq in range(5))
+    producer.close(timeout_s=10)
+    assert (len(fake.accepted), producer.stats.delivered, producer.stats.spooled) == (5, 5, 0)
+    assert fake.attempts == 25
+
+
+def test_a_buffer_that_stays_full_is_spooled_at_the_close_deadline(monkeypatch, tmp_path: Path):
+    """If there is never room, close() gives up at its deadline and spools every event."""
+    producer = producer_with(monkeypatch, FullBufferProducer(full_for=None), tmp_path)
+    producer.emit_all(measurement(seq=seq) for seq in range(50))
+    producer.close(timeout_s=0.5)
+    assert (producer.stats.delivered, producer.stats.spooled) == (0, 50)
+    assert spooled_seqs(tmp_path / "s.jsonl") == list(range(50))
