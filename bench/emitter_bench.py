@@ -27,8 +27,10 @@ from emitter.spool import Spool
 
 
 def fleet(n: int) -> list[Measurement]:
+    """``n`` measurements of a 10-run fleet (the events a trainer sends most)."""
     runs = 10
-    return list(simulate.fleet(runs, n // runs, start_ms=1_767_225_600_000, seed=3))
+    events = list(simulate.fleet(runs, n // runs, start_ms=1_767_225_600_000, seed=3))
+    return simulate.measurements(events)
 
 
 def emit_call_ns(events: list[Measurement], bootstrap: str, topic: str) -> list[int]:

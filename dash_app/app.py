@@ -16,8 +16,10 @@ REFRESH_MS = 5_000
 COLUMNS = [
     ("run_id", "Run"),
     ("user_id", "User"),
+    ("project", "Project"),
     ("model", "Model"),
     ("region", "Region"),
+    ("status", "Status"),
     ("events", "Events"),
     ("energy_kwh", "Energy (kWh)"),
     ("last_event_at", "Last event (UTC)"),

@@ -19,8 +19,10 @@ def run_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "id": run.get("run_id"),  # DataTable's row id: selections follow the run
                 "run_id": run.get("run_id"),
                 "user_id": run.get("user_id"),
+                "project": run.get("project"),
                 "model": run.get("model"),
                 "region": run.get("region"),
+                "status": run.get("status"),
                 "events": run.get("events"),
                 "energy_kwh": round(float(run.get("energy_j") or 0.0) / J_PER_KWH, 4),
                 "last_event_at": _iso(run.get("last_event_at")),

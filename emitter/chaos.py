@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from emitter.events import Measurement
+from emitter.events import Event, Measurement
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class Malformed:
     value: bytes
 
 
-Outgoing = Measurement | Malformed
+Outgoing = Event | Malformed
 
 
 @dataclass
@@ -101,14 +101,16 @@ class Manifest:
 
 
 def inject(
-    events: list[Measurement], config: ChaosConfig, seed: int = 0
+    events: list[Event], config: ChaosConfig, seed: int = 0
 ) -> tuple[list[Outgoing], Manifest]:
     """The sequence to send and its manifest. ``events`` must be in event-time order."""
     rng = random.Random(seed)
     manifest = Manifest(config)
     events = _skew(events, config, rng, manifest)
     for event in events:
-        manifest.expected.setdefault(event.run_id, RunTotals()).add(event)
+        totals = manifest.expected.setdefault(event.run_id, RunTotals())
+        if isinstance(event, Measurement):
+            totals.add(event)
     manifest.valid_events = len(events)
 
     sequence: list[Outgoing] = list(_shuffle_within(events, config.out_of_order_ms, rng))
@@ -120,34 +122,33 @@ def inject(
 
 
 def _skew(
-    events: list[Measurement], config: ChaosConfig, rng: random.Random, manifest: Manifest
-) -> list[Measurement]:
+    events: list[Event], config: ChaosConfig, rng: random.Random, manifest: Manifest
+) -> list[Event]:
     if config.clock_skew_ms == 0:
         return events
     runs = sorted({e.run_id for e in events})
     skew = {run: rng.randint(-config.clock_skew_ms, config.clock_skew_ms) for run in runs}
     manifest.clock_skew_ms = skew
-    skewed = [
-        replace(
-            e,
-            interval_start_ms=e.interval_start_ms + skew[e.run_id],
-            ts_ms=e.ts_ms + skew[e.run_id],
-        )
-        for e in events
-    ]
+    skewed = [_shifted(e, skew[e.run_id]) for e in events]
     skewed.sort(key=lambda e: (e.ts_ms, e.run_id))
     return skewed
 
 
-def _shuffle_within(
-    events: list[Measurement], bound_ms: int, rng: random.Random
-) -> list[Measurement]:
+def _shifted(event: Event, by_ms: int) -> Event:
+    if isinstance(event, Measurement):
+        return replace(
+            event, interval_start_ms=event.interval_start_ms + by_ms, ts_ms=event.ts_ms + by_ms
+        )
+    return replace(event, ts_ms=event.ts_ms + by_ms)
+
+
+def _shuffle_within(events: list[Event], bound_ms: int, rng: random.Random) -> list[Event]:
     """Shuffle inside consecutive buckets of ``bound_ms`` event time: no event moves behind one
     more than ``bound_ms`` newer than itself."""
     if bound_ms == 0 or not events:
         return events
-    out: list[Measurement] = []
-    bucket: list[Measurement] = []
+    out: list[Event] = []
+    bucket: list[Event] = []
     bucket_start = events[0].ts_ms
     for event in events:
         if event.ts_ms - bucket_start >= bound_ms:
@@ -173,7 +174,7 @@ def _delay(
     after: dict[int, list[Outgoing]] = {}
     for i in sorted(chosen):
         event = sequence[i]
-        assert isinstance(event, Measurement)
+        assert isinstance(event, Event)
         position = bisect.bisect_left(newest_so_far, event.ts_ms + config.late_by_ms)
         if position == len(kept):  # nothing newer enough is sent: it cannot be late
             position = len(kept) - 1
@@ -192,7 +193,7 @@ def _duplicate(
         return sequence
     after: dict[int, list[Outgoing]] = {}
     for i, item in enumerate(sequence):
-        if isinstance(item, Measurement) and rng.random() < config.duplicate_fraction:
+        if isinstance(item, Event) and rng.random() < config.duplicate_fraction:
             after.setdefault(rng.randint(i, len(sequence) - 1), []).append(item)
             manifest.duplicate_event_ids.append(item.event_id)
     manifest.duplicate_event_ids.sort()
@@ -221,4 +222,4 @@ def _corrupt(
 
 
 def _ts(item: Outgoing) -> int:
-    return item.ts_ms if isinstance(item, Measurement) else -1
+    return item.ts_ms if isinstance(item, Event) else -1

@@ -1,13 +1,25 @@
-"""The event model a trainer fills in; validated at the call site, before anything is sent."""
+"""The events a trainer emits; validated at the call site, before anything is sent.
+
+Three kinds share a header (run, sequence number, event time, who and where): ``RunStarted``
+(metadata), ``Measurement`` (energy over an interval, with training progress) and
+``RunFinished`` (status). Each maps to one ``TrainingEvent`` record of
+``schemas/training_event.avsc``. A bad field raises ``ValueError`` naming it, when the event is
+built: nothing invalid is ever sent.
+"""
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+SCHEMA_VERSION = 1
 MAX_TEXT_LEN = 256
 """Longest accepted identifier or label, characters."""
 MAX_LONG = 2**63 - 1
 """Largest Avro ``long``."""
+MAX_INT = 2**31 - 1
+"""Largest Avro ``int``."""
+STATUSES = ("completed", "failed", "cancelled")
 
 
 def event_id_for(run_id: str, seq: int) -> str:
@@ -15,67 +27,245 @@ def event_id_for(run_id: str, seq: int) -> str:
     return f"{run_id}:{seq}"
 
 
-@dataclass(frozen=True, slots=True)
-class Measurement:
-    """Energy a run used over ``[interval_start_ms, ts_ms)``, per component.
+def _text(name: str, value: object, nullable: bool = False) -> None:
+    if value is None and nullable:
+        return
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    if len(value) > MAX_TEXT_LEN:
+        raise ValueError(f"{name} is {len(value)} characters, at most {MAX_TEXT_LEN}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{name} is not valid text: {exc.reason}") from exc
 
-    Raises ``ValueError`` on construction when a field is missing, of the wrong type or out of
-    range, so a bad call fails in the trainer and nothing is sent.
-    """
+
+def _int(name: str, value: object, nullable: bool = False, maximum: int = MAX_LONG) -> None:
+    if value is None and nullable:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+        kind = "None or an int" if nullable else "an int"
+        bound = "2**63" if maximum == MAX_LONG else "2**31"
+        raise ValueError(f"{name} must be {kind} in [0, {bound}), got {value!r}")
+
+
+def _number(name: str, value: object, nullable: bool = False) -> None:
+    if value is None and nullable:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+
+
+def _share(name: str, value: object) -> None:
+    _number(name, value, nullable=True)
+    if value is not None and value > 1:  # type: ignore[operator]
+        raise ValueError(f"{name} must be a share in [0, 1], got {value!r}")
+
+
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """What every event carries."""
 
     run_id: str
     seq: int
     """Per-run sequence number, from 0."""
-    interval_start_ms: int
-    """Start of the interval, UTC epoch milliseconds."""
     ts_ms: int
-    """End of the interval and the event time, UTC epoch milliseconds."""
+    """Event time, UTC epoch milliseconds."""
     user_id: str
     model: str
     region: str
     """ISO 3166-1 alpha-2 country code or cloud region, e.g. 'FR' or 'aws:us-east-1'."""
-    cpu_energy_j: float
-    gpu_energy_j: float
-    ram_energy_j: float
-    samples: int | None = None
-    """Training samples processed in the interval; None when not reported."""
+    project: str = "default"
+
+    EVENT_TYPE = ""
 
     def __post_init__(self) -> None:
-        for name in ("run_id", "user_id", "model", "region"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not value:
-                raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-            if len(value) > MAX_TEXT_LEN:
-                raise ValueError(f"{name} is {len(value)} characters, at most {MAX_TEXT_LEN}")
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise ValueError(f"{name} is not valid text: {exc.reason}") from exc
-        for name in ("seq", "interval_start_ms", "ts_ms"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LONG:
-                raise ValueError(f"{name} must be an int in [0, 2**63), got {value!r}")
+        for name in ("run_id", "user_id", "model", "region", "project"):
+            _text(name, getattr(self, name))
+        _int("seq", self.seq)
+        _int("ts_ms", self.ts_ms)
+
+    @property
+    def event_id(self) -> str:
+        return event_id_for(self.run_id, self.seq)
+
+    def _header(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "event_id": event_id_for(self.run_id, self.seq),
+            "event_type": self.EVENT_TYPE,
+            "run_id": self.run_id,
+            "seq": self.seq,
+            "ts_ms": self.ts_ms,
+            "user_id": self.user_id,
+            "project": self.project,
+            "model": self.model,
+            "region": self.region,
+            "run_started": None,
+            "measurement": None,
+            "run_finished": None,
+        }
+
+    def to_record(self) -> dict[str, Any]:
+        """The Avro record (``schemas/training_event.avsc``)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GpuDevice:
+    """One GPU a run uses."""
+
+    index: int
+    uuid: str
+    model: str
+    idle_power_w: float | None = None
+    max_power_w: float | None = None
+
+    def __post_init__(self) -> None:
+        _int("gpu index", self.index, maximum=MAX_INT)
+        _text("gpu uuid", self.uuid)
+        _text("gpu model", self.model)
+        _number("idle_power_w", self.idle_power_w, nullable=True)
+        _number("max_power_w", self.max_power_w, nullable=True)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GpuEnergy:
+    """Energy of one GPU over a measured interval."""
+
+    index: int
+    energy_j: float
+    method: str
+    utilisation: float | None = None
+
+    def __post_init__(self) -> None:
+        _int("gpu index", self.index, maximum=MAX_INT)
+        _number("gpu energy_j", self.energy_j)
+        _text("gpu method", self.method)
+        _share("gpu utilisation", self.utilisation)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunStarted(Event):
+    """A run's metadata, sent once as its first event. ``None`` means not known."""
+
+    dataset: str | None = None
+    framework: str | None = None
+    host: str | None = None
+    pue: float | None = None
+    """Power usage effectiveness of the site, >= 1."""
+    intensity_g_per_kwh: float | None = None
+    """Carbon intensity to price this run with, g CO2e per kWh (wins over the job's table)."""
+    cpu_model: str | None = None
+    cpu_count: int | None = None
+    cpu_tdp_w: float | None = None
+    ram_gb: float | None = None
+    gpus: tuple[GpuDevice, ...] = ()
+    hyperparameters: Mapping[str, str] = field(default_factory=dict)
+
+    EVENT_TYPE = "run_started"
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        for name in ("dataset", "framework", "host", "cpu_model"):
+            _text(name, getattr(self, name), nullable=True)
+        for name in ("intensity_g_per_kwh", "cpu_tdp_w", "ram_gb"):
+            _number(name, getattr(self, name), nullable=True)
+        _number("pue", self.pue, nullable=True)
+        if self.pue is not None and self.pue < 1:
+            raise ValueError(f"pue must be >= 1, got {self.pue!r}")
+        _int("cpu_count", self.cpu_count, nullable=True, maximum=MAX_INT)
+        for key, value in self.hyperparameters.items():
+            _text("hyper-parameter name", key)
+            if not isinstance(value, str):
+                raise ValueError(f"hyper-parameter {key!r} must be text, got {value!r}")
+
+    def to_record(self) -> dict[str, Any]:
+        record = self._header()
+        record["run_started"] = {
+            "dataset": self.dataset,
+            "framework": self.framework,
+            "host": self.host,
+            "pue": _float(self.pue),
+            "intensity_g_per_kwh": _float(self.intensity_g_per_kwh),
+            "cpu_model": self.cpu_model,
+            "cpu_count": self.cpu_count,
+            "cpu_tdp_w": _float(self.cpu_tdp_w),
+            "ram_gb": _float(self.ram_gb),
+            "gpus": [
+                {
+                    "index": g.index,
+                    "uuid": g.uuid,
+                    "model": g.model,
+                    "idle_power_w": _float(g.idle_power_w),
+                    "max_power_w": _float(g.max_power_w),
+                }
+                for g in self.gpus
+            ],
+            "hyperparameters": dict(self.hyperparameters),
+        }
+        return record
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Measurement(Event):
+    """Energy a run used over ``[interval_start_ms, ts_ms)``, per component, and its progress."""
+
+    interval_start_ms: int
+    """Start of the interval, UTC epoch milliseconds."""
+    cpu_energy_j: float
+    gpu_energy_j: float
+    """All GPUs together; equal to the sum of ``gpus`` when those are given."""
+    ram_energy_j: float
+    cpu_method: str = "unknown"
+    ram_method: str = "unknown"
+    gpus: tuple[GpuEnergy, ...] = ()
+    cpu_utilisation: float | None = None
+    epoch: int | None = None
+    step: int | None = None
+    samples: int | None = None
+    """Training samples processed in the interval; None when not reported."""
+    tokens: int | None = None
+    loss: float | None = None
+    accuracy: float | None = None
+
+    EVENT_TYPE = "measurement"
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        _int("interval_start_ms", self.interval_start_ms)
         if self.ts_ms < self.interval_start_ms:
             raise ValueError(
                 f"interval ends before it starts: ts_ms={self.ts_ms} < "
                 f"interval_start_ms={self.interval_start_ms}"
             )
         for name in ("cpu_energy_j", "gpu_energy_j", "ram_energy_j"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"{name} must be a number of joules, got {value!r}")
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be finite and >= 0 joules, got {value!r}")
-        if self.samples is not None and (
-            isinstance(self.samples, bool)
-            or not isinstance(self.samples, int)
-            or not 0 <= self.samples <= MAX_LONG
+            _number(name, getattr(self, name))
+        _text("cpu_method", self.cpu_method)
+        _text("ram_method", self.ram_method)
+        if self.gpus:
+            total_j = math.fsum(g.energy_j for g in self.gpus)
+            if not math.isclose(total_j, self.gpu_energy_j, rel_tol=1e-9, abs_tol=1e-9):
+                raise ValueError(
+                    f"gpu_energy_j={self.gpu_energy_j!r} is not the sum of gpus ({total_j!r})"
+                )
+        _share("cpu_utilisation", self.cpu_utilisation)
+        _share("accuracy", self.accuracy)
+        _int("epoch", self.epoch, nullable=True, maximum=MAX_INT)
+        for name in ("step", "samples", "tokens"):
+            _int(name, getattr(self, name), nullable=True)
+        if self.loss is not None and (
+            isinstance(self.loss, bool)
+            or not isinstance(self.loss, int | float)
+            or not math.isfinite(self.loss)
         ):
-            raise ValueError(f"samples must be None or an int in [0, 2**63), got {self.samples!r}")
-
-    @property
-    def event_id(self) -> str:
-        return event_id_for(self.run_id, self.seq)
+            raise ValueError(f"loss must be a finite number, got {self.loss!r}")
 
     @property
     def energy_j(self) -> float:
@@ -83,22 +273,82 @@ class Measurement:
         return self.cpu_energy_j + self.gpu_energy_j + self.ram_energy_j
 
     def to_record(self) -> dict[str, Any]:
-        """The Avro record (``schemas/measurement.v1.avsc``).
-
-        Spelled out rather than ``dataclasses.asdict``, which costs ten times as much and is on
-        the producer's per-event path.
-        """
-        return {
-            "event_id": event_id_for(self.run_id, self.seq),
-            "run_id": self.run_id,
-            "seq": self.seq,
-            "ts_ms": self.ts_ms,
+        # Spelled out rather than dataclasses.asdict, which costs ten times as much and is on
+        # the producer's per-event path.
+        record = self._header()
+        record["measurement"] = {
             "interval_start_ms": self.interval_start_ms,
-            "user_id": self.user_id,
-            "model": self.model,
-            "region": self.region,
             "cpu_energy_j": float(self.cpu_energy_j),
-            "gpu_energy_j": float(self.gpu_energy_j),
+            "cpu_method": self.cpu_method,
             "ram_energy_j": float(self.ram_energy_j),
+            "ram_method": self.ram_method,
+            "gpu_energy_j": float(self.gpu_energy_j),
+            "gpus": [
+                {
+                    "index": g.index,
+                    "energy_j": float(g.energy_j),
+                    "method": g.method,
+                    "utilisation": _float(g.utilisation),
+                }
+                for g in self.gpus
+            ],
+            "cpu_utilisation": _float(self.cpu_utilisation),
+            "epoch": self.epoch,
+            "step": self.step,
             "samples": self.samples,
+            "tokens": self.tokens,
+            "loss": _float(self.loss),
+            "accuracy": _float(self.accuracy),
         }
+        return record
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunFinished(Event):
+    """The end of a run."""
+
+    status: str
+    """One of STATUSES."""
+    reason: str | None = None
+
+    EVENT_TYPE = "run_finished"
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+        if self.reason is not None and not isinstance(self.reason, str):
+            raise ValueError(f"reason must be text, got {self.reason!r}")
+
+    def to_record(self) -> dict[str, Any]:
+        record = self._header()
+        record["run_finished"] = {"status": self.status, "reason": self.reason}
+        return record
+
+
+EVENT_TYPES: tuple[type[Event], ...] = (RunStarted, Measurement, RunFinished)
+
+
+def event_from_record(record: Mapping[str, Any]) -> Event:
+    """The validated event of a record (e.g. from a spool); ``ValueError`` says what is wrong."""
+    kinds = {kind.EVENT_TYPE: kind for kind in EVENT_TYPES}
+    kind = kinds.get(record.get("event_type"))  # type: ignore[arg-type]
+    if kind is None:
+        raise ValueError(f"unknown event_type {record.get('event_type')!r}")
+    header: dict[str, Any] = {
+        k: record.get(k)
+        for k in ("run_id", "seq", "ts_ms", "user_id", "model", "region", "project")
+    }
+    section = record.get(kind.EVENT_TYPE)
+    if not isinstance(section, Mapping):
+        raise ValueError(f"event_type is {kind.EVENT_TYPE!r} but that section is missing")
+    fields = dict(section)
+    if kind is RunStarted:
+        fields["gpus"] = tuple(GpuDevice(**g) for g in fields.get("gpus") or ())
+        fields["hyperparameters"] = dict(fields.get("hyperparameters") or {})
+    elif kind is Measurement:
+        fields["gpus"] = tuple(GpuEnergy(**g) for g in fields.get("gpus") or ())
+    event = kind(**header, **fields)
+    if record.get("event_id") != event.event_id:
+        raise ValueError(f"event_id {record.get('event_id')!r} is not {event.event_id!r}")
+    return event

@@ -27,7 +27,7 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from emitter import codec
-from emitter.events import Measurement
+from emitter.events import EVENT_TYPES, Event
 from emitter.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -82,10 +82,10 @@ class EventProducer:
         self._max_queued = max_queued
         # Guards stats, the closed flag's hand-over and the queues' hand-over at close.
         self._lock = threading.Lock()
-        self._queue: collections.deque[Measurement] = collections.deque()
+        self._queue: collections.deque[Event] = collections.deque()
         # Events beyond max_queued, written to the spool by the background thread, so that
         # the training thread does not wait for a disk.
-        self._overflow: collections.deque[Measurement] = collections.deque()
+        self._overflow: collections.deque[Event] = collections.deque()
         # Records whose delivery failed, spooled in one batch (one fsync) after each poll.
         self._failed: collections.deque[dict[str, Any]] = collections.deque()
         self._pending = 0  # emitted, not yet handed to librdkafka or the spool
@@ -101,16 +101,16 @@ class EventProducer:
             self._chain_sigterm()
 
     # The hot path: called from the training loop.
-    def emit(self, event: Measurement) -> None:
+    def emit(self, event: Event) -> None:
         """Queue one event for delivery; never blocks on Kafka.
 
-        Raises ``ValueError`` only for a programming error at the call site (not a
-        ``Measurement``, whose own constructor has validated every field); what goes wrong later
+        Raises ``ValueError`` only for a programming error at the call site (not an event of
+        ``emitter.events``, whose constructors validate every field); what goes wrong later
         (queue full, broker down, disk trouble) is handled here and never raised into training.
         After ``close``, events are written to the spool on the caller's thread.
         """
-        if type(event) is not Measurement:
-            raise ValueError(f"emit() takes a Measurement, got {type(event).__name__}")
+        if type(event) not in EVENT_TYPES:
+            raise ValueError(f"emit() takes an event of emitter.events, got {type(event).__name__}")
         with self._lock:
             self.stats.accepted += 1
             if not self._closed:
@@ -122,7 +122,7 @@ class EventProducer:
                 return
         self._to_spool([event])  # no background thread any more
 
-    def emit_all(self, events: Iterable[Measurement]) -> int:
+    def emit_all(self, events: Iterable[Event]) -> int:
         """``emit`` every event; return how many."""
         count = 0
         for event in events:
@@ -162,7 +162,7 @@ class EventProducer:
         self._poll(0)
         return handled
 
-    def _produce(self, event: Measurement) -> None:
+    def _produce(self, event: Event) -> None:
         value = codec.encode(event.to_record())
         while True:
             try:
@@ -185,7 +185,7 @@ class EventProducer:
                 batch.append(self._failed.popleft())
             self._to_spool(batch)
 
-    def _spool_all(self, queue: "collections.deque[Measurement]") -> int:
+    def _spool_all(self, queue: "collections.deque[Event]") -> int:
         """Spool every event of one of the two queues at once (one fsync); return how many."""
         batch = []
         while queue:
@@ -213,8 +213,8 @@ class EventProducer:
         else:
             self._failed.append(codec.decode(value))
 
-    def _to_spool(self, items: "list[Measurement] | list[dict[str, Any]]") -> None:
-        records = [i.to_record() if isinstance(i, Measurement) else i for i in items]
+    def _to_spool(self, items: "list[Event] | list[dict[str, Any]]") -> None:
+        records = [i.to_record() if isinstance(i, Event) else i for i in items]
         try:
             written = self.spool.append(records)
         except OSError:

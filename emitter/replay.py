@@ -8,12 +8,11 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
 from emitter import codec
-from emitter.events import Measurement
+from emitter.events import event_from_record
 from emitter.producer import producer_config
 from emitter.spool import BadLine, read_lines
 
@@ -30,16 +29,6 @@ class ReplaySummary:
     @property
     def ok(self) -> bool:
         return not self.bad_lines and self.failed == 0 and self.delivered == self.sent
-
-
-def to_event(record: dict[str, Any]) -> Measurement:
-    """The validated event of a spooled record; ``ValueError`` says what is wrong."""
-    fields = dict(record)
-    event_id = fields.pop("event_id", None)
-    event = Measurement(**fields)
-    if event_id != event.event_id:
-        raise ValueError(f"event_id {event_id!r} is not {event.event_id!r} (run_id:seq)")
-    return event
 
 
 def replay(
@@ -69,7 +58,7 @@ def replay(
             summary.bad_lines.append(parsed)
             continue
         try:
-            event = to_event(parsed)
+            event = event_from_record(parsed)
         except (TypeError, ValueError) as exc:
             summary.bad_lines.append(BadLine(line_no, str(exc)))
             continue

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastavro import json_writer
+from fastavro import json_reader, json_writer
 
 from emitter import codec
 
@@ -23,7 +23,7 @@ from emitter import codec
 class Spool:
     """An append-only JSON Lines file of records, safe to share between threads."""
 
-    def __init__(self, path: Path, schema: Any = codec.MEASUREMENT_SCHEMA) -> None:  # noqa: ANN401
+    def __init__(self, path: Path, schema: Any = codec.EVENT_SCHEMA) -> None:  # noqa: ANN401
         self.path = path
         self._schema = schema
         self._lock = threading.Lock()
@@ -62,13 +62,12 @@ class BadLine:
 
 def read_lines(
     path: Path,
-    schema: Any = codec.MEASUREMENT_SCHEMA,  # noqa: ANN401
+    schema: Any = codec.EVENT_SCHEMA,  # noqa: ANN401
 ) -> Iterator[tuple[int, dict[str, Any] | BadLine]]:
     """Yield (line number, record or BadLine) for every non-blank line of ``path``, from 1.
 
     A line may hold a record in Avro's JSON encoding (unions tagged, as the spool writes) or as a
-    plain JSON object with untagged nullable values; either way it must match the (flat record)
-    schema.
+    plain JSON object with untagged union values; either way it must match the schema.
     """
     with open(path, encoding="utf-8") as lines:
         for line_no, line in enumerate(lines, start=1):
@@ -84,24 +83,16 @@ def _parse(line: str, line_no: int, schema: Any) -> dict[str, Any] | BadLine:  #
         return BadLine(line_no, f"not JSON: {exc.msg} at column {exc.colno}")
     if not isinstance(data, dict):
         return BadLine(line_no, f"expected a JSON object, got {type(data).__name__}")
-    record = _untag_unions(data, schema)
+    record: Any
+    try:
+        # Avro's JSON encoding (unions tagged with their branch), as the spool writes it.
+        record = next(iter(json_reader(io.StringIO(line), schema)))
+    except Exception:  # not the tagged form: take the object as it is
+        record = data
+    if not isinstance(record, dict):
+        return BadLine(line_no, "not an Avro record")
     try:
         codec.encode(record, schema)  # the schema check: types, missing fields
     except Exception as exc:  # fastavro raises several types for a bad record
         return BadLine(line_no, f"does not match the schema: {exc}")
-    return record
-
-
-def _untag_unions(data: dict[str, Any], schema: Any) -> dict[str, Any]:  # noqa: ANN401
-    """Avro's JSON encoding writes a non-null union value as ``{"long": 5}``; plain JSON as
-    ``5``. Both are accepted: a tagged value is unwrapped when its tag is one of the union's
-    branches. (fastavro's own JSON reader does the same but is several times slower.)"""
-    record = dict(data)
-    for field in schema["fields"]:
-        branches = field["type"]
-        value = record.get(field["name"])
-        if isinstance(branches, list) and isinstance(value, dict) and len(value) == 1:
-            ((tag, inner),) = value.items()
-            if tag in branches:
-                record[field["name"]] = inner
     return record

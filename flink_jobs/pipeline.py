@@ -36,7 +36,12 @@ def build(t_env: TableEnvironment, s: JobSettings) -> None:
     config = t_env.get_config()
     for key, value in table_config(s).items():
         config.set(key, value)
-    for ddl in (sql.source_ddl(s), sql.runs_sink_ddl(s), sql.windows_sink_ddl(s)):
+    for ddl in (
+        sql.source_ddl(s),
+        sql.measurements_view(),
+        sql.runs_sink_ddl(s),
+        sql.windows_sink_ddl(s),
+    ):
         t_env.execute_sql(ddl)
     statements = t_env.create_statement_set()
     statements.add_insert_sql(sql.runs_insert())

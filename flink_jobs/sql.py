@@ -1,4 +1,4 @@
-"""The pipeline's Flink SQL: source and sink DDL and the two INSERT statements.
+"""The pipeline's Flink SQL: source and sink DDL, a view of the measurements, two INSERTs.
 
 All per-record work is SQL, so it runs in the JVM; no Python code runs per record.
 The MongoDB document shapes these statements write are described in ``docs/documents.md``.
@@ -8,9 +8,11 @@ import schemas
 from flink_jobs.avro_ddl import column_ddl
 from flink_jobs.settings import JobSettings
 
-SOURCE = "measurements"
+SOURCE = "events"
+MEASUREMENTS = "measurements"
 RUNS_SINK = "runs_sink"
 WINDOWS_SINK = "windows_sink"
+ENERGY = ("cpu_energy_j", "gpu_energy_j", "ram_energy_j")
 
 
 def literal(value: str) -> str:
@@ -23,12 +25,13 @@ def _with(options: dict[str, str]) -> str:
 
 
 def source_ddl(s: JobSettings, bounded: bool = False) -> str:
-    """Kafka source: the Avro contract's columns, event time from ``ts_ms``, a watermark.
+    """Kafka source: the Avro contract's columns (every event type), event time from ``ts_ms``,
+    a watermark.
 
     ``bounded`` stops at the offsets that are latest when the job starts (for backfills and
     checks) instead of reading for ever.
     """
-    columns = column_ddl(schemas.load(schemas.MEASUREMENT_V1))
+    columns = column_ddl(schemas.load(schemas.TRAINING_EVENT))
     options = {
         "connector": "kafka",
         "topic": s.topic,
@@ -50,6 +53,18 @@ def source_ddl(s: JobSettings, bounded: bool = False) -> str:
 )"""
 
 
+def measurements_view() -> str:
+    """The measurement events, flattened, keeping the source's event-time attribute."""
+    fields = ",\n".join(f"  measurement.{c} AS {c}" for c in ENERGY)
+    return f"""CREATE TEMPORARY VIEW {MEASUREMENTS} AS
+SELECT
+  run_id,
+  event_time,
+{fields}
+FROM {SOURCE}
+WHERE event_type = 'measurement'"""
+
+
 def _mongo(s: JobSettings, collection: str) -> str:
     return _with(
         {
@@ -63,10 +78,7 @@ def _mongo(s: JobSettings, collection: str) -> str:
     )
 
 
-_ENERGY_COLUMNS = """  cpu_energy_j DOUBLE,
-  gpu_energy_j DOUBLE,
-  ram_energy_j DOUBLE,
-  energy_j DOUBLE"""
+_ENERGY_COLUMNS = ",\n".join(f"  {c} DOUBLE" for c in (*ENERGY, "energy_j"))
 
 
 def runs_sink_ddl(s: JobSettings) -> str:
@@ -75,8 +87,10 @@ def runs_sink_ddl(s: JobSettings) -> str:
   _id STRING,
   run_id STRING,
   user_id STRING,
+  project STRING,
   `model` STRING,
   region STRING,
+  status STRING,
   events BIGINT,
   last_seq BIGINT,
   started_at TIMESTAMP_LTZ(3),
@@ -104,33 +118,37 @@ def windows_sink_ddl(s: JobSettings) -> str:
 )"""
 
 
-_ENERGY_SUMS = """  SUM(cpu_energy_j),
-  SUM(gpu_energy_j),
-  SUM(ram_energy_j),
-  SUM(cpu_energy_j + gpu_energy_j + ram_energy_j)"""
-
-
 def runs_insert() -> str:
-    """Per-run cumulative totals: a keyed aggregate whose every update upserts the run."""
+    """Per-run cumulative totals over every event of the run: a keyed aggregate whose every
+    update upserts the run. The sections of other event types are null and add nothing."""
+    sums = ",\n".join(f"  COALESCE(SUM(measurement.{c}), 0.0)" for c in ENERGY)
+    total = " + ".join(f"measurement.{c}" for c in ENERGY)
     return f"""INSERT INTO {RUNS_SINK}
 SELECT
   run_id,
   run_id,
   LAST_VALUE(user_id),
+  LAST_VALUE(project),
   LAST_VALUE(`model`),
   LAST_VALUE(region),
-  COUNT(*),
+  COALESCE(LAST_VALUE(run_finished.status), 'running'),
+  COUNT(measurement.interval_start_ms),
   MAX(seq),
-  TO_TIMESTAMP_LTZ(MIN(interval_start_ms), 3),
-  TO_TIMESTAMP_LTZ(MAX(ts_ms), 3),
-  SUM(COALESCE(samples, 0)),
-{_ENERGY_SUMS}
+  TO_TIMESTAMP_LTZ(MIN(measurement.interval_start_ms), 3),
+  TO_TIMESTAMP_LTZ(MAX(CASE WHEN event_type = 'measurement' THEN ts_ms END), 3),
+  COALESCE(SUM(measurement.samples), 0),
+{sums},
+  COALESCE(SUM({total}), 0.0)
 FROM {SOURCE}
 GROUP BY run_id"""
 
 
 def windows_insert(s: JobSettings) -> str:
-    """Per-run tumbling event-time windows, emitted once each when the watermark passes the end."""
+    """Per-run tumbling event-time windows over the measurements, emitted once each when the
+    watermark passes the window's end."""
+    sums = ",\n".join(f"  SUM({c})" for c in ENERGY)
+    total = " + ".join(ENERGY)
+    window = f"INTERVAL '{s.run_window_s}' SECOND"
     return f"""INSERT INTO {WINDOWS_SINK}
 SELECT
   CONCAT(run_id, '/', DATE_FORMAT(window_start, 'yyyy-MM-dd''T''HH:mm:ss''Z''')),
@@ -138,6 +156,7 @@ SELECT
   window_start,
   window_end,
   COUNT(*),
-{_ENERGY_SUMS}
-FROM TABLE(TUMBLE(TABLE {SOURCE}, DESCRIPTOR(event_time), INTERVAL '{s.run_window_s}' SECOND))
+{sums},
+  SUM({total})
+FROM TABLE(TUMBLE(TABLE {MEASUREMENTS}, DESCRIPTOR(event_time), {window}))
 GROUP BY run_id, window_start, window_end"""

@@ -8,7 +8,7 @@ import json
 from importlib import resources
 from typing import Any
 
-MEASUREMENT_V1 = "measurement.v1"
+TRAINING_EVENT = "training_event"
 
 
 def load(name: str) -> dict[str, Any]:

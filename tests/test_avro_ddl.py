@@ -7,22 +7,22 @@ import schemas
 from flink_jobs.avro_ddl import UnsupportedAvroType, columns, flink_type
 
 
-def test_measurement_columns_follow_the_schema_in_order():
+def test_event_columns_follow_the_schema_in_order():
     """Column order and nullability match the .avsc, which Flink's avro format requires."""
-    assert columns(schemas.load(schemas.MEASUREMENT_V1)) == [
-        ("event_id", "STRING NOT NULL"),
-        ("run_id", "STRING NOT NULL"),
-        ("seq", "BIGINT NOT NULL"),
-        ("ts_ms", "BIGINT NOT NULL"),
-        ("interval_start_ms", "BIGINT NOT NULL"),
-        ("user_id", "STRING NOT NULL"),
-        ("model", "STRING NOT NULL"),
-        ("region", "STRING NOT NULL"),
-        ("cpu_energy_j", "DOUBLE NOT NULL"),
-        ("gpu_energy_j", "DOUBLE NOT NULL"),
-        ("ram_energy_j", "DOUBLE NOT NULL"),
-        ("samples", "BIGINT"),
-    ]
+    cols = columns(schemas.load(schemas.TRAINING_EVENT))
+    assert [name for name, _ in cols] == [
+        "schema_version", "event_id", "event_type", "run_id", "seq", "ts_ms", "user_id",
+        "project", "model", "region", "run_started", "measurement", "run_finished",
+    ]  # fmt: skip
+    types = dict(cols)
+    assert (types["seq"], types["ts_ms"], types["model"]) == (
+        "BIGINT NOT NULL", "BIGINT NOT NULL", "STRING NOT NULL"
+    )  # fmt: skip
+    assert types["run_finished"] == "ROW<`status` STRING, `reason` STRING>"
+    assert types["measurement"].startswith("ROW<`interval_start_ms` BIGINT, `cpu_energy_j` DOUBLE,")
+    assert (
+        "`gpus` ARRAY<ROW<`index` INT NOT NULL, `energy_j` DOUBLE NOT NULL," in types["measurement"]
+    )
 
 
 def test_nullable_union_must_put_null_first():

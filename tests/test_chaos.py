@@ -4,17 +4,19 @@ import pytest
 
 from emitter import simulate
 from emitter.chaos import ChaosConfig, Malformed, inject
-from emitter.events import Measurement
+from emitter.events import Event, Measurement
 
 T0_MS = 1_767_225_600_000
 
 
-def fleet() -> list[Measurement]:
+def fleet() -> list[Event]:
+    """4 runs, each a start, 300 measurements and a finish: 1208 events."""
     return list(simulate.fleet(runs=4, duration_s=300, start_ms=T0_MS, seed=5))
 
 
-def measurements(sequence: list[Measurement | Malformed]) -> list[Measurement]:
-    return [item for item in sequence if isinstance(item, Measurement)]
+def measurements(sequence: list[Event | Malformed]) -> list[Event]:
+    """The events of a sequence (every kind), without the malformed records."""
+    return [item for item in sequence if isinstance(item, Event)]
 
 
 def test_no_chaos_changes_nothing():
@@ -22,9 +24,10 @@ def test_no_chaos_changes_nothing():
     events = fleet()
     sequence, manifest = inject(events, ChaosConfig(), seed=1)
     assert sequence == events
-    assert (manifest.sent, manifest.valid_events, manifest.malformed) == (1200, 1200, 0)
+    assert (manifest.sent, manifest.valid_events, manifest.malformed) == (1208, 1208, 0)
     run = events[0].run_id
-    assert manifest.expected[run].energy_j == sum(e.energy_j for e in events if e.run_id == run)
+    run_measurements = [e for e in simulate.measurements(events) if e.run_id == run]
+    assert manifest.expected[run].energy_j == sum(e.energy_j for e in run_measurements)
     assert manifest.expected[run].events == 300
 
 
@@ -65,8 +68,8 @@ def test_duplicates_and_malformed_records_are_not_counted():
     ids = Counter(e.event_id for e in measurements(sequence))
     assert sorted(i for i, n in ids.items() if n == 2) == manifest.duplicate_event_ids
     assert manifest.malformed == 24 == sum(isinstance(x, Malformed) for x in sequence)
-    assert manifest.sent == 1200 + len(manifest.duplicate_event_ids) + 24
-    assert sum(t.events for t in manifest.expected.values()) == 1200
+    assert manifest.sent == 1208 + len(manifest.duplicate_event_ids) + 24
+    assert sum(t.events for t in manifest.expected.values()) == 1200  # measurements only
 
 
 def test_clock_skew_shifts_each_run_by_one_constant():
@@ -76,7 +79,10 @@ def test_clock_skew_shifts_each_run_by_one_constant():
     for event in measurements(sequence):
         shift = manifest.clock_skew_ms[event.run_id]
         assert event.ts_ms == original[event.event_id].ts_ms + shift
-        assert event.interval_start_ms == original[event.event_id].interval_start_ms + shift
+        if isinstance(event, Measurement):
+            before = original[event.event_id]
+            assert isinstance(before, Measurement)
+            assert event.interval_start_ms == before.interval_start_ms + shift
     assert all(abs(s) <= 30_000 for s in manifest.clock_skew_ms.values())
 
 

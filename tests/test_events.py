@@ -3,7 +3,16 @@ import math
 import pytest
 
 import schemas
-from emitter.events import MAX_TEXT_LEN, Measurement, event_id_for
+from emitter.events import (
+    MAX_TEXT_LEN,
+    GpuDevice,
+    GpuEnergy,
+    Measurement,
+    RunFinished,
+    RunStarted,
+    event_from_record,
+    event_id_for,
+)
 
 
 def measurement(**overrides: object) -> Measurement:
@@ -36,11 +45,14 @@ def test_energy_is_the_sum_of_components():
 
 
 def test_record_has_every_schema_field():
-    """The Avro record carries the id and float energies, even when given ints."""
+    """The Avro record carries the id, the type, and float energies even when given ints."""
     record = measurement(cpu_energy_j=10).to_record()
-    assert record["event_id"] == "run-1:3"
-    assert record["cpu_energy_j"] == 10.0
-    assert isinstance(record["cpu_energy_j"], float)
+    assert (record["event_id"], record["event_type"], record["schema_version"]) == (
+        "run-1:3", "measurement", 1
+    )  # fmt: skip
+    assert record["measurement"]["cpu_energy_j"] == 10.0
+    assert isinstance(record["measurement"]["cpu_energy_j"], float)
+    assert (record["run_started"], record["run_finished"]) == (None, None)
 
 
 @pytest.mark.parametrize(
@@ -52,7 +64,12 @@ def test_record_has_every_schema_field():
         ({"cpu_energy_j": -1.0}, "cpu_energy_j must be finite and >= 0"),
         ({"gpu_energy_j": math.nan}, "gpu_energy_j must be finite and >= 0"),
         ({"ram_energy_j": math.inf}, "ram_energy_j must be finite and >= 0"),
-        ({"ram_energy_j": "3"}, "ram_energy_j must be a number of joules"),
+        ({"ram_energy_j": "3"}, "ram_energy_j must be a number"),
+        ({"accuracy": 1.5}, "accuracy must be a share in \\[0, 1\\]"),
+        (
+            {"gpu_energy_j": 5.0, "gpus": (GpuEnergy(index=0, energy_j=4.0, method="nvml"),)},
+            "gpu_energy_j=5.0 is not the sum of gpus",
+        ),
         ({"seq": -1}, "seq must be an int in \\[0, 2\\*\\*63\\)"),
         ({"seq": True}, "seq must be an int in"),
         ({"seq": 2**63}, "seq must be an int in"),
@@ -69,5 +86,58 @@ def test_bad_input_raises_value_error(overrides, message):
 
 def test_record_has_exactly_the_schema_fields_in_order():
     """to_record names every field of the .avsc, in the schema's order, and nothing else."""
-    names = [f["name"] for f in schemas.load(schemas.MEASUREMENT_V1)["fields"]]
-    assert list(measurement().to_record()) == names
+    names = [f["name"] for f in schemas.load(schemas.TRAINING_EVENT)["fields"]]
+    for event in (measurement(), started(), finished()):
+        assert list(event.to_record()) == names
+
+
+def started(**overrides: object) -> RunStarted:
+    header = {"run_id": "run-1", "seq": 0, "ts_ms": 1_000, "user_id": "alice",
+              "model": "resnet50", "region": "FR"}  # fmt: skip
+    fields: dict[str, object] = {
+        **header, "dataset": "imagenet", "pue": 1.2, "cpu_count": 16,
+        "gpus": (GpuDevice(index=0, uuid="GPU-1", model="A100", max_power_w=400.0),),
+        "hyperparameters": {"lr": "0.1"},
+    }  # fmt: skip
+    fields.update(overrides)
+    return RunStarted(**fields)  # type: ignore[arg-type]
+
+
+def finished(**overrides: object) -> RunFinished:
+    fields: dict[str, object] = {
+        "run_id": "run-1", "seq": 9, "ts_ms": 9_000, "user_id": "alice", "model": "resnet50",
+        "region": "FR", "status": "completed",
+    }  # fmt: skip
+    fields.update(overrides)
+    return RunFinished(**fields)  # type: ignore[arg-type]
+
+
+def test_every_kind_of_event_round_trips_through_its_record():
+    """A record read back (e.g. from the spool) gives the same validated event."""
+    for event in (measurement(), measurement(samples=None), started(), finished(status="failed")):
+        assert event_from_record(event.to_record()) == event
+
+
+@pytest.mark.parametrize(
+    ("record_change", "message"),
+    [
+        ({"event_type": "paused"}, "unknown event_type 'paused'"),
+        ({"event_id": "run-1:7"}, "event_id 'run-1:7' is not 'run-1:3'"),
+        ({"measurement": None}, "that section is missing"),
+    ],
+)
+def test_a_bad_record_is_refused(record_change, message):
+    """A record whose type, id or section does not add up is refused with the reason."""
+    record = dict(measurement().to_record(), **record_change)
+    with pytest.raises(ValueError, match=message):
+        event_from_record(record)
+
+
+def test_run_metadata_and_status_are_checked():
+    """PUE below 1, non-text hyper-parameters and unknown statuses are refused."""
+    with pytest.raises(ValueError, match="pue must be >= 1"):
+        started(pue=0.9)
+    with pytest.raises(ValueError, match="hyper-parameter 'lr' must be text"):
+        started(hyperparameters={"lr": 0.1})
+    with pytest.raises(ValueError, match="status must be one of"):
+        finished(status="done")

@@ -49,7 +49,7 @@ def test_events_emitted_after_close_are_spooled(tmp_path: Path):
 def test_emit_rejects_what_is_not_an_event(tmp_path: Path):
     """A wrong argument is a programming error and fails at the call site."""
     producer = EventProducer(NO_BROKER, "t", tmp_path / "s.jsonl")
-    with pytest.raises(ValueError, match="emit\\(\\) takes a Measurement, got dict"):
+    with pytest.raises(ValueError, match=r"emit\(\) takes an event of emitter\.events, got dict"):
         producer.emit({"run_id": "r"})  # type: ignore[arg-type]
     producer.close(timeout_s=1)
 

@@ -22,7 +22,7 @@ def main(topic: str, bootstrap_servers: str, jars: str, schema_file: str | None 
     t_env.get_config().set("pipeline.jars", jars)
     settings = JobSettings(kafka_bootstrap_servers=bootstrap_servers, topic=topic)
     if schema_file is None:
-        schema = schemas.load(schemas.MEASUREMENT_V1)
+        schema = schemas.load(schemas.TRAINING_EVENT)
         t_env.execute_sql(sql.source_ddl(settings, bounded=True))
     else:
         schema = json.loads(Path(schema_file).read_text())

@@ -12,7 +12,7 @@ from emitter import codec
 from emitter.producer import producer_config
 from stack import fetch, kafka
 from stack.settings import REPO_ROOT, StackSettings
-from tests.test_events import measurement
+from tests.test_events import finished, measurement, started
 
 
 def read_with_flink(
@@ -41,9 +41,10 @@ def send(services: StackSettings, topic: str, values: list[bytes]) -> None:
 
 def test_fastavro_records_decode_in_flink_field_for_field(services: StackSettings):
     """Bytes written by fastavro from the .avsc read back in Flink's avro format (schema derived
-    from the generated DDL) with every field equal, nullable ones included."""
+    from the generated DDL) with every field equal, for every kind of event."""
     topic = f"test.avro-contract.{uuid.uuid4().hex[:10]}"
-    sent = [measurement(seq=0).to_record(), measurement(seq=1, samples=None).to_record()]
+    events = [measurement(seq=0), measurement(seq=1, samples=None), started(), finished()]
+    sent = [event.to_record() for event in events]
     send(services, topic, [codec.encode(record) for record in sent])
     assert read_with_flink(services, topic) == sent
 

@@ -6,7 +6,7 @@ from typing import Any
 from confluent_kafka import Producer
 
 from emitter import codec, simulate
-from emitter.events import Measurement
+from emitter.events import Event, Measurement, RunFinished
 from emitter.producer import EventProducer, producer_config
 from tests.integration.conftest import Pipeline
 
@@ -18,22 +18,27 @@ def utc(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def expected_runs(events: list[Measurement]) -> dict[str, dict[str, Any]]:
+def expected_runs(events: list[Event]) -> dict[str, dict[str, Any]]:
     """The runs documents, computed independently of the job from the events sent."""
     runs: dict[str, dict[str, Any]] = {}
     for e in events:
         run = runs.setdefault(
             e.run_id,
-            {"_id": e.run_id, "run_id": e.run_id, "user_id": e.user_id, "model": e.model,
-             "region": e.region, "events": 0, "last_seq": -1, "samples": 0,
-             "started_at": utc(e.interval_start_ms), "last_event_at": utc(e.ts_ms),
+            {"_id": e.run_id, "run_id": e.run_id, "user_id": e.user_id, "project": e.project,
+             "model": e.model, "region": e.region, "status": "running", "events": 0,
+             "last_seq": -1, "samples": 0, "started_at": None, "last_event_at": None,
              "cpu_energy_j": 0.0, "gpu_energy_j": 0.0, "ram_energy_j": 0.0, "energy_j": 0.0},
         )  # fmt: skip
-        run["events"] += 1
         run["last_seq"] = max(run["last_seq"], e.seq)
+        if isinstance(e, RunFinished):
+            run["status"] = e.status
+        if not isinstance(e, Measurement):
+            continue
+        run["events"] += 1
         run["samples"] += e.samples or 0
-        run["started_at"] = min(run["started_at"], utc(e.interval_start_ms))
-        run["last_event_at"] = max(run["last_event_at"], utc(e.ts_ms))
+        start, end = utc(e.interval_start_ms), utc(e.ts_ms)
+        run["started_at"] = min(run["started_at"] or start, start)
+        run["last_event_at"] = max(run["last_event_at"] or end, end)
         run["cpu_energy_j"] += e.cpu_energy_j
         run["gpu_energy_j"] += e.gpu_energy_j
         run["ram_energy_j"] += e.ram_energy_j
@@ -41,10 +46,11 @@ def expected_runs(events: list[Measurement]) -> dict[str, dict[str, Any]]:
     return runs
 
 
-def expected_windows(events: list[Measurement]) -> dict[str, dict[str, Any]]:
-    """The windows documents: events grouped by run and by the minute their event time is in."""
+def expected_windows(events: list[Event]) -> dict[str, dict[str, Any]]:
+    """The windows documents: measurements grouped by run and by the minute their event time
+    is in."""
     windows: dict[str, dict[str, Any]] = {}
-    for e in events:
+    for e in simulate.measurements(events):
         start_ms = e.ts_ms - e.ts_ms % WINDOW_MS
         key = f"{e.run_id}/{utc(start_ms).strftime('%Y-%m-%dT%H:%M:%SZ')}"
         w = windows.setdefault(
@@ -92,15 +98,16 @@ def wait_for(pipeline: Pipeline, runs: dict[str, Any], windows: int, timeout_s: 
 
 
 def test_fleet_totals_and_windows_reach_mongodb_exactly(pipeline: Pipeline, tmp_path: Path):
-    """Every event of a simulated fleet is in its run's totals and in exactly one closed
-    window, to the joule, with the window boundaries on the minute."""
+    """Every measurement of a simulated fleet is in its run's totals and in exactly one closed
+    window, to the joule, with the window boundaries on the minute; the runs carry their
+    metadata and final status."""
     events = list(simulate.fleet(runs=3, duration_s=150, start_ms=T0_MS, seed=11))
     producer = EventProducer(
         pipeline.settings.bootstrap_servers, pipeline.topic, spool_path=tmp_path / "spool.jsonl"
     )
-    assert producer.emit_all(events) == 450
+    assert producer.emit_all(events) == 456  # 3 runs x (start + 150 measurements + finish)
     producer.close()
-    assert (producer.stats.delivered, producer.stats.spooled) == (450, 0)
+    assert (producer.stats.delivered, producer.stats.spooled) == (456, 0)
     advance_watermark(pipeline, to_ms=max(e.ts_ms for e in events) + 3_600_000)
 
     runs, windows = expected_runs(events), expected_windows(events)
@@ -112,4 +119,6 @@ def test_fleet_totals_and_windows_reach_mongodb_exactly(pipeline: Pipeline, tmp_
         d["_id"]: d for d in pipeline.db.windows.find({"run_id": {"$in": list(runs)}})
     }
     assert actual_windows == windows
-    assert sum(w["energy_j"] for w in windows.values()) == sum(e.energy_j for e in events)
+    total_j = sum(e.energy_j for e in simulate.measurements(events))
+    assert sum(w["energy_j"] for w in windows.values()) == total_j
+    assert {r["status"] for r in actual_runs.values()} == {"completed"}
