@@ -222,4 +222,6 @@ def _corrupt(
 
 
 def _ts(item: Outgoing) -> int:
-    return item.ts_ms if isinstance(item, Event) else -1
+    # Malformed records are added after delays are placed, so only events get here.
+    assert isinstance(item, Event)
+    return item.ts_ms
