@@ -1,7 +1,9 @@
-"""Avro binary encoding of events with fastavro, schema from ``schemas/``.
+"""Avro binary encoding of events, schema from ``schemas/``.
 
 The bytes are plain Avro (no container header, no registry prefix): what Flink's ``avro`` format
-reads.
+reads. Events are written by a writer compiled from the contract (``emitter.avro_writer``, about
+four times faster than fastavro's generic one); fastavro reads them back and explains a record
+that does not match the schema.
 """
 
 import io
@@ -10,34 +12,19 @@ from typing import Any
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 import schemas
+from emitter.avro_writer import compile_writer
 
 EVENT_SCHEMA = parse_schema(schemas.load(schemas.TRAINING_EVENT))
-
-
-def _record_unions(schema: Any) -> list[tuple[str, str]]:  # noqa: ANN401
-    """(field, record name) of every top-level ``["null", record]`` field."""
-    return [
-        (field["name"], branch["name"])
-        for field in schema.get("fields", [])
-        if isinstance(field["type"], list)
-        for branch in field["type"]
-        if isinstance(branch, dict) and branch.get("type") == "record"
-    ]
-
-
-_SECTIONS = _record_unions(EVENT_SCHEMA)
+_write_event = compile_writer(EVENT_SCHEMA)
 
 
 def encode(record: dict[str, Any], schema: Any = EVENT_SCHEMA) -> bytes:  # noqa: ANN401
-    """One record as Avro binary."""
+    """One record as Avro binary; a record that does not match raises fastavro's error."""
     if schema is EVENT_SCHEMA:
-        # Naming the union branch of each section (fastavro's tuple notation) spares fastavro
-        # trying every branch against the whole section: a third of the encoding time.
-        record = dict(record)
-        for name, branch in _SECTIONS:
-            value = record[name]
-            if value is not None:
-                record[name] = (branch, value)
+        try:
+            return _write_event(record)
+        except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
+            pass  # fastavro below names the field that does not fit, or takes what we do not
     buffer = io.BytesIO()
     schemaless_writer(buffer, schema, record)
     return buffer.getvalue()

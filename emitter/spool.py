@@ -6,18 +6,16 @@ The producer appends in batches (one per pump cycle or failed delivery batch), w
 number of fsyncs small.
 """
 
-import io
 import json
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastavro import json_reader, json_writer
-
 from emitter import codec
+from emitter.avro_json import tagger, untagger
 
 
 class Spool:
@@ -25,7 +23,7 @@ class Spool:
 
     def __init__(self, path: Path, schema: Any = codec.EVENT_SCHEMA) -> None:  # noqa: ANN401
         self.path = path
-        self._schema = schema
+        self._tag = tagger(schema)
         self._lock = threading.Lock()
 
     def append(self, records: Iterable[dict[str, Any]]) -> int:
@@ -33,11 +31,8 @@ class Spool:
         batch = list(records)
         if not batch:
             return 0
-        text = io.StringIO()
-        json_writer(text, self._schema, batch)
-        payload = text.getvalue()
-        if not payload.endswith("\n"):
-            payload += "\n"
+        tag, dumps = self._tag, json.dumps
+        payload = "".join([dumps(tag(record), separators=(",", ":")) + "\n" for record in batch])
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "a+b") as spool:
@@ -69,14 +64,20 @@ def read_lines(
     A line may hold a record in Avro's JSON encoding (unions tagged, as the spool writes) or as a
     plain JSON object with untagged union values; either way it must match the schema.
     """
+    untag = untagger(schema)
     with open(path, encoding="utf-8") as lines:
         for line_no, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
-            yield line_no, _parse(line, line_no, schema)
+            yield line_no, _parse(line, line_no, schema, untag)
 
 
-def _parse(line: str, line_no: int, schema: Any) -> dict[str, Any] | BadLine:  # noqa: ANN401
+def _parse(
+    line: str,
+    line_no: int,
+    schema: Any,  # noqa: ANN401
+    untag: Callable[[Any], Any],
+) -> dict[str, Any] | BadLine:
     try:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -86,8 +87,8 @@ def _parse(line: str, line_no: int, schema: Any) -> dict[str, Any] | BadLine:  #
     record: Any
     try:
         # Avro's JSON encoding (unions tagged with their branch), as the spool writes it.
-        record = next(iter(json_reader(io.StringIO(line), schema)))
-    except Exception:  # not the tagged form: take the object as it is
+        record = untag(data)
+    except (KeyError, TypeError, ValueError, AttributeError):  # not the tagged form
         record = data
     if not isinstance(record, dict):
         return BadLine(line_no, "not an Avro record")
