@@ -1,4 +1,4 @@
-"""The joulestream pipeline: Kafka (Avro) → per-run windows and totals → MongoDB.
+"""The joulestream pipeline: Kafka (Avro) → per-run totals, windows, rollups, late events.
 
 Submitted with ``flink run -pym flink_jobs.pipeline`` (see ``stack/flink.py``) or, on Kubernetes,
 through ``PythonDriver``. Connector jars are on the cluster's class path (``-C`` locally,
@@ -10,7 +10,7 @@ import logging
 
 from pyflink.table import EnvironmentSettings, TableEnvironment
 
-from flink_jobs import sql
+from flink_jobs import carbon, sql
 from flink_jobs.settings import JobSettings
 
 log = logging.getLogger(__name__)
@@ -28,24 +28,38 @@ def table_config(s: JobSettings) -> dict[str, str]:
         "table.exec.mini-batch.enabled": "true",
         "table.exec.mini-batch.allow-latency": "1 s",
         "table.exec.mini-batch.size": "5000",
+        # Every sink's _id is built from the keys of the statement writing it, so Flink need
+        # not keep a copy of every output row to order updates (its upsert materializer).
+        "table.exec.sink.upsert-materialize": "NONE",
+        # Plan the views every output shares once: one de-duplication state, and the late/on
+        # time split read from one operator's watermark, so each measurement goes one way.
+        "table.optimizer.reuse-optimize-block-with-digest-enabled": "true",
     }
 
 
 def build(t_env: TableEnvironment, s: JobSettings) -> None:
-    """Register the source and sinks and submit both INSERTs as one job."""
+    """Register the source, views and sinks and submit every INSERT as one job."""
     config = t_env.get_config()
     for key, value in table_config(s).items():
         config.set(key, value)
+    pricing = carbon.Pricing(carbon.load(), carbon.parse_pue(s.pue))
     for ddl in (
         sql.source_ddl(s),
+        sql.deduped_view(),
         sql.measurements_view(),
+        sql.on_time_view(),
+        sql.run_meta_view(),
         sql.runs_sink_ddl(s),
         sql.windows_sink_ddl(s),
+        sql.rollups_sink_ddl(s),
+        sql.late_sink_ddl(s),
     ):
         t_env.execute_sql(ddl)
     statements = t_env.create_statement_set()
-    statements.add_insert_sql(sql.runs_insert())
-    statements.add_insert_sql(sql.windows_insert(s))
+    statements.add_insert_sql(sql.runs_insert(pricing))
+    statements.add_insert_sql(sql.windows_insert(s, pricing))
+    statements.add_insert_sql(sql.rollups_insert(s, pricing))
+    statements.add_insert_sql(sql.late_insert())
     result = statements.execute()
     client = result.get_job_client()
     if client is not None:

@@ -21,6 +21,10 @@ class JobSettings:
     """Bounded out-of-orderness of event time, seconds."""
     idle_timeout_s: int = 10
     """A Kafka partition quiet for this long stops holding the watermark back, seconds."""
+    rollup_s: int = 3600
+    """Length of the periods of the per user, model and region rollups, seconds."""
+    pue: str = ""
+    """PUE by provider or region, e.g. ``aws=1.15,gcp:europe-north1=1.09``; others use 1.0."""
 
     @staticmethod
     def from_env(env: Mapping[str, str] | None = None) -> "JobSettings":
@@ -36,4 +40,6 @@ class JobSettings:
             run_window_s=int(e.get("JOULESTREAM_RUN_WINDOW_S", d.run_window_s)),
             watermark_delay_s=int(e.get("JOULESTREAM_WATERMARK_DELAY_S", d.watermark_delay_s)),
             idle_timeout_s=int(e.get("JOULESTREAM_IDLE_TIMEOUT_S", d.idle_timeout_s)),
+            rollup_s=int(e.get("JOULESTREAM_ROLLUP_S", d.rollup_s)),
+            pue=e.get("JOULESTREAM_PUE", d.pue),
         )

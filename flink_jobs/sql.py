@@ -1,18 +1,31 @@
-"""The pipeline's Flink SQL: source and sink DDL, a view of the measurements, two INSERTs.
+"""The pipeline's Flink SQL: source and sink DDL, views, and one INSERT per output.
 
 All per-record work is SQL, so it runs in the JVM; no Python code runs per record.
 The MongoDB document shapes these statements write are described in ``docs/documents.md``.
+
+Data flow: ``events`` (Kafka) → ``deduped`` (first arrival of each ``event_id``) →
+``measurements`` (flattened) → split at the watermark into windows (on time) and
+``late_events`` (behind it); ``runs`` and ``rollups`` count every valid event, late or not.
 """
 
 import schemas
 from flink_jobs.avro_ddl import column_ddl
+from flink_jobs.carbon import Pricing, co2e_sql
 from flink_jobs.settings import JobSettings
 
 SOURCE = "events"
+DEDUPED = "deduped"
 MEASUREMENTS = "measurements"
+RUN_META = "run_meta"
 RUNS_SINK = "runs_sink"
 WINDOWS_SINK = "windows_sink"
+ROLLUPS_SINK = "rollups_sink"
+LATE_SINK = "late_events_sink"
 ENERGY = ("cpu_energy_j", "gpu_energy_j", "ram_energy_j")
+COMPONENTS = (*ENERGY, "energy_j")
+# CO2e of a run and period in rollups is rounded down to a multiple of 2**-20 g (about 1 µg):
+# such numbers add up exactly in any order, so sums over runs do not depend on update order.
+CO2E_QUANTUM = 2.0**-20
 
 
 def literal(value: str) -> str:
@@ -46,6 +59,7 @@ def source_ddl(s: JobSettings, bounded: bool = False) -> str:
         options["scan.bounded.mode"] = "latest-offset"
     return f"""CREATE TABLE {SOURCE} (
 {columns},
+  proc_time AS PROCTIME(),
   event_time AS TO_TIMESTAMP_LTZ(ts_ms, 3),
   WATERMARK FOR event_time AS event_time - INTERVAL '{s.watermark_delay_s}' SECOND
 ) WITH (
@@ -53,16 +67,50 @@ def source_ddl(s: JobSettings, bounded: bool = False) -> str:
 )"""
 
 
+def deduped_view() -> str:
+    """Each ``event_id`` once: the first arrival wins; a re-sent or replayed copy is dropped.
+
+    Ordered by processing time, so the result is append-only and keeps the event-time
+    attribute (Flink's deduplication keeping the first row)."""
+    return f"""CREATE TEMPORARY VIEW {DEDUPED} AS
+SELECT * FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY proc_time ASC) AS arrival
+  FROM {SOURCE}
+) WHERE arrival = 1"""
+
+
 def measurements_view() -> str:
-    """The measurement events, flattened, keeping the source's event-time attribute."""
-    fields = ",\n".join(f"  measurement.{c} AS {c}" for c in ENERGY)
+    """The de-duplicated measurement events, flattened; a component not measured counts 0 J."""
+    energies = ",\n".join(f"  COALESCE(measurement.{c}, 0.0) AS {c}" for c in ENERGY)
+    total = " + ".join(f"COALESCE(measurement.{c}, 0.0)" for c in ENERGY)
     return f"""CREATE TEMPORARY VIEW {MEASUREMENTS} AS
 SELECT
+  event_id,
   run_id,
+  user_id,
+  project,
+  `model`,
+  region,
+  seq,
+  ts_ms,
   event_time,
-{fields}
-FROM {SOURCE}
+{energies},
+  {total} AS energy_j,
+  measurement.samples AS samples,
+  measurement.tokens AS tokens
+FROM {DEDUPED}
 WHERE event_type = 'measurement'"""
+
+
+def run_meta_view() -> str:
+    """What prices a run, from its ``run_started`` event (null where it does not say)."""
+    return f"""CREATE TEMPORARY VIEW {RUN_META} AS
+SELECT
+  run_id,
+  run_started.pue AS event_pue,
+  run_started.intensity_g_per_kwh AS event_intensity
+FROM {DEDUPED}
+WHERE event_type = 'run_started'"""
 
 
 def _mongo(s: JobSettings, collection: str) -> str:
@@ -78,14 +126,36 @@ def _mongo(s: JobSettings, collection: str) -> str:
     )
 
 
-_ENERGY_COLUMNS = ",\n".join(f"  {c} DOUBLE" for c in (*ENERGY, "energy_j"))
+def _doubles(names: tuple[str, ...]) -> str:
+    return ",\n".join(f"  {c} DOUBLE" for c in names)
+
+
+def _co2e_name(energy: str) -> str:
+    return energy.replace("energy_j", "co2e_g")
+
+
+_ENERGY_COLUMNS = _doubles(COMPONENTS)
+_CO2E_COLUMNS = _doubles(tuple(_co2e_name(c) for c in COMPONENTS))
+_PRICING_COLUMNS = """  pue DOUBLE,
+  intensity_g_per_kwh DOUBLE,
+  intensity_source STRING,
+  intensity_fallback BOOLEAN"""
+_UTC_ISO = "'yyyy-MM-dd''T''HH:mm:ss''Z'''"
+
+
+def _sink(name: str, columns: str, s: JobSettings, collection: str) -> str:
+    return f"""CREATE TABLE {name} (
+  _id STRING,
+{columns},
+  PRIMARY KEY (_id) NOT ENFORCED
+) WITH (
+{_mongo(s, collection)}
+)"""
 
 
 def runs_sink_ddl(s: JobSettings) -> str:
     """``runs``: one document per run, upserted by ``_id`` = run id."""
-    return f"""CREATE TABLE {RUNS_SINK} (
-  _id STRING,
-  run_id STRING,
+    columns = f"""  run_id STRING,
   user_id STRING,
   project STRING,
   `model` STRING,
@@ -95,68 +165,217 @@ def runs_sink_ddl(s: JobSettings) -> str:
   last_seq BIGINT,
   started_at TIMESTAMP_LTZ(3),
   last_event_at TIMESTAMP_LTZ(3),
+  finished_at TIMESTAMP_LTZ(3),
   samples BIGINT,
+  tokens BIGINT,
 {_ENERGY_COLUMNS},
-  PRIMARY KEY (_id) NOT ENFORCED
-) WITH (
-{_mongo(s, "runs")}
-)"""
+{_PRICING_COLUMNS},
+{_CO2E_COLUMNS},
+  energy_j_per_sample DOUBLE,
+  co2e_g_per_sample DOUBLE,
+  energy_j_per_token DOUBLE,
+  co2e_g_per_token DOUBLE"""
+    return _sink(RUNS_SINK, columns, s, "runs")
 
 
 def windows_sink_ddl(s: JobSettings) -> str:
     """``windows``: one document per run per event-time window, ``_id`` = run id / start."""
-    return f"""CREATE TABLE {WINDOWS_SINK} (
-  _id STRING,
-  run_id STRING,
+    columns = f"""  run_id STRING,
   window_start TIMESTAMP(3),
   window_end TIMESTAMP(3),
   events BIGINT,
 {_ENERGY_COLUMNS},
-  PRIMARY KEY (_id) NOT ENFORCED
-) WITH (
-{_mongo(s, "windows")}
+{_PRICING_COLUMNS},
+{_CO2E_COLUMNS}"""
+    return _sink(WINDOWS_SINK, columns, s, "windows")
+
+
+def rollups_sink_ddl(s: JobSettings) -> str:
+    """``rollups``: per user, model and region per period, ``_id`` = user/model/region/start."""
+    columns = f"""  user_id STRING,
+  `model` STRING,
+  region STRING,
+  period_start TIMESTAMP_LTZ(3),
+  period_end TIMESTAMP_LTZ(3),
+  runs BIGINT,
+  events BIGINT,
+{_ENERGY_COLUMNS},
+  co2e_g DOUBLE"""
+    return _sink(ROLLUPS_SINK, columns, s, "rollups")
+
+
+def late_sink_ddl(s: JobSettings) -> str:
+    """``late_events``: measurements that arrived behind the watermark, ``_id`` = event id."""
+    columns = f"""  event_id STRING,
+  run_id STRING,
+  seq BIGINT,
+  event_at TIMESTAMP_LTZ(3),
+  watermark_at TIMESTAMP_LTZ(3),
+{_ENERGY_COLUMNS}"""
+    return _sink(LATE_SINK, columns, s, "late_events")
+
+
+def _priced(pricing: Pricing, region: str, pue: str, intensity: str) -> str:
+    """The pricing columns for a row with ``region`` and the run's own PUE and intensity."""
+    return f"""{pricing.pue_sql(region, pue)} AS pue,
+    {pricing.intensity_sql(region, intensity)} AS intensity_g_per_kwh,
+    {pricing.source_sql(region, intensity)} AS intensity_source,
+    {pricing.fallback_sql(region, intensity)} AS intensity_fallback"""
+
+
+def _co2e_columns() -> str:
+    return ",\n".join(
+        f"  {co2e_sql(c, 'pue', 'intensity_g_per_kwh')} AS {_co2e_name(c)}" for c in COMPONENTS
+    )
+
+
+def runs_insert(pricing: Pricing) -> str:
+    """Per-run cumulative totals over every event of the run (late ones too): a keyed aggregate
+    whose every update upserts the run. The sections of other event types are null and add
+    nothing."""
+    sums = ",\n".join(f"      COALESCE(SUM(measurement.{c}), 0.0) AS {c}" for c in ENERGY)
+    total = " + ".join(f"COALESCE(measurement.{c}, 0.0)" for c in ENERGY)
+    per = ",\n".join(
+        f"  CASE WHEN {n} > 0 THEN {v} / {n} END AS {v}_per_{n[:-1]}"
+        for n in ("samples", "tokens")
+        for v in ("energy_j", "co2e_g")
+    )
+    return f"""INSERT INTO {RUNS_SINK}
+SELECT
+  run_id, run_id, user_id, project, `model`, region, status, events, last_seq,
+  started_at, last_event_at, finished_at, samples, tokens,
+  {", ".join(COMPONENTS)},
+  pue, intensity_g_per_kwh, intensity_source, intensity_fallback,
+  {", ".join(_co2e_name(c) for c in COMPONENTS)},
+{per}
+FROM (
+  SELECT *,
+{_co2e_columns()}
+  FROM (
+    SELECT *,
+    {_priced(pricing, "region", "event_pue", "event_intensity")}
+    FROM (
+      SELECT
+      run_id,
+      LAST_VALUE(user_id) AS user_id,
+      LAST_VALUE(project) AS project,
+      LAST_VALUE(`model`) AS `model`,
+      LAST_VALUE(region) AS region,
+      COALESCE(LAST_VALUE(run_finished.status), 'running') AS status,
+      COUNT(measurement.interval_start_ms) AS events,
+      MAX(seq) AS last_seq,
+      TO_TIMESTAMP_LTZ(MIN(measurement.interval_start_ms), 3) AS started_at,
+      TO_TIMESTAMP_LTZ(MAX(CASE WHEN event_type = 'measurement' THEN ts_ms END), 3)
+        AS last_event_at,
+      TO_TIMESTAMP_LTZ(MAX(CASE WHEN event_type = 'run_finished' THEN ts_ms END), 3)
+        AS finished_at,
+      COALESCE(SUM(measurement.samples), 0) AS samples,
+      COALESCE(SUM(measurement.tokens), 0) AS tokens,
+{sums},
+      COALESCE(SUM({total}), 0.0) AS energy_j,
+      MAX(run_started.pue) AS event_pue,
+      MAX(run_started.intensity_g_per_kwh) AS event_intensity
+      FROM {DEDUPED}
+      GROUP BY run_id
+    )
+  )
 )"""
 
 
-def runs_insert() -> str:
-    """Per-run cumulative totals over every event of the run: a keyed aggregate whose every
-    update upserts the run. The sections of other event types are null and add nothing."""
-    sums = ",\n".join(f"  COALESCE(SUM(measurement.{c}), 0.0)" for c in ENERGY)
-    total = " + ".join(f"measurement.{c}" for c in ENERGY)
-    return f"""INSERT INTO {RUNS_SINK}
-SELECT
-  run_id,
-  run_id,
-  LAST_VALUE(user_id),
-  LAST_VALUE(project),
-  LAST_VALUE(`model`),
-  LAST_VALUE(region),
-  COALESCE(LAST_VALUE(run_finished.status), 'running'),
-  COUNT(measurement.interval_start_ms),
-  MAX(seq),
-  TO_TIMESTAMP_LTZ(MIN(measurement.interval_start_ms), 3),
-  TO_TIMESTAMP_LTZ(MAX(CASE WHEN event_type = 'measurement' THEN ts_ms END), 3),
-  COALESCE(SUM(measurement.samples), 0),
-{sums},
-  COALESCE(SUM({total}), 0.0)
-FROM {SOURCE}
-GROUP BY run_id"""
+def _on_time(ahead: bool) -> str:
+    """Rows ahead of the watermark where they are read (``ahead``) or behind it. Until the
+    first watermark (the job has just started) every row is ahead."""
+    if ahead:
+        return (
+            "(CURRENT_WATERMARK(event_time) IS NULL OR event_time > CURRENT_WATERMARK(event_time))"
+        )
+    return "event_time <= CURRENT_WATERMARK(event_time)"
 
 
-def windows_insert(s: JobSettings) -> str:
-    """Per-run tumbling event-time windows over the measurements, emitted once each when the
-    watermark passes the window's end."""
-    sums = ",\n".join(f"  SUM({c})" for c in ENERGY)
-    total = " + ".join(ENERGY)
+def windows_insert(s: JobSettings, pricing: Pricing) -> str:
+    """Per-run tumbling event-time windows over the on-time measurements, emitted once each
+    when the watermark passes the window's end, priced with the run's ``run_started``."""
+    sums = ",\n".join(f"      SUM({c}) AS {c}" for c in COMPONENTS)
     window = f"INTERVAL '{s.run_window_s}' SECOND"
     return f"""INSERT INTO {WINDOWS_SINK}
 SELECT
-  CONCAT(run_id, '/', DATE_FORMAT(window_start, 'yyyy-MM-dd''T''HH:mm:ss''Z''')),
-  run_id,
-  window_start,
-  window_end,
-  COUNT(*),
+  CONCAT(run_id, '/', DATE_FORMAT(window_start, {_UTC_ISO})),
+  run_id, window_start, window_end, events,
+  {", ".join(COMPONENTS)},
+  pue, intensity_g_per_kwh, intensity_source, intensity_fallback,
+{_co2e_columns()}
+FROM (
+  SELECT w.*,
+    {_priced(pricing, "w.region", "m.event_pue", "m.event_intensity")}
+  FROM (
+    SELECT
+      run_id,
+      region,
+      window_start,
+      window_end,
+      COUNT(*) AS events,
+{sums}
+    FROM TABLE(TUMBLE(
+      TABLE on_time_{MEASUREMENTS},
+      DESCRIPTOR(event_time), {window}))
+    GROUP BY run_id, region, window_start, window_end
+  ) AS w
+  LEFT JOIN {RUN_META} AS m ON w.run_id = m.run_id
+)"""
+
+
+def on_time_view() -> str:
+    """The measurements ahead of the watermark: what windows may still take."""
+    return f"""CREATE TEMPORARY VIEW on_time_{MEASUREMENTS} AS
+SELECT * FROM {MEASUREMENTS} WHERE {_on_time(True)}"""
+
+
+def late_insert() -> str:
+    """Measurements behind the watermark: kept one document each, never dropped silently."""
+    return f"""INSERT INTO {LATE_SINK}
+SELECT
+  event_id, event_id, run_id, seq, event_time, CURRENT_WATERMARK(event_time),
+  {", ".join(COMPONENTS)}
+FROM {MEASUREMENTS}
+WHERE {_on_time(False)}"""
+
+
+def rollups_insert(s: JobSettings, pricing: Pricing) -> str:
+    """Per user, model and region per period (default 1 hour): every measurement, late or
+    not. Each run's share of a period is priced on its own, then runs are added up."""
+    period_ms = s.rollup_s * 1000
+    sums = ",\n".join(f"  SUM({c})" for c in COMPONENTS)
+    run_sums = ",\n".join(f"      SUM({c}) AS {c}" for c in COMPONENTS)
+    scale = f"CAST({1 / CO2E_QUANTUM!r} AS DOUBLE)"
+    co2e = co2e_sql("energy_j", "pue", "intensity_g_per_kwh")
+    return f"""INSERT INTO {ROLLUPS_SINK}
+SELECT
+  CONCAT_WS('/', user_id, `model`, region,
+    DATE_FORMAT(TO_TIMESTAMP_LTZ(period_ms, 3), {_UTC_ISO})),
+  user_id,
+  `model`,
+  region,
+  TO_TIMESTAMP_LTZ(period_ms, 3),
+  TO_TIMESTAMP_LTZ(period_ms + {period_ms}, 3),
+  COUNT(DISTINCT run_id),
+  SUM(events),
 {sums},
-  SUM({total})
-FROM TABLE(TUMBLE(TABLE {MEASUREMENTS}, DESCRIPTOR(event_time), {window}))
-GROUP BY run_id, window_start, window_end"""
+  SUM(FLOOR({co2e} * {scale}) / {scale})
+FROM (
+  SELECT r.*,
+    {_priced(pricing, "r.region", "m.event_pue", "m.event_intensity")}
+  FROM (
+    SELECT
+      run_id,
+      user_id,
+      `model`,
+      region,
+      period_ms,
+      COUNT(*) AS events,
+{run_sums}
+    FROM (SELECT *, ts_ms - MOD(ts_ms, {period_ms}) AS period_ms FROM {MEASUREMENTS})
+    GROUP BY run_id, user_id, `model`, region, period_ms
+  ) AS r
+  LEFT JOIN {RUN_META} AS m ON r.run_id = m.run_id
+)
+GROUP BY user_id, `model`, region, period_ms"""

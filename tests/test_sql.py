@@ -1,5 +1,7 @@
-from flink_jobs import sql
+from flink_jobs import carbon, sql
 from flink_jobs.settings import JobSettings
+
+PRICING = carbon.Pricing(carbon.load(), {})
 
 
 def test_literal_escapes_quotes():
@@ -17,16 +19,21 @@ def test_source_declares_event_time_and_watermark_from_settings():
 
 
 def test_sinks_upsert_by_primary_key():
-    """Both sinks have a primary key, so the MongoDB connector upserts by _id."""
+    """Every sink has a primary key, so the MongoDB connector upserts by _id."""
     settings = JobSettings(mongodb_database="db1")
-    for ddl in (sql.runs_sink_ddl(settings), sql.windows_sink_ddl(settings)):
+    for ddl in (
+        sql.runs_sink_ddl(settings),
+        sql.windows_sink_ddl(settings),
+        sql.rollups_sink_ddl(settings),
+        sql.late_sink_ddl(settings),
+    ):
         assert "PRIMARY KEY (_id) NOT ENFORCED" in ddl
         assert "'database' = 'db1'" in ddl
 
 
 def test_window_length_comes_from_settings():
     """The per-run window uses the configured length."""
-    assert "INTERVAL '120' SECOND" in sql.windows_insert(JobSettings(run_window_s=120))
+    assert "INTERVAL '120' SECOND" in sql.windows_insert(JobSettings(run_window_s=120), PRICING)
 
 
 def test_settings_read_from_environment():

@@ -1,124 +1,142 @@
+import dataclasses
 import time
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Producer
 
 from emitter import codec, simulate
-from emitter.events import Event, Measurement, RunFinished
+from emitter.chaos import ChaosConfig, Malformed, inject
+from emitter.events import Event, Measurement, RunStarted
 from emitter.producer import EventProducer, producer_config
+from flink_jobs import carbon
 from tests.integration.conftest import Pipeline
+from tests.reference import Reference
 
-T0_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z, a minute boundary
+T0_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z, a minute and hour boundary
 WINDOW_MS = 60_000
+HOUR_MS = 3_600_000
+PRICING = carbon.Pricing(carbon.load(), {})
 
 
-def utc(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
-
-
-def expected_runs(events: list[Event]) -> dict[str, dict[str, Any]]:
-    """The runs documents, computed independently of the job from the events sent."""
-    runs: dict[str, dict[str, Any]] = {}
-    for e in events:
-        run = runs.setdefault(
-            e.run_id,
-            {"_id": e.run_id, "run_id": e.run_id, "user_id": e.user_id, "project": e.project,
-             "model": e.model, "region": e.region, "status": "running", "events": 0,
-             "last_seq": -1, "samples": 0, "started_at": None, "last_event_at": None,
-             "cpu_energy_j": 0.0, "gpu_energy_j": 0.0, "ram_energy_j": 0.0, "energy_j": 0.0},
-        )  # fmt: skip
-        run["last_seq"] = max(run["last_seq"], e.seq)
-        if isinstance(e, RunFinished):
-            run["status"] = e.status
-        if not isinstance(e, Measurement):
-            continue
-        run["events"] += 1
-        run["samples"] += e.samples or 0
-        start, end = utc(e.interval_start_ms), utc(e.ts_ms)
-        run["started_at"] = min(run["started_at"] or start, start)
-        run["last_event_at"] = max(run["last_event_at"] or end, end)
-        run["cpu_energy_j"] += e.cpu_energy_j
-        run["gpu_energy_j"] += e.gpu_energy_j
-        run["ram_energy_j"] += e.ram_energy_j
-        run["energy_j"] += e.energy_j
-    return runs
-
-
-def expected_windows(events: list[Event]) -> dict[str, dict[str, Any]]:
-    """The windows documents: measurements grouped by run and by the minute their event time
-    is in."""
-    windows: dict[str, dict[str, Any]] = {}
-    for e in simulate.measurements(events):
-        start_ms = e.ts_ms - e.ts_ms % WINDOW_MS
-        key = f"{e.run_id}/{utc(start_ms).strftime('%Y-%m-%dT%H:%M:%SZ')}"
-        w = windows.setdefault(
-            key,
-            {"_id": key, "run_id": e.run_id, "window_start": utc(start_ms),
-             "window_end": utc(start_ms + WINDOW_MS), "events": 0, "cpu_energy_j": 0.0,
-             "gpu_energy_j": 0.0, "ram_energy_j": 0.0, "energy_j": 0.0},
-        )  # fmt: skip
-        w["events"] += 1
-        w["cpu_energy_j"] += e.cpu_energy_j
-        w["gpu_energy_j"] += e.gpu_energy_j
-        w["ram_energy_j"] += e.ram_energy_j
-        w["energy_j"] += e.energy_j
-    return windows
-
-
-def advance_watermark(pipeline: Pipeline, to_ms: int) -> None:
-    """One event per partition far ahead in event time, so every earlier window closes."""
-    producer = Producer(producer_config(pipeline.settings.bootstrap_servers))
-    for partition in range(pipeline.settings.topic_partitions):
-        probe = Measurement(
-            run_id=f"watermark-probe-{partition}", seq=0, interval_start_ms=to_ms,
-            ts_ms=to_ms, user_id="probe", model="probe", region="ZZ",
-            cpu_energy_j=0.0, gpu_energy_j=0.0, ram_energy_j=0.0,
-        )  # fmt: skip
-        producer.produce(pipeline.topic, codec.encode(probe.to_record()), partition=partition)
-    assert producer.flush(30) == 0
-
-
-def wait_for(pipeline: Pipeline, runs: dict[str, Any], windows: int, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    run_ids = list(runs)
-    while time.monotonic() < deadline:
-        done = pipeline.db.runs.count_documents({"_id": {"$in": run_ids}, "events": {"$gt": 0}})
-        counts = {d["_id"]: d["events"] for d in pipeline.db.runs.find({"_id": {"$in": run_ids}})}
-        closed = pipeline.db.windows.count_documents({"run_id": {"$in": run_ids}})
-        if (
-            done == len(run_ids)
-            and closed == windows
-            and counts == {r: runs[r]["events"] for r in run_ids}
-        ):
-            return
-        time.sleep(1)
-    raise AssertionError(f"pipeline did not catch up in {timeout_s} s: {counts}, {closed} windows")
-
-
-def test_fleet_totals_and_windows_reach_mongodb_exactly(pipeline: Pipeline, tmp_path: Path):
-    """Every measurement of a simulated fleet is in its run's totals and in exactly one closed
-    window, to the joule, with the window boundaries on the minute; the runs carry their
-    metadata and final status."""
-    events = list(simulate.fleet(runs=3, duration_s=150, start_ms=T0_MS, seed=11))
+def send(pipeline: Pipeline, events: list[Event], tmp_path: Path) -> None:
     producer = EventProducer(
         pipeline.settings.bootstrap_servers, pipeline.topic, spool_path=tmp_path / "spool.jsonl"
     )
-    assert producer.emit_all(events) == 456  # 3 runs x (start + 150 measurements + finish)
+    assert producer.emit_all(events) == len(events)
     producer.close()
-    assert (producer.stats.delivered, producer.stats.spooled) == (456, 0)
-    advance_watermark(pipeline, to_ms=max(e.ts_ms for e in events) + 3_600_000)
+    assert (producer.stats.delivered, producer.stats.spooled) == (len(events), 0)
 
-    runs, windows = expected_runs(events), expected_windows(events)
-    wait_for(pipeline, runs, len(windows), timeout_s=120)
 
-    actual_runs = {d["_id"]: d for d in pipeline.db.runs.find({"_id": {"$in": list(runs)}})}
-    assert actual_runs == runs
-    actual_windows = {
-        d["_id"]: d for d in pipeline.db.windows.find({"run_id": {"$in": list(runs)}})
-    }
-    assert actual_windows == windows
-    total_j = sum(e.energy_j for e in simulate.measurements(events))
-    assert sum(w["energy_j"] for w in windows.values()) == total_j
-    assert {r["status"] for r in actual_runs.values()} == {"completed"}
+def advance_watermark(pipeline: Pipeline, to_ms: int) -> list[Measurement]:
+    """One event per partition far ahead in event time, so every earlier window closes."""
+    producer = Producer(producer_config(pipeline.settings.bootstrap_servers))
+    probes = []
+    for partition in range(pipeline.settings.topic_partitions):
+        probe = Measurement(
+            run_id=f"watermark-probe-{partition}", seq=0, interval_start_ms=to_ms,
+            ts_ms=to_ms, user_id="probe", model="probe", region="FR",
+            cpu_energy_j=0.0, gpu_energy_j=0.0, ram_energy_j=0.0,
+        )  # fmt: skip
+        producer.produce(pipeline.topic, codec.encode(probe.to_record()), partition=partition)
+        probes.append(probe)
+    assert producer.flush(30) == 0
+    return probes
+
+
+def wait_until(what: str, done: Callable[[], bool], timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if done():
+            return
+        time.sleep(1)
+    raise AssertionError(f"the pipeline did not get there in {timeout_s} s: {what}")
+
+
+def documents(pipeline: Pipeline, collection: str) -> dict[str, dict[str, Any]]:
+    return {d["_id"]: d for d in pipeline.db[collection].find()}
+
+
+def caught_up(pipeline: Pipeline, expected: Reference, windows: int, late: int) -> bool:
+    runs = {r["_id"]: r["events"] for r in expected.runs().values()}
+    actual = {d["_id"]: d["events"] for d in pipeline.db.runs.find({"_id": {"$in": list(runs)}})}
+    return (
+        actual == runs
+        and pipeline.db.windows.count_documents({"run_id": {"$in": list(runs)}}) == windows
+        and pipeline.db.late_events.count_documents({}) == late
+    )
+
+
+def without_probes(docs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in docs.items() if "probe" not in k}
+
+
+def test_totals_windows_rollups_and_late_events_are_exact_under_chaos(
+    pipeline: Pipeline, tmp_path: Path
+):
+    """A fleet sent with duplicates and out-of-order events (within the watermark bound), one
+    run in a region the table does not know, one run with its own intensity and PUE, and late
+    events sent after the watermark has passed them. MongoDB ends equal to an independent
+    computation, to the joule and to the gram: duplicates counted once, late events in the
+    runs' totals and rollups and in ``late_events`` but in no window, so that for every run the
+    windows plus the late events add up to its totals."""
+    fleet = list(simulate.fleet(runs=4, duration_s=150, start_ms=T0_MS, seed=11))
+    first, second = sorted({e.run_id for e in fleet})[:2]
+    fleet = [
+        dataclasses.replace(e, region="ZZ") if e.run_id == first else
+        dataclasses.replace(e, pue=1.25, intensity_g_per_kwh=100.0)
+        if e.run_id == second and isinstance(e, RunStarted) else e
+        for e in fleet
+    ]  # fmt: skip
+    config = ChaosConfig(out_of_order_ms=2_000, duplicate_fraction=0.1)
+    sequence, manifest = inject(fleet, config, seed=5)
+    assert not any(isinstance(item, Malformed) for item in sequence)
+    sent = [item for item in sequence if not isinstance(item, Malformed)]
+    assert len(manifest.duplicate_event_ids) > 30
+    send(pipeline, sent, tmp_path)
+    advance_watermark(pipeline, to_ms=T0_MS + 2 * HOUR_MS)
+
+    # Behind the watermark now: new measurements inside the runs' first minutes.
+    late = [
+        Measurement(
+            run_id=run_id,
+            seq=10_000 + i,
+            interval_start_ms=T0_MS + 10_000 + i,
+            ts_ms=T0_MS + 20_000 + i,
+            user_id=e.user_id,
+            project=e.project,
+            model=e.model,
+            region=e.region,
+            cpu_energy_j=1.5,
+            gpu_energy_j=0.25 * i,
+            ram_energy_j=0.125,
+        )
+        for i, (run_id, e) in enumerate({e.run_id: e for e in fleet}.items())
+    ]
+    expected = Reference([*sent, *late], PRICING)
+    late_ids = {e.event_id for e in late}
+    windows = expected.windows(WINDOW_MS, late_ids)
+    # Wait for every window before sending the late events: then they are surely late. The
+    # probes' own windows stay open (nothing passes them).
+    wait_until(
+        "every window closed", lambda: pipeline.db.windows.count_documents({}) == len(windows)
+    )
+    send(pipeline, [*late, *late[:1]], tmp_path)  # one sent twice
+    wait_until("late events counted", lambda: caught_up(pipeline, expected, len(windows), 4))
+
+    assert without_probes(documents(pipeline, "runs")) == expected.runs()
+    assert without_probes(documents(pipeline, "windows")) == windows
+    assert without_probes(documents(pipeline, "rollups")) == expected.rollups(HOUR_MS)
+    stored_late = documents(pipeline, "late_events")
+    assert all(d.pop("watermark_at") >= d["event_at"] for d in stored_late.values())
+    assert stored_late == expected.late_events(late_ids)
+
+    runs = expected.runs()
+    assert runs[first]["intensity_fallback"] is True
+    assert runs[first]["intensity_g_per_kwh"] == PRICING.table["WORLD"].intensity_g_per_kwh
+    assert (runs[second]["pue"], runs[second]["intensity_source"]) == (1.25, "run_started event")
+    for run_id, run in runs.items():
+        in_windows = sum(w["energy_j"] for w in windows.values() if w["run_id"] == run_id)
+        in_late = sum(e.energy_j for e in late if e.run_id == run_id)
+        assert in_windows + in_late == run["energy_j"]

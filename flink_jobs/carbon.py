@@ -1,0 +1,131 @@
+"""Carbon pricing: the intensity table shipped as data, PUE settings, and their SQL.
+
+A run is priced with, in order of precedence: the intensity in its ``run_started`` event, the
+table's figure for its region (``data/carbon_intensity.csv``), or the table's ``WORLD`` figure,
+flagged as a fallback. Its PUE is the one in ``run_started``, else the configured PUE of its
+region, else of its provider (the part of ``aws:us-east-1`` before the colon), else 1.0.
+
+CO2e of an energy: ``energy_j * pue * intensity_g_per_kwh / 3_600_000`` grams, in this order of
+operations everywhere (the job and the tests compute the same doubles).
+"""
+
+import csv
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+TABLE = Path(__file__).parent / "data" / "carbon_intensity.csv"
+WORLD = "WORLD"
+J_PER_KWH = 3_600_000.0
+EVENT_SOURCE = "run_started event"
+
+
+@dataclass(frozen=True)
+class Intensity:
+    """One row of the table."""
+
+    intensity_g_per_kwh: float
+    source: str
+    year: int
+
+
+def load(path: Path = TABLE) -> dict[str, Intensity]:
+    """The table by region; ``#`` lines are its attribution."""
+    with open(path, encoding="utf-8") as f:
+        rows = csv.DictReader(line for line in f if not line.startswith("#"))
+        table = {
+            row["region"]: Intensity(
+                float(row["intensity_g_per_kwh"]), row["source"], int(row["year"])
+            )
+            for row in rows
+        }
+    if WORLD not in table:
+        raise ValueError(f"{path} has no {WORLD} row (the fallback for unknown regions)")
+    return table
+
+
+def parse_pue(text: str) -> dict[str, float]:
+    """``"aws=1.15,gcp:europe-north1=1.09"`` → PUE per provider or region; each must be ≥ 1."""
+    pue: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = float("nan")
+        if not sep or not key.strip() or not number >= 1.0:
+            raise ValueError(f"PUE setting {item!r}: expected <provider or region>=<number ≥ 1>")
+        pue[key.strip()] = number
+    return pue
+
+
+def _string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _double(value: float) -> str:
+    return f"CAST({value!r} AS DOUBLE)"
+
+
+def _map(entries: Mapping[str, str]) -> str:
+    return "MAP[" + ", ".join(f"{_string(k)}, {v}" for k, v in entries.items()) + "]"
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """The intensity table and PUE settings, as Python lookups and as SQL expressions."""
+
+    table: Mapping[str, Intensity]
+    pue_by_key: Mapping[str, float]
+
+    def intensity(self, region: str, from_event: float | None) -> tuple[float, str, bool]:
+        """(g CO2e per kWh, source, fallback?) for a run."""
+        if from_event is not None:
+            return from_event, EVENT_SOURCE, False
+        row = self.table.get(region)
+        fallback = row is None
+        row = row or self.table[WORLD]
+        return row.intensity_g_per_kwh, f"{row.source} {row.year}", fallback
+
+    def pue(self, region: str, from_event: float | None) -> float:
+        if from_event is not None:
+            return from_event
+        provider = region.split(":")[0]
+        return self.pue_by_key.get(region, self.pue_by_key.get(provider, 1.0))
+
+    def intensity_sql(self, region: str, from_event: str) -> str:
+        values = {k: _double(v.intensity_g_per_kwh) for k, v in self.table.items()}
+        world = _double(self.table[WORLD].intensity_g_per_kwh)
+        return f"COALESCE({from_event}, {_map(values)}[{region}], {world})"
+
+    def source_sql(self, region: str, from_event: str) -> str:
+        sources = {k: _string(f"{v.source} {v.year}") for k, v in self.table.items()}
+        world = self.table[WORLD]
+        return (
+            f"CASE WHEN {from_event} IS NOT NULL THEN {_string(EVENT_SOURCE)} "
+            f"ELSE COALESCE({_map(sources)}[{region}], "
+            f"{_string(f'{world.source} {world.year}')}) END"
+        )
+
+    def fallback_sql(self, region: str, from_event: str) -> str:
+        known = ", ".join(_string(k) for k in self.table if k != WORLD)
+        return f"({from_event} IS NULL AND {region} NOT IN ({known}))"
+
+    def pue_sql(self, region: str, from_event: str) -> str:
+        options = [from_event]
+        regions = {k: _double(v) for k, v in self.pue_by_key.items() if ":" in k}
+        providers = {k: _double(v) for k, v in self.pue_by_key.items() if ":" not in k}
+        if regions:
+            options.append(f"{_map(regions)}[{region}]")
+        if providers:
+            options.append(f"{_map(providers)}[SPLIT_INDEX({region}, ':', 0)]")
+        return f"COALESCE({', '.join(options)}, CAST(1.0 AS DOUBLE))"
+
+
+def co2e_g(energy_j: float, pue: float, intensity_g_per_kwh: float) -> float:
+    """Grams of CO2e, with the job's order of operations."""
+    return energy_j * pue * intensity_g_per_kwh / J_PER_KWH
+
+
+def co2e_sql(energy_j: str, pue: str, intensity: str) -> str:
+    return f"{energy_j} * {pue} * {intensity} / {_double(J_PER_KWH)}"

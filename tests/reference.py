@@ -1,0 +1,173 @@
+"""The pipeline's outputs computed in plain Python from the events, to check the job against.
+
+Written from the document shapes in ``docs/documents.md``, not from the job's SQL. Energies of
+simulated events are multiples of 2**-10 J, so their sums are exact in any order and the
+comparisons below use ``==``. CO2e is ``energy_j * pue * intensity / 3_600_000`` in that order.
+"""
+
+import math
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from emitter.events import Event, Measurement, RunFinished, RunStarted
+from flink_jobs.carbon import Pricing
+
+J_PER_KWH = 3_600_000.0
+CO2E_QUANTUM = 2.0**-20
+COMPONENTS = ("cpu_energy_j", "gpu_energy_j", "ram_energy_j", "energy_j")
+
+
+def utc(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def iso(ms: int) -> str:
+    return utc(ms).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def unique(events: Iterable[Event]) -> list[Event]:
+    """Each event id once, first arrival kept."""
+    seen: dict[str, Event] = {}
+    for e in events:
+        seen.setdefault(e.event_id, e)
+    return list(seen.values())
+
+
+def energies(e: Measurement) -> dict[str, float]:
+    return {
+        "cpu_energy_j": e.cpu_energy_j or 0.0,
+        "gpu_energy_j": e.gpu_energy_j or 0.0,
+        "ram_energy_j": e.ram_energy_j or 0.0,
+        "energy_j": (e.cpu_energy_j or 0.0) + (e.gpu_energy_j or 0.0) + (e.ram_energy_j or 0.0),
+    }
+
+
+def _add(into: dict[str, Any], e: Measurement) -> None:
+    for name, joules in energies(e).items():
+        into[name] += joules
+
+
+class Reference:
+    """Expected documents for a set of events (duplicates allowed: they are dropped)."""
+
+    def __init__(self, events: Iterable[Event], pricing: Pricing) -> None:
+        self.events = unique(events)
+        self.pricing = pricing
+        self.started = {e.run_id: e for e in self.events if isinstance(e, RunStarted)}
+
+    def price(self, run_id: str, region: str) -> dict[str, Any]:
+        started = self.started.get(run_id)
+        intensity, source, fallback = self.pricing.intensity(
+            region, started.intensity_g_per_kwh if started else None
+        )
+        pue = self.pricing.pue(region, started.pue if started else None)
+        return {
+            "pue": pue,
+            "intensity_g_per_kwh": intensity,
+            "intensity_source": source,
+            "intensity_fallback": fallback,
+        }
+
+    @staticmethod
+    def co2e(doc: dict[str, Any]) -> dict[str, float]:
+        return {
+            name.replace("energy_j", "co2e_g"): doc[name]
+            * doc["pue"]
+            * doc["intensity_g_per_kwh"]
+            / J_PER_KWH
+            for name in COMPONENTS
+        }
+
+    def measurements(self) -> list[Measurement]:
+        return [e for e in self.events if isinstance(e, Measurement)]
+
+    def runs(self) -> dict[str, dict[str, Any]]:
+        runs: dict[str, dict[str, Any]] = {}
+        for e in self.events:
+            run = runs.setdefault(e.run_id, {
+                "_id": e.run_id, "run_id": e.run_id, "user_id": e.user_id,
+                "project": e.project, "model": e.model, "region": e.region,
+                "status": "running", "events": 0, "last_seq": -1, "started_at": None,
+                "last_event_at": None, "finished_at": None, "samples": 0, "tokens": 0,
+                **dict.fromkeys(COMPONENTS, 0.0),
+            })  # fmt: skip
+            run["last_seq"] = max(run["last_seq"], e.seq)
+            if isinstance(e, RunFinished):
+                run["status"] = e.status
+                run["finished_at"] = utc(e.ts_ms)
+            if not isinstance(e, Measurement):
+                continue
+            run["events"] += 1
+            run["samples"] += e.samples or 0
+            run["tokens"] += e.tokens or 0
+            start, end = utc(e.interval_start_ms), utc(e.ts_ms)
+            run["started_at"] = min(run["started_at"] or start, start)
+            run["last_event_at"] = max(run["last_event_at"] or end, end)
+            _add(run, e)
+        for run in runs.values():
+            run.update(self.price(run["run_id"], run["region"]))
+            run.update(self.co2e(run))
+            for n, per in (("samples", "sample"), ("tokens", "token")):
+                for v in ("energy_j", "co2e_g"):
+                    run[f"{v}_per_{per}"] = run[v] / run[n] if run[n] > 0 else None
+        return runs
+
+    def windows(self, window_ms: int, late_ids: set[str]) -> dict[str, dict[str, Any]]:
+        windows: dict[str, dict[str, Any]] = {}
+        for e in self.measurements():
+            if e.event_id in late_ids:
+                continue
+            start_ms = e.ts_ms - e.ts_ms % window_ms
+            key = f"{e.run_id}/{iso(start_ms)}"
+            w = windows.setdefault(key, {
+                "_id": key, "run_id": e.run_id, "window_start": utc(start_ms),
+                "window_end": utc(start_ms + window_ms), "events": 0,
+                **dict.fromkeys(COMPONENTS, 0.0), **self.price(e.run_id, e.region),
+            })  # fmt: skip
+            w["events"] += 1
+            _add(w, e)
+        for w in windows.values():
+            w.update(self.co2e(w))
+        return windows
+
+    def rollups(self, period_ms: int) -> dict[str, dict[str, Any]]:
+        per_run: dict[tuple[str, str, str, str, int], dict[str, Any]] = {}
+        for e in self.measurements():
+            start_ms = e.ts_ms - e.ts_ms % period_ms
+            part = per_run.setdefault(
+                (e.run_id, e.user_id, e.model, e.region, start_ms),
+                {"events": 0, **dict.fromkeys(COMPONENTS, 0.0), **self.price(e.run_id, e.region)},
+            )
+            part["events"] += 1
+            _add(part, e)
+        rollups: dict[str, dict[str, Any]] = {}
+        for (_run, user_id, model, region, start_ms), part in per_run.items():
+            key = f"{user_id}/{model}/{region}/{iso(start_ms)}"
+            r = rollups.setdefault(key, {
+                "_id": key, "user_id": user_id, "model": model, "region": region,
+                "period_start": utc(start_ms), "period_end": utc(start_ms + period_ms),
+                "runs": 0, "events": 0, **dict.fromkeys(COMPONENTS, 0.0), "co2e_g": 0.0,
+            })  # fmt: skip
+            r["runs"] += 1
+            r["events"] += part["events"]
+            for name in COMPONENTS:
+                r[name] += part[name]
+            co2e_g = part["energy_j"] * part["pue"] * part["intensity_g_per_kwh"] / J_PER_KWH
+            r["co2e_g"] += math.floor(co2e_g / CO2E_QUANTUM) * CO2E_QUANTUM
+        return rollups
+
+    def late_events(self, late_ids: set[str]) -> dict[str, dict[str, Any]]:
+        """The late documents without ``watermark_at`` (when the job saw it)."""
+        return {
+            e.event_id: {
+                "_id": e.event_id,
+                "event_id": e.event_id,
+                "run_id": e.run_id,
+                "seq": e.seq,
+                "event_at": utc(e.ts_ms),
+                **energies(e),
+            }
+            for e in self.measurements()
+            if e.event_id in late_ids
+        }
