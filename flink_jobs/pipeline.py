@@ -24,16 +24,16 @@ def table_config(s: JobSettings) -> dict[str, str]:
         "table.local-time-zone": "UTC",
         # A partition that has no data (or stopped getting any) must not hold the watermark back.
         "table.exec.source.idle-timeout": f"{s.idle_timeout_s} s",
-        # Batch the per-run aggregate's updates: one upsert per run per second, not per event.
-        "table.exec.mini-batch.enabled": "true",
-        "table.exec.mini-batch.allow-latency": "1 s",
-        "table.exec.mini-batch.size": "5000",
         # Every sink's _id is built from the keys of the statement writing it, so Flink need
         # not keep a copy of every output row to order updates (its upsert materializer).
         "table.exec.sink.upsert-materialize": "NONE",
         # Plan the views every output shares once: one de-duplication state, and the late/on
         # time split read from one operator's watermark, so each measurement goes one way.
         "table.optimizer.reuse-optimize-block-with-digest-enabled": "true",
+        # No mini-batch: its processing-time batching replaces event-time watermarks in a shared
+        # block (every measurement then looks late). The MongoDB sink keeps only the newest
+        # document per _id in its one-second buffer instead, which bounds the writes as well.
+        "table.exec.mini-batch.enabled": "false",
     }
 
 
@@ -45,6 +45,7 @@ def build(t_env: TableEnvironment, s: JobSettings) -> None:
     pricing = carbon.Pricing(carbon.load(), carbon.parse_pue(s.pue))
     for ddl in (
         sql.source_ddl(s),
+        sql.checked_view(),
         sql.deduped_view(),
         sql.measurements_view(),
         sql.on_time_view(),
@@ -53,6 +54,7 @@ def build(t_env: TableEnvironment, s: JobSettings) -> None:
         sql.windows_sink_ddl(s),
         sql.rollups_sink_ddl(s),
         sql.late_sink_ddl(s),
+        sql.dead_letters_sink_ddl(s),
     ):
         t_env.execute_sql(ddl)
     statements = t_env.create_statement_set()
@@ -60,6 +62,7 @@ def build(t_env: TableEnvironment, s: JobSettings) -> None:
     statements.add_insert_sql(sql.windows_insert(s, pricing))
     statements.add_insert_sql(sql.rollups_insert(s, pricing))
     statements.add_insert_sql(sql.late_insert())
+    statements.add_insert_sql(sql.dead_letters_insert(s))
     result = statements.execute()
     client = result.get_job_client()
     if client is not None:

@@ -14,6 +14,7 @@ from flink_jobs.carbon import Pricing, co2e_sql
 from flink_jobs.settings import JobSettings
 
 SOURCE = "events"
+CHECKED = "checked_events"
 DEDUPED = "deduped"
 MEASUREMENTS = "measurements"
 RUN_META = "run_meta"
@@ -21,6 +22,7 @@ RUNS_SINK = "runs_sink"
 WINDOWS_SINK = "windows_sink"
 ROLLUPS_SINK = "rollups_sink"
 LATE_SINK = "late_events_sink"
+DEAD_LETTERS_SINK = "dead_letters_sink"
 ENERGY = ("cpu_energy_j", "gpu_energy_j", "ram_energy_j")
 COMPONENTS = (*ENERGY, "energy_j")
 # CO2e of a run and period in rollups is rounded down to a multiple of 2**-20 g (about 1 µg):
@@ -39,10 +41,11 @@ def _with(options: dict[str, str]) -> str:
 
 def source_ddl(s: JobSettings, bounded: bool = False) -> str:
     """Kafka source: the Avro contract's columns (every event type), event time from ``ts_ms``,
-    a watermark.
+    a watermark, and where each record came from.
 
-    ``bounded`` stops at the offsets that are latest when the job starts (for backfills and
-    checks) instead of reading for ever.
+    The ``joulestream-avro`` format (``flink_jobs/java``) turns a record it cannot decode into a
+    row with ``decode_error`` and ``raw`` set instead of failing the job. ``bounded`` stops at
+    the offsets that are latest when the job starts (for backfills and checks).
     """
     columns = column_ddl(schemas.load(schemas.TRAINING_EVENT))
     options = {
@@ -53,18 +56,60 @@ def source_ddl(s: JobSettings, bounded: bool = False) -> str:
         # A job started without state recomputes every total from the beginning of the topic;
         # restarts with state resume from the offsets in their checkpoint instead.
         "scan.startup.mode": "earliest-offset",
-        "format": "avro",
+        "format": "joulestream-avro",
     }
     if bounded:
         options["scan.bounded.mode"] = "latest-offset"
     return f"""CREATE TABLE {SOURCE} (
 {columns},
+  decode_error STRING METADATA FROM 'value.error' VIRTUAL,
+  raw_bytes BYTES METADATA FROM 'value.raw' VIRTUAL,
+  kafka_partition INT METADATA FROM 'partition' VIRTUAL,
+  kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
   proc_time AS PROCTIME(),
   event_time AS TO_TIMESTAMP_LTZ(ts_ms, 3),
   WATERMARK FOR event_time AS event_time - INTERVAL '{s.watermark_delay_s}' SECOND
 ) WITH (
 {_with(options)}
 )"""
+
+
+EVENT_TYPES = ("run_started", "measurement", "run_finished")
+
+
+def _energy_problem(column: str) -> str:
+    """True for a negative number, NaN or an infinity; null passes.
+
+    Spelled with ``x - x`` (0 for every finite x, NaN otherwise) because the planner compares
+    doubles in ranges with ``Double.compare``, where NaN sorts above every number: a ``BETWEEN``
+    would let NaN through (and MongoDB-compatible servers may refuse to store it)."""
+    return f"({column} < 0 OR {column} - {column} <> 0)"
+
+
+def checked_view() -> str:
+    """Every record with ``invalid_reason``: null for a valid event, else why it is not one.
+
+    The emitter refuses such events at its API; these rules protect the totals from anything
+    else that writes to the topic."""
+    types = ", ".join(literal(t) for t in EVENT_TYPES)
+    energies = " OR ".join(
+        _energy_problem(f"measurement.{c}") for c in (*ENERGY, "interval_start_ms")
+    )
+    return f"""CREATE TEMPORARY VIEW {CHECKED} AS
+SELECT *,
+  CASE
+    WHEN decode_error IS NOT NULL THEN CONCAT('undecodable: ', decode_error)
+    WHEN event_type NOT IN ({types}) THEN CONCAT('unknown event_type: ', event_type)
+    WHEN run_id = '' OR event_id = '' THEN 'empty run_id or event_id'
+    WHEN ts_ms < 0 OR seq < 0 THEN 'negative ts_ms or seq'
+    WHEN event_type = 'measurement' AND measurement IS NULL
+      THEN 'a measurement event without its measurement section'
+    WHEN event_type = 'run_finished' AND run_finished IS NULL
+      THEN 'a run_finished event without its run_finished section'
+    WHEN {energies} THEN 'negative, NaN or infinite energy'
+    WHEN measurement.interval_start_ms > ts_ms THEN 'the interval ends before it starts'
+  END AS invalid_reason
+FROM {SOURCE}"""
 
 
 def deduped_view() -> str:
@@ -75,7 +120,8 @@ def deduped_view() -> str:
     return f"""CREATE TEMPORARY VIEW {DEDUPED} AS
 SELECT * FROM (
   SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY proc_time ASC) AS arrival
-  FROM {SOURCE}
+  FROM {CHECKED}
+  WHERE invalid_reason IS NULL
 ) WHERE arrival = 1"""
 
 
@@ -113,13 +159,21 @@ FROM {DEDUPED}
 WHERE event_type = 'run_started'"""
 
 
-def _mongo(s: JobSettings, collection: str) -> str:
+REPLACE_IF_NEWER = "replace-if-newer"
+INSERT_ONCE = "insert-once"
+
+
+def _mongo(s: JobSettings, collection: str, mode: str) -> str:
+    """The guarded MongoDB sink (``flink_jobs/java``): a document is replaced only by one with
+    a larger ``version``, or, for final results, written once; a replay after a restore cannot
+    bring an older value back."""
     return _with(
         {
-            "connector": "mongodb",
+            "connector": "joulestream-mongodb",
             "uri": s.mongodb_uri,
             "database": s.mongodb_database,
             "collection": collection,
+            "write-mode": mode,
             "sink.buffer-flush.interval": "1s",
             "sink.buffer-flush.max-rows": "1000",
         }
@@ -143,13 +197,13 @@ _PRICING_COLUMNS = """  pue DOUBLE,
 _UTC_ISO = "'yyyy-MM-dd''T''HH:mm:ss''Z'''"
 
 
-def _sink(name: str, columns: str, s: JobSettings, collection: str) -> str:
+def _sink(name: str, columns: str, s: JobSettings, collection: str, mode: str) -> str:
     return f"""CREATE TABLE {name} (
   _id STRING,
 {columns},
   PRIMARY KEY (_id) NOT ENFORCED
 ) WITH (
-{_mongo(s, collection)}
+{_mongo(s, collection, mode)}
 )"""
 
 
@@ -174,8 +228,9 @@ def runs_sink_ddl(s: JobSettings) -> str:
   energy_j_per_sample DOUBLE,
   co2e_g_per_sample DOUBLE,
   energy_j_per_token DOUBLE,
-  co2e_g_per_token DOUBLE"""
-    return _sink(RUNS_SINK, columns, s, "runs")
+  co2e_g_per_token DOUBLE,
+  version BIGINT"""
+    return _sink(RUNS_SINK, columns, s, "runs", REPLACE_IF_NEWER)
 
 
 def windows_sink_ddl(s: JobSettings) -> str:
@@ -187,7 +242,7 @@ def windows_sink_ddl(s: JobSettings) -> str:
 {_ENERGY_COLUMNS},
 {_PRICING_COLUMNS},
 {_CO2E_COLUMNS}"""
-    return _sink(WINDOWS_SINK, columns, s, "windows")
+    return _sink(WINDOWS_SINK, columns, s, "windows", INSERT_ONCE)
 
 
 def rollups_sink_ddl(s: JobSettings) -> str:
@@ -200,8 +255,9 @@ def rollups_sink_ddl(s: JobSettings) -> str:
   runs BIGINT,
   events BIGINT,
 {_ENERGY_COLUMNS},
-  co2e_g DOUBLE"""
-    return _sink(ROLLUPS_SINK, columns, s, "rollups")
+  co2e_g DOUBLE,
+  version BIGINT"""
+    return _sink(ROLLUPS_SINK, columns, s, "rollups", REPLACE_IF_NEWER)
 
 
 def late_sink_ddl(s: JobSettings) -> str:
@@ -212,7 +268,39 @@ def late_sink_ddl(s: JobSettings) -> str:
   event_at TIMESTAMP_LTZ(3),
   watermark_at TIMESTAMP_LTZ(3),
 {_ENERGY_COLUMNS}"""
-    return _sink(LATE_SINK, columns, s, "late_events")
+    return _sink(LATE_SINK, columns, s, "late_events", INSERT_ONCE)
+
+
+def dead_letters_sink_ddl(s: JobSettings) -> str:
+    """``dead_letters``: records that are not valid events, ``_id`` = partition/offset."""
+    columns = """  reason STRING,
+  kafka_partition INT,
+  kafka_offset BIGINT,
+  raw_bytes BYTES,
+  event_id STRING,
+  run_id STRING,
+  event_type STRING,
+  received_at TIMESTAMP_LTZ(3)"""
+    return _sink(DEAD_LETTERS_SINK, columns, s, "dead_letters", INSERT_ONCE)
+
+
+def dead_letters_insert(s: JobSettings) -> str:
+    """Every record that is not a valid event, kept with its reason and where it came from; the
+    bytes themselves when they could not be decoded (else the decoded ids)."""
+    return f"""INSERT INTO {DEAD_LETTERS_SINK}
+SELECT
+  CONCAT({literal(s.topic)}, '/', CAST(kafka_partition AS STRING), '/',
+    CAST(kafka_offset AS STRING)),
+  invalid_reason,
+  kafka_partition,
+  kafka_offset,
+  raw_bytes,
+  NULLIF(event_id, ''),
+  NULLIF(run_id, ''),
+  NULLIF(event_type, ''),
+  CAST(proc_time AS TIMESTAMP_LTZ(3))
+FROM {CHECKED}
+WHERE invalid_reason IS NOT NULL"""
 
 
 def _priced(pricing: Pricing, region: str, pue: str, intensity: str) -> str:
@@ -247,7 +335,8 @@ SELECT
   {", ".join(COMPONENTS)},
   pue, intensity_g_per_kwh, intensity_source, intensity_fallback,
   {", ".join(_co2e_name(c) for c in COMPONENTS)},
-{per}
+{per},
+  version
 FROM (
   SELECT *,
 {_co2e_columns()}
@@ -274,7 +363,8 @@ FROM (
 {sums},
       COALESCE(SUM({total}), 0.0) AS energy_j,
       MAX(run_started.pue) AS event_pue,
-      MAX(run_started.intensity_g_per_kwh) AS event_intensity
+      MAX(run_started.intensity_g_per_kwh) AS event_intensity,
+      COUNT(*) AS version
       FROM {DEDUPED}
       GROUP BY run_id
     )
@@ -360,9 +450,10 @@ SELECT
   COUNT(DISTINCT run_id),
   SUM(events),
 {sums},
-  SUM(FLOOR({co2e} * {scale}) / {scale})
+  SUM(FLOOR({co2e} * {scale}) / {scale}),
+  SUM(events + priced)
 FROM (
-  SELECT r.*,
+  SELECT r.*, CASE WHEN m.run_id IS NULL THEN 0 ELSE 1 END AS priced,
     {_priced(pricing, "r.region", "m.event_pue", "m.event_intensity")}
   FROM (
     SELECT

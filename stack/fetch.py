@@ -21,14 +21,14 @@ MAVEN_DIR = REPO_ROOT / "stack" / "maven"
 PATCH_DIR = REPO_ROOT / "stack" / "patches"
 
 
-def _digest(*parts: bytes) -> str:
+def digest(*parts: bytes) -> str:
     return hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
 
 
 def jars(settings: StackSettings, name: str) -> list[Path]:
     """The runtime jars of ``stack/maven/<name>/pom.xml``, fetched with Maven on first use."""
     pom = MAVEN_DIR / name / "pom.xml"
-    target = settings.cache / "jars" / f"{name}-{_digest(pom.read_bytes())}"
+    target = settings.cache / "jars" / f"{name}-{digest(pom.read_bytes())}"
     marker = target / ".complete"
     if not marker.exists():
         mvn = tools.require("mvn")
@@ -56,7 +56,7 @@ def jars(settings: StackSettings, name: str) -> list[Path]:
 def ferretdb(settings: StackSettings) -> Path:
     """The FerretDB binary, built with ``go install`` on first use, with ``stack/patches``."""
     patches = sorted(PATCH_DIR.glob(f"ferretdb-{FERRETDB_VERSION}-*.patch"))
-    build_id = _digest(*(p.read_bytes() for p in patches))
+    build_id = digest(*(p.read_bytes() for p in patches))
     binary = settings.cache / "bin" / f"ferretdb-{FERRETDB_VERSION}-{build_id}"
     if binary.exists():
         return binary

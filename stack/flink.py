@@ -17,7 +17,7 @@ from typing import Any
 
 import pyflink
 
-from stack import fetch, procs, tools
+from stack import fetch, jobjar, procs, tools
 from stack.errors import ServiceError
 from stack.settings import REPO_ROOT, StackSettings
 
@@ -35,12 +35,23 @@ def _stock_java_opts() -> str:
     return match.group(1).strip()
 
 
+# Bounds on what one Avro record may ask the decoder to allocate. A malformed record can claim a
+# string or array of hundreds of millions of entries; without a bound the TaskManager runs out of
+# memory instead of sending the record to the dead letters. flink-sql-avro shades Avro, and the
+# property names with it.
+AVRO_LIMITS = " ".join(
+    f"-Dorg.apache.flink.avro.shaded.org.apache.avro.limits.{name}.maxLength={value}"
+    for name, value in (("string", 1_048_576), ("bytes", 1_048_576), ("collectionItems", 100_000))
+)
+
+
 def config_yaml(settings: StackSettings) -> str:
     """The cluster configuration (Flink 1.20 ``config.yaml``, flat keys)."""
     state = settings.home / "flink"
     python = sys.executable
     options: dict[str, str | int] = {
         "env.java.opts.all": _stock_java_opts(),
+        "env.java.opts.taskmanager": AVRO_LIMITS,
         "jobmanager.rpc.address": "127.0.0.1",
         "jobmanager.rpc.port": JOBMANAGER_RPC_PORT,
         "jobmanager.bind-host": "127.0.0.1",
@@ -160,7 +171,7 @@ def submit(
     ]  # fmt: skip
     # Connector jars go on the user class path with -C: PythonDriver replaces any
     # -Dpipeline.jars with its own jar, so the planner would not find the connectors.
-    for jar in fetch.jars(settings, "flink"):
+    for jar in [*fetch.jars(settings, "flink"), jobjar.build(settings)]:
         argv += ["-C", f"file://{jar}"]
     if savepoint:
         argv += ["--fromSavepoint", savepoint]

@@ -90,8 +90,9 @@ class Reference:
                 "project": e.project, "model": e.model, "region": e.region,
                 "status": "running", "events": 0, "last_seq": -1, "started_at": None,
                 "last_event_at": None, "finished_at": None, "samples": 0, "tokens": 0,
-                **dict.fromkeys(COMPONENTS, 0.0),
+                **dict.fromkeys(COMPONENTS, 0.0), "version": 0,
             })  # fmt: skip
+            run["version"] += 1  # every distinct event of the run
             run["last_seq"] = max(run["last_seq"], e.seq)
             if isinstance(e, RunFinished):
                 run["status"] = e.status
@@ -142,15 +143,18 @@ class Reference:
             part["events"] += 1
             _add(part, e)
         rollups: dict[str, dict[str, Any]] = {}
-        for (_run, user_id, model, region, start_ms), part in per_run.items():
+        for (run_id, user_id, model, region, start_ms), part in per_run.items():
             key = f"{user_id}/{model}/{region}/{iso(start_ms)}"
             r = rollups.setdefault(key, {
                 "_id": key, "user_id": user_id, "model": model, "region": region,
                 "period_start": utc(start_ms), "period_end": utc(start_ms + period_ms),
                 "runs": 0, "events": 0, **dict.fromkeys(COMPONENTS, 0.0), "co2e_g": 0.0,
+                "version": 0,
             })  # fmt: skip
             r["runs"] += 1
             r["events"] += part["events"]
+            # Grows with every event and when a run's run_started prices its share.
+            r["version"] += part["events"] + (1 if run_id in self.started else 0)
             for name in COMPONENTS:
                 r[name] += part[name]
             co2e_g = part["energy_j"] * part["pue"] * part["intensity_g_per_kwh"] / J_PER_KWH

@@ -15,7 +15,7 @@ def test_source_declares_event_time_and_watermark_from_settings():
     assert "event_time AS TO_TIMESTAMP_LTZ(ts_ms, 3)" in ddl
     assert "WATERMARK FOR event_time AS event_time - INTERVAL '7' SECOND" in ddl
     assert "'topic' = 't1'" in ddl
-    assert "'format' = 'avro'" in ddl
+    assert "'format' = 'joulestream-avro'" in ddl
 
 
 def test_sinks_upsert_by_primary_key():

@@ -1,0 +1,162 @@
+package io.joulestream.flink;
+
+import com.mongodb.MongoBulkWriteException;
+import com.mongodb.MongoException;
+import com.mongodb.bulk.BulkWriteError;
+import com.mongodb.client.MongoClient;
+import com.mongodb.client.MongoClients;
+import com.mongodb.client.MongoCollection;
+import com.mongodb.client.model.BulkWriteOptions;
+import com.mongodb.client.model.Filters;
+import com.mongodb.client.model.InsertOneModel;
+import com.mongodb.client.model.ReplaceOneModel;
+import com.mongodb.client.model.ReplaceOptions;
+import com.mongodb.client.model.WriteModel;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.api.common.operators.ProcessingTimeService;
+import org.apache.flink.api.connector.sink2.SinkWriter;
+import org.apache.flink.connector.mongodb.table.converter.RowDataToBsonConverters;
+import org.apache.flink.table.data.RowData;
+import org.apache.flink.table.types.logical.RowType;
+import org.apache.flink.types.RowKind;
+import org.bson.BsonDocument;
+import org.bson.BsonValue;
+
+/**
+ * Buffers the newest document per {@code _id} and writes them in unordered bulks. A write the
+ * guard turns away surfaces as a duplicate-key error (code 11000: the upsert found no older
+ * document and the {@code _id} exists) and is the expected outcome, not a failure.
+ */
+final class GuardedMongoWriter implements SinkWriter<RowData> {
+
+    static final int DUPLICATE_KEY = 11000;
+
+    private final GuardedMongoSink.Settings settings;
+    private final RowDataToBsonConverters.RowDataToBsonConverter converter;
+    private final ProcessingTimeService timers;
+    private final MongoClient client;
+    private final MongoCollection<BsonDocument> collection;
+    private final Map<BsonValue, BsonDocument> buffer = new LinkedHashMap<>();
+
+    GuardedMongoWriter(
+            GuardedMongoSink.Settings settings, RowType rowType, ProcessingTimeService timers) {
+        this.settings = settings;
+        this.converter = RowDataToBsonConverters.createConverter(rowType);
+        this.timers = timers;
+        this.client = MongoClients.create(settings.uri);
+        this.collection =
+                client.getDatabase(settings.database)
+                        .getCollection(settings.collection, BsonDocument.class);
+        scheduleFlush();
+    }
+
+    private void scheduleFlush() {
+        timers.registerTimer(
+                timers.getCurrentProcessingTime() + settings.intervalMs,
+                time -> {
+                    flush(false);
+                    scheduleFlush();
+                });
+    }
+
+    @Override
+    public void write(RowData row, Context context) throws IOException {
+        RowKind kind = row.getRowKind();
+        if (kind != RowKind.INSERT && kind != RowKind.UPDATE_AFTER) {
+            return;
+        }
+        BsonDocument document = converter.convert(row);
+        BsonValue id = document.get("_id");
+        if (settings.mode == GuardedMongoSink.Mode.INSERT_ONCE) {
+            buffer.putIfAbsent(id, document);
+        } else {
+            BsonDocument buffered = buffer.get(id);
+            if (buffered == null || newer(document, buffered)) {
+                buffer.put(id, document);
+            }
+        }
+        if (buffer.size() >= settings.maxRows) {
+            flush(false);
+        }
+    }
+
+    private boolean newer(BsonDocument a, BsonDocument b) {
+        return version(a) >= version(b);
+    }
+
+    private long version(BsonDocument document) {
+        BsonValue value = document.get(settings.versionField);
+        if (value == null || !value.isNumber()) {
+            throw new IllegalStateException(
+                    "row without a numeric " + settings.versionField + ": " + document.get("_id"));
+        }
+        return value.asNumber().longValue();
+    }
+
+    @Override
+    public void flush(boolean endOfInput) throws IOException {
+        if (buffer.isEmpty()) {
+            return;
+        }
+        List<WriteModel<BsonDocument>> models = new ArrayList<>(buffer.size());
+        ReplaceOptions upsert = new ReplaceOptions().upsert(true);
+        for (BsonDocument document : buffer.values()) {
+            if (settings.mode == GuardedMongoSink.Mode.INSERT_ONCE) {
+                models.add(new InsertOneModel<>(document));
+            } else {
+                BsonValue version = document.get(settings.versionField);
+                models.add(
+                        new ReplaceOneModel<>(
+                                Filters.and(
+                                        Filters.eq("_id", document.get("_id")),
+                                        Filters.lt(settings.versionField, version)),
+                                document,
+                                upsert));
+            }
+        }
+        write(models);
+        buffer.clear();
+    }
+
+    private void write(List<WriteModel<BsonDocument>> models) throws IOException {
+        for (int attempt = 0; ; attempt++) {
+            try {
+                collection.bulkWrite(models, new BulkWriteOptions().ordered(false));
+                return;
+            } catch (MongoBulkWriteException e) {
+                List<String> failures = new ArrayList<>();
+                for (BulkWriteError error : e.getWriteErrors()) {
+                    if (error.getCode() != DUPLICATE_KEY) {
+                        failures.add(error.getCode() + " " + error.getMessage());
+                    }
+                }
+                if (failures.isEmpty() && e.getWriteConcernError() == null) {
+                    return; // every error is the guard keeping a newer document
+                }
+                if (attempt >= settings.maxRetries) {
+                    throw new IOException(
+                            "writing to " + settings.collection + " failed: " + failures, e);
+                }
+            } catch (MongoException e) {
+                if (attempt >= settings.maxRetries) {
+                    throw new IOException("writing to " + settings.collection + " failed", e);
+                }
+            }
+            try {
+                Thread.sleep(200L << attempt);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while retrying a write", e);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        client.close();
+    }
+}
