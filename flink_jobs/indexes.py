@@ -1,6 +1,6 @@
 """The MongoDB indexes behind the dashboard's queries, created once before the job writes.
 
-The Flink MongoDB sink cannot create indexes, so ``make up`` (and the test fixtures) call this.
+The job's MongoDB sink does not create indexes, so ``make up`` (and the test fixtures) call this.
 """
 
 from typing import Any
@@ -11,6 +11,15 @@ from pymongo.database import Database
 INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     "runs": [[("last_event_at", DESCENDING)]],
     "windows": [[("run_id", ASCENDING), ("window_start", ASCENDING)]],
+    "rollups": [
+        [("period_start", ASCENDING)],
+        *(
+            [(key, ASCENDING), ("period_start", ASCENDING)]
+            for key in ("user_id", "model", "region")
+        ),
+    ],
+    "late_events": [[("run_id", ASCENDING), ("event_at", ASCENDING)]],
+    "dead_letters": [[("received_at", DESCENDING)]],
 }
 
 

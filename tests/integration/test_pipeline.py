@@ -9,6 +9,7 @@ from typing import Any
 import fastavro
 from confluent_kafka import Producer
 
+import schemas
 from emitter import codec, simulate
 from emitter.chaos import ChaosConfig, Malformed, inject
 from emitter.events import Event, Measurement, RunStarted
@@ -229,13 +230,24 @@ def test_malformed_and_invalid_records_go_to_dead_letters_and_the_job_keeps_goin
         producer.produce(
             pipeline.topic, fastavro_bytes(record), key="bad", on_delivery=record_offset
         )
+    # A record of a newer contract version: a field appended at the end. It counts like v1.
+    newer = dataclasses.replace(
+        next(e for e in fleet if isinstance(e, Measurement)), seq=9_999, ts_ms=T0_MS + 59_000
+    )
+    newer_schema = schemas.load(schemas.TRAINING_EVENT)
+    newer_schema["fields"].append({"name": "extra", "type": ["null", "string"], "default": None})
+    newer_bytes = io.BytesIO()
+    fastavro.schemaless_writer(
+        newer_bytes, fastavro.parse_schema(newer_schema), {**newer.to_record(), "extra": "x"}
+    )
+    producer.produce(pipeline.topic, newer_bytes.getvalue(), key=newer.run_id)
     producer.produce(pipeline.topic, None, key="empty", on_delivery=record_offset)
     # schema_version 1, then an event id that claims to be 200 million bytes long.
     greedy = b"\x02" + varint(200_000_000) + b"x"
     producer.produce(pipeline.topic, greedy, key="greedy", on_delivery=record_offset)
     assert producer.flush(30) == 0
 
-    expected = Reference(fleet, PRICING)
+    expected = Reference([*fleet, newer], PRICING)
     dead = 6 + len(invalid) + 2
     wait_until(
         "dead letters stored and runs counted",

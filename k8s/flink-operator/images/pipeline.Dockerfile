@@ -8,6 +8,19 @@ COPY stack/maven/flink/pom.xml /build/pom.xml
 RUN mvn -B -q -f /build/pom.xml dependency:copy-dependencies \
       -DincludeScope=runtime -DoutputDirectory=/build/jars
 
+# The job's own jar (flink_jobs/java: the dead-letter format and the guarded MongoDB sink),
+# compiled against Flink's lib and the connector jars, as stack/jobjar.py does locally.
+FROM flink:1.20.5-java17 AS flink
+FROM maven:3.9-eclipse-temurin-17 AS jobjar
+COPY --from=flink /opt/flink/lib /build/flink-lib
+COPY --from=jars /build/jars /build/jars
+COPY flink_jobs /build/flink_jobs
+RUN mkdir /build/classes \
+ && javac --release 11 -Xlint:all -Werror -d /build/classes \
+      -cp '/build/flink-lib/*:/build/jars/*' $(find /build/flink_jobs/java -name '*.java') \
+ && cp -r /build/flink_jobs/java/META-INF /build/classes/ \
+ && jar cf /build/joulestream-flink.jar -C /build/classes .
+
 # Python 3.11 (the project's only version) and a virtual environment with apache-flink at the
 # pin of pyproject.toml, its dependencies at the pins of requirements.lock. The Flink image is
 # Ubuntu 22.04, whose own python3 is 3.10, so the interpreter comes from uv.
@@ -27,6 +40,7 @@ FROM flink:1.20.5-java17
 COPY --from=python /opt/python /opt/python
 COPY --from=python /opt/venv /opt/venv
 COPY --from=jars /build/jars/ /opt/flink/lib/
+COPY --from=jobjar /build/joulestream-flink.jar /opt/flink/lib/
 # PythonDriver runs `python -m flink_jobs.pipeline`; the job imports schemas (the Avro contract).
 COPY --chown=flink:flink schemas /opt/flink/usrlib/schemas
 COPY --chown=flink:flink flink_jobs /opt/flink/usrlib/flink_jobs

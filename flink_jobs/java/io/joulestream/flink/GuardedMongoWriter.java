@@ -113,7 +113,11 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
                         new ReplaceOneModel<>(
                                 Filters.and(
                                         Filters.eq("_id", document.get("_id")),
-                                        Filters.lt(settings.versionField, version)),
+                                        // A document without a version (written before
+                                        // versions existed) counts as the oldest.
+                                        Filters.or(
+                                                Filters.lt(settings.versionField, version),
+                                                Filters.exists(settings.versionField, false))),
                                 document,
                                 upsert));
             }
