@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -71,6 +72,10 @@ def config_yaml(settings: StackSettings) -> str:
         "state.checkpoints.dir": f"file://{state / 'checkpoints'}",
         "state.savepoints.dir": f"file://{state / 'savepoints'}",
         "restart-strategy.type": "exponential-delay",
+        # A lost TaskManager is noticed within seconds (defaults: 10 s beats, 50 s timeout), so
+        # a job recovers quickly; a loopback cluster has no network delays to tolerate.
+        "heartbeat.interval": 2000,
+        "heartbeat.timeout": 15000,
         # Without these PyFlink starts the system Python, which lacks the job's packages.
         "python.executable": python,
         "python.client.executable": python,
@@ -205,3 +210,41 @@ def cancel(settings: StackSettings, job_id: str) -> None:
     )
     with urllib.request.urlopen(request, timeout=10):  # noqa: S310 (loopback URL)
         pass
+
+
+def _post(settings: StackSettings, path: str, body: dict[str, Any]) -> Any:  # noqa: ANN401
+    request = urllib.request.Request(  # noqa: S310 (loopback URL)
+        settings.flink_rest_url + path,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback URL)
+        return json.load(response)
+
+
+def checkpoints(settings: StackSettings, job_id: str) -> dict[str, Any]:
+    """``/jobs/<id>/checkpoints``: counts, the latest completed and the one restored from."""
+    stats: dict[str, Any] = _get(settings, f"/jobs/{job_id}/checkpoints")
+    return stats
+
+
+def job_state(settings: StackSettings, job_id: str) -> str:
+    state: str = _get(settings, f"/jobs/{job_id}")["state"]
+    return state
+
+
+def stop_with_savepoint(settings: StackSettings, job_id: str, timeout_s: float = 120.0) -> str:
+    """Stop a job with a savepoint (no drain: windows stay open) and return its location."""
+    trigger = _post(settings, f"/jobs/{job_id}/stop", {"drain": False})["request-id"]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = _get(settings, f"/jobs/{job_id}/savepoints/{trigger}")
+        if status["status"]["id"] == "COMPLETED":
+            operation = status["operation"]
+            if "location" not in operation:
+                raise ServiceError(f"savepoint of {job_id} failed: {operation}")
+            location: str = operation["location"]
+            return location
+        time.sleep(0.5)
+    raise ServiceError(f"no savepoint of {job_id} within {timeout_s} s")

@@ -1,6 +1,9 @@
+import contextlib
+import dataclasses
+import os
+import socket
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +13,7 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from flink_jobs.indexes import ensure_indexes
-from stack import flink, kafka
+from stack import flink, kafka, procs
 from stack.settings import StackSettings
 from tests.integration.services import running_services
 
@@ -30,7 +33,7 @@ def services() -> Iterator[StackSettings]:
         yield settings
 
 
-@dataclass
+@dataclasses.dataclass
 class Pipeline:
     """A job of its own on a fresh topic and database."""
 
@@ -38,10 +41,19 @@ class Pipeline:
     topic: str
     db: Database[dict[str, Any]]
     job_id: str
+    job_env: dict[str, str] = dataclasses.field(default_factory=dict)
+    job_name: str = ""
 
 
-@pytest.fixture
-def pipeline(services: StackSettings) -> Iterator[Pipeline]:
+@contextlib.contextmanager
+def running_pipeline(
+    services: StackSettings, bootstrap_servers: str | None = None
+) -> Iterator[Pipeline]:
+    """A job of its own on a fresh topic and database, cancelled and cleaned up afterwards.
+
+    ``bootstrap_servers`` puts the topic on another broker (a test's own, to stop it)."""
+    if bootstrap_servers is not None:
+        services = dataclasses.replace(services, kafka_bootstrap_servers=bootstrap_servers)
     suffix = uuid.uuid4().hex[:10]
     topic, database, job_name = f"test.events.{suffix}", f"test_{suffix}", f"test-{suffix}"
     kafka.ensure_topic(services.bootstrap_servers, topic, services.topic_partitions)
@@ -55,13 +67,46 @@ def pipeline(services: StackSettings) -> Iterator[Pipeline]:
         "MONGODB_URI": services.mongo_uri,
         "MONGODB_DATABASE": database,
     }
-    job_id = None
+    job = Pipeline(services, topic, db, job_id="", job_env=job_env, job_name=job_name)
     try:
-        job_id = flink.submit(services, job_env, job_name=job_name)
-        yield Pipeline(services, topic, db, job_id)
+        job.job_id = flink.submit(services, job_env, job_name=job_name)
+        yield job
     finally:
-        if job_id is not None:
-            flink.cancel(services, job_id)
+        if job.job_id and flink.healthy(services):
+            with contextlib.suppress(OSError):
+                flink.cancel(services, job.job_id)
         client.drop_database(database)
         client.close()
-        AdminClient({"bootstrap.servers": services.bootstrap_servers}).delete_topics([topic])
+        with contextlib.suppress(Exception):
+            AdminClient({"bootstrap.servers": services.bootstrap_servers}).delete_topics([topic])
+
+
+@pytest.fixture
+def pipeline(services: StackSettings) -> Iterator[Pipeline]:
+    with running_pipeline(services) as job:
+        yield job
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports free at this moment, all different (held open together while they are picked)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[StackSettings]:
+    """A broker of this test's own, so that stopping it disturbs no other test."""
+    env = dict(os.environ, JOULESTREAM_HOME=str(tmp_path / "home"))
+    broker_port, controller_port = free_ports(2)
+    env.update(JOULESTREAM_KAFKA_PORT=str(broker_port))
+    env.update(JOULESTREAM_KAFKA_CONTROLLER_PORT=str(controller_port))
+    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    settings = StackSettings.from_env(env)
+    kafka.up(settings)
+    try:
+        yield settings
+    finally:
+        procs.stop(settings, kafka.NAME)

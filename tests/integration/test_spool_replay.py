@@ -1,11 +1,6 @@
-import contextlib
-import os
-import socket
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from emitter import codec
@@ -14,31 +9,6 @@ from emitter.replay import replay
 from stack import kafka, procs
 from stack.settings import StackSettings
 from tests.test_events import measurement
-
-
-def free_ports(count: int) -> list[int]:
-    """Ports free at this moment, all different (held open together while they are picked)."""
-    with contextlib.ExitStack() as stack:
-        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in socks]
-
-
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[StackSettings]:
-    """A broker of this test's own, so that stopping it disturbs no other test."""
-    env = dict(os.environ, JOULESTREAM_HOME=str(tmp_path / "home"))
-    broker_port, controller_port = free_ports(2)
-    env.update(JOULESTREAM_KAFKA_PORT=str(broker_port))
-    env.update(JOULESTREAM_KAFKA_CONTROLLER_PORT=str(controller_port))
-    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
-    settings = StackSettings.from_env(env)
-    kafka.up(settings)
-    try:
-        yield settings
-    finally:
-        procs.stop(settings, kafka.NAME)
 
 
 def event_ids(bootstrap_servers: str, topic: str) -> list[str]:

@@ -1,0 +1,99 @@
+"""What the pipeline tests share: sending, probing partitions, waiting, comparing."""
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Producer
+
+from emitter import codec
+from emitter.events import Event, Measurement
+from emitter.producer import EventProducer, producer_config
+from flink_jobs import carbon
+from tests.integration.conftest import Pipeline
+from tests.reference import Reference
+
+T0_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z, a minute and hour boundary
+WINDOW_MS = 60_000
+HOUR_MS = 3_600_000
+PRICING = carbon.Pricing(carbon.load(), {})
+
+
+def send(pipeline: Pipeline, events: list[Event], tmp_path: Path) -> None:
+    producer = EventProducer(
+        pipeline.settings.bootstrap_servers, pipeline.topic, spool_path=tmp_path / "spool.jsonl"
+    )
+    assert producer.emit_all(events) == len(events)
+    producer.close()
+    assert (producer.stats.delivered, producer.stats.spooled) == (len(events), 0)
+
+
+def probe_partitions(pipeline: Pipeline, to_ms: int) -> list[Measurement]:
+    """One event per partition at ``to_ms``.
+
+    Far ahead in event time, it closes every earlier window. Before a burst, it wakes every
+    partition: a partition that has been quiet for the idle timeout does not hold the watermark
+    back until its next record, so without it a burst read one partition at a time would make
+    the later partitions' events late."""
+    producer = Producer(producer_config(pipeline.settings.bootstrap_servers))
+    probes = []
+    for partition in range(pipeline.settings.topic_partitions):
+        probe = Measurement(
+            run_id=f"watermark-probe-{to_ms}-{partition}", seq=0, interval_start_ms=to_ms,
+            ts_ms=to_ms, user_id="probe", model="probe", region="FR",
+            cpu_energy_j=0.0, gpu_energy_j=0.0, ram_energy_j=0.0,
+        )  # fmt: skip
+        producer.produce(pipeline.topic, codec.encode(probe.to_record()), partition=partition)
+        probes.append(probe)
+    assert producer.flush(30) == 0
+    return probes
+
+
+def wait_until(
+    what: str,
+    done: Callable[[], bool],
+    timeout_s: float = 120,
+    seen: Callable[[], object] = lambda: None,
+) -> None:
+    """Poll ``done`` once a second; on timeout, fail with what ``seen`` returns."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if done():
+            return
+        time.sleep(1)
+    raise AssertionError(f"the pipeline did not get there in {timeout_s} s: {what}; {seen()}")
+
+
+def documents(pipeline: Pipeline, collection: str) -> dict[str, dict[str, Any]]:
+    return {d["_id"]: d for d in pipeline.db[collection].find()}
+
+
+def caught_up(pipeline: Pipeline, expected: Reference, windows: int, late: int) -> bool:
+    runs = {r["_id"]: r["events"] for r in expected.runs().values()}
+    actual = {d["_id"]: d["events"] for d in pipeline.db.runs.find({"_id": {"$in": list(runs)}})}
+    return (
+        actual == runs
+        and pipeline.db.windows.count_documents({"run_id": {"$in": list(runs)}}) == windows
+        and pipeline.db.late_events.count_documents({}) == late
+    )
+
+
+def assert_same(actual: dict[str, dict[str, Any]], expected: dict[str, dict[str, Any]]) -> None:
+    """``actual == expected``, failing with the documents and fields that differ."""
+    differences = {
+        key: {
+            field: (doc.get(field), expected[key].get(field))
+            for field in doc.keys() | expected[key].keys()
+            if doc.get(field) != expected[key].get(field)
+        }
+        for key, doc in actual.items()
+        if key in expected and doc != expected[key]
+    }
+    missing, extra = expected.keys() - actual.keys(), actual.keys() - expected.keys()
+    assert differences == {}
+    assert (missing, extra) == (set(), set())
+
+
+def without_probes(docs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in docs.items() if "probe" not in k}
