@@ -50,16 +50,19 @@ def build(t_env: TableEnvironment, s: JobSettings) -> None:
         sql.measurements_view(),
         sql.on_time_view(),
         sql.run_meta_view(),
+        sql.windows_view(s, pricing),
         sql.runs_sink_ddl(s),
         sql.windows_sink_ddl(s),
         sql.rollups_sink_ddl(s),
         sql.late_sink_ddl(s),
         sql.dead_letters_sink_ddl(s),
+        sql.windows_topic_sink_ddl(s),
     ):
         t_env.execute_sql(ddl)
     statements = t_env.create_statement_set()
     statements.add_insert_sql(sql.runs_insert(pricing))
-    statements.add_insert_sql(sql.windows_insert(s, pricing))
+    statements.add_insert_sql(sql.windows_insert())
+    statements.add_insert_sql(sql.windows_topic_insert())
     statements.add_insert_sql(sql.rollups_insert(s, pricing))
     statements.add_insert_sql(sql.late_insert())
     statements.add_insert_sql(sql.dead_letters_insert(s))

@@ -24,7 +24,13 @@ class JobSettings:
     rollup_s: int = 3600
     """Length of the periods of the per user, model and region rollups, seconds."""
     pue: str = ""
+    windows_topic_name: str = ""
+    """Kafka topic of the closed windows (exactly-once); empty: ``<topic>.windows``."""
     """PUE by provider or region, e.g. ``aws=1.15,gcp:europe-north1=1.09``; others use 1.0."""
+
+    @property
+    def windows_topic(self) -> str:
+        return self.windows_topic_name or f"{self.topic}.windows"
 
     @staticmethod
     def from_env(env: Mapping[str, str] | None = None) -> "JobSettings":
@@ -42,4 +48,5 @@ class JobSettings:
             idle_timeout_s=int(e.get("JOULESTREAM_IDLE_TIMEOUT_S", d.idle_timeout_s)),
             rollup_s=int(e.get("JOULESTREAM_ROLLUP_S", d.rollup_s)),
             pue=e.get("JOULESTREAM_PUE", d.pue),
+            windows_topic_name=e.get("JOULESTREAM_WINDOWS_TOPIC", d.windows_topic_name),
         )

@@ -20,6 +20,8 @@ MEASUREMENTS = "measurements"
 RUN_META = "run_meta"
 RUNS_SINK = "runs_sink"
 WINDOWS_SINK = "windows_sink"
+WINDOWS_TOPIC_SINK = "windows_topic_sink"
+PRICED_WINDOWS = "priced_windows"
 ROLLUPS_SINK = "rollups_sink"
 LATE_SINK = "late_events_sink"
 DEAD_LETTERS_SINK = "dead_letters_sink"
@@ -382,14 +384,14 @@ def _on_time(ahead: bool) -> str:
     return "event_time <= CURRENT_WATERMARK(event_time)"
 
 
-def windows_insert(s: JobSettings, pricing: Pricing) -> str:
+def windows_view(s: JobSettings, pricing: Pricing) -> str:
     """Per-run tumbling event-time windows over the on-time measurements, emitted once each
     when the watermark passes the window's end, priced with the run's ``run_started``."""
     sums = ",\n".join(f"      SUM({c}) AS {c}" for c in COMPONENTS)
     window = f"INTERVAL '{s.run_window_s}' SECOND"
-    return f"""INSERT INTO {WINDOWS_SINK}
+    return f"""CREATE TEMPORARY VIEW {PRICED_WINDOWS} AS
 SELECT
-  CONCAT(run_id, '/', DATE_FORMAT(window_start, {_UTC_ISO})),
+  CONCAT(run_id, '/', DATE_FORMAT(window_start, {_UTC_ISO})) AS _id,
   run_id, window_start, window_end, events,
   {", ".join(COMPONENTS)},
   pue, intensity_g_per_kwh, intensity_source, intensity_fallback,
@@ -412,6 +414,49 @@ FROM (
   ) AS w
   LEFT JOIN {RUN_META} AS m ON w.run_id = m.run_id
 )"""
+
+
+def windows_insert() -> str:
+    return f"INSERT INTO {WINDOWS_SINK} SELECT * FROM {PRICED_WINDOWS}"
+
+
+def windows_topic_sink_ddl(s: JobSettings) -> str:
+    """The closed windows, also to a Kafka topic through Flink's two-phase-commit Kafka sink:
+    a consumer reading with ``isolation.level=read_committed`` sees each checkpoint's windows
+    once, after the checkpoint completes. Key: the window's ``_id``; value: JSON, the fields of
+    the ``windows`` document (dates as ISO-8601 strings)."""
+    options = {
+        "connector": "upsert-kafka",
+        "topic": s.windows_topic,
+        "properties.bootstrap.servers": s.kafka_bootstrap_servers,
+        "key.format": "raw",
+        "value.format": "json",
+        "value.fields-include": "ALL",
+        "value.json.timestamp-format.standard": "ISO-8601",
+        "sink.delivery-guarantee": "exactly-once",
+        # Unique per job and stable across its restarts: a restored job aborts the
+        # transactions its previous attempt left open.
+        "sink.transactional-id-prefix": f"{s.job_name}-windows",
+        # Above a checkpoint interval plus a restart, below the broker's maximum (1 h).
+        "properties.transaction.timeout.ms": "900000",
+    }
+    return f"""CREATE TABLE {WINDOWS_TOPIC_SINK} (
+  _id STRING,
+  run_id STRING,
+  window_start TIMESTAMP(3),
+  window_end TIMESTAMP(3),
+  events BIGINT,
+{_ENERGY_COLUMNS},
+{_PRICING_COLUMNS},
+{_CO2E_COLUMNS},
+  PRIMARY KEY (_id) NOT ENFORCED
+) WITH (
+{_with(options)}
+)"""
+
+
+def windows_topic_insert() -> str:
+    return f"INSERT INTO {WINDOWS_TOPIC_SINK} SELECT * FROM {PRICED_WINDOWS}"
 
 
 def on_time_view() -> str:

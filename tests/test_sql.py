@@ -33,7 +33,7 @@ def test_sinks_upsert_by_primary_key():
 
 def test_window_length_comes_from_settings():
     """The per-run window uses the configured length."""
-    assert "INTERVAL '120' SECOND" in sql.windows_insert(JobSettings(run_window_s=120), PRICING)
+    assert "INTERVAL '120' SECOND" in sql.windows_view(JobSettings(run_window_s=120), PRICING)
 
 
 def test_settings_read_from_environment():

@@ -78,7 +78,9 @@ def running_pipeline(
         client.drop_database(database)
         client.close()
         with contextlib.suppress(Exception):
-            AdminClient({"bootstrap.servers": services.bootstrap_servers}).delete_topics([topic])
+            AdminClient({"bootstrap.servers": services.bootstrap_servers}).delete_topics(
+                [topic, f"{topic}.windows"]
+            )
 
 
 @pytest.fixture

@@ -1,11 +1,13 @@
 """What the pipeline tests share: sending, probing partitions, waiting, comparing."""
 
+import json
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from emitter import codec
 from emitter.events import Event, Measurement
@@ -97,3 +99,32 @@ def assert_same(actual: dict[str, dict[str, Any]], expected: dict[str, dict[str,
 
 def without_probes(docs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in docs.items() if "probe" not in k}
+
+
+def committed_messages(bootstrap_servers: str, topic: str) -> dict[str, dict[str, Any]]:
+    """The latest value per key of ``topic``, read with ``read_committed`` to its current end."""
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap_servers, "group.id": uuid.uuid4().hex,
+        "isolation.level": "read_committed", "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+    })  # fmt: skip
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in partitions}  # fmt: skip
+    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+    values: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + 30
+
+    def behind() -> bool:
+        # The position, not the last offset read, passes the transaction markers at the end.
+        positions = consumer.position([TopicPartition(topic, p) for p in partitions])
+        return any(tp.offset < ends[tp.partition] for tp in positions)
+
+    while behind() and time.monotonic() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is None:
+            continue
+        assert msg.error() is None, msg.error()
+        values[(msg.key() or b"").decode()] = json.loads(msg.value() or b"null")
+    consumer.close()
+    return values

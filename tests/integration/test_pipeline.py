@@ -20,6 +20,7 @@ from tests.integration.helpers import (
     WINDOW_MS,
     assert_same,
     caught_up,
+    committed_messages,
     documents,
     probe_partitions,
     send,
@@ -102,6 +103,24 @@ def test_totals_windows_rollups_and_late_events_are_exact_under_chaos(
 
     assert_same(without_probes(documents(pipeline, "runs")), expected.runs())
     assert_same(without_probes(documents(pipeline, "windows")), windows)
+    # The same closed windows reach the exactly-once Kafka topic, once each checkpoint commits.
+    wait_until(
+        "windows in the Kafka topic",
+        lambda: (
+            windows.keys()
+            <= committed_messages(
+                pipeline.settings.bootstrap_servers, f"{pipeline.topic}.windows"
+            ).keys()
+        ),
+        timeout_s=60,
+    )
+    in_topic = committed_messages(pipeline.settings.bootstrap_servers, f"{pipeline.topic}.windows")
+    for key, window in windows.items():
+        message = in_topic[key]
+        assert message["window_start"].startswith(window["window_start"].strftime("%Y-%m-%dT%H:%M"))
+        assert {k: message[k] for k in ("events", "energy_j", "co2e_g", "cpu_co2e_g")} == {
+            k: window[k] for k in ("events", "energy_j", "co2e_g", "cpu_co2e_g")
+        }
     assert_same(without_probes(documents(pipeline, "rollups")), expected.rollups(HOUR_MS))
     stored_late = documents(pipeline, "late_events")
     assert all(d.pop("watermark_at") >= d["event_at"] for d in stored_late.values())
