@@ -8,9 +8,11 @@ and the job's own settings come from the environment (``JobSettings``).
 
 import logging
 
-from pyflink.table import EnvironmentSettings, TableEnvironment
+from pyflink.java_gateway import get_gateway
+from pyflink.table import EnvironmentSettings, TableEnvironment, TableResult
 
 from flink_jobs import carbon, sql
+from flink_jobs.plan import with_state_ttls
 from flink_jobs.settings import JobSettings
 
 log = logging.getLogger(__name__)
@@ -66,7 +68,12 @@ def build(t_env: TableEnvironment, s: JobSettings) -> None:
     statements.add_insert_sql(sql.rollups_insert(s, pricing))
     statements.add_insert_sql(sql.late_insert())
     statements.add_insert_sql(sql.dead_letters_insert(s))
-    result = statements.execute()
+    # Submitted as a compiled plan, to give each stateful operator its own TTL (flink_jobs/plan).
+    compiled = statements._j_statement_set.compilePlan().asJsonString()
+    plan = with_state_ttls(compiled, s.dedup_ttl_s * 1000, s.state_ttl_s * 1000)
+    gateway = get_gateway()
+    reference = gateway.jvm.org.apache.flink.table.api.PlanReference.fromJsonString(plan)
+    result = TableResult(t_env._j_tenv.loadPlan(reference).execute())
     client = result.get_job_client()
     if client is not None:
         log.info("submitted %s as job %s", s.job_name, client.get_job_id())

@@ -24,6 +24,10 @@ class JobSettings:
     rollup_s: int = 3600
     """Length of the periods of the per user, model and region rollups, seconds."""
     pue: str = ""
+    dedup_ttl_s: int = 86_400
+    """How long an event id is remembered: a copy arriving later than this counts again."""
+    state_ttl_s: int = 7 * 86_400
+    """How long other per-key state lives without updates (run totals are kept for ever)."""
     windows_topic_name: str = ""
     """Kafka topic of the closed windows (exactly-once); empty: ``<topic>.windows``."""
     """PUE by provider or region, e.g. ``aws=1.15,gcp:europe-north1=1.09``; others use 1.0."""
@@ -48,5 +52,7 @@ class JobSettings:
             idle_timeout_s=int(e.get("JOULESTREAM_IDLE_TIMEOUT_S", d.idle_timeout_s)),
             rollup_s=int(e.get("JOULESTREAM_ROLLUP_S", d.rollup_s)),
             pue=e.get("JOULESTREAM_PUE", d.pue),
+            dedup_ttl_s=int(e.get("JOULESTREAM_DEDUP_TTL_S", d.dedup_ttl_s)),
+            state_ttl_s=int(e.get("JOULESTREAM_STATE_TTL_S", d.state_ttl_s)),
             windows_topic_name=e.get("JOULESTREAM_WINDOWS_TOPIC", d.windows_topic_name),
         )

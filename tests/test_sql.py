@@ -1,4 +1,6 @@
-from flink_jobs import carbon, sql
+import json
+
+from flink_jobs import carbon, plan, sql
 from flink_jobs.settings import JobSettings
 
 PRICING = carbon.Pricing(carbon.load(), {})
@@ -41,3 +43,23 @@ def test_settings_read_from_environment():
     settings = JobSettings.from_env({"JOULESTREAM_TOPIC": "x", "JOULESTREAM_RUN_WINDOW_S": "30"})
     assert (settings.topic, settings.run_window_s) == ("x", 30)
     assert JobSettings.from_env({}).kafka_bootstrap_servers == "127.0.0.1:9092"
+
+
+def test_compiled_plan_gets_a_ttl_per_kind_of_state():
+    """De-duplication expires after its TTL, run totals never, other state after the state
+    TTL; nodes without state are left alone."""
+    nodes = [
+        {"id": 1, "type": "stream-exec-table-source-scan_1"},
+        {"id": 2, "type": "stream-exec-deduplicate_1", "state": [{"ttl": "0 ms"}]},
+        {"id": 3, "type": "stream-exec-group-aggregate_1",
+         "description": "GroupAggregate(groupBy=[run_id], select=[...])",
+         "state": [{"ttl": "0 ms"}]},
+        {"id": 4, "type": "stream-exec-join_1", "description": "Join(...)",
+         "state": [{"ttl": "0 ms"}, {"ttl": "0 ms"}]},
+        {"id": 5, "type": "stream-exec-group-aggregate_1",
+         "description": "GroupAggregate(groupBy=[run_id, user_id], select=[...])",
+         "state": [{"ttl": "0 ms"}]},
+    ]  # fmt: skip
+    edited = json.loads(plan.with_state_ttls(json.dumps({"nodes": nodes}), 1000, 7000))
+    ttls = {n["id"]: [s["ttl"] for s in n.get("state", [])] for n in edited["nodes"]}
+    assert ttls == {1: [], 2: ["1000 ms"], 3: ["0 ms"], 4: ["7000 ms", "7000 ms"], 5: ["7000 ms"]}
