@@ -59,7 +59,11 @@ def config_yaml(settings: StackSettings) -> str:
         "jobmanager.memory.process.size": "1024m",
         "taskmanager.bind-host": "127.0.0.1",
         "taskmanager.host": "127.0.0.1",
-        "taskmanager.memory.process.size": "2048m",
+        "taskmanager.memory.process.size": "2560m",
+        # Each job loads the connector and job jars in a class loader of its own, and not all of
+        # it is unloaded when the job ends: a session cluster running many test jobs in a row
+        # ran out of the default 256 MB of metaspace.
+        "taskmanager.memory.jvm-metaspace.size": "640m",
         "taskmanager.numberOfTaskSlots": 4,
         "parallelism.default": 1,
         "rest.address": "127.0.0.1",
