@@ -231,6 +231,9 @@ def runs_sink_ddl(s: JobSettings) -> str:
   co2e_g_per_sample DOUBLE,
   energy_j_per_token DOUBLE,
   co2e_g_per_token DOUBLE,
+  cpu_methods ARRAY<STRING>,
+  ram_methods ARRAY<STRING>,
+  gpu_methods ARRAY<STRING>,
   version BIGINT"""
     return _sink(RUNS_SINK, columns, s, "runs", REPLACE_IF_NEWER)
 
@@ -325,6 +328,16 @@ def runs_insert(pricing: Pricing) -> str:
     nothing."""
     sums = ",\n".join(f"      COALESCE(SUM(measurement.{c}), 0.0) AS {c}" for c in ENERGY)
     total = " + ".join(f"COALESCE(measurement.{c}, 0.0)" for c in ENERGY)
+    methods = ",\n".join(
+        f"      ARRAY_SORT(ARRAY_AGG(DISTINCT {column}) FILTER (WHERE {column} IS NOT NULL))"
+        f" AS {name}_methods"
+        for name, column in (
+            ("cpu", "measurement.cpu_method"),
+            ("ram", "measurement.ram_method"),
+            # The first GPU's: a run's GPUs are measured alike.
+            ("gpu", "measurement.gpus[1].method"),
+        )
+    )
     per = ",\n".join(
         f"  CASE WHEN {n} > 0 THEN {v} / {n} END AS {v}_per_{n[:-1]}"
         for n in ("samples", "tokens")
@@ -338,6 +351,7 @@ SELECT
   pue, intensity_g_per_kwh, intensity_source, intensity_fallback,
   {", ".join(_co2e_name(c) for c in COMPONENTS)},
 {per},
+  cpu_methods, ram_methods, gpu_methods,
   version
 FROM (
   SELECT *,
@@ -366,6 +380,7 @@ FROM (
       COALESCE(SUM({total}), 0.0) AS energy_j,
       MAX(run_started.pue) AS event_pue,
       MAX(run_started.intensity_g_per_kwh) AS event_intensity,
+{methods},
       COUNT(*) AS version
       FROM {DEDUPED}
       GROUP BY run_id

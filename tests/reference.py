@@ -91,6 +91,7 @@ class Reference:
                 "status": "running", "events": 0, "last_seq": -1, "started_at": None,
                 "last_event_at": None, "finished_at": None, "samples": 0, "tokens": 0,
                 **dict.fromkeys(COMPONENTS, 0.0), "version": 0,
+                "cpu_methods": set(), "ram_methods": set(), "gpu_methods": set(),
             })  # fmt: skip
             run["version"] += 1  # every distinct event of the run
             run["last_seq"] = max(run["last_seq"], e.seq)
@@ -100,6 +101,10 @@ class Reference:
             if not isinstance(e, Measurement):
                 continue
             run["events"] += 1
+            for name, method in (("cpu", e.cpu_method), ("ram", e.ram_method),
+                                 ("gpu", e.gpus[0].method if e.gpus else None)):  # fmt: skip
+                if method is not None:
+                    run[f"{name}_methods"].add(method)
             run["samples"] += e.samples or 0
             run["tokens"] += e.tokens or 0
             start, end = utc(e.interval_start_ms), utc(e.ts_ms)
@@ -107,6 +112,8 @@ class Reference:
             run["last_event_at"] = max(run["last_event_at"] or end, end)
             _add(run, e)
         for run in runs.values():
+            for name in ("cpu_methods", "ram_methods", "gpu_methods"):
+                run[name] = sorted(run[name]) or None
             run.update(self.price(run["run_id"], run["region"]))
             run.update(self.co2e(run))
             for n, per in (("samples", "sample"), ("tokens", "token")):

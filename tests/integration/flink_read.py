@@ -1,4 +1,4 @@
-"""Read a topic to its current end with Flink's avro format and print the rows as JSON.
+"""Read a topic to its current end with the job's joulestream-avro format; print rows as JSON.
 
 ``python -m tests.integration.flink_read TOPIC BOOTSTRAP JARS [SCHEMA_FILE]``: without a schema
 file the job's own source DDL is used; with one, a table with the columns generated from it. Run
@@ -27,7 +27,7 @@ def main(topic: str, bootstrap_servers: str, jars: str, schema_file: str | None 
     else:
         schema = json.loads(Path(schema_file).read_text())
         options = {
-            "connector": "kafka", "topic": topic, "format": "avro",
+            "connector": "kafka", "topic": topic, "format": "joulestream-avro",
             "properties.bootstrap.servers": bootstrap_servers,
             "scan.startup.mode": "earliest-offset", "scan.bounded.mode": "latest-offset",
         }  # fmt: skip

@@ -10,7 +10,7 @@ from confluent_kafka import Producer
 
 from emitter import codec
 from emitter.producer import producer_config
-from stack import fetch, kafka
+from stack import fetch, jobjar, kafka
 from stack.settings import REPO_ROOT, StackSettings
 from tests.test_events import finished, measurement, started
 
@@ -18,8 +18,11 @@ from tests.test_events import finished, measurement, started
 def read_with_flink(
     services: StackSettings, topic: str, schema_file: Path | None = None
 ) -> list[dict[str, Any]]:
-    """Every record of ``topic`` as Flink's avro format reads it (see flink_read.py)."""
-    jars = ";".join(f"file://{jar}" for jar in fetch.jars(services, "flink"))
+    """Every record of ``topic`` as the job's ``joulestream-avro`` format reads it in Flink (see
+    flink_read.py)."""
+    jars = ";".join(
+        f"file://{jar}" for jar in [*fetch.jars(services, "flink"), jobjar.build(services)]
+    )
     argv = [sys.executable, "-m", "tests.integration.flink_read", topic,
             services.bootstrap_servers, jars]  # fmt: skip
     if schema_file is not None:
@@ -40,8 +43,8 @@ def send(services: StackSettings, topic: str, values: list[bytes]) -> None:
 
 
 def test_fastavro_records_decode_in_flink_field_for_field(services: StackSettings):
-    """Bytes written by fastavro from the .avsc read back in Flink's avro format (schema derived
-    from the generated DDL) with every field equal, for every kind of event."""
+    """Bytes written by fastavro from the .avsc read back in Flink with the job's format (schema
+    derived from the generated DDL) with every field equal, for every kind of event."""
     topic = f"test.avro-contract.{uuid.uuid4().hex[:10]}"
     events = [measurement(seq=0), measurement(seq=1, samples=None), started(), finished()]
     sent = [event.to_record() for event in events]
