@@ -329,13 +329,14 @@ def runs_insert(pricing: Pricing) -> str:
     sums = ",\n".join(f"      COALESCE(SUM(measurement.{c}), 0.0) AS {c}" for c in ENERGY)
     total = " + ".join(f"COALESCE(measurement.{c}, 0.0)" for c in ENERGY)
     methods = ",\n".join(
-        f"      ARRAY_SORT(ARRAY_AGG(DISTINCT {column}) FILTER (WHERE {column} IS NOT NULL))"
+        # ARRAY_REMOVE, not FILTER: with several DISTINCT aggregates the planner let nulls in.
+        f"      ARRAY_SORT(ARRAY_REMOVE(ARRAY_AGG(DISTINCT {column}), CAST(NULL AS STRING)))"
         f" AS {name}_methods"
         for name, column in (
             ("cpu", "measurement.cpu_method"),
             ("ram", "measurement.ram_method"),
             # The first GPU's: a run's GPUs are measured alike.
-            ("gpu", "measurement.gpus[1].method"),
+            ("gpu", "(measurement.gpus[1]).`method`"),  # METHOD is a reserved word
         )
     )
     per = ",\n".join(

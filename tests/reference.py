@@ -113,7 +113,7 @@ class Reference:
             _add(run, e)
         for run in runs.values():
             for name in ("cpu_methods", "ram_methods", "gpu_methods"):
-                run[name] = sorted(run[name]) or None
+                run[name] = sorted(run[name])
             run.update(self.price(run["run_id"], run["region"]))
             run.update(self.co2e(run))
             for n, per in (("samples", "sample"), ("tokens", "token")):

@@ -93,8 +93,8 @@ def assert_same(actual: dict[str, dict[str, Any]], expected: dict[str, dict[str,
         if key in expected and doc != expected[key]
     }
     missing, extra = expected.keys() - actual.keys(), actual.keys() - expected.keys()
-    assert differences == {}
-    assert (missing, extra) == (set(), set())
+    assert differences == {}, differences
+    assert (missing, extra) == (set(), set()), (missing, extra)
 
 
 def without_probes(docs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
