@@ -53,6 +53,7 @@ def build(t_env: TableEnvironment, s: JobSettings) -> None:
         sql.on_time_view(),
         sql.run_meta_view(),
         sql.windows_view(s, pricing),
+        sql.priced_late_view(pricing),
         sql.runs_sink_ddl(s),
         sql.windows_sink_ddl(s),
         sql.rollups_sink_ddl(s),
@@ -65,7 +66,7 @@ def build(t_env: TableEnvironment, s: JobSettings) -> None:
     statements.add_insert_sql(sql.runs_insert(pricing))
     statements.add_insert_sql(sql.windows_insert())
     statements.add_insert_sql(sql.windows_topic_insert())
-    statements.add_insert_sql(sql.rollups_insert(s, pricing))
+    statements.add_insert_sql(sql.rollups_insert(s))
     statements.add_insert_sql(sql.late_insert())
     statements.add_insert_sql(sql.dead_letters_insert(s))
     # Submitted as a compiled plan, to give each stateful operator its own TTL (flink_jobs/plan).

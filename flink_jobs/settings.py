@@ -32,6 +32,14 @@ class JobSettings:
     """Kafka topic of the closed windows (exactly-once); empty: ``<topic>.windows``."""
     """PUE by provider or region, e.g. ``aws=1.15,gcp:europe-north1=1.09``; others use 1.0."""
 
+    def __post_init__(self) -> None:
+        # Rollups add up closed windows, so a window must never straddle two periods.
+        if self.run_window_s <= 0 or self.rollup_s % self.run_window_s != 0:
+            raise ValueError(
+                f"JOULESTREAM_ROLLUP_S ({self.rollup_s}) must be a multiple of "
+                f"JOULESTREAM_RUN_WINDOW_S ({self.run_window_s})"
+            )
+
     @property
     def windows_topic(self) -> str:
         return self.windows_topic_name or f"{self.topic}.windows"

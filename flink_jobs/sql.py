@@ -22,6 +22,7 @@ RUNS_SINK = "runs_sink"
 WINDOWS_SINK = "windows_sink"
 WINDOWS_TOPIC_SINK = "windows_topic_sink"
 PRICED_WINDOWS = "priced_windows"
+PRICED_LATE = "priced_late_events"
 ROLLUPS_SINK = "rollups_sink"
 LATE_SINK = "late_events_sink"
 DEAD_LETTERS_SINK = "dead_letters_sink"
@@ -329,9 +330,11 @@ def runs_insert(pricing: Pricing) -> str:
     sums = ",\n".join(f"      COALESCE(SUM(measurement.{c}), 0.0) AS {c}" for c in ENERGY)
     total = " + ".join(f"COALESCE(measurement.{c}, 0.0)" for c in ENERGY)
     methods = ",\n".join(
-        # ARRAY_REMOVE, not FILTER: with several DISTINCT aggregates the planner let nulls in.
-        f"      ARRAY_SORT(ARRAY_REMOVE(ARRAY_AGG(DISTINCT {column}), CAST(NULL AS STRING)))"
-        f" AS {name}_methods"
+        # MIN and MAX, not ARRAY_AGG(DISTINCT): a third of the job's throughput for the same
+        # answer whenever a run used at most two methods per component (a meter and its
+        # fallback). ARRAY_REMOVE drops the nulls of a component never measured.
+        f"      ARRAY_REMOVE(ARRAY_DISTINCT(ARRAY[MIN({column}), MAX({column})]),"
+        f" CAST(NULL AS STRING)) AS {name}_methods"
         for name, column in (
             ("cpu", "measurement.cpu_method"),
             ("ram", "measurement.ram_method"),
@@ -405,35 +408,57 @@ def windows_view(s: JobSettings, pricing: Pricing) -> str:
     when the watermark passes the window's end, priced with the run's ``run_started``."""
     sums = ",\n".join(f"      SUM({c}) AS {c}" for c in COMPONENTS)
     window = f"INTERVAL '{s.run_window_s}' SECOND"
+    window_ms = s.run_window_s * 1000
     return f"""CREATE TEMPORARY VIEW {PRICED_WINDOWS} AS
 SELECT
   CONCAT(run_id, '/', DATE_FORMAT(window_start, {_UTC_ISO})) AS _id,
   run_id, window_start, window_end, events,
   {", ".join(COMPONENTS)},
   pue, intensity_g_per_kwh, intensity_source, intensity_fallback,
-{_co2e_columns()}
+{_co2e_columns()},
+  user_id, `model`, region, window_start_ms, priced
 FROM (
-  SELECT w.*,
+  SELECT w.*, CASE WHEN m.run_id IS NULL THEN 0 ELSE 1 END AS priced,
     {_priced(pricing, "w.region", "m.event_pue", "m.event_intensity")}
   FROM (
     SELECT
       run_id,
+      user_id,
+      `model`,
       region,
       window_start,
       window_end,
+      MIN(ts_ms) - MOD(MIN(ts_ms), {window_ms}) AS window_start_ms,
       COUNT(*) AS events,
 {sums}
     FROM TABLE(TUMBLE(
       TABLE on_time_{MEASUREMENTS},
       DESCRIPTOR(event_time), {window}))
-    GROUP BY run_id, region, window_start, window_end
+    GROUP BY run_id, user_id, `model`, region, window_start, window_end
   ) AS w
   LEFT JOIN {RUN_META} AS m ON w.run_id = m.run_id
 )"""
 
 
+def priced_late_view(pricing: Pricing) -> str:
+    """The late measurements, priced like their run (for the rollups)."""
+    return f"""CREATE TEMPORARY VIEW {PRICED_LATE} AS
+SELECT l.*, CASE WHEN m.run_id IS NULL THEN 0 ELSE 1 END AS priced,
+  {_priced(pricing, "l.region", "m.event_pue", "m.event_intensity")}
+FROM (SELECT * FROM {MEASUREMENTS} WHERE {_on_time(False)}) AS l
+LEFT JOIN {RUN_META} AS m ON l.run_id = m.run_id"""
+
+
+_WINDOW_DOC_COLUMNS = (
+    "_id, run_id, window_start, window_end, events, "
+    + ", ".join(COMPONENTS)
+    + ", pue, intensity_g_per_kwh, intensity_source, intensity_fallback, "
+    + ", ".join(_co2e_name(c) for c in COMPONENTS)
+)
+
+
 def windows_insert() -> str:
-    return f"INSERT INTO {WINDOWS_SINK} SELECT * FROM {PRICED_WINDOWS}"
+    return f"INSERT INTO {WINDOWS_SINK} SELECT {_WINDOW_DOC_COLUMNS} FROM {PRICED_WINDOWS}"
 
 
 def windows_topic_sink_ddl(s: JobSettings) -> str:
@@ -472,7 +497,7 @@ def windows_topic_sink_ddl(s: JobSettings) -> str:
 
 
 def windows_topic_insert() -> str:
-    return f"INSERT INTO {WINDOWS_TOPIC_SINK} SELECT * FROM {PRICED_WINDOWS}"
+    return f"INSERT INTO {WINDOWS_TOPIC_SINK} SELECT {_WINDOW_DOC_COLUMNS} FROM {PRICED_WINDOWS}"
 
 
 def on_time_view() -> str:
@@ -491,14 +516,16 @@ FROM {MEASUREMENTS}
 WHERE {_on_time(False)}"""
 
 
-def rollups_insert(s: JobSettings, pricing: Pricing) -> str:
-    """Per user, model and region per period (default 1 hour): every measurement, late or
-    not. Each run's share of a period is priced on its own, then runs are added up."""
+def rollups_insert(s: JobSettings) -> str:
+    """Per user, model and region per period (default 1 hour): every measurement, late or not,
+    added up from the closed windows and the late events, each priced like its run. So a period
+    is complete once its windows have closed, and a run's energy is updated here once per window
+    rather than once per event."""
     period_ms = s.rollup_s * 1000
+    energies = ", ".join(COMPONENTS)
     sums = ",\n".join(f"  SUM({c})" for c in COMPONENTS)
-    run_sums = ",\n".join(f"      SUM({c}) AS {c}" for c in COMPONENTS)
     scale = f"CAST({1 / CO2E_QUANTUM!r} AS DOUBLE)"
-    co2e = co2e_sql("energy_j", "pue", "intensity_g_per_kwh")
+    late_co2e = co2e_sql("energy_j", "pue", "intensity_g_per_kwh")
     return f"""INSERT INTO {ROLLUPS_SINK}
 SELECT
   CONCAT_WS('/', user_id, `model`, region,
@@ -511,23 +538,15 @@ SELECT
   COUNT(DISTINCT run_id),
   SUM(events),
 {sums},
-  SUM(FLOOR({co2e} * {scale}) / {scale}),
+  SUM(FLOOR(co2e_g * {scale}) / {scale}),
   SUM(events + priced)
 FROM (
-  SELECT r.*, CASE WHEN m.run_id IS NULL THEN 0 ELSE 1 END AS priced,
-    {_priced(pricing, "r.region", "m.event_pue", "m.event_intensity")}
-  FROM (
-    SELECT
-      run_id,
-      user_id,
-      `model`,
-      region,
-      period_ms,
-      COUNT(*) AS events,
-{run_sums}
-    FROM (SELECT *, ts_ms - MOD(ts_ms, {period_ms}) AS period_ms FROM {MEASUREMENTS})
-    GROUP BY run_id, user_id, `model`, region, period_ms
-  ) AS r
-  LEFT JOIN {RUN_META} AS m ON r.run_id = m.run_id
+  SELECT run_id, user_id, `model`, region, events, {energies}, co2e_g, priced,
+    window_start_ms - MOD(window_start_ms, {period_ms}) AS period_ms
+  FROM {PRICED_WINDOWS}
+  UNION ALL
+  SELECT run_id, user_id, `model`, region, 1, {energies}, {late_co2e}, priced,
+    ts_ms - MOD(ts_ms, {period_ms})
+  FROM {PRICED_LATE}
 )
 GROUP BY user_id, `model`, region, period_ms"""

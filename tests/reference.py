@@ -113,7 +113,8 @@ class Reference:
             _add(run, e)
         for run in runs.values():
             for name in ("cpu_methods", "ram_methods", "gpu_methods"):
-                run[name] = sorted(run[name])
+                # The job keeps the first and last by name (every method, up to two).
+                run[name] = sorted({min(run[name]), max(run[name])}) if run[name] else []
             run.update(self.price(run["run_id"], run["region"]))
             run.update(self.co2e(run))
             for n, per in (("samples", "sample"), ("tokens", "token")):
@@ -139,33 +140,39 @@ class Reference:
             w.update(self.co2e(w))
         return windows
 
-    def rollups(self, period_ms: int) -> dict[str, dict[str, Any]]:
-        per_run: dict[tuple[str, str, str, str, int], dict[str, Any]] = {}
+    def rollups(
+        self, period_ms: int, window_ms: int, late_ids: set[str]
+    ) -> dict[str, dict[str, Any]]:
+        """Closed windows and late events, each priced and its CO2e rounded down to a multiple
+        of 2**-20 g, added up per user, model, region and period."""
+        parts: list[tuple[Measurement, int, dict[str, Any]]] = []
+        for w in self.windows(window_ms, late_ids).values():
+            start_ms = int(w["window_start"].timestamp() * 1000)
+            e = next(m for m in self.measurements() if m.run_id == w["run_id"])
+            parts.append((e, start_ms - start_ms % period_ms, w))
         for e in self.measurements():
-            start_ms = e.ts_ms - e.ts_ms % period_ms
-            part = per_run.setdefault(
-                (e.run_id, e.user_id, e.model, e.region, start_ms),
-                {"events": 0, **dict.fromkeys(COMPONENTS, 0.0), **self.price(e.run_id, e.region)},
-            )
-            part["events"] += 1
-            _add(part, e)
+            if e.event_id in late_ids:
+                late = {"events": 1, **energies(e), **self.price(e.run_id, e.region)}
+                late.update(self.co2e(late))
+                parts.append((e, e.ts_ms - e.ts_ms % period_ms, late))
         rollups: dict[str, dict[str, Any]] = {}
-        for (run_id, user_id, model, region, start_ms), part in per_run.items():
-            key = f"{user_id}/{model}/{region}/{iso(start_ms)}"
+        runs: dict[str, set[str]] = {}
+        for e, start_ms, part in parts:
+            key = f"{e.user_id}/{e.model}/{e.region}/{iso(start_ms)}"
             r = rollups.setdefault(key, {
-                "_id": key, "user_id": user_id, "model": model, "region": region,
+                "_id": key, "user_id": e.user_id, "model": e.model, "region": e.region,
                 "period_start": utc(start_ms), "period_end": utc(start_ms + period_ms),
                 "runs": 0, "events": 0, **dict.fromkeys(COMPONENTS, 0.0), "co2e_g": 0.0,
                 "version": 0,
             })  # fmt: skip
-            r["runs"] += 1
+            runs.setdefault(key, set()).add(e.run_id)
+            r["runs"] = len(runs[key])
             r["events"] += part["events"]
-            # Grows with every event and when a run's run_started prices its share.
-            r["version"] += part["events"] + (1 if run_id in self.started else 0)
             for name in COMPONENTS:
                 r[name] += part[name]
-            co2e_g = part["energy_j"] * part["pue"] * part["intensity_g_per_kwh"] / J_PER_KWH
-            r["co2e_g"] += math.floor(co2e_g / CO2E_QUANTUM) * CO2E_QUANTUM
+            r["co2e_g"] += math.floor(part["co2e_g"] / CO2E_QUANTUM) * CO2E_QUANTUM
+            # Grows with every event and when a run's run_started prices its share.
+            r["version"] += part["events"] + (1 if e.run_id in self.started else 0)
         return rollups
 
     def late_events(self, late_ids: set[str]) -> dict[str, dict[str, Any]]:

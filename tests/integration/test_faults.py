@@ -122,7 +122,9 @@ def check_exact(pipeline: Pipeline, events: list[Event], late_allowed: bool = Fa
         assert late == set()
     assert_same(without_probes(documents(pipeline, "runs")), runs)
     assert_same(without_probes(documents(pipeline, "windows")), expected.windows(WINDOW_MS, late))
-    assert_same(without_probes(documents(pipeline, "rollups")), expected.rollups(HOUR_MS))
+    assert_same(
+        without_probes(documents(pipeline, "rollups")), expected.rollups(HOUR_MS, WINDOW_MS, late)
+    )
 
 
 def test_killing_the_taskmanager_three_times_mid_stream_counts_every_event_once(

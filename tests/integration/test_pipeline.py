@@ -121,7 +121,10 @@ def test_totals_windows_rollups_and_late_events_are_exact_under_chaos(
         assert {k: message[k] for k in ("events", "energy_j", "co2e_g", "cpu_co2e_g")} == {
             k: window[k] for k in ("events", "energy_j", "co2e_g", "cpu_co2e_g")
         }
-    assert_same(without_probes(documents(pipeline, "rollups")), expected.rollups(HOUR_MS))
+    assert_same(
+        without_probes(documents(pipeline, "rollups")),
+        expected.rollups(HOUR_MS, WINDOW_MS, late_ids),
+    )
     stored_late = documents(pipeline, "late_events")
     assert all(d.pop("watermark_at") >= d["event_at"] for d in stored_late.values())
     assert stored_late == expected.late_events(late_ids)

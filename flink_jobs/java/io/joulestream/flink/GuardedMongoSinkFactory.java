@@ -10,6 +10,7 @@ import org.apache.flink.table.api.ValidationException;
 import org.apache.flink.table.connector.sink.DynamicTableSink;
 import org.apache.flink.table.factories.DynamicTableSinkFactory;
 import org.apache.flink.table.factories.FactoryUtil;
+import org.apache.flink.table.types.logical.LogicalTypeRoot;
 import org.apache.flink.table.types.logical.RowType;
 
 /**
@@ -61,9 +62,11 @@ public final class GuardedMongoSinkFactory implements DynamicTableSinkFactory {
             throw new ValidationException("a joulestream-mongodb table needs an _id column");
         }
         if (mode == GuardedMongoSink.Mode.REPLACE_IF_NEWER
-                && !rowType.getFieldNames().contains(versionField)) {
+                && (!rowType.getFieldNames().contains(versionField)
+                        || rowType.getTypeAt(rowType.getFieldIndex(versionField)).getTypeRoot()
+                                != LogicalTypeRoot.BIGINT)) {
             throw new ValidationException(
-                    "write-mode replace-if-newer needs the version column '" + versionField + "'");
+                    "write-mode replace-if-newer needs a BIGINT column '" + versionField + "'");
         }
         GuardedMongoSink.Settings settings =
                 new GuardedMongoSink.Settings(

@@ -21,15 +21,18 @@ import org.apache.flink.api.common.operators.ProcessingTimeService;
 import org.apache.flink.api.connector.sink2.SinkWriter;
 import org.apache.flink.connector.mongodb.table.converter.RowDataToBsonConverters;
 import org.apache.flink.table.data.RowData;
+import org.apache.flink.table.runtime.typeutils.RowDataSerializer;
 import org.apache.flink.table.types.logical.RowType;
 import org.apache.flink.types.RowKind;
 import org.bson.BsonDocument;
 import org.bson.BsonValue;
 
 /**
- * Buffers the newest document per {@code _id} and writes them in unordered bulks. A write the
- * guard turns away surfaces as a duplicate-key error (code 11000: the upsert found no older
- * document and the {@code _id} exists) and is the expected outcome, not a failure.
+ * Buffers the newest row per {@code _id} and writes them in unordered bulks. Rows are converted
+ * to BSON only when flushed: a run's totals change with every event, but only the last change
+ * of each second is written. A write the guard turns away surfaces as a duplicate-key error
+ * (code 11000: the upsert found no older document and the {@code _id} exists) and is the
+ * expected outcome, not a failure.
  */
 final class GuardedMongoWriter implements SinkWriter<RowData> {
 
@@ -40,12 +43,18 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
     private final ProcessingTimeService timers;
     private final MongoClient client;
     private final MongoCollection<BsonDocument> collection;
-    private final Map<BsonValue, BsonDocument> buffer = new LinkedHashMap<>();
+    private final Map<String, RowData> buffer = new LinkedHashMap<>();
+    private final RowDataSerializer serializer;
+    private final int idIndex;
+    private final int versionIndex;
 
     GuardedMongoWriter(
             GuardedMongoSink.Settings settings, RowType rowType, ProcessingTimeService timers) {
         this.settings = settings;
         this.converter = RowDataToBsonConverters.createConverter(rowType);
+        this.serializer = new RowDataSerializer(rowType);
+        this.idIndex = rowType.getFieldIndex("_id");
+        this.versionIndex = rowType.getFieldIndex(settings.versionField);
         this.timers = timers;
         this.client = MongoClients.create(settings.uri);
         this.collection =
@@ -69,14 +78,15 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
         if (kind != RowKind.INSERT && kind != RowKind.UPDATE_AFTER) {
             return;
         }
-        BsonDocument document = converter.convert(row);
-        BsonValue id = document.get("_id");
+        String id = row.getString(idIndex).toString();
         if (settings.mode == GuardedMongoSink.Mode.INSERT_ONCE) {
-            buffer.putIfAbsent(id, document);
+            if (!buffer.containsKey(id)) {
+                buffer.put(id, serializer.copy(row));
+            }
         } else {
-            BsonDocument buffered = buffer.get(id);
-            if (buffered == null || newer(document, buffered)) {
-                buffer.put(id, document);
+            RowData buffered = buffer.get(id);
+            if (buffered == null || version(row) >= version(buffered)) {
+                buffer.put(id, serializer.copy(row)); // the operator may reuse the row object
             }
         }
         if (buffer.size() >= settings.maxRows) {
@@ -84,17 +94,12 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
         }
     }
 
-    private boolean newer(BsonDocument a, BsonDocument b) {
-        return version(a) >= version(b);
-    }
-
-    private long version(BsonDocument document) {
-        BsonValue value = document.get(settings.versionField);
-        if (value == null || !value.isNumber()) {
+    private long version(RowData row) {
+        if (row.isNullAt(versionIndex)) {
             throw new IllegalStateException(
-                    "row without a numeric " + settings.versionField + ": " + document.get("_id"));
+                    "row without " + settings.versionField + ": " + row.getString(idIndex));
         }
-        return value.asNumber().longValue();
+        return row.getLong(versionIndex);
     }
 
     @Override
@@ -104,7 +109,8 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
         }
         List<WriteModel<BsonDocument>> models = new ArrayList<>(buffer.size());
         ReplaceOptions upsert = new ReplaceOptions().upsert(true);
-        for (BsonDocument document : buffer.values()) {
+        for (RowData row : buffer.values()) {
+            BsonDocument document = converter.convert(row);
             if (settings.mode == GuardedMongoSink.Mode.INSERT_ONCE) {
                 models.add(new InsertOneModel<>(document));
             } else {
