@@ -261,7 +261,7 @@ def main() -> None:
               f"{statistics.median(r[0] for r in results):.1f} s, caught up after median "
               f"{statistics.median(r[1] for r in results):.1f} s")  # fmt: skip
     if args.only in (None, "checkpoints"):
-        for runs, duration_ms, size in checkpoint_growth(settings, [100, 1_000, 10_000, 50_000]):
+        for runs, duration_ms, size in checkpoint_growth(settings, [100, 1_000, 5_000]):
             print(f"checkpoint with {runs:>6,} runs: {duration_ms:>5} ms, {size / 1e6:.2f} MB")
 
 

@@ -12,6 +12,7 @@ from emitter import codec, simulate
 from emitter.chaos import ChaosConfig, Malformed, inject
 from emitter.events import Measurement, RunStarted
 from emitter.producer import producer_config
+from stack import flink
 from tests.integration.conftest import Pipeline
 from tests.integration.helpers import (
     HOUR_MS,
@@ -231,3 +232,34 @@ def test_malformed_and_invalid_records_go_to_dead_letters_and_the_job_keeps_goin
     assert reasons["bad:5"] == "a measurement event without its measurement section"
     (greedy_letter,) = [d for d in letters if d.get("raw_bytes") == greedy]
     assert "String length 200000000 exceeds maximum allowed" in greedy_letter["reason"]
+
+
+def test_a_stored_newer_document_is_never_replaced_by_an_older_value(
+    pipeline: Pipeline, tmp_path: Path
+):
+    """As after a restore that replays older totals: a run whose stored document has a larger
+    ``version`` keeps it, the other runs are written, and the job keeps running."""
+    fleet = list(simulate.fleet(runs=2, duration_s=30, start_ms=T0_MS, seed=4))
+    guarded, other = sorted({e.run_id for e in fleet})
+    newer = {"_id": guarded, "run_id": guarded, "version": 1_000_000, "energy_j": 1.5}
+    old = {"_id": other, "run_id": other, "energy_j": 2.5}  # written before versions existed
+    pipeline.db.runs.insert_many([newer, old])
+    send(pipeline, fleet, tmp_path)
+    expected = Reference(fleet, PRICING).runs()
+    wait_until(
+        "the other run counted",
+        lambda: (
+            (pipeline.db.runs.find_one({"_id": other}) or {}).get("events")
+            == expected[other]["events"]
+        ),
+    )
+    assert pipeline.db.runs.find_one({"_id": guarded}) == newer
+    assert_same(documents(pipeline, "runs"), {guarded: newer, other: expected[other]})
+    checkpoints = flink.checkpoints(pipeline.settings, pipeline.job_id)
+    assert (
+        flink.job_state(pipeline.settings, pipeline.job_id),
+        checkpoints["counts"]["restored"],
+    ) == (
+        "RUNNING",
+        0,
+    )

@@ -10,10 +10,11 @@ import com.mongodb.client.model.BulkWriteOptions;
 import com.mongodb.client.model.Filters;
 import com.mongodb.client.model.InsertOneModel;
 import com.mongodb.client.model.ReplaceOneModel;
-import com.mongodb.client.model.ReplaceOptions;
+import com.mongodb.client.model.Projections;
 import com.mongodb.client.model.WriteModel;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -30,9 +31,8 @@ import org.bson.BsonValue;
 /**
  * Buffers the newest row per {@code _id} and writes them in unordered bulks. Rows are converted
  * to BSON only when flushed: a run's totals change with every event, but only the last change
- * of each second is written. A write the guard turns away surfaces as a duplicate-key error
- * (code 11000: the upsert found no older document and the {@code _id} exists) and is the
- * expected outcome, not a failure.
+ * of each second is written. In {@code insert-once} mode a duplicate-key error (code 11000:
+ * the document exists) is the expected outcome of a replay, not a failure.
  */
 final class GuardedMongoWriter implements SinkWriter<RowData> {
 
@@ -108,28 +108,58 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
             return;
         }
         List<WriteModel<BsonDocument>> models = new ArrayList<>(buffer.size());
-        ReplaceOptions upsert = new ReplaceOptions().upsert(true);
-        for (RowData row : buffer.values()) {
-            BsonDocument document = converter.convert(row);
-            if (settings.mode == GuardedMongoSink.Mode.INSERT_ONCE) {
-                models.add(new InsertOneModel<>(document));
-            } else {
-                BsonValue version = document.get(settings.versionField);
-                models.add(
-                        new ReplaceOneModel<>(
-                                Filters.and(
-                                        Filters.eq("_id", document.get("_id")),
-                                        // A document without a version (written before
-                                        // versions existed) counts as the oldest.
-                                        Filters.or(
-                                                Filters.lt(settings.versionField, version),
-                                                Filters.exists(settings.versionField, false))),
-                                document,
-                                upsert));
+        if (settings.mode == GuardedMongoSink.Mode.INSERT_ONCE) {
+            for (RowData row : buffer.values()) {
+                models.add(new InsertOneModel<>(converter.convert(row)));
+            }
+        } else {
+            Map<String, Long> stored = storedVersions();
+            for (Map.Entry<String, RowData> entry : buffer.entrySet()) {
+                Long current = stored.get(entry.getKey());
+                long version = version(entry.getValue());
+                BsonDocument document = converter.convert(entry.getValue());
+                if (!stored.containsKey(entry.getKey())) {
+                    models.add(new InsertOneModel<>(document));
+                } else if (current == null || current < version) {
+                    // The guard again in the filter, should another writer have been faster.
+                    models.add(
+                            new ReplaceOneModel<>(
+                                    Filters.and(
+                                            Filters.eq("_id", entry.getKey()),
+                                            Filters.or(
+                                                    Filters.lt(settings.versionField, version),
+                                                    Filters.exists(settings.versionField, false))),
+                                    document));
+                } // else the stored document is as new or newer: a replay, nothing to write
             }
         }
-        write(models);
+        if (!models.isEmpty()) {
+            write(models);
+        }
         buffer.clear();
+    }
+
+    /**
+     * The stored version of every buffered {@code _id} that has a document (null: a document
+     * without a version, written before versions existed, which counts as the oldest).
+     *
+     * <p>Reading first, rather than one upsert guarded by its filter, because a guarded upsert
+     * that meets a newer document fails with a duplicate key, and FerretDB answers such a bulk
+     * with a reply the driver cannot parse. One writer owns each {@code _id} (Flink routes a
+     * key to one subtask), so nothing changes between this read and the write.
+     */
+    private Map<String, Long> storedVersions() {
+        Map<String, Long> stored = new HashMap<>();
+        for (BsonDocument document :
+                collection
+                        .find(Filters.in("_id", new ArrayList<>(buffer.keySet())))
+                        .projection(Projections.include("_id", settings.versionField))) {
+            BsonValue value = document.get(settings.versionField);
+            stored.put(
+                    document.getString("_id").getValue(),
+                    value != null && value.isNumber() ? value.asNumber().longValue() : null);
+        }
+        return stored;
     }
 
     private void write(List<WriteModel<BsonDocument>> models) throws IOException {
