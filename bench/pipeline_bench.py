@@ -215,9 +215,11 @@ def recovery(settings: StackSettings, runs: int) -> tuple[float, float]:
     return running, caught_up
 
 
-def checkpoint_growth(settings: StackSettings, steps: list[int]) -> list[tuple[int, int, int]]:
-    """(distinct runs, checkpoint duration ms, checkpointed state bytes) as runs are added."""
-    rows = []
+def checkpoint_growth(settings: StackSettings, steps: list[int]) -> None:
+    """Print distinct runs, checkpoint duration and checkpointed state size as runs are added.
+
+    FerretDB on SQLite replaces a few hundred documents a second, so thousands of active runs
+    make the sink, not the checkpoint, the limit here; a real MongoDB goes further."""
     with job(settings) as j:
         t0_ms, total = int(time.time() * 1000), 0
         for runs in steps:
@@ -230,9 +232,9 @@ def checkpoint_growth(settings: StackSettings, steps: list[int]) -> list[tuple[i
             while int(flink.checkpoints(settings, j.job_id)["counts"]["completed"]) <= done + 1:
                 time.sleep(0.5)
             latest = flink.checkpoints(settings, j.job_id)["latest"]["completed"]
-            size = latest.get("checkpointed_size", latest.get("state_size", 0))
-            rows.append((runs, int(latest["end_to_end_duration"]), int(size)))
-    return rows
+            size = int(latest.get("checkpointed_size", latest.get("state_size", 0)))
+            duration_ms = int(latest["end_to_end_duration"])
+            print(f"checkpoint with {runs:>6,} runs: {duration_ms:>5} ms, {size / 1e6:.2f} MB")
 
 
 def main() -> None:
@@ -261,8 +263,7 @@ def main() -> None:
               f"{statistics.median(r[0] for r in results):.1f} s, caught up after median "
               f"{statistics.median(r[1] for r in results):.1f} s")  # fmt: skip
     if args.only in (None, "checkpoints"):
-        for runs, duration_ms, size in checkpoint_growth(settings, [100, 1_000, 5_000]):
-            print(f"checkpoint with {runs:>6,} runs: {duration_ms:>5} ms, {size / 1e6:.2f} MB")
+        checkpoint_growth(settings, [100, 500, 1_000])
 
 
 if __name__ == "__main__":
