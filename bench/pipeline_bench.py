@@ -12,6 +12,7 @@ a time.
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import signal
 import statistics
@@ -32,6 +33,7 @@ from emitter.events import Measurement
 from emitter.producer import producer_config
 from flink_jobs.indexes import ensure_indexes
 from stack import flink, kafka, procs
+from stack.services import job_env
 from stack.settings import StackSettings
 
 
@@ -56,11 +58,7 @@ def job(settings: StackSettings, start: bool = True) -> Iterator[Job]:
     client: MongoClient[dict[str, Any]] = MongoClient(settings.mongo_uri, tz_aware=True)
     db = client[database]
     ensure_indexes(db)
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers, "JOULESTREAM_TOPIC": topic,
-        "JOULESTREAM_CONSUMER_GROUP": name, "MONGODB_URI": settings.mongo_uri,
-        "MONGODB_DATABASE": database,
-    }  # fmt: skip
+    env = job_env(dataclasses.replace(settings, topic=topic, mongo_database=database), name)
     handle = Job(settings, topic, db, name, env)
     try:
         if start:  # else the caller fills the topic first, then submits

@@ -51,6 +51,7 @@ def build(t_env: TableEnvironment, s: JobSettings) -> None:
         sql.deduped_view(),
         sql.measurements_view(),
         sql.on_time_view(),
+        sql.late_view(),
         sql.run_meta_view(),
         sql.windows_view(s, pricing),
         sql.priced_late_view(pricing),

@@ -23,6 +23,7 @@ WINDOWS_SINK = "windows_sink"
 WINDOWS_TOPIC_SINK = "windows_topic_sink"
 PRICED_WINDOWS = "priced_windows"
 PRICED_LATE = "priced_late_events"
+LATE_MEASUREMENTS = "late_measurements"
 ROLLUPS_SINK = "rollups_sink"
 LATE_SINK = "late_events_sink"
 DEAD_LETTERS_SINK = "dead_letters_sink"
@@ -445,7 +446,7 @@ def priced_late_view(pricing: Pricing) -> str:
     return f"""CREATE TEMPORARY VIEW {PRICED_LATE} AS
 SELECT l.*, CASE WHEN m.run_id IS NULL THEN 0 ELSE 1 END AS priced,
   {_priced(pricing, "l.region", "m.event_pue", "m.event_intensity")}
-FROM (SELECT * FROM {MEASUREMENTS} WHERE {_on_time(False)}) AS l
+FROM {LATE_MEASUREMENTS} AS l
 LEFT JOIN {RUN_META} AS m ON l.run_id = m.run_id"""
 
 
@@ -506,14 +507,19 @@ def on_time_view() -> str:
 SELECT * FROM {MEASUREMENTS} WHERE {_on_time(True)}"""
 
 
+def late_view() -> str:
+    """The measurements behind the watermark: ``late_events`` and the rollups read them."""
+    return f"""CREATE TEMPORARY VIEW {LATE_MEASUREMENTS} AS
+SELECT * FROM {MEASUREMENTS} WHERE {_on_time(False)}"""
+
+
 def late_insert() -> str:
     """Measurements behind the watermark: kept one document each, never dropped silently."""
     return f"""INSERT INTO {LATE_SINK}
 SELECT
   event_id, event_id, run_id, seq, event_time, CURRENT_WATERMARK(event_time),
   {", ".join(COMPONENTS)}
-FROM {MEASUREMENTS}
-WHERE {_on_time(False)}"""
+FROM {LATE_MEASUREMENTS}"""
 
 
 def rollups_insert(s: JobSettings) -> str:

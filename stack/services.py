@@ -18,14 +18,18 @@ class Started:
     processes: list[str] = field(default_factory=list)
 
 
-def job_env(settings: StackSettings) -> dict[str, str]:
-    """The settings the Flink job reads from its environment."""
-    return {
+def job_env(settings: StackSettings, consumer_group: str | None = None) -> dict[str, str]:
+    """The settings the Flink job reads from its environment (``consumer_group``: a job's own,
+    for a job beside the default one)."""
+    env = {
         "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
         "JOULESTREAM_TOPIC": settings.topic,
         "MONGODB_URI": settings.mongo_uri,
         "MONGODB_DATABASE": settings.mongo_database,
     }
+    if consumer_group is not None:
+        env["JOULESTREAM_CONSUMER_GROUP"] = consumer_group
+    return env
 
 
 def up(settings: StackSettings, with_job: bool = True) -> Started:

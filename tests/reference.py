@@ -146,10 +146,10 @@ class Reference:
         """Closed windows and late events, each priced and its CO2e rounded down to a multiple
         of 2**-20 g, added up per user, model, region and period."""
         parts: list[tuple[Measurement, int, dict[str, Any]]] = []
+        of_run = {m.run_id: m for m in reversed(self.measurements())}  # who, model, region
         for w in self.windows(window_ms, late_ids).values():
             start_ms = int(w["window_start"].timestamp() * 1000)
-            e = next(m for m in self.measurements() if m.run_id == w["run_id"])
-            parts.append((e, start_ms - start_ms % period_ms, w))
+            parts.append((of_run[w["run_id"]], start_ms - start_ms % period_ms, w))
         for e in self.measurements():
             if e.event_id in late_ids:
                 late = {"events": 1, **energies(e), **self.price(e.run_id, e.region)}

@@ -14,6 +14,7 @@ from pymongo.database import Database
 
 from flink_jobs.indexes import ensure_indexes
 from stack import flink, kafka, procs
+from stack import services as stack_services
 from stack.settings import StackSettings
 from tests.integration.services import running_services
 
@@ -60,13 +61,9 @@ def running_pipeline(
     client: MongoClient[dict[str, Any]] = MongoClient(services.mongo_uri, tz_aware=True)
     db = client[database]
     ensure_indexes(db)
-    job_env = {
-        "KAFKA_BOOTSTRAP_SERVERS": services.bootstrap_servers,
-        "JOULESTREAM_TOPIC": topic,
-        "JOULESTREAM_CONSUMER_GROUP": job_name,
-        "MONGODB_URI": services.mongo_uri,
-        "MONGODB_DATABASE": database,
-    }
+    job_env = stack_services.job_env(
+        dataclasses.replace(services, topic=topic, mongo_database=database), job_name
+    )
     job = Pipeline(services, topic, db, job_id="", job_env=job_env, job_name=job_name)
     try:
         job.job_id = flink.submit(services, job_env, job_name=job_name)
