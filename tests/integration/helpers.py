@@ -128,3 +128,8 @@ def committed_messages(bootstrap_servers: str, topic: str) -> dict[str, dict[str
         values[(msg.key() or b"").decode()] = json.loads(msg.value() or b"null")
     consumer.close()
     return values
+
+
+def rollup_events(pipeline: Pipeline) -> int:
+    """Measurements counted in ``rollups`` so far (they follow the windows by a sink flush)."""
+    return sum(d["events"] for d in without_probes(documents(pipeline, "rollups")).values())

@@ -25,6 +25,7 @@ from tests.integration.helpers import (
     assert_same,
     documents,
     probe_partitions,
+    rollup_events,
     wait_until,
     without_probes,
 )
@@ -107,9 +108,11 @@ def check_exact(pipeline: Pipeline, events: list[Event], late_allowed: bool = Fa
         stored = without_probes(documents(pipeline, "runs"))
         late = set(without_probes(documents(pipeline, "late_events")))
         windows = without_probes(documents(pipeline, "windows"))
-        return {r: d["events"] for r, d in stored.items()} == {
-            r: d["events"] for r, d in runs.items()
-        } and len(windows) == len(expected.windows(WINDOW_MS, late))
+        return (
+            {r: d["events"] for r, d in stored.items()} == {r: d["events"] for r, d in runs.items()}
+            and len(windows) == len(expected.windows(WINDOW_MS, late))
+            and rollup_events(pipeline) == sum(d["events"] for d in runs.values())
+        )
 
     wait_until(
         "every run and window",

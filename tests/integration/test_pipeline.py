@@ -24,6 +24,7 @@ from tests.integration.helpers import (
     committed_messages,
     documents,
     probe_partitions,
+    rollup_events,
     send,
     wait_until,
     without_probes,
@@ -122,6 +123,8 @@ def test_totals_windows_rollups_and_late_events_are_exact_under_chaos(
         assert {k: message[k] for k in ("events", "energy_j", "co2e_g", "cpu_co2e_g")} == {
             k: window[k] for k in ("events", "energy_j", "co2e_g", "cpu_co2e_g")
         }
+    measured = sum(run["events"] for run in expected.runs().values())
+    wait_until("rollups counted", lambda: rollup_events(pipeline) == measured)
     assert_same(
         without_probes(documents(pipeline, "rollups")),
         expected.rollups(HOUR_MS, WINDOW_MS, late_ids),
