@@ -12,7 +12,7 @@ from pyflink.java_gateway import get_gateway
 from pyflink.table import EnvironmentSettings, TableEnvironment, TableResult
 
 from flink_jobs import carbon, sql
-from flink_jobs.plan import with_state_ttls
+from flink_jobs.plan import tuned
 from flink_jobs.settings import JobSettings
 
 log = logging.getLogger(__name__)
@@ -32,9 +32,9 @@ def table_config(s: JobSettings) -> dict[str, str]:
         # Plan the views every output shares once: one de-duplication state, and the late/on
         # time split read from one operator's watermark, so each measurement goes one way.
         "table.optimizer.reuse-optimize-block-with-digest-enabled": "true",
-        # No mini-batch: its processing-time batching replaces event-time watermarks in a shared
-        # block (every measurement then looks late). The MongoDB sink keeps only the newest
-        # document per _id in its one-second buffer instead, which bounds the writes as well.
+        # Not for the whole job: its processing-time batching replaces event-time watermarks in
+        # a shared block (every measurement then looks late). flink_jobs/plan.py puts
+        # mini-batches where they are safe.
         "table.exec.mini-batch.enabled": "false",
     }
 
@@ -58,6 +58,7 @@ def build(t_env: TableEnvironment, s: JobSettings) -> None:
         sql.runs_sink_ddl(s),
         sql.windows_sink_ddl(s),
         sql.rollups_sink_ddl(s),
+        sql.epochs_sink_ddl(s),
         sql.late_sink_ddl(s),
         sql.dead_letters_sink_ddl(s),
         sql.windows_topic_sink_ddl(s),
@@ -68,11 +69,15 @@ def build(t_env: TableEnvironment, s: JobSettings) -> None:
     statements.add_insert_sql(sql.windows_insert())
     statements.add_insert_sql(sql.windows_topic_insert())
     statements.add_insert_sql(sql.rollups_insert(s))
+    statements.add_insert_sql(sql.epochs_insert())
     statements.add_insert_sql(sql.late_insert())
     statements.add_insert_sql(sql.dead_letters_insert(s))
-    # Submitted as a compiled plan, to give each stateful operator its own TTL (flink_jobs/plan).
+    # Submitted as a compiled plan, to give each stateful operator its own TTL and mini-batches
+    # where they are safe (flink_jobs/plan).
     compiled = statements._j_statement_set.compilePlan().asJsonString()
-    plan = with_state_ttls(compiled, s.dedup_ttl_s * 1000, s.state_ttl_s * 1000)
+    plan = tuned(
+        compiled, s.dedup_ttl_s * 1000, s.state_ttl_s * 1000, s.mini_batch_ms, s.mini_batch_size
+    )
     gateway = get_gateway()
     reference = gateway.jvm.org.apache.flink.table.api.PlanReference.fromJsonString(plan)
     result = TableResult(t_env._j_tenv.loadPlan(reference).execute())

@@ -24,13 +24,18 @@ class JobSettings:
     rollup_s: int = 3600
     """Length of the periods of the per user, model and region rollups, seconds."""
     pue: str = ""
+    """PUE by provider or region, e.g. ``aws=1.15,gcp:europe-north1=1.09``; others use 1.0."""
     dedup_ttl_s: int = 86_400
     """How long an event id is remembered: a copy arriving later than this counts again."""
     state_ttl_s: int = 7 * 86_400
     """How long other per-key state lives without updates (run totals are kept for ever)."""
     windows_topic_name: str = ""
     """Kafka topic of the closed windows (exactly-once); empty: ``<topic>.windows``."""
-    """PUE by provider or region, e.g. ``aws=1.15,gcp:europe-north1=1.09``; others use 1.0."""
+    mini_batch_ms: int = 1000
+    """Run and epoch totals fold each key's events of this long into one update, milliseconds
+    (0: one update per event)."""
+    mini_batch_size: int = 5000
+    """At most this many events wait in one mini-batch."""
 
     def __post_init__(self) -> None:
         # Rollups add up closed windows, so a window must never straddle two periods.
@@ -63,4 +68,6 @@ class JobSettings:
             dedup_ttl_s=int(e.get("JOULESTREAM_DEDUP_TTL_S", d.dedup_ttl_s)),
             state_ttl_s=int(e.get("JOULESTREAM_STATE_TTL_S", d.state_ttl_s)),
             windows_topic_name=e.get("JOULESTREAM_WINDOWS_TOPIC", d.windows_topic_name),
+            mini_batch_ms=int(e.get("JOULESTREAM_MINI_BATCH_MS", d.mini_batch_ms)),
+            mini_batch_size=int(e.get("JOULESTREAM_MINI_BATCH_SIZE", d.mini_batch_size)),
         )
