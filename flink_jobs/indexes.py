@@ -18,6 +18,7 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
             for key in ("user_id", "model", "region")
         ),
     ],
+    "epochs": [[("run_id", ASCENDING), ("epoch", ASCENDING)]],
     "late_events": [[("run_id", ASCENDING), ("event_at", ASCENDING)]],
     "dead_letters": [[("received_at", DESCENDING)]],
 }

@@ -25,6 +25,7 @@ PRICED_WINDOWS = "priced_windows"
 PRICED_LATE = "priced_late_events"
 LATE_MEASUREMENTS = "late_measurements"
 ROLLUPS_SINK = "rollups_sink"
+EPOCHS_SINK = "epochs_sink"
 LATE_SINK = "late_events_sink"
 DEAD_LETTERS_SINK = "dead_letters_sink"
 ENERGY = ("cpu_energy_j", "gpu_energy_j", "ram_energy_j")
@@ -144,10 +145,15 @@ SELECT
   seq,
   ts_ms,
   event_time,
+  measurement.interval_start_ms AS interval_start_ms,
 {energies},
   {total} AS energy_j,
   measurement.samples AS samples,
-  measurement.tokens AS tokens
+  measurement.tokens AS tokens,
+  CAST(measurement.`epoch` AS BIGINT) AS `epoch`,
+  measurement.`step` AS `step`,
+  measurement.loss AS loss,
+  measurement.accuracy AS accuracy
 FROM {DEDUPED}
 WHERE event_type = 'measurement'"""
 
@@ -198,6 +204,15 @@ _PRICING_COLUMNS = """  pue DOUBLE,
   intensity_g_per_kwh DOUBLE,
   intensity_source STRING,
   intensity_fallback BOOLEAN"""
+_PROGRESS_COLUMNS = """  `epoch` BIGINT,
+  `step` BIGINT,
+  loss DOUBLE,
+  accuracy DOUBLE"""
+_WINDOW_PROGRESS_COLUMNS = """  `epoch` BIGINT,
+  samples BIGINT,
+  tokens BIGINT,
+  loss DOUBLE,
+  accuracy DOUBLE"""
 _UTC_ISO = "'yyyy-MM-dd''T''HH:mm:ss''Z'''"
 
 
@@ -218,6 +233,8 @@ def runs_sink_ddl(s: JobSettings) -> str:
   project STRING,
   `model` STRING,
   region STRING,
+  dataset STRING,
+  framework STRING,
   status STRING,
   events BIGINT,
   last_seq BIGINT,
@@ -226,6 +243,7 @@ def runs_sink_ddl(s: JobSettings) -> str:
   finished_at TIMESTAMP_LTZ(3),
   samples BIGINT,
   tokens BIGINT,
+{_PROGRESS_COLUMNS},
 {_ENERGY_COLUMNS},
 {_PRICING_COLUMNS},
 {_CO2E_COLUMNS},
@@ -246,6 +264,7 @@ def windows_sink_ddl(s: JobSettings) -> str:
   window_start TIMESTAMP(3),
   window_end TIMESTAMP(3),
   events BIGINT,
+{_WINDOW_PROGRESS_COLUMNS},
 {_ENERGY_COLUMNS},
 {_PRICING_COLUMNS},
 {_CO2E_COLUMNS}"""
@@ -350,8 +369,9 @@ def runs_insert(pricing: Pricing) -> str:
     )
     return f"""INSERT INTO {RUNS_SINK}
 SELECT
-  run_id, run_id, user_id, project, `model`, region, status, events, last_seq,
-  started_at, last_event_at, finished_at, samples, tokens,
+  run_id, run_id, user_id, project, `model`, region, dataset, framework, status, events,
+  last_seq, started_at, last_event_at, finished_at, samples, tokens,
+  `epoch`, `step`, loss, accuracy,
   {", ".join(COMPONENTS)},
   pue, intensity_g_per_kwh, intensity_source, intensity_fallback,
   {", ".join(_co2e_name(c) for c in COMPONENTS)},
@@ -371,6 +391,9 @@ FROM (
       LAST_VALUE(project) AS project,
       LAST_VALUE(`model`) AS `model`,
       LAST_VALUE(region) AS region,
+      -- LAST_VALUE skips nulls: these keep what the run's events last said.
+      LAST_VALUE(run_started.dataset) AS dataset,
+      LAST_VALUE(run_started.framework) AS framework,
       COALESCE(LAST_VALUE(run_finished.status), 'running') AS status,
       COUNT(measurement.interval_start_ms) AS events,
       MAX(seq) AS last_seq,
@@ -381,6 +404,10 @@ FROM (
         AS finished_at,
       COALESCE(SUM(measurement.samples), 0) AS samples,
       COALESCE(SUM(measurement.tokens), 0) AS tokens,
+      CAST(MAX(measurement.`epoch`) AS BIGINT) AS `epoch`,
+      MAX(measurement.`step`) AS `step`,
+      LAST_VALUE(measurement.loss) AS loss,
+      LAST_VALUE(measurement.accuracy) AS accuracy,
 {sums},
       COALESCE(SUM({total}), 0.0) AS energy_j,
       MAX(run_started.pue) AS event_pue,
@@ -413,7 +440,7 @@ def windows_view(s: JobSettings, pricing: Pricing) -> str:
     return f"""CREATE TEMPORARY VIEW {PRICED_WINDOWS} AS
 SELECT
   CONCAT(run_id, '/', DATE_FORMAT(window_start, {_UTC_ISO})) AS _id,
-  run_id, window_start, window_end, events,
+  run_id, window_start, window_end, events, `epoch`, samples, tokens, loss, accuracy,
   {", ".join(COMPONENTS)},
   pue, intensity_g_per_kwh, intensity_source, intensity_fallback,
 {_co2e_columns()},
@@ -431,6 +458,11 @@ FROM (
       window_end,
       MIN(ts_ms) - MOD(MIN(ts_ms), {window_ms}) AS window_start_ms,
       COUNT(*) AS events,
+      MAX(`epoch`) AS `epoch`,
+      COALESCE(SUM(samples), 0) AS samples,
+      COALESCE(SUM(tokens), 0) AS tokens,
+      LAST_VALUE(loss) AS loss,
+      LAST_VALUE(accuracy) AS accuracy,
 {sums}
     FROM TABLE(TUMBLE(
       TABLE on_time_{MEASUREMENTS},
@@ -451,7 +483,7 @@ LEFT JOIN {RUN_META} AS m ON l.run_id = m.run_id"""
 
 
 _WINDOW_DOC_COLUMNS = (
-    "_id, run_id, window_start, window_end, events, "
+    "_id, run_id, window_start, window_end, events, `epoch`, samples, tokens, loss, accuracy, "
     + ", ".join(COMPONENTS)
     + ", pue, intensity_g_per_kwh, intensity_source, intensity_fallback, "
     + ", ".join(_co2e_name(c) for c in COMPONENTS)
@@ -488,6 +520,7 @@ def windows_topic_sink_ddl(s: JobSettings) -> str:
   window_start TIMESTAMP(3),
   window_end TIMESTAMP(3),
   events BIGINT,
+{_WINDOW_PROGRESS_COLUMNS},
 {_ENERGY_COLUMNS},
 {_PRICING_COLUMNS},
 {_CO2E_COLUMNS},
@@ -556,3 +589,43 @@ FROM (
   FROM {PRICED_LATE}
 )
 GROUP BY user_id, `model`, region, period_ms"""
+
+
+def epochs_sink_ddl(s: JobSettings) -> str:
+    """``epochs``: per run per training epoch, ``_id`` = run id / epoch."""
+    columns = f"""  run_id STRING,
+  `epoch` BIGINT,
+  events BIGINT,
+  started_at TIMESTAMP_LTZ(3),
+  ended_at TIMESTAMP_LTZ(3),
+{_ENERGY_COLUMNS},
+  samples BIGINT,
+  tokens BIGINT,
+  loss DOUBLE,
+  accuracy DOUBLE,
+  version BIGINT"""
+    return _sink(EPOCHS_SINK, columns, s, "epochs", REPLACE_IF_NEWER)
+
+
+def epochs_insert() -> str:
+    """Per run and epoch, every measurement that reports an epoch, late or not, counted in the
+    epoch it reports (trackers end an interval at each epoch's end). Not priced: the run's
+    pricing may still change when its ``run_started`` arrives, and the run document has it."""
+    sums = ",\n".join(f"  SUM({c})" for c in COMPONENTS)
+    return f"""INSERT INTO {EPOCHS_SINK}
+SELECT
+  CONCAT(run_id, '/', CAST(`epoch` AS STRING)),
+  run_id,
+  `epoch`,
+  COUNT(*),
+  TO_TIMESTAMP_LTZ(MIN(interval_start_ms), 3),
+  TO_TIMESTAMP_LTZ(MAX(ts_ms), 3),
+{sums},
+  COALESCE(SUM(samples), 0),
+  COALESCE(SUM(tokens), 0),
+  LAST_VALUE(loss),
+  LAST_VALUE(accuracy),
+  COUNT(*)
+FROM {MEASUREMENTS}
+WHERE `epoch` IS NOT NULL
+GROUP BY run_id, `epoch`"""

@@ -48,6 +48,18 @@ def _add(into: dict[str, Any], e: Measurement) -> None:
         into[name] += joules
 
 
+def _progress(into: dict[str, Any], e: Measurement, *, step: bool = False) -> None:
+    """Highest epoch (and step); loss and accuracy of the last event to arrive with one."""
+    names = ("epoch", "step") if step else ("epoch",)
+    for name in names:
+        value = getattr(e, name)
+        if value is not None:
+            into[name] = value if into[name] is None else max(into[name], value)
+    for name in ("loss", "accuracy"):
+        if getattr(e, name) is not None:
+            into[name] = getattr(e, name)
+
+
 class Reference:
     """Expected documents for a set of events (duplicates allowed: they are dropped)."""
 
@@ -88,13 +100,18 @@ class Reference:
             run = runs.setdefault(e.run_id, {
                 "_id": e.run_id, "run_id": e.run_id, "user_id": e.user_id,
                 "project": e.project, "model": e.model, "region": e.region,
-                "status": "running", "events": 0, "last_seq": -1, "started_at": None,
+                "dataset": None, "framework": None, "epoch": None, "step": None,
+                "loss": None, "accuracy": None, "status": "running", "events": 0,
+                "last_seq": -1, "started_at": None,
                 "last_event_at": None, "finished_at": None, "samples": 0, "tokens": 0,
                 **dict.fromkeys(COMPONENTS, 0.0), "version": 0,
                 "cpu_methods": set(), "ram_methods": set(), "gpu_methods": set(),
             })  # fmt: skip
             run["version"] += 1  # every distinct event of the run
             run["last_seq"] = max(run["last_seq"], e.seq)
+            if isinstance(e, RunStarted):
+                run["dataset"] = e.dataset if e.dataset is not None else run["dataset"]
+                run["framework"] = e.framework if e.framework is not None else run["framework"]
             if isinstance(e, RunFinished):
                 run["status"] = e.status
                 run["finished_at"] = utc(e.ts_ms)
@@ -107,6 +124,7 @@ class Reference:
                     run[f"{name}_methods"].add(method)
             run["samples"] += e.samples or 0
             run["tokens"] += e.tokens or 0
+            _progress(run, e, step=True)
             start, end = utc(e.interval_start_ms), utc(e.ts_ms)
             run["started_at"] = min(run["started_at"] or start, start)
             run["last_event_at"] = max(run["last_event_at"] or end, end)
@@ -131,10 +149,14 @@ class Reference:
             key = f"{e.run_id}/{iso(start_ms)}"
             w = windows.setdefault(key, {
                 "_id": key, "run_id": e.run_id, "window_start": utc(start_ms),
-                "window_end": utc(start_ms + window_ms), "events": 0,
+                "window_end": utc(start_ms + window_ms), "events": 0, "epoch": None,
+                "samples": 0, "tokens": 0, "loss": None, "accuracy": None,
                 **dict.fromkeys(COMPONENTS, 0.0), **self.price(e.run_id, e.region),
             })  # fmt: skip
             w["events"] += 1
+            w["samples"] += e.samples or 0
+            w["tokens"] += e.tokens or 0
+            _progress(w, e)
             _add(w, e)
         for w in windows.values():
             w.update(self.co2e(w))
@@ -174,6 +196,29 @@ class Reference:
             # Grows with every event and when a run's run_started prices its share.
             r["version"] += part["events"] + (1 if e.run_id in self.started else 0)
         return rollups
+
+    def epochs(self) -> dict[str, dict[str, Any]]:
+        """Every measurement that reports an epoch, late or not, in that epoch."""
+        epochs: dict[str, dict[str, Any]] = {}
+        for e in self.measurements():
+            if e.epoch is None:
+                continue
+            key = f"{e.run_id}/{e.epoch}"
+            doc = epochs.setdefault(key, {
+                "_id": key, "run_id": e.run_id, "epoch": e.epoch, "events": 0,
+                "started_at": utc(e.interval_start_ms), "ended_at": utc(e.ts_ms),
+                **dict.fromkeys(COMPONENTS, 0.0), "samples": 0, "tokens": 0,
+                "loss": None, "accuracy": None, "version": 0,
+            })  # fmt: skip
+            doc["events"] += 1
+            doc["version"] += 1
+            doc["started_at"] = min(doc["started_at"], utc(e.interval_start_ms))
+            doc["ended_at"] = max(doc["ended_at"], utc(e.ts_ms))
+            doc["samples"] += e.samples or 0
+            doc["tokens"] += e.tokens or 0
+            _progress(doc, e)
+            _add(doc, e)
+        return epochs
 
     def late_events(self, late_ids: set[str]) -> dict[str, dict[str, Any]]:
         """The late documents without ``watermark_at`` (when the job saw it)."""

@@ -133,3 +133,8 @@ def committed_messages(bootstrap_servers: str, topic: str) -> dict[str, dict[str
 def rollup_events(pipeline: Pipeline) -> int:
     """Measurements counted in ``rollups`` so far (they follow the windows by a sink flush)."""
     return sum(d["events"] for d in without_probes(documents(pipeline, "rollups")).values())
+
+
+def epoch_events(pipeline: Pipeline) -> int:
+    """Measurements counted in ``epochs`` so far."""
+    return sum(d["events"] for d in without_probes(documents(pipeline, "epochs")).values())

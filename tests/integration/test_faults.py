@@ -24,6 +24,7 @@ from tests.integration.helpers import (
     WINDOW_MS,
     assert_same,
     documents,
+    epoch_events,
     probe_partitions,
     rollup_events,
     wait_until,
@@ -103,6 +104,7 @@ def check_exact(pipeline: Pipeline, events: list[Event], late_allowed: bool = Fa
     probe_partitions(pipeline, to_ms=T0_MS + 2 * HOUR_MS)
     expected = Reference(events, PRICING)
     runs = expected.runs()
+    epochs = expected.epochs()
 
     def counted() -> bool:
         stored = without_probes(documents(pipeline, "runs"))
@@ -112,6 +114,7 @@ def check_exact(pipeline: Pipeline, events: list[Event], late_allowed: bool = Fa
             {r: d["events"] for r, d in stored.items()} == {r: d["events"] for r, d in runs.items()}
             and len(windows) == len(expected.windows(WINDOW_MS, late))
             and rollup_events(pipeline) == sum(d["events"] for d in runs.values())
+            and epoch_events(pipeline) == sum(d["events"] for d in epochs.values())
         )
 
     wait_until(
@@ -128,6 +131,7 @@ def check_exact(pipeline: Pipeline, events: list[Event], late_allowed: bool = Fa
     assert_same(
         without_probes(documents(pipeline, "rollups")), expected.rollups(HOUR_MS, WINDOW_MS, late)
     )
+    assert_same(without_probes(documents(pipeline, "epochs")), epochs)
 
 
 def test_killing_the_taskmanager_three_times_mid_stream_counts_every_event_once(

@@ -23,6 +23,7 @@ from tests.integration.helpers import (
     caught_up,
     committed_messages,
     documents,
+    epoch_events,
     probe_partitions,
     rollup_events,
     send,
@@ -129,6 +130,10 @@ def test_totals_windows_rollups_and_late_events_are_exact_under_chaos(
         without_probes(documents(pipeline, "rollups")),
         expected.rollups(HOUR_MS, WINDOW_MS, late_ids),
     )
+    epochs = expected.epochs()
+    in_epochs = sum(d["events"] for d in epochs.values())
+    wait_until("epochs counted", lambda: epoch_events(pipeline) == in_epochs)
+    assert_same(without_probes(documents(pipeline, "epochs")), epochs)
     stored_late = documents(pipeline, "late_events")
     assert all(d.pop("watermark_at") >= d["event_at"] for d in stored_late.values())
     assert stored_late == expected.late_events(late_ids)
