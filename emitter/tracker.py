@@ -110,6 +110,11 @@ class Tracker:
         """Energy emitted so far per component, joules."""
 
     @property
+    def started(self) -> bool:
+        """Whether ``start`` has run (it runs once per tracker)."""
+        return self._started
+
+    @property
     def meters(self) -> Meters:
         if self._meters is None:
             raise RuntimeError("the tracker has not started")
