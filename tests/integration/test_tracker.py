@@ -45,7 +45,9 @@ def topic_for(services: StackSettings) -> str:
 
 
 def drop(services: StackSettings, topic: str) -> None:
-    AdminClient({"bootstrap.servers": services.bootstrap_servers}).delete_topics([topic])
+    futures = AdminClient({"bootstrap.servers": services.bootstrap_servers}).delete_topics([topic])
+    for future in futures.values():
+        future.result(30)
 
 
 def test_tracker_events_arrive_in_kafka_with_epochs_closed(services: StackSettings, tmp_path):
