@@ -14,6 +14,7 @@ instances are not supported). Indices are mapped to NVML's order, the PCI bus or
 ``CUDA_DEVICE_ORDER=PCI_BUS_ID`` so that CUDA numbers devices the same way.
 """
 
+import importlib
 import logging
 import os
 import threading
@@ -90,9 +91,8 @@ class NvmlGpuMeter(GpuMeter):
     ) -> None:
         if nvml is None:
             try:
-                import pynvml  # the optional `gpu` extra
-
-                nvml = pynvml
+                # Imported by name: the optional `gpu` extra, absent from the images.
+                nvml = importlib.import_module("pynvml")
             except ImportError as exc:
                 raise NvmlUnavailableError(
                     "nvidia-ml-py is not installed (pip install 'joulestream[gpu]')"

@@ -45,8 +45,8 @@ def topic_for(services: StackSettings) -> str:
 
 
 def drop(services: StackSettings, topic: str) -> None:
-    futures = AdminClient({"bootstrap.servers": services.bootstrap_servers}).delete_topics([topic])
-    for future in futures.values():
+    admin = AdminClient({"bootstrap.servers": services.bootstrap_servers})
+    for future in admin.delete_topics([topic]).values():
         future.result(30)
 
 
