@@ -1,4 +1,5 @@
-"""``python -m emitter simulate|replay``: send a simulated fleet, or a spool, to Kafka.
+"""``python -m emitter simulate|replay|track|doctor``: send a simulated fleet or a spool to
+Kafka, measure a training command, or say how this host is measured.
 
 Settings come from flags, with defaults from the environment (KAFKA_BOOTSTRAP_SERVERS,
 JOULESTREAM_TOPIC), so the same command works against the local stack and a cluster.
@@ -13,7 +14,8 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
-from emitter import chaos, replay, simulate
+from emitter import chaos, replay, simulate, track
+from emitter.meters.select import CPU_CHOICES, GPU_CHOICES, RAM_CHOICES
 from emitter.producer import DEFAULT_SPOOL, EventProducer, producer_config
 
 
@@ -103,7 +105,52 @@ def _parser() -> argparse.ArgumentParser:
         "duplicates yet, so do not replay the same file twice.",
     )
     replay.add_argument("path", type=Path, help="the JSON Lines file, e.g. the spool")
-    for command in (sim, replay):
+    doctor = commands.add_parser(
+        "doctor",
+        help="say what this host's meters measure, how, and why",
+        description="Choose the meters as a tracker would and print each one's method and the "
+        "reason for the choice. Exit code 1 if a meter named explicitly cannot be used.",
+    )
+    tracked = commands.add_parser(
+        "track",
+        help="run a training command and measure it: track [options] -- python train.py",
+        description="Run a command to its end, emitting run_started, a measurement per "
+        "interval and run_finished for it. The CPU estimate (where RAPL cannot be read) covers "
+        "the command's whole process tree; RAPL and NVML measure whole devices. The exit code "
+        "is the command's.",
+    )
+    tracked.add_argument("--model", required=True, help="the model being trained")
+    tracked.add_argument("--project", default="default", help="project (default: default)")
+    tracked.add_argument("--dataset", default=None, help="dataset name")
+    tracked.add_argument("--framework", default=None, help="e.g. 'pytorch 2.5'")
+    tracked.add_argument("--run-id", default=None, help="run id (default: a new UUID)")
+    tracked.add_argument(
+        "--user", default=None, help="user id (env JOULESTREAM_USER, default: login name)"
+    )
+    tracked.add_argument(
+        "--region",
+        default=None,
+        help="country or cloud region (env JOULESTREAM_REGION, default: WORLD)",
+    )
+    tracked.add_argument(
+        "--interval-s", type=float, default=1.0, help="seconds per measurement (default: 1)"
+    )
+    tracked.add_argument(
+        "argv", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the command and its args"
+    )
+    for part, env_name, choices in (
+        ("cpu", "JOULESTREAM_CPU_METER", CPU_CHOICES),
+        ("ram", "JOULESTREAM_RAM_METER", RAM_CHOICES),
+        ("gpu", "JOULESTREAM_GPU_METER", GPU_CHOICES),
+    ):
+        for sub in (doctor, tracked):
+            sub.add_argument(
+                f"--{part}-meter",
+                choices=choices,
+                default=os.environ.get(env_name, "auto"),
+                help=f"{part.upper()} meter (env {env_name}, default: auto)",
+            )
+    for command in (sim, replay, tracked):
         command.add_argument(
             "--bootstrap-servers",
             default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
@@ -189,4 +236,8 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "doctor":
+        return track.doctor(args.cpu_meter, args.ram_meter, args.gpu_meter)
+    if args.command == "track":
+        return track.track(args)
     return _replay(args) if args.command == "replay" else _simulate(args)

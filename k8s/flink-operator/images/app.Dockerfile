@@ -10,6 +10,7 @@ RUN pip install --no-cache-dir -c /tmp/requirements.lock \
       dash==4.4.1 \
       fastavro==1.13.1 \
       plotly==7.1.0 \
+      psutil==7.2.2 \
       pymongo==4.20.1
 WORKDIR /app
 COPY schemas /app/schemas

@@ -1,0 +1,83 @@
+"""PyTorch Lightning callback (extra ``lightning``)::
+
+    trainer = Trainer(callbacks=[JoulestreamCallback(model="resnet50", dataset="cifar10")])
+
+Samples per batch are taken from the batch's first dimension; the loss and accuracy from
+``trainer.callback_metrics`` (``train_loss``/``loss``, ``train_acc``/``acc``/``accuracy``).
+"""
+
+from typing import Any
+
+try:
+    import lightning.pytorch as pl
+except ImportError:  # the older package name
+    try:
+        import pytorch_lightning as pl
+    except ImportError as exc:
+        raise ImportError(
+            "the Lightning callback needs lightning: pip install 'joulestream[lightning]'"
+        ) from exc
+
+from emitter.callbacks.core import TrackerCallbackCore, number, share
+from emitter.tracker import Tracker
+
+LOSS_KEYS = ("train_loss", "loss")
+ACCURACY_KEYS = ("train_acc", "acc", "accuracy", "train_accuracy")
+
+
+def _metric(metrics: Any, keys: tuple[str, ...]) -> object:  # noqa: ANN401  (tensors)
+    return next((metrics[k] for k in keys if k in metrics), None)
+
+
+def _batch_size(batch: Any) -> int | None:  # noqa: ANN401  (any collate output)
+    first = batch[0] if isinstance(batch, list | tuple) and batch else batch
+    if isinstance(first, dict) and first:
+        first = next(iter(first.values()))
+    shape = getattr(first, "shape", None)
+    return int(shape[0]) if shape else None
+
+
+class JoulestreamCallback(pl.Callback):  # type: ignore[misc]  # Lightning is untyped here
+    """Emits the run's events through a ``Tracker``; closes an interval at each epoch's end."""
+
+    def __init__(self, tracker: Tracker | None = None, **tracker_args: object) -> None:
+        super().__init__()
+        self.core = TrackerCallbackCore(tracker, **tracker_args)
+
+    def on_train_start(self, trainer: Any, pl_module: Any) -> None:  # noqa: ANN401
+        hparams = dict(getattr(pl_module, "hparams", {}) or {})
+        self.core.train_start(f"lightning {pl.__version__}", hparams)
+
+    def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:  # noqa: ANN401
+        self.core.epoch_start(int(trainer.current_epoch))
+
+    def on_train_batch_end(
+        self,
+        trainer: Any,  # noqa: ANN401
+        pl_module: Any,  # noqa: ANN401
+        outputs: Any,  # noqa: ANN401
+        batch: Any,  # noqa: ANN401
+        batch_idx: int,
+    ) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        self.core.batch_end(int(trainer.global_step), _batch_size(batch), number(loss))
+
+    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:  # noqa: ANN401
+        metrics = trainer.callback_metrics
+        self.core.epoch_end(
+            int(trainer.current_epoch),
+            loss=number(_metric(metrics, LOSS_KEYS)),
+            accuracy=share(_metric(metrics, ACCURACY_KEYS)),
+        )
+
+    def on_train_end(self, trainer: Any, pl_module: Any) -> None:  # noqa: ANN401
+        self.core.train_end("completed")
+
+    def on_exception(
+        self,
+        trainer: Any,  # noqa: ANN401
+        pl_module: Any,  # noqa: ANN401
+        exception: BaseException,
+    ) -> None:
+        status = "cancelled" if isinstance(exception, KeyboardInterrupt) else "failed"
+        self.core.train_end(status, f"{type(exception).__name__}: {exception}"[:1000])

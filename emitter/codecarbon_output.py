@@ -1,0 +1,152 @@
+"""Feed CodeCarbon's measurements into joulestream: a CodeCarbon output handler.
+
+    from codecarbon import EmissionsTracker
+    from emitter.codecarbon_output import JoulestreamOutput
+
+    tracker = EmissionsTracker(
+        measure_power_secs=1, api_call_interval=1, output_handlers=[JoulestreamOutput(model="m")]
+    )
+
+CodeCarbon calls ``live_out`` every ``api_call_interval`` measurements (default 8: set it to 1
+for one event per measurement), ``out`` at ``flush`` and ``stop``, and ``exit`` after ``stop``.
+The handler emits ``run_started`` at the first call, a ``measurement`` per call with the energy
+since the previous one (its own difference of CodeCarbon's running totals, kWh to joules), and
+``run_finished`` at ``exit``. Methods are ``codecarbon``: CodeCarbon does not tell an output
+whether a figure was measured (RAPL, NVML) or estimated (its TDP and RAM rules), so a
+``codecarbon`` figure is "as CodeCarbon reported it"; ``python -m emitter doctor`` on the same
+host says what can be measured there. Needs CodeCarbon (not a dependency of the core).
+"""
+
+import os
+from typing import Any
+
+from codecarbon.output_methods.base_output import BaseOutput
+from codecarbon.output_methods.emissions_data import EmissionsData
+
+from emitter.events import Measurement, RunFinished, RunStarted
+from emitter.producer import EventProducer
+from emitter.tracker import now_ms
+
+METHOD = "codecarbon"
+J_PER_KWH = 3_600_000.0
+
+
+def region_of(data: EmissionsData) -> str:
+    """joulestream's region for CodeCarbon's location: 'provider:region' on a cloud, else the
+    ISO 3166-1 alpha-2 code of CodeCarbon's alpha-3 country, else 'WORLD'."""
+    if data.cloud_provider and data.cloud_region:
+        return f"{data.cloud_provider}:{data.cloud_region}"
+    import pycountry  # comes with CodeCarbon
+
+    country = pycountry.countries.get(alpha_3=(data.country_iso_code or "").upper())
+    return str(country.alpha_2) if country is not None else "WORLD"
+
+
+class JoulestreamOutput(BaseOutput):
+    """Forwards CodeCarbon's measurements as joulestream events."""
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        producer: EventProducer | None = None,
+        region: str | None = None,
+        user_id: str | None = None,
+        project: str | None = None,
+        run_id: str | None = None,
+        dataset: str | None = None,
+        clock_ms: Any = now_ms,  # noqa: ANN401  (a Callable[[], int]; Any keeps CodeCarbon happy)
+    ) -> None:
+        """Without ``producer``, one is made from KAFKA_BOOTSTRAP_SERVERS and JOULESTREAM_TOPIC
+        and closed at ``exit``. ``region`` defaults to CodeCarbon's location, ``project`` and
+        ``run_id`` to CodeCarbon's project name and run id."""
+        self._own_producer = producer is None
+        self._producer = producer or EventProducer(
+            os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+            os.environ.get("JOULESTREAM_TOPIC", "training.events"),
+        )
+        self._model = model
+        self._region = region
+        self._user_id = user_id or os.environ.get("JOULESTREAM_USER", "codecarbon")
+        self._project = project
+        self._run_id = run_id
+        self._dataset = dataset
+        self._clock_ms = clock_ms
+        self._who: dict[str, Any] | None = None
+        self._seq = 0
+        self._last_ms = 0
+        self._last_kwh = (0.0, 0.0, 0.0)
+
+    def _start(self, total: EmissionsData, at_ms: int) -> dict[str, Any]:
+        who: dict[str, Any] = {
+            "run_id": self._run_id or str(total.run_id),
+            "user_id": self._user_id,
+            "project": self._project or str(total.project_name or "default"),
+            "model": self._model,
+            "region": self._region or region_of(total),
+        }
+        self._last_ms = max(0, at_ms - round(total.duration * 1000))
+        self._emit(
+            RunStarted(
+                **who,
+                seq=0,
+                ts_ms=self._last_ms,
+                dataset=self._dataset,
+                framework=f"codecarbon {total.codecarbon_version}",
+                cpu_model=total.cpu_model or None,
+                cpu_count=int(total.cpu_count) if total.cpu_count else None,
+                ram_gb=float(total.ram_total_size) * 2**30 / 1e9 if total.ram_total_size else None,
+                pue=float(total.pue) if total.pue and total.pue >= 1 else None,
+            )
+        )
+        return who
+
+    def _forward(self, total: EmissionsData) -> None:
+        at_ms = self._clock_ms()
+        if self._who is None:
+            self._who = self._start(total, at_ms)
+        totals_kwh = (total.cpu_energy, total.ram_energy, total.gpu_energy)
+        cpu_j, ram_j, gpu_j = (
+            max(0.0, (now - then) * J_PER_KWH)
+            for now, then in zip(totals_kwh, self._last_kwh, strict=True)
+        )
+        end_ms = max(at_ms, self._last_ms)
+        self._emit(
+            Measurement(
+                **self._who,
+                seq=self._seq,
+                ts_ms=end_ms,
+                interval_start_ms=self._last_ms,
+                cpu_energy_j=cpu_j,
+                cpu_method=METHOD,
+                ram_energy_j=ram_j,
+                ram_method=METHOD,
+                gpu_energy_j=gpu_j,
+                cpu_utilisation=min(1.0, max(0.0, total.cpu_utilization_percent / 100)),
+            )
+        )
+        self._last_ms, self._last_kwh = end_ms, totals_kwh
+
+    def _emit(self, event: RunStarted | Measurement | RunFinished) -> None:
+        self._producer.emit(event)
+        self._seq += 1
+
+    def live_out(self, total: EmissionsData, delta: EmissionsData) -> None:
+        self._forward(total)
+
+    def out(self, total: EmissionsData, delta: EmissionsData) -> None:
+        self._forward(total)
+
+    def exit(self) -> None:
+        if self._who is not None:
+            self._emit(
+                RunFinished(
+                    **self._who,
+                    seq=self._seq,
+                    ts_ms=max(self._clock_ms(), self._last_ms),
+                    status="completed",
+                )
+            )
+            self._who = None
+        if self._own_producer:
+            self._producer.close()

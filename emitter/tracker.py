@@ -1,0 +1,338 @@
+"""Measure a real training run: ``run_started``, one ``measurement`` per interval, ``run_finished``.
+
+``Tracker`` is a context manager and a decorator. A background thread closes an interval every
+``interval_s`` seconds: it reads the meters (cumulative counters, so the interval's energy is a
+difference and the intervals tile the run without gap or overlap) and emits a measurement with
+the progress ``log`` attached since the last one. ``end_epoch`` closes the interval at once, so
+that each epoch's energy is exact where the job counts a measurement in the epoch it reports.
+Emitting only queues (``EventProducer``): training never waits for Kafka.
+"""
+
+import functools
+import getpass
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ParamSpec, TypeVar
+
+from emitter.events import GpuEnergy, Measurement, RunFinished, RunStarted
+from emitter.meters.load import Utilisation
+from emitter.meters.select import Meters, choices_from_env, select_meters
+from emitter.producer import DEFAULT_SPOOL, EventProducer
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def now_ms() -> int:
+    """UTC epoch milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class _Progress:
+    """Training progress reported since the last measurement (samples, tokens) or last seen."""
+
+    epoch: int | None = None
+    step: int | None = None
+    samples: int = 0
+    tokens: int = 0
+    loss: float | None = None
+    accuracy: float | None = None
+    counted: set[str] = field(default_factory=set)
+    """Which of samples and tokens were reported at all (0 and "not reported" differ)."""
+
+
+class Tracker:
+    """Samples the meters in the background and emits a run's events through ``producer``."""
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        region: str | None = None,
+        user_id: str | None = None,
+        project: str = "default",
+        run_id: str | None = None,
+        dataset: str | None = None,
+        framework: str | None = None,
+        hyperparameters: Mapping[str, str] | None = None,
+        pue: float | None = None,
+        interval_s: float = 1.0,
+        producer: EventProducer | None = None,
+        meters: Meters | None = None,
+        pid: int | None = None,
+        clock_ms: Callable[[], int] = now_ms,
+    ) -> None:
+        """``region``, ``user_id`` default from JOULESTREAM_REGION (else 'WORLD', priced with
+        the world average) and JOULESTREAM_USER (else the login name). Without ``producer``
+        one is made from KAFKA_BOOTSTRAP_SERVERS, JOULESTREAM_TOPIC and JOULESTREAM_SPOOL and
+        closed with the tracker. Without ``meters`` they are chosen automatically (overrides:
+        JOULESTREAM_CPU_METER, _RAM_METER, _GPU_METER); ``pid`` estimates that process tree's
+        CPU rather than the machine's."""
+        if interval_s <= 0:
+            raise ValueError(f"interval_s must be > 0, got {interval_s!r}")
+        self.interval_s = interval_s
+        self.run_id = run_id or uuid.uuid4().hex
+        self._who: dict[str, Any] = {
+            "run_id": self.run_id,
+            "user_id": user_id or os.environ.get("JOULESTREAM_USER") or getpass.getuser(),
+            "project": project,
+            "model": model,
+            "region": region or os.environ.get("JOULESTREAM_REGION", "WORLD"),
+        }
+        self._metadata: dict[str, Any] = {
+            "dataset": dataset,
+            "framework": framework,
+            "hyperparameters": dict(hyperparameters or {}),
+            "pue": pue,
+        }
+        self._own_producer = producer is None
+        self._producer = producer
+        self._own_meters = meters is None
+        self._meters = meters
+        self._pid = pid
+        self._clock_ms = clock_ms
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._progress = _Progress()
+        self._seq = 0
+        self._started = False
+        self._finished = False
+        self._thread: threading.Thread | None = None
+        self.totals_j = {"cpu": 0.0, "ram": 0.0, "gpu": 0.0}
+        """Energy emitted so far per component, joules."""
+
+    @property
+    def started(self) -> bool:
+        """Whether ``start`` has run (it runs once per tracker)."""
+        return self._started
+
+    @property
+    def meters(self) -> Meters:
+        if self._meters is None:
+            raise RuntimeError("the tracker has not started")
+        return self._meters
+
+    # Life cycle.
+    def start(self) -> "Tracker":
+        """Choose the meters, emit ``run_started`` and start sampling."""
+        if self._started:
+            raise RuntimeError("a tracker starts once")
+        if self._producer is None:
+            self._producer = EventProducer(
+                os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+                os.environ.get("JOULESTREAM_TOPIC", "training.events"),
+                spool_path=Path(os.environ.get("JOULESTREAM_SPOOL", str(DEFAULT_SPOOL))),
+            )
+        if self._meters is None:
+            cpu, ram, gpu = choices_from_env(os.environ)
+            self._meters = select_meters(cpu, ram, gpu, pid=self._pid)
+        meters = self._meters
+        host = meters.host
+        self._utilisation = Utilisation(meters.load)
+        self._last = self._read()
+        self._start_ms = self._interval_start_ms = self._clock_ms()
+        self._emit(
+            RunStarted(
+                **self._who,
+                seq=self._next_seq(),
+                ts_ms=self._start_ms,
+                host=socket.gethostname(),
+                cpu_model=host.cpu_model,
+                cpu_count=host.cpu_count,
+                cpu_tdp_w=host.cpu_tdp_w,
+                ram_gb=host.ram_gb,
+                gpus=meters.gpu.devices(),
+                **self._metadata,
+            )
+        )
+        self._started = True
+        self._thread = threading.Thread(target=self._run, name="joulestream-tracker", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, status: str = "completed", reason: str | None = None) -> None:
+        """Close the last interval, emit ``run_finished`` and release what was opened."""
+        with self._lock:
+            if not self._started or self._finished:
+                return
+            self._finished = True
+            self._wake.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+        with self._lock:
+            self._close_interval()
+            self._emit(
+                RunFinished(
+                    **self._who,
+                    seq=self._next_seq(),
+                    ts_ms=max(self._clock_ms(), self._interval_start_ms),
+                    status=status,
+                    reason=reason,
+                )
+            )
+        if self._own_meters:
+            self.meters.close()
+        if self._own_producer and self._producer is not None:
+            self._producer.close()
+
+    def __enter__(self) -> "Tracker":
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.stop("completed")
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.stop("cancelled", "KeyboardInterrupt")
+        else:
+            self.stop("failed", f"{exc_type.__name__}: {exc}"[:1000])
+
+    def __call__(self, func: Callable[P, R]) -> Callable[P, R]:
+        """Track every call of ``func`` (a decorator)."""
+
+        @functools.wraps(func)
+        def tracked(*args: P.args, **kwargs: P.kwargs) -> R:
+            with self:
+                return func(*args, **kwargs)
+
+        return tracked
+
+    # Progress, from the training loop.
+    def log(
+        self,
+        *,
+        step: int | None = None,
+        epoch: int | None = None,
+        samples: int | None = None,
+        tokens: int | None = None,
+        loss: float | None = None,
+        accuracy: float | None = None,
+    ) -> None:
+        """Attach progress to the current interval: ``samples`` and ``tokens`` are added up
+        (processed since the last call), the others are the latest values."""
+        with self._lock:
+            self._update(step, epoch, samples, tokens, loss, accuracy)
+
+    def end_epoch(
+        self,
+        epoch: int,
+        *,
+        step: int | None = None,
+        samples: int | None = None,
+        tokens: int | None = None,
+        loss: float | None = None,
+        accuracy: float | None = None,
+    ) -> None:
+        """``epoch`` has just ended: close the interval now, reporting it, and start a new one."""
+        with self._lock:
+            self._update(step, epoch, samples, tokens, loss, accuracy)
+            if self._started and not self._finished:
+                self._close_interval()
+                self._wake.notify_all()  # the next interval is a full one from now
+
+    def _update(
+        self,
+        step: int | None,
+        epoch: int | None,
+        samples: int | None,
+        tokens: int | None,
+        loss: float | None,
+        accuracy: float | None,
+    ) -> None:
+        progress = self._progress
+        if epoch is not None:
+            progress.epoch = epoch
+        if step is not None:
+            progress.step = step
+        if samples is not None:
+            progress.samples += samples
+            progress.counted.add("samples")
+        if tokens is not None:
+            progress.tokens += tokens
+            progress.counted.add("tokens")
+        if loss is not None:
+            progress.loss = float(loss)
+        if accuracy is not None:
+            progress.accuracy = float(accuracy)
+
+    # Sampling.
+    def _run(self) -> None:
+        with self._lock:
+            while not self._finished:
+                due_ms = self._interval_start_ms + self.interval_s * 1000
+                wait_s = (due_ms - self._clock_ms()) / 1000
+                if wait_s > 0:
+                    self._wake.wait(wait_s)
+                    continue
+                self._close_interval()
+
+    def _read(self) -> tuple[float, float, dict[int, tuple[float, str, float | None]]]:
+        meters = self._meters
+        assert meters is not None
+        gpus = {r.index: (r.energy_j, r.method, r.utilisation) for r in meters.gpu.read()}
+        return meters.cpu.energy_j(), meters.ram.energy_j(), gpus
+
+    def _close_interval(self) -> None:
+        """Emit the measurement of [interval start, now) and start the next interval. Holds
+        the lock."""
+        meters = self.meters
+        end_ms = max(self._clock_ms(), self._interval_start_ms)
+        cpu_j, ram_j, gpus = self._read()
+        last_cpu_j, last_ram_j, last_gpus = self._last
+        gpu_energy = tuple(
+            GpuEnergy(
+                index=index,
+                energy_j=max(0.0, energy_j - last_gpus.get(index, (0.0,))[0]),
+                method=method,
+                utilisation=utilisation,
+            )
+            for index, (energy_j, method, utilisation) in sorted(gpus.items())
+        )
+        progress = self._progress
+        measurement = Measurement(
+            **self._who,
+            seq=self._next_seq(),
+            ts_ms=end_ms,
+            interval_start_ms=self._interval_start_ms,
+            cpu_energy_j=max(0.0, cpu_j - last_cpu_j),
+            cpu_method=meters.cpu.method,
+            ram_energy_j=max(0.0, ram_j - last_ram_j),
+            ram_method=meters.ram.method,
+            gpu_energy_j=sum(g.energy_j for g in gpu_energy),
+            gpus=gpu_energy,
+            cpu_utilisation=self._utilisation.since_last(),
+            epoch=progress.epoch,
+            step=progress.step,
+            samples=progress.samples if "samples" in progress.counted else None,
+            tokens=progress.tokens if "tokens" in progress.counted else None,
+            loss=progress.loss,
+            accuracy=progress.accuracy,
+        )
+        self._emit(measurement)
+        self.totals_j["cpu"] += measurement.cpu_energy_j
+        self.totals_j["ram"] += measurement.ram_energy_j
+        self.totals_j["gpu"] += measurement.gpu_energy_j
+        self._last = (cpu_j, ram_j, gpus)
+        self._interval_start_ms = end_ms
+        progress.samples = progress.tokens = 0
+        progress.counted.clear()
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq - 1
+
+    def _emit(self, event: RunStarted | Measurement | RunFinished) -> None:
+        assert self._producer is not None
+        self._producer.emit(event)

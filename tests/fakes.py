@@ -1,0 +1,79 @@
+"""Fakes that subclass the real interfaces: meters with set counters, a producer into a list."""
+
+from typing import Any
+
+from emitter.events import Event, GpuDevice
+from emitter.meters.base import CpuMeter, GpuMeter, GpuReading, RamMeter
+from emitter.meters.load import CpuLoad
+from emitter.meters.select import HostInfo, Meters
+from emitter.producer import EventProducer
+
+
+class FakeLoad(CpuLoad):
+    scope = "machine"
+
+    def __init__(self, cpu_count: int = 2) -> None:
+        self.cpu_count = cpu_count
+        self.busy_s = 0.0
+
+    def busy_cpu_s(self) -> float:
+        return self.busy_s
+
+
+class FakeCpu(CpuMeter):
+    method = "rapl"
+
+    def __init__(self) -> None:
+        self.total_j = 0.0
+
+    def energy_j(self) -> float:
+        return self.total_j
+
+    def describe(self) -> str:
+        return "fake cpu"
+
+
+class FakeRam(RamMeter):
+    method = "ram_model"
+
+    def __init__(self) -> None:
+        self.total_j = 0.0
+
+    def energy_j(self) -> float:
+        return self.total_j
+
+    def describe(self) -> str:
+        return "fake ram"
+
+
+class FakeGpu(GpuMeter):
+    def __init__(self) -> None:
+        self.total_j = {0: 0.0, 1: 0.0}
+
+    def devices(self) -> tuple[GpuDevice, ...]:
+        return tuple(GpuDevice(index=i, uuid=f"GPU-{i}", model="Fake") for i in self.total_j)
+
+    def read(self) -> tuple[GpuReading, ...]:
+        return tuple(GpuReading(i, j, "nvml_energy_counter", 0.5) for i, j in self.total_j.items())
+
+    def describe(self) -> str:
+        return "fake gpu"
+
+
+def fake_meters() -> Meters:
+    host = HostInfo("Fake CPU", 2, 1, 85.0, 8 * 10**9)
+    return Meters(FakeCpu(), FakeRam(), FakeGpu(), FakeLoad(), host, ["fake"])
+
+
+class ListProducer(EventProducer):
+    """Keeps emitted events in a list; no Kafka."""
+
+    def __init__(self) -> None:
+        # Any: tests read the fields of each kind of event.
+        self.events: list[Any] = []
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        return None

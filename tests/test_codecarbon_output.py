@@ -1,0 +1,85 @@
+from typing import Any
+
+from codecarbon.output_methods.emissions_data import EmissionsData
+
+from emitter.codecarbon_output import JoulestreamOutput, region_of
+from emitter.events import Measurement, RunFinished, RunStarted
+from tests.fakes import ListProducer
+
+
+def data(duration_s: float, cpu_kwh: float, ram_kwh: float, gpu_kwh: float, **kw) -> EmissionsData:
+    fields: dict[str, Any] = dict(
+        timestamp="t",
+        project_name="proj",
+        run_id="cc-run",
+        experiment_id="x",
+        duration=duration_s,
+        emissions=0.0,
+        emissions_rate=0.0,
+        cpu_power=0.0,
+        gpu_power=0.0,
+        ram_power=0.0,
+        cpu_energy=cpu_kwh,
+        gpu_energy=gpu_kwh,
+        ram_energy=ram_kwh,
+        energy_consumed=cpu_kwh + ram_kwh + gpu_kwh,
+        water_consumed=0.0,
+        country_name="France",
+        country_iso_code="FRA",
+        region="",
+        cloud_provider="",
+        cloud_region="",
+        os="linux",
+        python_version="3.11",
+        codecarbon_version="3.3.2",
+        cpu_count=8,
+        cpu_model="Intel(R) Xeon(R) Gold 6248",
+        gpu_count=0,
+        gpu_model="",
+        longitude=0.0,
+        latitude=0.0,
+        ram_total_size=16.0,
+        tracking_mode="machine",
+        cpu_utilization_percent=50.0,
+    )
+    fields.update(kw)
+    return EmissionsData(**fields)
+
+
+def test_measurements_are_differences_of_codecarbon_totals_in_joules():
+    producer, now = ListProducer(), [10_000]
+    output = JoulestreamOutput(model="m", producer=producer, user_id="u", clock_ms=lambda: now[0])
+    first_total = data(1.0, 0.00001, 0.000001, 0.0)
+    output.live_out(first_total, first_total)
+    now[0] = 11_000
+    second_total = data(2.0, 0.00003, 0.000002, 0.0)
+    output.out(second_total, second_total)
+    output.exit()
+    started, first, second, finished = producer.events
+    assert isinstance(started, RunStarted)
+    assert isinstance(finished, RunFinished)
+    assert (started.run_id, started.project, started.region, started.ts_ms) == (
+        "cc-run",
+        "proj",
+        "FR",
+        9_000,
+    )
+    assert isinstance(first, Measurement)
+    assert isinstance(second, Measurement)
+    assert (first.interval_start_ms, first.ts_ms, second.ts_ms) == (9_000, 10_000, 11_000)
+    assert round(first.cpu_energy_j, 9) == 36.0
+    assert round(second.cpu_energy_j, 9) == 72.0
+    assert round(second.ram_energy_j, 9) == 3.6
+    assert (first.cpu_method, first.ram_method, first.cpu_utilisation) == (
+        "codecarbon",
+        "codecarbon",
+        0.5,
+    )
+    assert [e.seq for e in producer.events] == [0, 1, 2, 3]
+
+
+def test_cloud_region():
+    assert region_of(data(1, 0, 0, 0, cloud_provider="aws", cloud_region="us-east-1")) == (
+        "aws:us-east-1"
+    )
+    assert region_of(data(1, 0, 0, 0, country_iso_code="XXX")) == "WORLD"
