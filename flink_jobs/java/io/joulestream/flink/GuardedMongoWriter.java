@@ -18,6 +18,10 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.apache.flink.api.common.operators.ProcessingTimeService;
 import org.apache.flink.api.connector.sink2.SinkWriter;
 import org.apache.flink.connector.mongodb.table.converter.RowDataToBsonConverters;
@@ -33,6 +37,14 @@ import org.bson.BsonValue;
  * to BSON only when flushed: a run's totals change with every event, but only the last change
  * of each second is written. In {@code insert-once} mode a duplicate-key error (code 11000:
  * the document exists) is the expected outcome of a replay, not a failure.
+ *
+ * <p>The timed flushes write on a thread of their own, one batch at a time, so that the
+ * operator feeding the sink keeps going while the database answers (a slow store otherwise
+ * holds back the whole chain); while a batch is being written the buffer keeps collecting.
+ * Flink's {@link #flush} (before every checkpoint, and at the end) waits for everything
+ * buffered to be written, so a completed checkpoint never covers a row that is not stored; a
+ * failed background write fails the task at the next call, which restores from the last
+ * checkpoint and writes the same documents again.
  */
 final class GuardedMongoWriter implements SinkWriter<RowData> {
 
@@ -43,7 +55,9 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
     private final ProcessingTimeService timers;
     private final MongoClient client;
     private final MongoCollection<BsonDocument> collection;
-    private final Map<String, RowData> buffer = new LinkedHashMap<>();
+    private final ExecutorService io;
+    private Map<String, RowData> buffer = new LinkedHashMap<>();
+    private Future<?> inFlight;
     private final RowDataSerializer serializer;
     private final int idIndex;
     private final int versionIndex;
@@ -60,6 +74,13 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
         this.collection =
                 client.getDatabase(settings.database)
                         .getCollection(settings.collection, BsonDocument.class);
+        this.io =
+                Executors.newSingleThreadExecutor(
+                        task -> {
+                            Thread thread = new Thread(task, "mongodb-" + settings.collection);
+                            thread.setDaemon(true);
+                            return thread;
+                        });
         scheduleFlush();
     }
 
@@ -67,7 +88,7 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
         timers.registerTimer(
                 timers.getCurrentProcessingTime() + settings.intervalMs,
                 time -> {
-                    flush(false);
+                    flushInBackground();
                     scheduleFlush();
                 });
     }
@@ -90,7 +111,8 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
             }
         }
         if (buffer.size() >= settings.maxRows) {
-            flush(false);
+            awaitInFlight(); // a full buffer waits for the store: back-pressure
+            submit();
         }
     }
 
@@ -102,19 +124,63 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
         return row.getLong(versionIndex);
     }
 
+    /** Everything buffered is stored when this returns. */
     @Override
     public void flush(boolean endOfInput) throws IOException {
-        if (buffer.isEmpty()) {
+        awaitInFlight();
+        if (!buffer.isEmpty()) {
+            submit();
+            awaitInFlight();
+        }
+    }
+
+    private void flushInBackground() throws IOException {
+        if (buffer.isEmpty() || (inFlight != null && !inFlight.isDone())) {
             return;
         }
-        List<WriteModel<BsonDocument>> models = new ArrayList<>(buffer.size());
+        awaitInFlight(); // done: only reports a failure
+        submit();
+    }
+
+    private void submit() {
+        Map<String, RowData> batch = buffer;
+        buffer = new LinkedHashMap<>();
+        inFlight =
+                io.submit(
+                        () -> {
+                            writeBatch(batch);
+                            return null;
+                        });
+    }
+
+    private void awaitInFlight() throws IOException {
+        if (inFlight == null) {
+            return;
+        }
+        Future<?> pending = inFlight;
+        inFlight = null;
+        try {
+            pending.get();
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            throw cause instanceof IOException
+                    ? (IOException) cause
+                    : new IOException("writing to " + settings.collection + " failed", cause);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while writing to " + settings.collection, e);
+        }
+    }
+
+    private void writeBatch(Map<String, RowData> batch) throws IOException {
+        List<WriteModel<BsonDocument>> models = new ArrayList<>(batch.size());
         if (settings.mode == GuardedMongoSink.Mode.INSERT_ONCE) {
-            for (RowData row : buffer.values()) {
+            for (RowData row : batch.values()) {
                 models.add(new InsertOneModel<>(converter.convert(row)));
             }
         } else {
-            Map<String, Long> stored = storedVersions();
-            for (Map.Entry<String, RowData> entry : buffer.entrySet()) {
+            Map<String, Long> stored = storedVersions(batch);
+            for (Map.Entry<String, RowData> entry : batch.entrySet()) {
                 Long current = stored.get(entry.getKey());
                 long version = version(entry.getValue());
                 BsonDocument document = converter.convert(entry.getValue());
@@ -136,7 +202,6 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
         if (!models.isEmpty()) {
             write(models);
         }
-        buffer.clear();
     }
 
     /**
@@ -148,11 +213,11 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
      * with a reply the driver cannot parse. One writer owns each {@code _id} (Flink routes a
      * key to one subtask), so nothing changes between this read and the write.
      */
-    private Map<String, Long> storedVersions() {
+    private Map<String, Long> storedVersions(Map<String, RowData> batch) {
         Map<String, Long> stored = new HashMap<>();
         for (BsonDocument document :
                 collection
-                        .find(Filters.in("_id", new ArrayList<>(buffer.keySet())))
+                        .find(Filters.in("_id", new ArrayList<>(batch.keySet())))
                         .projection(Projections.include("_id", settings.versionField))) {
             BsonValue value = document.get(settings.versionField);
             stored.put(
@@ -197,6 +262,7 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
 
     @Override
     public void close() {
+        io.shutdownNow();
         client.close();
     }
 }
