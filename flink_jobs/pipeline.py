@@ -46,6 +46,7 @@ def build(t_env: TableEnvironment, s: JobSettings) -> None:
         config.set(key, value)
     pricing = carbon.Pricing(carbon.load(), carbon.parse_pue(s.pue))
     for ddl in (
+        sql.LATEST_BY_SEQ_DDL,
         sql.source_ddl(s),
         sql.checked_view(),
         sql.deduped_view(),

@@ -49,7 +49,7 @@ def _set_state_ttls(plan: dict[str, Any], dedup_ttl_ms: int, state_ttl_ms: int) 
 
 
 def _input_of(plan: dict[str, Any], node_id: int) -> dict[str, Any]:
-    edges = [e for e in plan["edges"] if e["target"] == node_id]
+    edges: list[dict[str, Any]] = [e for e in plan["edges"] if e["target"] == node_id]
     if len(edges) != 1:
         raise ValueError(f"plan node {node_id} has {len(edges)} inputs, expected one")
     return edges[0]

@@ -35,6 +35,14 @@ COMPONENTS = (*ENERGY, "energy_j")
 CO2E_QUANTUM = 2.0**-20
 
 
+# A function of the job's jar (flink_jobs/java): the value at the highest seq, whatever the
+# order in which the events arrived.
+LATEST_BY_SEQ_DDL = (
+    "CREATE TEMPORARY SYSTEM FUNCTION LATEST_BY_SEQ AS "
+    "'io.joulestream.flink.LatestBySeq' LANGUAGE JAVA"
+)
+
+
 def literal(value: str) -> str:
     """A SQL string literal."""
     return "'" + value.replace("'", "''") + "'"
@@ -117,14 +125,43 @@ SELECT *,
 FROM {SOURCE}"""
 
 
+# The fields of the event sections that some output reads, as flat columns: the events cross
+# the network to the de-duplication flat and without what no output needs (hyper-parameters,
+# per-GPU details, Kafka metadata), which is most of the job's serialization cost.
+_FLAT_SECTIONS = {
+    "dataset": "run_started.dataset",
+    "framework": "run_started.framework",
+    "event_pue": "run_started.pue",
+    "event_intensity": "run_started.intensity_g_per_kwh",
+    "finished_status": "run_finished.status",
+    "interval_start_ms": "measurement.interval_start_ms",
+    **{c: f"measurement.{c}" for c in ENERGY},
+    "cpu_method": "measurement.cpu_method",
+    "ram_method": "measurement.ram_method",
+    # The first GPU's: a run's GPUs are measured alike. METHOD is a reserved word.
+    "gpu_method": "(measurement.gpus[1]).`method`",
+    "samples": "measurement.samples",
+    "tokens": "measurement.tokens",
+    "`epoch`": "CAST(measurement.`epoch` AS BIGINT)",
+    "`step`": "measurement.`step`",
+    "loss": "measurement.loss",
+    "accuracy": "measurement.accuracy",
+}
+
+
 def deduped_view() -> str:
     """Each ``event_id`` once: the first arrival wins; a re-sent or replayed copy is dropped.
 
     Ordered by processing time, so the result is append-only and keeps the event-time
-    attribute (Flink's deduplication keeping the first row)."""
+    attribute (Flink's deduplication keeping the first row). The sections' fields are flat
+    columns (null where the event's type has no such section)."""
+    flat = ",\n".join(f"    {expr} AS {name}" for name, expr in _FLAT_SECTIONS.items())
     return f"""CREATE TEMPORARY VIEW {DEDUPED} AS
 SELECT * FROM (
-  SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY proc_time ASC) AS arrival
+  SELECT
+    event_id, event_type, run_id, seq, ts_ms, user_id, project, `model`, region, event_time,
+{flat},
+    ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY proc_time ASC) AS arrival
   FROM {CHECKED}
   WHERE invalid_reason IS NULL
 ) WHERE arrival = 1"""
@@ -132,8 +169,8 @@ SELECT * FROM (
 
 def measurements_view() -> str:
     """The de-duplicated measurement events, flattened; a component not measured counts 0 J."""
-    energies = ",\n".join(f"  COALESCE(measurement.{c}, 0.0) AS {c}" for c in ENERGY)
-    total = " + ".join(f"COALESCE(measurement.{c}, 0.0)" for c in ENERGY)
+    energies = ",\n".join(f"  COALESCE({c}, 0.0) AS {c}" for c in ENERGY)
+    total = " + ".join(f"COALESCE({c}, 0.0)" for c in ENERGY)
     return f"""CREATE TEMPORARY VIEW {MEASUREMENTS} AS
 SELECT
   event_id,
@@ -145,15 +182,15 @@ SELECT
   seq,
   ts_ms,
   event_time,
-  measurement.interval_start_ms AS interval_start_ms,
+  interval_start_ms,
 {energies},
   {total} AS energy_j,
-  measurement.samples AS samples,
-  measurement.tokens AS tokens,
-  CAST(measurement.`epoch` AS BIGINT) AS `epoch`,
-  measurement.`step` AS `step`,
-  measurement.loss AS loss,
-  measurement.accuracy AS accuracy
+  samples,
+  tokens,
+  `epoch`,
+  `step`,
+  loss,
+  accuracy
 FROM {DEDUPED}
 WHERE event_type = 'measurement'"""
 
@@ -161,10 +198,7 @@ WHERE event_type = 'measurement'"""
 def run_meta_view() -> str:
     """What prices a run, from its ``run_started`` event (null where it does not say)."""
     return f"""CREATE TEMPORARY VIEW {RUN_META} AS
-SELECT
-  run_id,
-  run_started.pue AS event_pue,
-  run_started.intensity_g_per_kwh AS event_intensity
+SELECT run_id, event_pue, event_intensity
 FROM {DEDUPED}
 WHERE event_type = 'run_started'"""
 
@@ -347,20 +381,15 @@ def runs_insert(pricing: Pricing) -> str:
     """Per-run cumulative totals over every event of the run (late ones too): a keyed aggregate
     whose every update upserts the run. The sections of other event types are null and add
     nothing."""
-    sums = ",\n".join(f"      COALESCE(SUM(measurement.{c}), 0.0) AS {c}" for c in ENERGY)
-    total = " + ".join(f"COALESCE(measurement.{c}, 0.0)" for c in ENERGY)
+    sums = ",\n".join(f"      COALESCE(SUM({c}), 0.0) AS {c}" for c in ENERGY)
+    total = " + ".join(f"COALESCE({c}, 0.0)" for c in ENERGY)
     methods = ",\n".join(
         # MIN and MAX, not ARRAY_AGG(DISTINCT): a third of the job's throughput for the same
         # answer whenever a run used at most two methods per component (a meter and its
         # fallback). ARRAY_REMOVE drops the nulls of a component never measured.
-        f"      ARRAY_REMOVE(ARRAY_DISTINCT(ARRAY[MIN({column}), MAX({column})]),"
+        f"      ARRAY_REMOVE(ARRAY_DISTINCT(ARRAY[MIN({name}_method), MAX({name}_method)]),"
         f" CAST(NULL AS STRING)) AS {name}_methods"
-        for name, column in (
-            ("cpu", "measurement.cpu_method"),
-            ("ram", "measurement.ram_method"),
-            # The first GPU's: a run's GPUs are measured alike.
-            ("gpu", "(measurement.gpus[1]).`method`"),  # METHOD is a reserved word
-        )
+        for name in ("cpu", "ram", "gpu")
     )
     per = ",\n".join(
         f"  CASE WHEN {n} > 0 THEN {v} / {n} END AS {v}_per_{n[:-1]}"
@@ -392,26 +421,26 @@ FROM (
       LAST_VALUE(`model`) AS `model`,
       LAST_VALUE(region) AS region,
       -- LAST_VALUE skips nulls: these keep what the run's events last said.
-      LAST_VALUE(run_started.dataset) AS dataset,
-      LAST_VALUE(run_started.framework) AS framework,
-      COALESCE(LAST_VALUE(run_finished.status), 'running') AS status,
-      COUNT(measurement.interval_start_ms) AS events,
+      LAST_VALUE(dataset) AS dataset,
+      LAST_VALUE(framework) AS framework,
+      COALESCE(LAST_VALUE(finished_status), 'running') AS status,
+      COUNT(CASE WHEN event_type = 'measurement' THEN 1 END) AS events,
       MAX(seq) AS last_seq,
-      TO_TIMESTAMP_LTZ(MIN(measurement.interval_start_ms), 3) AS started_at,
+      TO_TIMESTAMP_LTZ(MIN(interval_start_ms), 3) AS started_at,
       TO_TIMESTAMP_LTZ(MAX(CASE WHEN event_type = 'measurement' THEN ts_ms END), 3)
         AS last_event_at,
       TO_TIMESTAMP_LTZ(MAX(CASE WHEN event_type = 'run_finished' THEN ts_ms END), 3)
         AS finished_at,
-      COALESCE(SUM(measurement.samples), 0) AS samples,
-      COALESCE(SUM(measurement.tokens), 0) AS tokens,
-      CAST(MAX(measurement.`epoch`) AS BIGINT) AS `epoch`,
-      MAX(measurement.`step`) AS `step`,
-      LAST_VALUE(measurement.loss) AS loss,
-      LAST_VALUE(measurement.accuracy) AS accuracy,
+      COALESCE(SUM(samples), 0) AS samples,
+      COALESCE(SUM(tokens), 0) AS tokens,
+      MAX(`epoch`) AS `epoch`,
+      MAX(`step`) AS `step`,
+      LATEST_BY_SEQ(loss, seq) AS loss,
+      LATEST_BY_SEQ(accuracy, seq) AS accuracy,
 {sums},
       COALESCE(SUM({total}), 0.0) AS energy_j,
-      MAX(run_started.pue) AS event_pue,
-      MAX(run_started.intensity_g_per_kwh) AS event_intensity,
+      MAX(event_pue) AS event_pue,
+      MAX(event_intensity) AS event_intensity,
 {methods},
       COUNT(*) AS version
       FROM {DEDUPED}
@@ -461,8 +490,8 @@ FROM (
       MAX(`epoch`) AS `epoch`,
       COALESCE(SUM(samples), 0) AS samples,
       COALESCE(SUM(tokens), 0) AS tokens,
-      LAST_VALUE(loss) AS loss,
-      LAST_VALUE(accuracy) AS accuracy,
+      LATEST_BY_SEQ(loss, seq) AS loss,
+      LATEST_BY_SEQ(accuracy, seq) AS accuracy,
 {sums}
     FROM TABLE(TUMBLE(
       TABLE on_time_{MEASUREMENTS},
@@ -623,8 +652,8 @@ SELECT
 {sums},
   COALESCE(SUM(samples), 0),
   COALESCE(SUM(tokens), 0),
-  LAST_VALUE(loss),
-  LAST_VALUE(accuracy),
+  LATEST_BY_SEQ(loss, seq),
+  LATEST_BY_SEQ(accuracy, seq),
   COUNT(*)
 FROM {MEASUREMENTS}
 WHERE `epoch` IS NOT NULL

@@ -48,16 +48,23 @@ def _add(into: dict[str, Any], e: Measurement) -> None:
         into[name] += joules
 
 
-def _progress(into: dict[str, Any], e: Measurement, *, step: bool = False) -> None:
-    """Highest epoch (and step); loss and accuracy of the last event to arrive with one."""
+Latest = dict[tuple[str, str], tuple[int, float]]
+
+
+def _progress(into: dict[str, Any], e: Measurement, latest: Latest, *, step: bool = False) -> None:
+    """Highest epoch (and step); loss and accuracy of the highest ``seq`` that reported one
+    (the larger value on a tie). ``latest`` remembers, per document, which seq that was."""
     names = ("epoch", "step") if step else ("epoch",)
     for name in names:
         value = getattr(e, name)
         if value is not None:
             into[name] = value if into[name] is None else max(into[name], value)
     for name in ("loss", "accuracy"):
-        if getattr(e, name) is not None:
-            into[name] = getattr(e, name)
+        value = getattr(e, name)
+        key = (into["_id"], name)
+        if value is not None and (key not in latest or (e.seq, value) > latest[key]):
+            latest[key] = (e.seq, value)
+            into[name] = value
 
 
 class Reference:
@@ -96,6 +103,7 @@ class Reference:
 
     def runs(self) -> dict[str, dict[str, Any]]:
         runs: dict[str, dict[str, Any]] = {}
+        latest: Latest = {}
         for e in self.events:
             run = runs.setdefault(e.run_id, {
                 "_id": e.run_id, "run_id": e.run_id, "user_id": e.user_id,
@@ -124,7 +132,7 @@ class Reference:
                     run[f"{name}_methods"].add(method)
             run["samples"] += e.samples or 0
             run["tokens"] += e.tokens or 0
-            _progress(run, e, step=True)
+            _progress(run, e, latest, step=True)
             start, end = utc(e.interval_start_ms), utc(e.ts_ms)
             run["started_at"] = min(run["started_at"] or start, start)
             run["last_event_at"] = max(run["last_event_at"] or end, end)
@@ -142,6 +150,7 @@ class Reference:
 
     def windows(self, window_ms: int, late_ids: set[str]) -> dict[str, dict[str, Any]]:
         windows: dict[str, dict[str, Any]] = {}
+        latest: Latest = {}
         for e in self.measurements():
             if e.event_id in late_ids:
                 continue
@@ -156,7 +165,7 @@ class Reference:
             w["events"] += 1
             w["samples"] += e.samples or 0
             w["tokens"] += e.tokens or 0
-            _progress(w, e)
+            _progress(w, e, latest)
             _add(w, e)
         for w in windows.values():
             w.update(self.co2e(w))
@@ -200,6 +209,7 @@ class Reference:
     def epochs(self) -> dict[str, dict[str, Any]]:
         """Every measurement that reports an epoch, late or not, in that epoch."""
         epochs: dict[str, dict[str, Any]] = {}
+        latest: Latest = {}
         for e in self.measurements():
             if e.epoch is None:
                 continue
@@ -216,7 +226,7 @@ class Reference:
             doc["ended_at"] = max(doc["ended_at"], utc(e.ts_ms))
             doc["samples"] += e.samples or 0
             doc["tokens"] += e.tokens or 0
-            _progress(doc, e)
+            _progress(doc, e, latest)
             _add(doc, e)
         return epochs
 
