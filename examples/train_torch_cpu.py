@@ -42,9 +42,9 @@ def main() -> None:
                 loss.backward()
                 optimiser.step()
                 if tracker:
-                    tracker.log(samples=len(xb), loss=float(loss))
+                    tracker.log(samples=len(xb), loss=loss.item())
             accuracy = float((model(x).argmax(dim=1) == y).float().mean())
-            print(f"epoch {epoch}: loss {float(loss):.3f} accuracy {accuracy:.3f}")
+            print(f"epoch {epoch}: loss {loss.item():.3f} accuracy {accuracy:.3f}")
             if tracker:
                 tracker.end_epoch(epoch, accuracy=accuracy)
 
