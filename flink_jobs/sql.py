@@ -301,8 +301,9 @@ def windows_sink_ddl(s: JobSettings) -> str:
 {_WINDOW_PROGRESS_COLUMNS},
 {_ENERGY_COLUMNS},
 {_PRICING_COLUMNS},
-{_CO2E_COLUMNS}"""
-    return _sink(WINDOWS_SINK, columns, s, "windows", INSERT_ONCE)
+{_CO2E_COLUMNS},
+  version BIGINT"""
+    return _sink(WINDOWS_SINK, columns, s, "windows", REPLACE_IF_NEWER)
 
 
 def rollups_sink_ddl(s: JobSettings) -> str:
@@ -516,6 +517,9 @@ _WINDOW_DOC_COLUMNS = (
     + ", ".join(COMPONENTS)
     + ", pue, intensity_g_per_kwh, intensity_source, intensity_fallback, "
     + ", ".join(_co2e_name(c) for c in COMPONENTS)
+    # 0 until the run's run_started has priced the window, then 1: a window closed before it
+    # arrived is written again, priced.
+    + ", CAST(priced AS BIGINT)"
 )
 
 
@@ -553,6 +557,7 @@ def windows_topic_sink_ddl(s: JobSettings) -> str:
 {_ENERGY_COLUMNS},
 {_PRICING_COLUMNS},
 {_CO2E_COLUMNS},
+  version BIGINT,
   PRIMARY KEY (_id) NOT ENFORCED
 ) WITH (
 {_with(options)}

@@ -161,6 +161,7 @@ class Reference:
                 "window_end": utc(start_ms + window_ms), "events": 0, "epoch": None,
                 "samples": 0, "tokens": 0, "loss": None, "accuracy": None,
                 **dict.fromkeys(COMPONENTS, 0.0), **self.price(e.run_id, e.region),
+                "version": 1 if e.run_id in self.started else 0,
             })  # fmt: skip
             w["events"] += 1
             w["samples"] += e.samples or 0

@@ -10,7 +10,7 @@ from confluent_kafka import Producer
 import schemas
 from emitter import codec, simulate
 from emitter.chaos import ChaosConfig, Malformed, inject
-from emitter.events import Measurement, RunStarted
+from emitter.events import Event, Measurement, RunStarted
 from emitter.producer import producer_config
 from stack import flink
 from tests.integration.conftest import Pipeline
@@ -53,8 +53,9 @@ def test_totals_windows_rollups_and_late_events_are_exact_under_chaos(
     pipeline: Pipeline, tmp_path: Path
 ):
     """A fleet sent with duplicates and out-of-order events (within the watermark bound), one
-    run in a region the table does not know, one run with its own intensity and PUE, and late
-    events sent after the watermark has passed them. MongoDB ends equal to an independent
+    run in a region the table does not know, one run with its own intensity and PUE whose
+    ``run_started`` arrives only after its windows have closed, and late events sent after the
+    watermark has passed them. MongoDB ends equal to an independent
     computation, to the joule and to the gram: duplicates counted once, late events in the
     runs' totals and rollups and in ``late_events`` but in no window, so that for every run the
     windows plus the late events add up to its totals."""
@@ -69,7 +70,12 @@ def test_totals_windows_rollups_and_late_events_are_exact_under_chaos(
     config = ChaosConfig(out_of_order_ms=2_000, duplicate_fraction=0.1)
     sequence, manifest = inject(fleet, config, seed=5)
     assert not any(isinstance(item, Malformed) for item in sequence)
-    sent = [item for item in sequence if not isinstance(item, Malformed)]
+    held = [e for e in fleet if e.run_id == second and isinstance(e, RunStarted)]
+    sent = [
+        item
+        for item in sequence
+        if not isinstance(item, Malformed) and not (isinstance(item, Event) and item in held)
+    ]
     assert len(manifest.duplicate_event_ids) > 30
     probe_partitions(pipeline, to_ms=T0_MS - HOUR_MS)
     send(pipeline, sent, tmp_path)
@@ -92,7 +98,7 @@ def test_totals_windows_rollups_and_late_events_are_exact_under_chaos(
         )
         for i, (run_id, e) in enumerate({e.run_id: e for e in fleet}.items())
     ]
-    expected = Reference([*sent, *late], PRICING)
+    expected = Reference([*sent, *late, *held], PRICING)
     late_ids = {e.event_id for e in late}
     windows = expected.windows(WINDOW_MS, late_ids)
     # Wait for every window before sending the late events: then they are surely late.
@@ -101,29 +107,42 @@ def test_totals_windows_rollups_and_late_events_are_exact_under_chaos(
         "every window closed",
         lambda: pipeline.db.windows.count_documents({"run_id": {"$in": run_ids}}) == len(windows),
     )
-    send(pipeline, [*late, *late[:1]], tmp_path)  # one sent twice
+    assert pipeline.db.windows.count_documents({"run_id": second, "version": 0}) > 0
+    send(pipeline, [*late, *late[:1], *held], tmp_path)  # one sent twice
     wait_until("late events counted", lambda: caught_up(pipeline, expected, len(windows), 4))
+    # The second run's windows closed unpriced, and are written again priced.
+    wait_until(
+        "windows priced",
+        lambda: pipeline.db.windows.count_documents({"run_id": second, "version": 0}) == 0,
+    )
 
     assert_same(without_probes(documents(pipeline, "runs")), expected.runs())
     assert_same(without_probes(documents(pipeline, "windows")), windows)
     # The same closed windows reach the exactly-once Kafka topic, once each checkpoint commits.
+    fields = ("events", "energy_j", "co2e_g", "cpu_co2e_g", "version")
+
+    def in_topic() -> dict[str, object]:
+        messages = committed_messages(
+            pipeline.settings.bootstrap_servers, f"{pipeline.topic}.windows"
+        )
+        return {
+            k: m and {**{f: m[f] for f in fields}, "window_start": m["window_start"][:19]}
+            for k, m in messages.items()
+        }
+
+    expected_in_topic = {
+        key: {
+            **{f: w[f] for f in fields},
+            "window_start": w["window_start"].strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        for key, w in windows.items()
+    }
     wait_until(
         "windows in the Kafka topic",
-        lambda: (
-            windows.keys()
-            <= committed_messages(
-                pipeline.settings.bootstrap_servers, f"{pipeline.topic}.windows"
-            ).keys()
-        ),
+        lambda: {k: v for k, v in in_topic().items() if k in windows} == expected_in_topic,
         timeout_s=60,
+        seen=in_topic,
     )
-    in_topic = committed_messages(pipeline.settings.bootstrap_servers, f"{pipeline.topic}.windows")
-    for key, window in windows.items():
-        message = in_topic[key]
-        assert message["window_start"].startswith(window["window_start"].strftime("%Y-%m-%dT%H:%M"))
-        assert {k: message[k] for k in ("events", "energy_j", "co2e_g", "cpu_co2e_g")} == {
-            k: window[k] for k in ("events", "energy_j", "co2e_g", "cpu_co2e_g")
-        }
     measured = sum(run["events"] for run in expected.runs().values())
     wait_until("rollups counted", lambda: rollup_events(pipeline) == measured)
     assert_same(
