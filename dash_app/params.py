@@ -69,12 +69,12 @@ def runs_filter(
     messages += [error] if error else []
     until_at, error = parse_date(until, "to")
     messages += [error] if error else []
-    if since_at and until_at and until_at <= since_at:
-        messages.append("to: must be after from; the time range is ignored.")
-        since_at = until_at = None
     # A date without a time means the whole day: "to 2026-01-02" includes that day.
     if until_at is not None and until is not None and "T" not in until:
         until_at += timedelta(days=1)
+    if since_at and until_at and until_at <= since_at:
+        messages.append("to: must be after from; the time range is ignored.")
+        since_at = until_at = None
     fields = {FILTER_FIELDS[key]: list(items) for key, items in values.items() if items}
     return RunFilter(fields, since_at, until_at), messages
 
