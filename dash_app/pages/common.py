@@ -61,6 +61,8 @@ def table(table_id: str, columns: list[tuple[str, str]], **kwargs: Any) -> DataT
             for key, name in columns
         ],
         sort_action="native",
+        # A run's link opens its page in the same tab (a table's default is a new one).
+        markdown_options={"link_target": "_self"},
         **TABLE_STYLE,
         **kwargs,
     )
