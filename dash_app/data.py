@@ -126,7 +126,8 @@ def run_windows(db: Database[Document], run_id: str) -> list[Document]:
 
 
 def windows_of_runs(db: Database[Document], run_ids: list[str]) -> dict[str, list[Document]]:
-    """Several runs' windows in time order, in one query (index ``windows.run_id_1_window_start_1``)."""
+    """Several runs' windows in time order, in one query
+    (index ``windows.run_id_1_window_start_1``)."""
     by_run: dict[str, list[Document]] = {run_id: [] for run_id in run_ids}
     query = {"run_id": {"$in": run_ids}}
     for window in db.windows.find(query, WINDOW_FIELDS).sort("window_start", ASCENDING):

@@ -1,12 +1,10 @@
 """The carbon-intensity table the job prices with, read for the what-if on the run page.
 
 It is the job's data file (``flink_jobs/data/carbon_intensity.csv``), read as data: the dashboard
-imports no code of the job. The app image copies it to the same path;
-``JOULESTREAM_INTENSITY_TABLE`` names another file.
+imports no code of the job. The app image copies it to the same path.
 """
 
 import csv
-import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -33,7 +31,7 @@ class Intensity:
 @cache
 def table(path: str | None = None) -> dict[str, Intensity]:
     """Region → intensity; empty when the file is missing (the what-if then says so)."""
-    location = Path(path or os.environ.get("JOULESTREAM_INTENSITY_TABLE") or DEFAULT_TABLE)
+    location = Path(path) if path else DEFAULT_TABLE
     if not location.exists():
         return {}
     with open(location, encoding="utf-8") as f:

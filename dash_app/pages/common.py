@@ -41,7 +41,7 @@ def cards(children: list[html.Div]) -> html.Div:
 
 def message(text: str | list[str] | None, element_id: str | None = None) -> html.Div:
     """A notice above a page's content; nothing when there is nothing to say."""
-    lines = [text] if isinstance(text, str) else list(text or [])
+    lines = [line for line in ([text] if isinstance(text, str) else (text or [])) if line]
     style = {"color": "#8a5300", "background": "#fff4e0", "padding": "6px 10px"}
     kwargs: dict[str, Any] = {"id": element_id} if element_id else {}
     if not lines:

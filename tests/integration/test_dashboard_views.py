@@ -170,7 +170,9 @@ def test_an_empty_database_is_a_friendly_empty_state(empty_db):
 def test_a_database_that_is_down_gives_a_banner():
     """A closed port: the banner says so instead of raising."""
     (port,) = free_ports(1)
-    client = MongoClient(f"mongodb://127.0.0.1:{port}/", serverSelectionTimeoutMS=300)
+    client: MongoClient[dict[str, object]] = MongoClient(
+        f"mongodb://127.0.0.1:{port}/", serverSelectionTimeoutMS=300
+    )
     try:
         banner = dash_app.banner(client["nothing"])
     finally:
