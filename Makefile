@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install up status down demo lint unit integration test clean
+.PHONY: help install up status down demo lint unit chromium integration test clean
 
 help:
 	@echo "make demo    start Kafka, MongoDB (FerretDB), Flink, the job, a simulated fleet and the dashboard"
@@ -40,7 +40,13 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest -m "not integration" tests
 
-integration: $(STAMP)
+# The browser tests drive Debian's Chromium; installed here when missing (CI runs as root).
+chromium:
+	@test -x /usr/bin/chromium || { echo "installing chromium for the dashboard's browser tests"; \
+	  (apt-get update && apt-get install -y --no-install-recommends chromium) \
+	  || { echo "error: /usr/bin/chromium is missing and could not be installed: run apt-get install chromium as root"; exit 1; }; }
+
+integration: $(STAMP) chromium
 	$(PY) -m pytest -m integration tests/integration
 
 test: lint unit integration

@@ -1,7 +1,16 @@
-"""Every MongoDB query of the dashboard. Read-only; shapes are in ``docs/documents.md``."""
+"""Every MongoDB query of the dashboard. Read-only; shapes are in ``docs/documents.md``.
 
+Each query is an indexed ``find`` (indexes in ``flink_jobs/indexes.py``) or reads pre-aggregated
+documents (``runs``: one per run, ``rollups``, ``epochs``); sums and groupings are folded in
+Python, because FerretDB's aggregation pipeline is slow or incomplete and these sets are small.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 
 Document = dict[str, Any]
@@ -12,21 +21,222 @@ RUN_FIELDS = {
     "user_id": 1,
     "project": 1,
     "model": 1,
+    "dataset": 1,
+    "framework": 1,
     "region": 1,
     "status": 1,
     "events": 1,
+    "started_at": 1,
     "last_event_at": 1,
+    "finished_at": 1,
+    "samples": 1,
+    "tokens": 1,
     "energy_j": 1,
+    "co2e_g": 1,
+    "energy_j_per_sample": 1,
+    "co2e_g_per_sample": 1,
 }
+# The runs table's filters, as URL parameter → field of ``runs``.
+FILTER_FIELDS = {
+    "user": "user_id",
+    "project": "project",
+    "model": "model",
+    "dataset": "dataset",
+    "framework": "framework",
+    "region": "region",
+    "status": "status",
+}
+WINDOW_FIELDS = {
+    "_id": 0,
+    "run_id": 1,
+    "window_start": 1,
+    "window_end": 1,
+    "epoch": 1,
+    "samples": 1,
+    "tokens": 1,
+    "loss": 1,
+    "accuracy": 1,
+    "cpu_energy_j": 1,
+    "gpu_energy_j": 1,
+    "ram_energy_j": 1,
+    "energy_j": 1,
+    "co2e_g": 1,
+}
+MAX_RUNS = 5_000
 
 
-def list_runs(db: Database[Document], limit: int = 500) -> list[Document]:
-    """The most recently active runs first (index ``runs.last_event_at``)."""
-    cursor = db.runs.find({}, RUN_FIELDS).sort("last_event_at", -1).limit(limit)
+def ping(db: Database[Document]) -> None:
+    """Raises ``PyMongoError`` when the server cannot be reached."""
+    db.command("ping")
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """The runs table's filters: field values (``None`` or empty: any) and a time range that a
+    run's activity must overlap."""
+
+    values: dict[str, list[str]]
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def list_runs(db: Database[Document], run_filter: RunFilter | None = None) -> list[Document]:
+    """Runs matching the filter, the most recently active first (index ``runs.last_event_at``)."""
+    query: Document = {}
+    if run_filter is not None:
+        for field, values in run_filter.values.items():
+            if values:
+                query[field] = values[0] if len(values) == 1 else {"$in": values}
+        if run_filter.since is not None:
+            query["last_event_at"] = {"$gte": run_filter.since}
+        if run_filter.until is not None:
+            query["started_at"] = {"$lt": run_filter.until}
+    cursor = db.runs.find(query, RUN_FIELDS).sort("last_event_at", DESCENDING).limit(MAX_RUNS)
     return list(cursor)
+
+
+def filter_options(db: Database[Document]) -> dict[str, list[str]]:
+    """The distinct values of each filter field, from one pass over ``runs`` (one document per
+    run: the pre-aggregated set) rather than a ``distinct`` per field."""
+    fields = dict.fromkeys(FILTER_FIELDS.values(), 1)
+    seen: dict[str, set[str]] = {field: set() for field in fields}
+    for run in db.runs.find({}, {"_id": 0, **fields}).limit(MAX_RUNS):
+        for field in fields:
+            if run.get(field) is not None:
+                seen[field].add(str(run[field]))
+    return {field: sorted(values) for field, values in seen.items()}
+
+
+def get_run(db: Database[Document], run_id: str) -> Document | None:
+    """One run with every field (index ``_id``)."""
+    return db.runs.find_one({"_id": run_id}, {"_id": 0})
+
+
+def get_runs(db: Database[Document], run_ids: Iterable[str]) -> list[Document]:
+    """The named runs in the order asked, unknown ones left out (index ``_id``)."""
+    ids = list(run_ids)
+    found = {run["run_id"]: run for run in db.runs.find({"_id": {"$in": ids}}, {"_id": 0})}
+    return [found[run_id] for run_id in ids if run_id in found]
 
 
 def run_windows(db: Database[Document], run_id: str) -> list[Document]:
     """One run's closed windows in time order (index ``windows.run_id_1_window_start_1``)."""
-    cursor = db.windows.find({"run_id": run_id}, {"_id": 0}).sort("window_start", 1)
+    cursor = db.windows.find({"run_id": run_id}, WINDOW_FIELDS).sort("window_start", ASCENDING)
     return list(cursor)
+
+
+def windows_of_runs(db: Database[Document], run_ids: list[str]) -> dict[str, list[Document]]:
+    """Several runs' windows in time order, in one query
+    (index ``windows.run_id_1_window_start_1``)."""
+    by_run: dict[str, list[Document]] = {run_id: [] for run_id in run_ids}
+    query = {"run_id": {"$in": run_ids}}
+    for window in db.windows.find(query, WINDOW_FIELDS).sort("window_start", ASCENDING):
+        by_run[window["run_id"]].append(window)
+    return by_run
+
+
+def run_epochs(db: Database[Document], run_id: str) -> list[Document]:
+    """One run's epochs in order (index ``epochs.run_id_1_epoch_1``)."""
+    cursor = db.epochs.find({"run_id": run_id}, {"_id": 0}).sort("epoch", ASCENDING)
+    return list(cursor)
+
+
+def run_late_energy_j(db: Database[Document], run_id: str) -> float:
+    """Energy of the run's late events: in its totals but in no window
+    (index ``late_events.run_id_1_event_at_1``)."""
+    late = db.late_events.find({"run_id": run_id}, {"_id": 0, "energy_j": 1})
+    return sum(float(event.get("energy_j") or 0.0) for event in late)
+
+
+def running_runs(db: Database[Document]) -> list[Document]:
+    """Runs not yet finished (index ``runs.status_1_last_event_at_-1``)."""
+    cursor = db.runs.find({"status": "running"}, RUN_FIELDS).sort("last_event_at", DESCENDING)
+    return list(cursor.limit(MAX_RUNS))
+
+
+def latest_windows(
+    db: Database[Document], run_ids: list[str], since: datetime
+) -> dict[str, Document]:
+    """Each run's latest window that started at or after ``since``
+    (index ``windows.run_id_1_window_start_1``)."""
+    if not run_ids:
+        return {}
+    query = {"run_id": {"$in": run_ids}, "window_start": {"$gte": since}}
+    latest: dict[str, Document] = {}
+    for window in db.windows.find(query, WINDOW_FIELDS):
+        current = latest.get(window["run_id"])
+        if current is None or window["window_start"] > current["window_start"]:
+            latest[window["run_id"]] = window
+    return latest
+
+
+def all_time_totals(db: Database[Document]) -> tuple[float, float, int]:
+    """(energy_j, co2e_g, runs) of every run: the sum of the runs' pre-aggregated totals."""
+    energy_j = co2e_g = 0.0
+    count = 0
+    for run in db.runs.find({}, {"_id": 0, "energy_j": 1, "co2e_g": 1}).limit(MAX_RUNS):
+        energy_j += float(run.get("energy_j") or 0.0)
+        co2e_g += float(run.get("co2e_g") or 0.0)
+        count += 1
+    return energy_j, co2e_g, count
+
+
+def rollups_since(db: Database[Document], since: datetime | None) -> list[Document]:
+    """Rollups of periods starting at or after ``since`` (all with ``None``), in time order
+    (index ``rollups.period_start_1``)."""
+    query: Document = {} if since is None else {"period_start": {"$gte": since}}
+    fields = {
+        "_id": 0,
+        "user_id": 1,
+        "model": 1,
+        "region": 1,
+        "period_start": 1,
+        "period_end": 1,
+        "energy_j": 1,
+        "co2e_g": 1,
+    }
+    return list(db.rollups.find(query, fields).sort("period_start", ASCENDING))
+
+
+def top_runs(db: Database[Document], limit: int = 10) -> list[Document]:
+    """The runs with the most energy (index ``runs.energy_j_-1``)."""
+    return list(db.runs.find({}, RUN_FIELDS).sort("energy_j", DESCENDING).limit(limit))
+
+
+def leaderboard_runs(db: Database[Document]) -> list[Document]:
+    """What the leaderboards fold: one pre-aggregated document per run."""
+    fields = {
+        "_id": 0,
+        "user_id": 1,
+        "model": 1,
+        "region": 1,
+        "energy_j": 1,
+        "co2e_g": 1,
+        "samples": 1,
+        "tokens": 1,
+    }
+    return list(db.runs.find({}, fields).limit(MAX_RUNS))
+
+
+@dataclass(frozen=True)
+class Health:
+    """The pipeline's state as the documents show it."""
+
+    last_event_at: datetime | None
+    late_events: int
+    dead_letters: int
+    latest_dead_letters: list[Document]
+
+
+def health(db: Database[Document], dead_letters: int = 5) -> Health:
+    """The newest event time (index ``runs.last_event_at``), the late-event and dead-letter counts
+    (collection metadata: the ``count`` command scans nothing) and the newest dead letters
+    (index ``dead_letters.received_at``)."""
+    newest = db.runs.find_one({}, {"_id": 0, "last_event_at": 1}, sort=[("last_event_at", -1)])
+    letters = db.dead_letters.find({}, {"_id": 1, "reason": 1, "received_at": 1, "run_id": 1})
+    return Health(
+        last_event_at=newest.get("last_event_at") if newest else None,
+        late_events=db.late_events.estimated_document_count(),
+        dead_letters=db.dead_letters.estimated_document_count(),
+        latest_dead_letters=list(letters.sort("received_at", DESCENDING).limit(dead_letters)),
+    )

@@ -9,7 +9,12 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 
 INDEXES: dict[str, list[list[tuple[str, int]]]] = {
-    "runs": [[("last_event_at", DESCENDING)]],
+    "runs": [
+        [("last_event_at", DESCENDING)],
+        # The fleet page: running runs, and the runs with the most energy.
+        [("status", ASCENDING), ("last_event_at", DESCENDING)],
+        [("energy_j", DESCENDING)],
+    ],
     "windows": [[("run_id", ASCENDING), ("window_start", ASCENDING)]],
     "rollups": [
         [("period_start", ASCENDING)],

@@ -1,35 +1,90 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from dash_app import figures
-from dash_app.app import selected_run
+from dash_app import figures, params, units
+
+AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
-def test_run_rows_convert_joules_to_kwh():
-    """3.6 MJ is shown as 1 kWh, times as UTC strings."""
-    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    rows = figures.run_rows([{"run_id": "r", "energy_j": 3_600_000.0, "last_event_at": at}])
-    assert (rows[0]["id"], rows[0]["energy_kwh"]) == ("r", 1.0)
+def window(start: datetime, energy_j: float, loss: float | None = None) -> dict[str, object]:
+    end = start + timedelta(seconds=60)
+    return {"window_start": start, "window_end": end, "gpu_energy_j": energy_j,
+            "energy_j": energy_j, "co2e_g": energy_j / 1000, "loss": loss}  # fmt: skip
+
+
+def test_run_rows_convert_units_and_link_the_run():
+    """3.6 MJ is shown as 1 kWh, 1,500 g as 1.5 kg, times as UTC strings, the id as a link."""
+    rows = figures.run_rows([{"run_id": "r", "energy_j": 3_600_000.0, "co2e_g": 1500.0,
+                              "last_event_at": AT}])  # fmt: skip
+    assert (rows[0]["id"], rows[0]["energy_kwh"], rows[0]["co2e_kg"]) == ("r", 1.0, 1.5)
     assert rows[0]["last_event_at"] == "2026-01-02 03:04:05"
+    assert rows[0]["run"] == "[r](/run/r)"
 
 
-def test_energy_over_time_stacks_components_in_wh():
-    """One bar series per component, values in Wh."""
-    at = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
-    window = {"window_start": at, "gpu_energy_j": 7200.0, "cpu_energy_j": 3600.0}
-    figure = figures.energy_over_time("r", [window])
-    assert [trace.name for trace in figure.data] == ["GPU", "CPU", "RAM"]
-    assert [trace.y[0] for trace in figure.data] == [2.0, 1.0, 0.0]
+def test_power_and_cumulative_and_progress():
+    """Power is energy over the window's length; cumulative sums; loss against energy."""
+    windows = [window(AT, 7200.0, 2.0), window(AT + timedelta(minutes=1), 3600.0, 1.0)]
+    assert [figures.power_w(w) for w in windows] == [120.0, 60.0]
+    assert figures.cumulative(windows) == ([7200.0, 10800.0], [7.2, 7.2 + 3.6])
+    progress = figures.progress_figure(windows)
+    assert (list(progress.data[0].x), list(progress.data[0].y)) == ([0.002, 0.003], [2.0, 1.0])
 
 
-def test_empty_run_says_so():
-    """A run without a closed window gets a title saying so instead of an empty chart."""
-    assert "no closed window yet" in figures.energy_over_time("r", []).layout.title.text
+def test_empty_figures_say_why():
+    """No window: a titled empty chart instead of an error."""
+    assert figures.power_figure([]).layout.title.text == "Power: no closed window yet"
+    assert figures.progress_figure([]).layout.title.text == "Loss and accuracy: none reported"
 
 
-def test_selected_run_follows_the_run_not_the_row():
-    """The selection is a run id, whatever its row; with none the busiest run is shown."""
-    rows = [{"id": "b", "run_id": "b", "events": 2}, {"id": "a", "run_id": "a", "events": 60}]
-    assert selected_run(rows, None) == "a"
-    assert selected_run(rows, ["b"]) == "b"
-    assert selected_run(rows, ["a"]) == "a"
-    assert selected_run([], None) is None
+def test_what_if_and_epoch_pricing_use_the_runs_pue():
+    """1 kWh at PUE 1.5 priced at 100 g/kWh is 150 g."""
+    run = {"energy_j": 3_600_000.0, "pue": 1.5, "intensity_g_per_kwh": 400.0}
+    assert figures.what_if_co2e_g(run, 100.0) == 150.0
+    assert figures.epoch_co2e_g({"energy_j": 3_600_000.0}, run) == 600.0
+
+
+def test_fleet_figure_stacks_groups_within_the_range():
+    """Rollups before the range are left out; one bar series per group."""
+    rollups = [
+        {"user_id": "a", "period_start": AT, "energy_j": 3_600_000.0},
+        {"user_id": "b", "period_start": AT, "energy_j": 7_200_000.0},
+        {"user_id": "b", "period_start": AT - timedelta(days=9), "energy_j": 1.0},
+    ]
+    figure = figures.fleet_figure(rollups, "user_id", "energy_j", AT - timedelta(days=7))
+    assert [(t.name, list(t.y)) for t in figure.data] == [("a", [1.0]), ("b", [2.0])]
+
+
+def test_units_read_like_a_person_writes_them():
+    assert units.energy(3_600_000.0) == "1.00 kWh"
+    assert units.energy(5_400.0) == "1.50 Wh"
+    assert units.co2e(1500.0) == "1.50 kg CO2e"
+    assert units.co2e(2_500_000.0) == "2.50 t CO2e"
+    assert units.power(1250.0) == "1.25 kW"
+    assert units.power(350.0) == "350 W"
+    assert units.equivalents(3_348_800.0, 2510.057175187812) == (
+        "≈ 10 km by car · ≈ 10 litres boiled"
+    )
+
+
+def test_routes_and_parameters_are_checked_with_messages():
+    """Known pages, run ids, malformed dates and unknown values each give a clear answer."""
+    assert params.route("/run/a%2Fb", "") == params.Route("run", {}, run_id="a/b")
+    assert params.route("/runs", "?user=a,b&user=c").query == {"user": ["a", "b", "c"]}
+    assert params.route("/nowhere", None).page == "not_found"
+    assert params.parse_date("2026-02-30", "from") == (
+        None, "from: '2026-02-30' is not a date; use YYYY-MM-DD (UTC)."
+    )  # fmt: skip
+    run_filter, messages = params.runs_filter({"user": ["a"]}, "2026-01-02", "2026-01-02")
+    assert (run_filter.values, run_filter.since, run_filter.until, messages) == (
+        {"user_id": ["a"]},
+        datetime(2026, 1, 2, tzinfo=UTC),
+        datetime(2026, 1, 3, tzinfo=UTC),
+        [],
+    )
+    assert params.choice({"range": ["1y"]}, "range", ["7d", "all"], "7d") == (
+        "7d", "range: '1y' is not one of 7d, all; showing 7d."
+    )  # fmt: skip
+    assert params.compare_ids(["a", "a"]) == (["a"], "Pick 2 to 5 runs to compare.")
+    assert params.compare_ids(list("abcdef")) == (
+        list("abcde"),
+        "At most 5 runs: showing the first 5.",
+    )

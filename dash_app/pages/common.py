@@ -1,0 +1,72 @@
+"""Pieces the pages share."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from dash import dcc, html
+from dash.dash_table.DataTable import DataTable
+
+EMPTY_FLEET = "No runs yet: start a trainer, or `make demo` for a simulated fleet."
+TABLE_STYLE: dict[str, Any] = {
+    "style_cell": {"fontFamily": "sans-serif", "padding": "4px", "fontSize": "13px"},
+    "style_header": {"fontWeight": "bold"},
+    "style_table": {"overflowX": "auto"},
+}
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def card(title: str, value: str, note: str = "", card_id: str | None = None) -> html.Div:
+    children = [
+        html.Div(title, className="card-title"),
+        html.Div(value, className="card-value"),
+        html.Div(note, className="card-note"),
+    ]
+    style = {
+        "border": "1px solid #ddd",
+        "borderRadius": "6px",
+        "padding": "8px 12px",
+        "minWidth": "150px",
+    }
+    if card_id is None:
+        return html.Div(children, style=style)
+    return html.Div(children, style=style, id=card_id)
+
+
+def cards(children: list[html.Div]) -> html.Div:
+    return html.Div(children, style={"display": "flex", "flexWrap": "wrap", "gap": "10px"})
+
+
+def message(text: str | list[str] | None, element_id: str | None = None) -> html.Div:
+    """A notice above a page's content; nothing when there is nothing to say."""
+    lines = [line for line in ([text] if isinstance(text, str) else (text or [])) if line]
+    style = {"color": "#8a5300", "background": "#fff4e0", "padding": "6px 10px"}
+    kwargs: dict[str, Any] = {"id": element_id} if element_id else {}
+    if not lines:
+        return html.Div([], **kwargs)
+    return html.Div([html.Div(line) for line in lines], style=style, className="notice", **kwargs)
+
+
+def graph(graph_id: str) -> dcc.Graph:
+    return dcc.Graph(id=graph_id, config={"displaylogo": False})
+
+
+def table(table_id: str, columns: list[tuple[str, str]], **kwargs: Any) -> DataTable:  # noqa: ANN401
+    return DataTable(
+        id=table_id,
+        columns=[
+            {"id": key, "name": name, "presentation": "markdown" if key == "run" else "input"}
+            for key, name in columns
+        ],
+        sort_action="native",
+        # A run's link opens its page in the same tab (a table's default is a new one).
+        markdown_options={"link_target": "_self"},
+        **TABLE_STYLE,
+        **kwargs,
+    )
+
+
+def db_error(exc: Exception) -> str:
+    return f"MongoDB did not answer ({type(exc).__name__}); showing nothing until it does."

@@ -1,0 +1,74 @@
+"""Compare: two to five runs overlaid (cumulative CO2e, energy per sample, loss against energy)."""
+
+from typing import Any
+
+import plotly.graph_objects as go
+from dash import Dash, Input, Output, dcc, html
+from pymongo.database import Database
+from pymongo.errors import PyMongoError
+
+from dash_app import data, figures, params
+from dash_app.pages import common
+
+
+def layout(route: params.Route) -> html.Div:
+    chosen = route.query.get("runs", [])
+    return html.Div(
+        [
+            html.H2("Compare runs"),
+            dcc.Dropdown(
+                id="compare-runs",
+                options=[{"label": r, "value": r} for r in chosen],
+                value=chosen,
+                multi=True,
+                placeholder="pick 2 to 5 runs",
+            ),
+            html.Div(id="compare-message"),
+            common.graph("compare-co2e"),
+            html.Div(
+                [common.graph("compare-per-sample"), common.graph("compare-loss")],
+                style={"display": "grid", "gridTemplateColumns": "1fr 1fr"},
+            ),
+        ]
+    )
+
+
+def view(
+    db: Database[data.Document], chosen: list[str] | None
+) -> tuple[list[str], list[str], go.Figure, go.Figure, go.Figure]:
+    """Messages, the run ids to offer, and the three figures."""
+    offered = [run["run_id"] for run in data.list_runs(db)]
+    ids, problem = params.compare_ids(chosen)
+    messages = [problem] if problem else []
+    runs = data.get_runs(db, ids)
+    missing = [run_id for run_id in ids if run_id not in {r["run_id"] for r in runs}]
+    if missing:
+        messages.append(f"No run with id {', '.join(map(repr, missing))}.")
+    if not offered:
+        messages.append(common.EMPTY_FLEET)
+    if problem and len(ids) < params.MIN_COMPARE:
+        blank = figures.empty_figure("Pick runs above")
+        return messages, offered, blank, blank, blank
+    windows = data.windows_of_runs(db, [run["run_id"] for run in runs])
+    return messages, offered, *figures.compare_figures(runs, windows)
+
+
+def register(app: Dash, db: Database[data.Document]) -> None:
+    @app.callback(
+        Output("compare-message", "children"),
+        Output("compare-runs", "options"),
+        Output("compare-co2e", "figure"),
+        Output("compare-per-sample", "figure"),
+        Output("compare-loss", "figure"),
+        Input("refresh", "n_intervals"),
+        Input("compare-runs", "value"),
+    )
+    def refresh(_n: int | None, chosen: list[str] | None) -> tuple[Any, ...]:
+        try:
+            messages, offered, *shown = view(db, chosen)
+        except PyMongoError as exc:
+            blank = figures.empty_figure("No data")
+            return common.message(common.db_error(exc)), [], blank, blank, blank
+        # The chosen ones stay options, so that a choice survives a refresh.
+        listed = list(dict.fromkeys([*(chosen or []), *offered]))
+        return common.message(messages), listed, *shown

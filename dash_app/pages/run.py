@@ -1,0 +1,193 @@
+"""Run detail: power, cumulative energy and CO2e, energy per epoch, loss against energy, per
+sample and token, the intensity used, the measurement methods and a what-if in another region."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import plotly.graph_objects as go
+from dash import Dash, Input, Output, State, dcc, html
+from pymongo.database import Database
+from pymongo.errors import PyMongoError
+
+from dash_app import data, figures, intensity, params, units
+from dash_app.pages import common
+
+
+def layout(route: params.Route) -> html.Div:
+    regions = intensity.table()
+    return html.Div(
+        [
+            dcc.Store(id="run-id", data=route.run_id),
+            html.H2(f"Run {route.run_id}", id="run-title"),
+            html.Div(id="run-message"),
+            html.Div(id="run-meta"),
+            html.Div(id="run-cards"),
+            html.Div(
+                [common.graph("run-power"), common.graph("run-cumulative")],
+                style={"display": "grid", "gridTemplateColumns": "1fr 1fr"},
+            ),
+            html.Div(
+                [common.graph("run-epochs"), common.graph("run-progress")],
+                style={"display": "grid", "gridTemplateColumns": "1fr 1fr"},
+            ),
+            html.H3("What if it had run elsewhere?"),
+            dcc.Dropdown(
+                id="run-whatif-region",
+                options=[{"label": row.label, "value": key} for key, row in regions.items()],
+                value="SE" if "SE" in regions else None,
+                clearable=False,
+                style={"maxWidth": "520px"},
+            ),
+            html.Div(id="run-whatif", style={"margin": "8px 0"}),
+        ]
+    )
+
+
+@dataclass
+class RunView:
+    found: bool
+    message: str
+    meta: Any
+    cards: Any
+    power: go.Figure
+    cumulative: go.Figure
+    epochs: go.Figure
+    progress: go.Figure
+
+
+def not_found_view(text: str) -> RunView:
+    blank = figures.empty_figure("")
+    return RunView(False, text, [], [], blank, blank, blank, blank)
+
+
+def view(db: Database[data.Document], run_id: str | None) -> RunView:
+    if not run_id:
+        return not_found_view("No run id in the address: open a run from the Runs page.")
+    run = data.get_run(db, run_id)
+    if run is None:
+        return not_found_view(f"No run with id {run_id!r}: open one from the Runs page.")
+    windows = data.run_windows(db, run_id)
+    epochs = data.run_epochs(db, run_id)
+    energy_j, co2e_g = float(run.get("energy_j") or 0.0), float(run.get("co2e_g") or 0.0)
+    power_now = units.power(figures.power_w(windows[-1])) if windows else "-"
+    meta = html.Div(
+        [
+            html.Span(f"{key}: {run.get(field) or '-'}", style={"marginRight": "14px"})
+            for key, field in (
+                ("status", "status"),
+                ("user", "user_id"),
+                ("project", "project"),
+                ("model", "model"),
+                ("dataset", "dataset"),
+                ("framework", "framework"),
+                ("region", "region"),
+                ("epoch", "epoch"),
+                ("step", "step"),
+                ("events", "events"),
+            )
+        ]
+    )
+    source = str(run.get("intensity_source") or "unknown source")
+    fallback = " (region not in the table: world average)" if run.get("intensity_fallback") else ""
+    methods = "; ".join(
+        f"{part}: {', '.join(run.get(f'{part}_methods') or []) or 'not measured'}"
+        for part in ("gpu", "cpu", "ram")
+    )
+    cards = common.cards(
+        [
+            common.card(
+                "Energy", units.energy(energy_j), units.equivalents(energy_j, co2e_g), "run-energy"
+            ),
+            common.card("CO2e", units.co2e(co2e_g), f"PUE {run.get('pue') or 1.0:g}", "run-co2e"),
+            common.card("Power (last window)", power_now, f"{len(windows)} closed windows"),
+            common.card(
+                "Per sample",
+                units.per_unit(run.get("energy_j_per_sample"), "J"),
+                units.per_unit(run.get("co2e_g_per_sample"), "g CO2e"),
+                "run-per-sample",
+            ),
+            common.card(
+                "Per token",
+                units.per_unit(run.get("energy_j_per_token"), "J"),
+                units.per_unit(run.get("co2e_g_per_token"), "g CO2e"),
+            ),
+            common.card(
+                "Carbon intensity",
+                units.intensity(float(run.get("intensity_g_per_kwh") or 0.0)),
+                f"{source}{fallback}",
+                "run-intensity",
+            ),
+            common.card("Measured by", methods, "", "run-methods"),
+        ]
+    )
+    message = "" if windows else "No closed window yet: totals so far are shown above."
+    return RunView(
+        True,
+        message,
+        meta,
+        cards,
+        figures.power_figure(windows),
+        figures.cumulative_figure(windows),
+        figures.epochs_figure(epochs, run),
+        figures.progress_figure(windows),
+    )
+
+
+def what_if(db: Database[data.Document], run_id: str | None, region: str | None) -> str:
+    """The run's energy * PUE priced with another region's intensity from the table."""
+    if not run_id or not region:
+        return ""
+    run = data.get_run(db, run_id)
+    row = intensity.table().get(region)
+    if run is None:
+        return ""
+    if row is None:
+        return f"Region {region!r} is not in the intensity table."
+    actual_g = float(run.get("co2e_g") or 0.0)
+    other_g = figures.what_if_co2e_g(run, row.intensity_g_per_kwh)
+    change = f" ({(other_g - actual_g) / actual_g:+.0%})" if actual_g else ""
+    return (
+        f"In {region} ({units.intensity(row.intensity_g_per_kwh)}, {row.source} {row.year}) the "
+        f"same {units.energy(float(run.get('energy_j') or 0.0))} would have emitted "
+        f"{units.co2e(other_g)} instead of {units.co2e(actual_g)}{change}."
+    )
+
+
+def register(app: Dash, db: Database[data.Document]) -> None:
+    @app.callback(
+        Output("run-message", "children"),
+        Output("run-meta", "children"),
+        Output("run-cards", "children"),
+        Output("run-power", "figure"),
+        Output("run-cumulative", "figure"),
+        Output("run-epochs", "figure"),
+        Output("run-progress", "figure"),
+        Input("refresh", "n_intervals"),
+        State("run-id", "data"),
+    )
+    def refresh(_n: int | None, run_id: str | None) -> tuple[Any, ...]:
+        try:
+            shown = view(db, run_id)
+        except PyMongoError as exc:
+            shown = not_found_view(common.db_error(exc))
+        return (
+            common.message(shown.message),
+            shown.meta,
+            shown.cards,
+            shown.power,
+            shown.cumulative,
+            shown.epochs,
+            shown.progress,
+        )
+
+    @app.callback(
+        Output("run-whatif", "children"),
+        Input("run-whatif-region", "value"),
+        Input("refresh", "n_intervals"),
+        State("run-id", "data"),
+    )
+    def price_elsewhere(region: str | None, _n: int | None, run_id: str | None) -> str:
+        try:
+            return what_if(db, run_id, region)
+        except PyMongoError as exc:
+            return common.db_error(exc)

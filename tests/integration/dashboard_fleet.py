@@ -1,0 +1,109 @@
+"""A small fleet in the documents' shapes (docs/documents.md), with values chosen to check the
+dashboard to the digit: run-a (alice, DE, running) has three one-minute windows of 7,200 J
+(120 W) and two epochs; run-b (bob, SE, completed) is a run with a single event."""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo.database import Database
+
+Document = dict[str, Any]
+
+
+def window(
+    run_id: str,
+    start: datetime,
+    parts: tuple[float, float, float],
+    pue: float,
+    intensity: float,
+    epoch: int | None,
+    loss: float | None,
+    samples: int,
+) -> Document:
+    gpu, cpu, ram = parts
+    energy = gpu + cpu + ram
+    return {
+        "_id": f"{run_id}/{start:%Y-%m-%dT%H:%M:%SZ}", "run_id": run_id,
+        "window_start": start, "window_end": start + timedelta(seconds=60), "events": 12,
+        "epoch": epoch, "samples": samples, "tokens": 0, "loss": loss, "accuracy": None,
+        "gpu_energy_j": gpu, "cpu_energy_j": cpu, "ram_energy_j": ram, "energy_j": energy,
+        "pue": pue, "intensity_g_per_kwh": intensity, "intensity_source": "Ember 2023",
+        "intensity_fallback": False,
+        "co2e_g": energy * pue * intensity / 3_600_000.0,
+    }  # fmt: skip
+
+
+def seed(db: Database[Document], now: datetime) -> None:
+    """Writes the fleet ending at ``now``'s minute (where run-a's latest window closes)."""
+    end = now.replace(second=0, microsecond=0)
+    start_a = end - timedelta(minutes=3)
+    windows_a = [
+        window("run-a", start_a + timedelta(minutes=i), (3600.0, 2400.0, 1200.0), 1.0, 381.0,
+               epoch, loss, 1000)
+        for i, (epoch, loss) in enumerate([(0, 2.0), (0, 1.5), (1, 1.0)])
+    ]  # fmt: skip
+    start_b = end - timedelta(hours=1)
+    windows_b = [window("run-b", start_b, (3600.0, 0.0, 0.0), 1.0, 36.0, None, None, 0)]
+    common = {"pue": 1.0, "intensity_source": "Ember 2023", "intensity_fallback": False,
+              "tokens": 0, "energy_j_per_token": None, "co2e_g_per_token": None}  # fmt: skip
+    run_a = {
+        "_id": "run-a", "run_id": "run-a", "user_id": "alice", "project": "vision",
+        "model": "resnet50", "dataset": "imagenet", "framework": "pytorch", "region": "DE",
+        "status": "running", "events": 36, "last_seq": 36, "started_at": start_a,
+        "last_event_at": end, "finished_at": None, "samples": 3000, "epoch": 1, "step": 30,
+        "loss": 1.0, "accuracy": None, "gpu_energy_j": 10800.0, "cpu_energy_j": 7200.0,
+        "ram_energy_j": 3600.0, "energy_j": 21600.0, "intensity_g_per_kwh": 381.0,
+        "co2e_g": 21600.0 * 381.0 / 3_600_000.0, "energy_j_per_sample": 7.2,
+        "co2e_g_per_sample": 21600.0 * 381.0 / 3_600_000.0 / 3000,
+        "cpu_methods": ["rapl"], "ram_methods": ["estimate"], "gpu_methods": ["nvml"],
+        "version": 37, **common,
+    }  # fmt: skip
+    run_b = {
+        "_id": "run-b", "run_id": "run-b", "user_id": "bob", "project": "nlp",
+        "model": "bert-base", "dataset": "c4", "framework": "jax", "region": "SE",
+        "status": "completed", "events": 1, "last_seq": 2,
+        "started_at": start_b + timedelta(seconds=59),
+        "last_event_at": start_b + timedelta(seconds=60),
+        "finished_at": start_b + timedelta(seconds=60),
+        "samples": 0, "epoch": None, "step": None, "loss": None, "accuracy": None,
+        "gpu_energy_j": 3600.0, "cpu_energy_j": 0.0, "ram_energy_j": 0.0, "energy_j": 3600.0,
+        "intensity_g_per_kwh": 36.0, "co2e_g": 0.036, "energy_j_per_sample": None,
+        "co2e_g_per_sample": None, "cpu_methods": [], "ram_methods": [],
+        "gpu_methods": ["nvml"], "version": 3, **common,
+    }  # fmt: skip
+    epochs = [
+        {"_id": "run-a/0", "run_id": "run-a", "epoch": 0, "events": 24, "started_at": start_a,
+         "ended_at": start_a + timedelta(minutes=2), "gpu_energy_j": 7200.0,
+         "cpu_energy_j": 4800.0, "ram_energy_j": 2400.0, "energy_j": 14400.0, "samples": 2000,
+         "tokens": 0, "loss": 1.5, "accuracy": None, "version": 24},
+        {"_id": "run-a/1", "run_id": "run-a", "epoch": 1, "events": 12,
+         "started_at": start_a + timedelta(minutes=2), "ended_at": end, "gpu_energy_j": 3600.0,
+         "cpu_energy_j": 2400.0, "ram_energy_j": 1200.0, "energy_j": 7200.0, "samples": 1000,
+         "tokens": 0, "loss": 1.0, "accuracy": None, "version": 12},
+    ]  # fmt: skip
+    hour_a = windows_a[0]["window_start"].replace(minute=0)
+    hour_b = start_b.replace(minute=0)
+    rollups = [
+        {"_id": f"alice/resnet50/DE/{hour_a:%Y-%m-%dT%H:%M:%SZ}", "user_id": "alice",
+         "model": "resnet50", "region": "DE", "period_start": hour_a,
+         "period_end": hour_a + timedelta(hours=1), "runs": 1, "events": 36,
+         "energy_j": 21600.0, "co2e_g": run_a["co2e_g"], "version": 37},
+        {"_id": f"bob/bert-base/SE/{hour_b:%Y-%m-%dT%H:%M:%SZ}", "user_id": "bob",
+         "model": "bert-base", "region": "SE", "period_start": hour_b,
+         "period_end": hour_b + timedelta(hours=1), "runs": 1, "events": 1,
+         "energy_j": 3600.0, "co2e_g": 0.036, "version": 2},
+    ]  # fmt: skip
+    db.runs.insert_many([run_a, run_b])
+    db.windows.insert_many(windows_a + windows_b)
+    db.epochs.insert_many(epochs)
+    db.rollups.insert_many(rollups)
+    db.late_events.insert_one(
+        {"_id": "late-1", "event_id": "late-1", "run_id": "run-a", "seq": 5,
+         "event_at": start_a, "watermark_at": start_a + timedelta(seconds=30),
+         "cpu_energy_j": 0.0, "gpu_energy_j": 0.0, "ram_energy_j": 0.0, "energy_j": 0.0}
+    )  # fmt: skip
+    db.dead_letters.insert_one(
+        {"_id": "training.events/0/7", "reason": "unknown event_type: bogus",
+         "kafka_partition": 0, "kafka_offset": 7, "raw_bytes": None, "event_id": "e7",
+         "run_id": "run-a", "event_type": "bogus", "received_at": end}
+    )  # fmt: skip

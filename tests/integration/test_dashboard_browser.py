@@ -1,0 +1,168 @@
+"""The dashboard in headless Chromium (the system's /usr/bin/chromium, driven by Playwright): every
+page, a filter, a run opened from the table, the empty state, a database that is down and bad
+addresses. Screenshots go to .joulestream/screenshots/ for a person to look at."""
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+from pymongo.database import Database
+from werkzeug.serving import make_server
+
+from dash_app import app as dash_app
+from tests.integration.conftest import free_ports
+from tests.integration.dashboard_env import WRITES, Commands, seeded_database
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / ".joulestream" / "screenshots"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+TIMEOUT_MS = 20_000
+
+expect.set_options(timeout=TIMEOUT_MS)
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
+
+
+@contextlib.contextmanager
+def serving(db: Database[dict[str, object]], refresh_ms: int = 2_000) -> Iterator[str]:
+    """The app on a free loopback port, in a thread, for the duration of the block.
+
+    Dash drops a callback's answer when the next refresh fires before it arrives, so the refresh
+    must outlast a callback's slowest answer (2 s of server selection when MongoDB is down)."""
+    (port,) = free_ports(1)
+    app = dash_app.create_app(db, refresh_ms=refresh_ms)
+    server = make_server("127.0.0.1", port, app.server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context.new_page()
+    context.close()
+
+
+def shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_every_page_with_a_filter_and_a_run_opened(services, page):
+    """Fleet, runs (filtered), a run opened from the table, compare and leaderboards show the
+    seeded values; the browse sends MongoDB no write."""
+    commands = Commands()
+    with (
+        seeded_database(services.mongo_uri, datetime.now(UTC), commands) as db,
+        serving(db) as url,
+    ):
+        page.goto(url + "/")
+        expect(page.locator("#fleet-active .card-value")).to_have_text("1")
+        expect(page.locator("#fleet-active .card-note")).to_have_text("of 2 runs")
+        expect(page.locator("#fleet-all-time")).to_contain_text("7.00 Wh · 2.32 g CO2e")
+        expect(page.locator("#fleet-dead")).to_have_text("Dead letters: 1")
+        expect(page.locator("#fleet-top")).to_contain_text("run-a")
+        shot(page, "fleet")
+
+        page.click("#nav-runs")
+        expect(page.locator("#runs-count")).to_have_text("2 runs")
+        page.locator("#runs-filter-user").click()
+        page.keyboard.type("alice")
+        page.keyboard.press("Enter")
+        page.keyboard.press("Escape")
+        expect(page.locator("#runs-count")).to_have_text("1 runs")
+        expect(page.locator("#runs-table")).to_contain_text("resnet50")
+        expect(page.locator("#runs-table")).not_to_contain_text("bert-base")
+        shot(page, "runs-filtered")
+        # The live refresh (every 2 s here) keeps the filter.
+        page.wait_for_timeout(4_500)
+        expect(page.locator("#runs-count")).to_have_text("1 runs")
+
+        page.locator("#runs-table a", has_text="run-a").click()
+        expect(page.locator("#run-title")).to_have_text("Run run-a")
+        expect(page.locator("#run-energy")).to_contain_text("6.00 Wh")
+        expect(page.locator("#run-co2e")).to_contain_text("2.29 g CO2e")
+        expect(page.locator("#run-intensity")).to_contain_text("381 g CO2e/kWh")
+        expect(page.locator("#run-intensity")).to_contain_text("Ember 2023")
+        expect(page.locator("#run-methods")).to_contain_text("gpu: nvml; cpu: rapl; ram: estimate")
+        expect(page.locator("#run-whatif")).to_contain_text("In SE (41 g CO2e/kWh, Ember 2023)")
+        expect(page.locator("#run-epochs")).to_contain_text("Energy per epoch")
+        shot(page, "run")
+
+        page.goto(url + "/compare?runs=run-a,run-b")
+        expect(page.locator("#compare-co2e")).to_contain_text("Cumulative CO2e")
+        expect(page.locator("#compare-message")).to_have_text("")
+        shot(page, "compare")
+
+        page.click("#nav-leaderboards")
+        expect(page.locator("#leaders-user_id")).to_contain_text("alice")
+        expect(page.locator("#leaders-region")).to_contain_text("381")
+        shot(page, "leaderboards")
+    assert commands.names
+    assert not WRITES & set(commands.names), commands.names
+
+
+def test_empty_database_and_bad_addresses(services, page):
+    """An empty database is a friendly empty state; an unknown run, a malformed date, an
+    unknown page and a bad parameter each give a message."""
+    with seeded_database(services.mongo_uri, None, Commands()) as db, serving(db) as url:
+        page.goto(url + "/")
+        expect(page.locator("#fleet-message")).to_contain_text("No runs yet")
+        shot(page, "fleet-empty")
+        page.goto(url + "/run/nope")
+        expect(page.locator("#run-message")).to_have_text(
+            "No run with id 'nope': open one from the Runs page."
+        )
+        page.goto(url + "/runs?from=2026-13-45&colour=red")
+        expect(page.locator("#runs-message")).to_contain_text(
+            "from: '2026-13-45' is not a date; use YYYY-MM-DD (UTC)."
+        )
+        expect(page.get_by_text("Unknown parameter 'colour'")).to_be_visible()
+        shot(page, "runs-bad-date")
+        page.goto(url + "/fleet/unknown")
+        expect(page.locator("#not-found")).to_contain_text("Nothing lives at '/fleet/unknown'")
+        page.goto(url + "/?range=forever")
+        expect(page.get_by_text("range: 'forever' is not one of")).to_be_visible()
+
+
+def test_database_down_shows_a_banner_and_the_app_keeps_serving(page):
+    """MongoDB on a closed port: a banner on every page, and pages still load."""
+    (port,) = free_ports(1)
+    client = dash_app.client(f"mongodb://127.0.0.1:{port}/")
+    try:
+        with serving(client["joulestream"], refresh_ms=5_000) as url:
+            page.goto(url + "/")
+            expect(page.locator("#db-down")).to_contain_text("MongoDB is not reachable")
+            shot(page, "database-down")
+            page.click("#nav-runs")
+            expect(page.locator("#runs-message")).to_contain_text("MongoDB did not answer")
+            expect(page.locator("#db-down")).to_be_visible()
+    finally:
+        client.close()
