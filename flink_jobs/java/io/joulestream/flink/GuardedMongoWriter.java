@@ -187,15 +187,8 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
                 if (!stored.containsKey(entry.getKey())) {
                     models.add(new InsertOneModel<>(document));
                 } else if (current == null || current < version) {
-                    // The guard again in the filter, should another writer have been faster.
                     models.add(
-                            new ReplaceOneModel<>(
-                                    Filters.and(
-                                            Filters.eq("_id", entry.getKey()),
-                                            Filters.or(
-                                                    Filters.lt(settings.versionField, version),
-                                                    Filters.exists(settings.versionField, false))),
-                                    document));
+                            new ReplaceOneModel<>(Filters.eq("_id", entry.getKey()), document));
                 } // else the stored document is as new or newer: a replay, nothing to write
             }
         }
@@ -211,18 +204,26 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
      * <p>Reading first, rather than one upsert guarded by its filter, because a guarded upsert
      * that meets a newer document fails with a duplicate key, and FerretDB answers such a bulk
      * with a reply the driver cannot parse. One writer owns each {@code _id} (Flink routes a
-     * key to one subtask), so nothing changes between this read and the write.
+     * key to one subtask), so nothing changes between this read and the write; two jobs writing
+     * the same collection at once are not supported.
+     *
+     * <p>One {@code _id} equality per query, reads and writes alike: it is the only filter the
+     * SQLite backend of FerretDB answers without scanning the whole collection (an {@code $in}
+     * or a compound filter costs a scan per query, seconds with a million documents).
      */
     private Map<String, Long> storedVersions(Map<String, RowData> batch) {
         Map<String, Long> stored = new HashMap<>();
-        for (BsonDocument document :
-                collection
-                        .find(Filters.in("_id", new ArrayList<>(batch.keySet())))
-                        .projection(Projections.include("_id", settings.versionField))) {
-            BsonValue value = document.get(settings.versionField);
-            stored.put(
-                    document.getString("_id").getValue(),
-                    value != null && value.isNumber() ? value.asNumber().longValue() : null);
+        for (String id : batch.keySet()) {
+            BsonDocument document =
+                    collection
+                            .find(Filters.eq("_id", id))
+                            .projection(Projections.include("_id", settings.versionField))
+                            .first();
+            if (document != null) {
+                BsonValue value = document.get(settings.versionField);
+                stored.put(
+                        id, value != null && value.isNumber() ? value.asNumber().longValue() : null);
+            }
         }
         return stored;
     }
