@@ -277,6 +277,7 @@ def runs_sink_ddl(s: JobSettings) -> str:
   finished_at TIMESTAMP_LTZ(3),
   samples BIGINT,
   tokens BIGINT,
+  power_w DOUBLE,
 {_PROGRESS_COLUMNS},
 {_ENERGY_COLUMNS},
 {_PRICING_COLUMNS},
@@ -400,7 +401,7 @@ def runs_insert(pricing: Pricing) -> str:
     return f"""INSERT INTO {RUNS_SINK}
 SELECT
   run_id, run_id, user_id, project, `model`, region, dataset, framework, status, events,
-  last_seq, started_at, last_event_at, finished_at, samples, tokens,
+  last_seq, started_at, last_event_at, finished_at, samples, tokens, power_w,
   `epoch`, `step`, loss, accuracy,
   {", ".join(COMPONENTS)},
   pue, intensity_g_per_kwh, intensity_source, intensity_fallback,
@@ -436,6 +437,10 @@ FROM (
       COALESCE(SUM(tokens), 0) AS tokens,
       MAX(`epoch`) AS `epoch`,
       MAX(`step`) AS `step`,
+      LATEST_BY_SEQ(
+        CASE WHEN event_type = 'measurement' AND ts_ms > interval_start_ms
+          THEN ({total}) * CAST(1000 AS DOUBLE) / (ts_ms - interval_start_ms) END,
+        seq) AS power_w,
       LATEST_BY_SEQ(loss, seq) AS loss,
       LATEST_BY_SEQ(accuracy, seq) AS accuracy,
 {sums},

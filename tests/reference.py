@@ -108,7 +108,7 @@ class Reference:
             run = runs.setdefault(e.run_id, {
                 "_id": e.run_id, "run_id": e.run_id, "user_id": e.user_id,
                 "project": e.project, "model": e.model, "region": e.region,
-                "dataset": None, "framework": None, "epoch": None, "step": None,
+                "dataset": None, "framework": None, "epoch": None, "step": None, "power_w": None,
                 "loss": None, "accuracy": None, "status": "running", "events": 0,
                 "last_seq": -1, "started_at": None,
                 "last_event_at": None, "finished_at": None, "samples": 0, "tokens": 0,
@@ -133,6 +133,12 @@ class Reference:
             run["samples"] += e.samples or 0
             run["tokens"] += e.tokens or 0
             _progress(run, e, latest, step=True)
+            if e.ts_ms > e.interval_start_ms:  # the latest measurement's mean power
+                power_w = energies(e)["energy_j"] * 1000.0 / (e.ts_ms - e.interval_start_ms)
+                key = (run["_id"], "power_w")
+                if key not in latest or (e.seq, power_w) > latest[key]:
+                    latest[key] = (e.seq, power_w)
+                    run["power_w"] = power_w
             start, end = utc(e.interval_start_ms), utc(e.ts_ms)
             run["started_at"] = min(run["started_at"] or start, start)
             run["last_event_at"] = max(run["last_event_at"] or end, end)
