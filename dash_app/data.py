@@ -35,6 +35,7 @@ RUN_FIELDS = {
     "co2e_g": 1,
     "energy_j_per_sample": 1,
     "co2e_g_per_sample": 1,
+    "power_w": 1,
 }
 # The runs table's filters, as URL parameter → field of ``runs``.
 FILTER_FIELDS = {
@@ -149,25 +150,11 @@ def run_late_energy_j(db: Database[Document], run_id: str) -> float:
 
 
 def running_runs(db: Database[Document]) -> list[Document]:
-    """Runs not yet finished (index ``runs.status_1_last_event_at_-1``)."""
+    """Runs not yet finished, with their ``power_w``, the most recently active first
+    (index ``runs.status_1_last_event_at_-1``). The fleet's "power now" is folded from these, so
+    the Fleet page reads no ``windows``."""
     cursor = db.runs.find({"status": "running"}, RUN_FIELDS).sort("last_event_at", DESCENDING)
     return list(cursor.limit(MAX_RUNS))
-
-
-def latest_windows(
-    db: Database[Document], run_ids: list[str], since: datetime
-) -> dict[str, Document]:
-    """Each run's latest window that started at or after ``since``
-    (index ``windows.run_id_1_window_start_1``)."""
-    if not run_ids:
-        return {}
-    query = {"run_id": {"$in": run_ids}, "window_start": {"$gte": since}}
-    latest: dict[str, Document] = {}
-    for window in db.windows.find(query, WINDOW_FIELDS):
-        current = latest.get(window["run_id"])
-        if current is None or window["window_start"] > current["window_start"]:
-            latest[window["run_id"]] = window
-    return latest
 
 
 def all_time_totals(db: Database[Document]) -> tuple[float, float, int]:

@@ -77,6 +77,23 @@ def power_w(window: Document, field: str = "energy_j") -> float:
     return float(window.get(field) or 0.0) / window_length_s(window)
 
 
+def power_now_w(running: Iterable[Document], since: datetime) -> tuple[float, int]:
+    """(watts, runs reporting): the sum of ``power_w`` (mean power of each run's latest
+    measurement) over the running runs whose last event is at or after ``since``. A run that has
+    sent nothing since then is not drawing power "now" as far as we know (a trainer that died
+    without ``run_finished`` stays ``running`` for ever), and one without a measurement yet has
+    ``power_w`` null: both are left out."""
+    watts = 0.0
+    reporting = 0
+    for run in running:
+        last = run.get("last_event_at")
+        if run.get("power_w") is None or last is None or last < since:
+            continue
+        watts += float(run["power_w"])
+        reporting += 1
+    return watts, reporting
+
+
 def power_figure(windows: list[Document]) -> go.Figure:
     """Mean power per component per window, stacked, in W."""
     if not windows:

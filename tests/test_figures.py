@@ -29,6 +29,19 @@ def test_power_and_cumulative_and_progress():
     assert (list(progress.data[0].x), list(progress.data[0].y)) == ([0.002, 0.003], [2.0, 1.0])
 
 
+def test_power_now_sums_recent_running_runs_only():
+    """120 W + 30 W of runs heard from since ``AT``; one silent for 5 min and one without a
+    measurement yet are left out."""
+    running = [
+        {"power_w": 120.0, "last_event_at": AT},
+        {"power_w": 30.0, "last_event_at": AT + timedelta(seconds=10)},
+        {"power_w": 500.0, "last_event_at": AT - timedelta(seconds=1)},
+        {"power_w": None, "last_event_at": AT},
+    ]
+    assert figures.power_now_w(running, AT) == (150.0, 2)
+    assert figures.power_now_w([], AT) == (0.0, 0)
+
+
 def test_empty_figures_say_why():
     """No window: a titled empty chart instead of an error."""
     assert figures.power_figure([]).layout.title.text == "Power: no closed window yet"

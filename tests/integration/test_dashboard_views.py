@@ -64,10 +64,12 @@ def test_data_queries_return_the_seeded_documents(db):
     assert data.get_run(db, "nope") is None
 
 
-def test_fleet_shows_totals_power_now_and_health(db):
-    """Active runs, power now from run-a's last window (7,200 J in 60 s), today's and all-time
-    totals from the rollups and runs."""
+def test_fleet_shows_totals_power_now_and_health(db, commands):
+    """Active runs, power now from run-a's ``power_w`` (120 W; run-b is completed), today's and
+    all-time totals from the rollups and runs; the page reads no ``windows``."""
+    commands.clear()
     shown = fleet.view(db, "user", "7d", NOW)
+    assert commands.collections() == {"runs", "rollups", "late_events", "dead_letters"}
     card_texts = texts(shown.cards)
     assert card_texts[:6] == [
         "Active runs",
@@ -85,6 +87,9 @@ def test_fleet_shows_totals_power_now_and_health(db):
     assert shown.message == ""
     by_region = fleet.view(db, "region", "24h", NOW)
     assert [t.name for t in by_region.co2e.data] == ["DE", "SE"]
+    # Six minutes after run-a's last event it no longer counts as drawing power now.
+    later = fleet.view(db, "user", "7d", NOW.replace(minute=36, second=1))
+    assert texts(later.cards)[3:6] == ["Power now", "0.00 W", "0 runs reporting"]
 
 
 def test_runs_table_filters_and_reports_bad_dates(db):
