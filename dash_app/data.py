@@ -130,9 +130,25 @@ def windows_of_runs(db: Database[Document], run_ids: list[str]) -> dict[str, lis
     """Several runs' windows in time order, in one query
     (index ``windows.run_id_1_window_start_1``)."""
     by_run: dict[str, list[Document]] = {run_id: [] for run_id in run_ids}
+    if not run_ids:
+        return by_run
     query = {"run_id": {"$in": run_ids}}
     for window in db.windows.find(query, WINDOW_FIELDS).sort("window_start", ASCENDING):
         by_run[window["run_id"]].append(window)
+    return by_run
+
+
+def epochs_of_runs(db: Database[Document], run_ids: list[str]) -> dict[str, list[Document]]:
+    """Several runs' epochs in epoch order, in one query (index ``epochs.run_id_1_epoch_1``); a
+    run without epochs maps to an empty list. ``epochs`` holds one document per run per epoch,
+    so this reads about a thousandth of what ``windows_of_runs`` reads."""
+    by_run: dict[str, list[Document]] = {run_id: [] for run_id in run_ids}
+    if not run_ids:
+        return by_run
+    query = {"run_id": {"$in": run_ids}}
+    cursor = db.epochs.find(query, {"_id": 0}).sort([("run_id", ASCENDING), ("epoch", ASCENDING)])
+    for epoch in cursor:
+        by_run[epoch["run_id"]].append(epoch)
     return by_run
 
 

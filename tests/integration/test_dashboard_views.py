@@ -142,14 +142,27 @@ def test_a_run_with_one_event_and_an_unknown_run(db):
     )
 
 
-def test_compare_and_leaderboards(db):
-    """Two runs overlaid; too few runs asked for is a message; leaderboards fold per group."""
+def test_compare_and_leaderboards(db, commands):
+    """Two runs overlaid: run-a per epoch (from ``epochs``), run-b, without epochs, from its one
+    window (the only window read); too few runs is a message; leaderboards fold per group."""
+    commands.clear()
     messages, offered, co2e, per_sample, loss = compare.view(db, ["run-a", "run-b"])
     assert (messages, offered) == ([], ["run-a", "run-b"])
+    window_reads = [f for name, coll, f in commands.reads if coll == "windows"]
+    assert window_reads == [{"run_id": {"$in": ["run-b"]}}]
     assert [t.name for t in co2e.data] == ["run-a", "run-b"]
-    assert list(co2e.data[1].y) == [0.036 / 1000.0]
+    # run-a: epoch 0 (14,400 J) ends 2 min after its start, epoch 1 (7,200 J) 3 min after.
+    assert list(co2e.data[0].x) == [2 / 60, 3 / 60]
+    assert list(co2e.data[0].y) == [14400.0 * 381.0 / 3_600_000.0 / 1000.0,
+                                    21600.0 * 381.0 / 3_600_000.0 / 1000.0]  # fmt: skip
+    assert (list(co2e.data[1].x), list(co2e.data[1].y)) == ([1 / 60], [0.036 / 1000.0])
     assert [list(t.y) for t in per_sample.data] == [[7.2], [0.0]]
-    assert [t.name for t in loss.data] == ["run-a"]
+    assert [(t.name, list(t.x), list(t.y)) for t in loss.data] == [
+        ("run-a", [0.004, 0.006], [1.5, 1.0])
+    ]
+    commands.clear()
+    compare.view(db, ["run-a", "run-a"])  # one run twice: too few, nothing drawn
+    assert "windows" not in commands.collections()
     messages, *_ = compare.view(db, ["run-a"])
     assert messages == ["Pick 2 to 5 runs to compare."]
     message, boards = leaderboards.view(db)
