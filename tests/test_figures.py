@@ -130,3 +130,13 @@ def test_routes_and_parameters_are_checked_with_messages():
         list("abcde"),
         "At most 5 runs: showing the first 5.",
     )
+
+
+def test_runs_filters_are_written_back_into_the_address_and_read_again():
+    """The runs page's filters as an address query, in the order of the filter fields, and back."""
+    values = {"status": ["running", "failed"], "user": ["alice b"], "model": []}
+    search = params.runs_search(values, "2026-06-10", " ")
+    assert search == "?user=alice%20b&status=running,failed&from=2026-06-10"
+    parsed, messages = params.url_filter_values(params.parse_query(search))
+    assert (parsed, messages) == ({"user": ["alice b"], "status": ["running", "failed"]}, [])
+    assert params.runs_search({}, None, "") == ""

@@ -3,6 +3,7 @@ page, a filter, a run opened from the table, the empty state, a database that is
 addresses. Screenshots go to .joulestream/screenshots/ for a person to look at."""
 
 import contextlib
+import re
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -101,8 +102,25 @@ def test_every_page_with_a_filter_and_a_run_opened(services, page):
         expect(page.locator("#runs-table")).to_contain_text("resnet50")
         expect(page.locator("#runs-table")).not_to_contain_text("bert-base")
         shot(page, "runs-filtered")
-        # The live refresh (every 2 s here) keeps the filter.
+        # The filter is written into the address; the live refresh (every 2 s here) keeps both.
+        expect(page).to_have_url(re.compile(r"/runs\?user=alice$"))
         page.wait_for_timeout(4_500)
+        expect(page.locator("#runs-count")).to_have_text("1 runs")
+        expect(page).to_have_url(re.compile(r"/runs\?user=alice$"))
+        # A reload (or the link shared) shows the same filtered table.
+        page.reload()
+        expect(page.locator("#runs-count")).to_have_text("1 runs")
+        expect(page.locator("#runs-filter-user")).to_contain_text("alice")
+        page.locator("#runs-filter-status").click()
+        page.keyboard.type("running")
+        page.keyboard.press("Enter")
+        page.keyboard.press("Escape")
+        expect(page).to_have_url(re.compile(r"/runs\?user=alice&status=running$"))
+        expect(page.locator("#runs-count")).to_have_text("1 runs")
+        # Back goes to the previous filters, table included.
+        page.go_back()
+        expect(page).to_have_url(re.compile(r"/runs\?user=alice$"))
+        expect(page.locator("#runs-filter-status")).not_to_contain_text("running")
         expect(page.locator("#runs-count")).to_have_text("1 runs")
 
         page.locator("#runs-table a", has_text="run-a").click()
