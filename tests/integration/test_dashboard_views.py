@@ -107,39 +107,49 @@ def test_runs_table_filters_and_reports_bad_dates(db):
     assert (rows, messages) == ([], ["No run matches these filters."])
 
 
-def test_run_detail_shows_the_run_to_the_digit(db):
-    """Energy, CO2e, per sample, intensity with source and year, methods, figures."""
+def test_run_detail_shows_the_run_to_the_digit(db, commands):
+    """Energy, CO2e, power (its ``power_w``), per sample, intensity with source and year,
+    methods and energy per epoch without reading ``windows``; the windows' charts apart."""
+    commands.clear()
     shown = run.view(db, "run-a")
+    assert commands.collections() == {"runs", "epochs"}
     card_texts = texts(shown.cards)
+    assert card_texts[6:9] == ["Power", "120 W", "mean of the latest measurement"]
     assert card_texts[:6] == ["Energy", "6.00 Wh", "≈ 0.0 km by car · ≈ 0.1 litres boiled",
                               "CO2e", "2.29 g CO2e", "PUE 1"]  # fmt: skip
     assert card_texts[15:18] == ["Carbon intensity", "381 g CO2e/kWh", "Ember 2023"]
     assert card_texts[18:20] == ["Measured by", "gpu: nvml; cpu: rapl; ram: estimate"]
     assert card_texts[9:12] == ["Per sample", "7.2 J", "0.000762 g CO2e"]
-    assert [list(t.y) for t in shown.power.data] == [[60.0] * 3, [40.0] * 3, [20.0] * 3]
-    assert list(shown.cumulative.data[0].y) == [0.002, 0.004, 0.006]
     assert list(shown.epochs.data[0].y) == [0.004, 0.002]
     assert list(shown.epochs.data[0].text) == ["1.52 g CO2e", "0.76 g CO2e"]
-    assert list(shown.progress.data[0].x) == [0.002, 0.004, 0.006]
-    assert list(shown.progress.data[0].y) == [2.0, 1.5, 1.0]
+    charts = run.windows_view(db, "run-a")
+    assert charts.message == ""
+    assert [list(t.y) for t in charts.power.data] == [[60.0] * 3, [40.0] * 3, [20.0] * 3]
+    assert list(charts.cumulative.data[0].y) == [0.002, 0.004, 0.006]
+    assert list(charts.progress.data[0].x) == [0.002, 0.004, 0.006]
+    assert list(charts.progress.data[0].y) == [2.0, 1.5, 1.0]
     assert run.what_if(db, "run-a", "SE") == (
         "In SE (41 g CO2e/kWh, Ember 2023) the same 6.00 Wh would have emitted 0.25 g CO2e "
         "instead of 2.29 g CO2e (-89%)."
     )
 
 
-def test_a_run_with_one_event_and_an_unknown_run(db):
+def test_a_run_with_one_event_and_an_unknown_run(db, commands):
     """run-b has one window and no epochs; an unknown id is a message."""
     shown = run.view(db, "run-b")
     assert shown.found
     assert texts(shown.cards)[1] == "1.00 Wh"
+    assert texts(shown.cards)[7] == "3.60 kW"
     assert shown.epochs.layout.title.text == "Energy per epoch: no epoch reported"
-    assert list(shown.power.data[0].y) == [60.0]
+    assert list(run.windows_view(db, "run-b").power.data[0].y) == [60.0]
     missing = run.view(db, "nope")
     assert (missing.found, missing.message) == (
         False,
         "No run with id 'nope': open one from the Runs page.",
     )
+    commands.clear()
+    assert run.windows_view(db, "nope").message == ""
+    assert "windows" not in commands.collections()
 
 
 def test_compare_and_leaderboards(db, commands):
