@@ -129,6 +129,8 @@ def fleet(
             "co2e_g": _co2e_g(totals["energy_j"], pue, intensity),
             "energy_j_per_sample": totals["energy_j"] / samples,
             "co2e_g_per_sample": _co2e_g(totals["energy_j"], pue, intensity) / samples,
+            # The latest measurement's mean power, taken as its window's (the seed has no events).
+            "power_w": windows[-1]["energy_j"] / WINDOW_S,
             "energy_j_per_token": None,
             "co2e_g_per_token": None,
             "cpu_methods": ["rapl"],

@@ -3,11 +3,17 @@
 Reads MongoDB only (every query is in ``data.py``); routing is a ``dcc.Location`` whose pages are
 built by ``dash_app.pages``. The live refresh re-runs the pages' data callbacks only: a page's
 controls are built once per address, so a refresh keeps the filters chosen.
+
+A page may write its controls back into the address (the runs page does, so that a reload or a
+shared link keeps its filters): it sets ``url.search`` and ``url-written`` together, and the
+router leaves the page as it is when the address changed to exactly what the page wrote. A
+search the page did not write (a link, the browser's back button) builds the page again.
 """
 
 import os
 
-from dash import Dash, Input, Output, dcc, html
+from dash import Dash, Input, Output, State, ctx, dcc, html
+from dash.exceptions import PreventUpdate
 from pymongo import MongoClient
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
@@ -34,7 +40,10 @@ NAV = [
 def layout(refresh_ms: int = REFRESH_MS) -> html.Div:
     return html.Div(
         [
-            dcc.Location(id="url"),
+            # "callback-nav": a callback that sets the address changes it without a reload.
+            dcc.Location(id="url", refresh="callback-nav"),
+            # The address query a page wrote itself (see the module's docstring).
+            dcc.Store(id="url-written", data=None),
             dcc.Interval(id="refresh", interval=refresh_ms),
             html.Div(
                 [html.B("joulestream", style={"marginRight": "18px"})]
@@ -86,9 +95,21 @@ def create_app(db: Database[data.Document], refresh_ms: int = REFRESH_MS) -> Das
     app = Dash(__name__, title="joulestream", suppress_callback_exceptions=True)
     app.layout = lambda: layout(refresh_ms)
 
-    @app.callback(Output("page", "children"), Input("url", "pathname"), Input("url", "search"))
-    def route(pathname: str | None, search: str | None) -> html.Div:
-        return page(pathname, search)
+    @app.callback(
+        Output("page", "children"),
+        Output("url-written", "data"),
+        Input("url", "pathname"),
+        Input("url", "search"),
+        State("url-written", "data"),
+    )
+    def route(
+        pathname: str | None, search: str | None, written: str | None
+    ) -> tuple[html.Div, str]:
+        # The page's own write-back: its controls already show this query; building the page
+        # again would only reset the focus and flash.
+        if set(ctx.triggered_prop_ids) == {"url.search"} and (search or "") == (written or ""):
+            raise PreventUpdate
+        return page(pathname, search), search or ""
 
     @app.callback(Output("banner", "children"), Input("refresh", "n_intervals"))
     def refresh_banner(_n: int | None) -> html.Div:

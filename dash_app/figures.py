@@ -77,6 +77,23 @@ def power_w(window: Document, field: str = "energy_j") -> float:
     return float(window.get(field) or 0.0) / window_length_s(window)
 
 
+def power_now_w(running: Iterable[Document], since: datetime) -> tuple[float, int]:
+    """(watts, runs reporting): the sum of ``power_w`` (mean power of each run's latest
+    measurement) over the running runs whose last event is at or after ``since``. A run that has
+    sent nothing since then is not drawing power "now" as far as we know (a trainer that died
+    without ``run_finished`` stays ``running`` for ever), and one without a measurement yet has
+    ``power_w`` null: both are left out."""
+    watts = 0.0
+    reporting = 0
+    for run in running:
+        last = run.get("last_event_at")
+        if run.get("power_w") is None or last is None or last < since:
+            continue
+        watts += float(run["power_w"])
+        reporting += 1
+    return watts, reporting
+
+
 def power_figure(windows: list[Document]) -> go.Figure:
     """Mean power per component per window, stacked, in W."""
     if not windows:
@@ -244,31 +261,57 @@ def leaderboard(runs: list[Document], group_field: str) -> list[Document]:
     return sorted(rows, key=lambda row: (-row["co2e_kg"], row["name"]))
 
 
+def compare_series(
+    run: Document, epochs: list[Document], windows: list[Document]
+) -> tuple[list[float], list[float], list[tuple[float, float]]]:
+    """One run's compare series: hours since it began, cumulative CO2e (kg) at each point, and
+    (energy spent in kWh, loss) pairs. Per epoch when the run has epochs (one point at each
+    epoch's end, CO2e priced with the run's PUE and intensity), else per closed window."""
+    if epochs:
+        first = min(e["started_at"] for e in epochs)
+        ends = [e["ended_at"] for e in epochs]
+        energy_j = list(accumulate(float(e.get("energy_j") or 0.0) for e in epochs))
+        co2e_g = list(accumulate(epoch_co2e_g(e, run) for e in epochs))
+        points = epochs
+    elif windows:
+        first = windows[0]["window_start"]
+        ends = [w["window_end"] for w in windows]
+        energy_j, co2e_g = cumulative(windows)
+        points = windows
+    else:
+        return [], [], []
+    hours = [(end - first).total_seconds() / 3600 for end in ends]
+    loss = [
+        (units.kwh(e), p["loss"])
+        for e, p in zip(energy_j, points, strict=True)
+        if p.get("loss") is not None
+    ]
+    return hours, [g / 1000.0 for g in co2e_g], loss
+
+
 def compare_figures(
-    runs: list[Document], windows_by_run: dict[str, list[Document]]
+    runs: list[Document],
+    epochs_by_run: dict[str, list[Document]],
+    windows_by_run: dict[str, list[Document]],
 ) -> tuple[go.Figure, go.Figure, go.Figure]:
-    """Runs overlaid: cumulative CO2e (kg) against hours since each run's first window, energy
-    per sample (J), and loss against energy spent (kWh)."""
+    """Runs overlaid: cumulative CO2e (kg) against hours since each run began, energy per sample
+    (J, the run's total from ``runs``), and loss against energy spent (kWh). A run with epochs is
+    drawn per epoch (lines and markers), one without per one-minute window (``compare_series``)."""
     co2e = go.Figure()
     per_sample = go.Figure()
     loss = go.Figure()
     for run in runs:
         run_id = run["run_id"]
-        windows = windows_by_run.get(run_id, [])
-        energy_j, co2e_g = cumulative(windows)
-        if windows:
-            first = windows[0]["window_start"]
-            hours = [(w["window_end"] - first).total_seconds() / 3600 for w in windows]
-            co2e.add_scatter(x=hours, y=[g / 1000.0 for g in co2e_g], name=run_id)
-            shown = [
-                (units.kwh(e), w["loss"])
-                for e, w in zip(energy_j, windows, strict=True)
-                if w.get("loss") is not None
-            ]
-            if shown:
-                loss.add_scatter(x=[x for x, _ in shown], y=[y for _, y in shown], name=run_id)
+        epochs = epochs_by_run.get(run_id, [])
+        hours, co2e_kg, shown = compare_series(run, epochs, windows_by_run.get(run_id, []))
+        mode = "lines+markers" if epochs else "lines"
+        if hours:
+            co2e.add_scatter(x=hours, y=co2e_kg, name=run_id, mode=mode)
+        if shown:
+            x, y = [x for x, _ in shown], [y for _, y in shown]
+            loss.add_scatter(x=x, y=y, name=run_id, mode=mode)
         per_sample.add_bar(x=[run_id], y=[run.get("energy_j_per_sample") or 0.0], name=run_id)
-    _layout(co2e, "Cumulative CO2e", "hours since the first window", "CO2e (kg)")
+    _layout(co2e, "Cumulative CO2e", "hours since the run began", "CO2e (kg)")
     _layout(per_sample, "Energy per sample", "run", "energy per sample (J)", showlegend=False)
     _layout(loss, "Loss against energy spent", "energy spent (kWh)", "loss")
     return co2e, per_sample, loss

@@ -6,7 +6,7 @@ reported and ignored, never raised into a traceback.
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, quote, unquote, urlencode
 
 from dash_app.data import FILTER_FIELDS, RunFilter
 
@@ -85,6 +85,16 @@ def url_filter_values(query: dict[str, list[str]]) -> tuple[dict[str, list[str]]
     unknown = sorted(set(query) - known)
     messages = [f"Unknown parameter {key!r}; known: {', '.join(sorted(known))}." for key in unknown]
     return {key: query[key] for key in FILTER_FIELDS if key in query}, messages
+
+
+def runs_search(values: dict[str, list[str]], since: str | None, until: str | None) -> str:
+    """The runs page's address query for its filters, the inverse of ``url_filter_values``:
+    ``?user=alice,bob&from=2026-06-10``, in the order of ``FILTER_FIELDS``; ``""`` with none."""
+    pairs = [(key, ",".join(values[key])) for key in FILTER_FIELDS if values.get(key)]
+    pairs += [(key, text.strip()) for key, text in (("from", since), ("to", until)) if text]
+    pairs = [(key, text) for key, text in pairs if text]
+    # Commas and colons stay readable: parse_query splits on commas anyway.
+    return f"?{urlencode(pairs, quote_via=quote, safe=',:')}" if pairs else ""
 
 
 def choice(

@@ -1,4 +1,5 @@
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from dash_app import figures, params, units
 
@@ -27,6 +28,47 @@ def test_power_and_cumulative_and_progress():
     assert figures.cumulative(windows) == ([7200.0, 10800.0], [7.2, 7.2 + 3.6])
     progress = figures.progress_figure(windows)
     assert (list(progress.data[0].x), list(progress.data[0].y)) == ([0.002, 0.003], [2.0, 1.0])
+
+
+def test_power_now_sums_recent_running_runs_only():
+    """120 W + 30 W of runs heard from since ``AT``; one silent for 5 min and one without a
+    measurement yet are left out."""
+    running: list[dict[str, Any]] = [
+        {"power_w": 120.0, "last_event_at": AT},
+        {"power_w": 30.0, "last_event_at": AT + timedelta(seconds=10)},
+        {"power_w": 500.0, "last_event_at": AT - timedelta(seconds=1)},
+        {"power_w": None, "last_event_at": AT},
+    ]
+    assert figures.power_now_w(running, AT) == (150.0, 2)
+    assert figures.power_now_w([], AT) == (0.0, 0)
+
+
+def test_compare_draws_runs_with_epochs_per_epoch_and_others_per_window():
+    """Run e: two epochs of 1 kWh and 2 kWh at PUE 1.5 and 100 g/kWh, hours from its first
+    epoch's start; run w has no epochs: its windows."""
+    run_e = {"run_id": "e", "pue": 1.5, "intensity_g_per_kwh": 100.0, "energy_j_per_sample": 2.0}
+    epochs = [
+        {"epoch": 0, "started_at": AT, "ended_at": AT + timedelta(minutes=30),
+         "energy_j": 3_600_000.0, "loss": 2.0},
+        {"epoch": 1, "started_at": AT + timedelta(minutes=30), "ended_at": AT + timedelta(hours=2),
+         "energy_j": 7_200_000.0, "loss": None},
+    ]  # fmt: skip
+    assert figures.compare_series(run_e, epochs, []) == ([0.5, 2.0], [0.15, 0.45], [(1.0, 2.0)])
+    run_w = {"run_id": "w"}
+    windows = [window(AT, 7200.0, 2.0), window(AT + timedelta(minutes=1), 3600.0, 1.0)]
+    co2e, per_sample, loss = figures.compare_figures(
+        [run_e, run_w], {"e": epochs, "w": []}, {"w": windows}
+    )
+    assert [(t.name, t.mode, list(t.x), list(t.y)) for t in co2e.data] == [
+        ("e", "lines+markers", [0.5, 2.0], [0.15, 0.45]),
+        ("w", "lines", [1 / 60, 2 / 60], [0.0072, 0.0108]),
+    ]
+    assert [list(t.y) for t in per_sample.data] == [[2.0], [0.0]]
+    assert [(t.name, list(t.x), list(t.y)) for t in loss.data] == [
+        ("e", [1.0], [2.0]),
+        ("w", [0.002, 0.003], [2.0, 1.0]),
+    ]
+    assert figures.compare_series(run_w, [], []) == ([], [], [])
 
 
 def test_empty_figures_say_why():
@@ -88,3 +130,13 @@ def test_routes_and_parameters_are_checked_with_messages():
         list("abcde"),
         "At most 5 runs: showing the first 5.",
     )
+
+
+def test_runs_filters_are_written_back_into_the_address_and_read_again():
+    """The runs page's filters as an address query, in the order of the filter fields, and back."""
+    values = {"status": ["running", "failed"], "user": ["alice b"], "model": []}
+    search = params.runs_search(values, "2026-06-10", " ")
+    assert search == "?user=alice%20b&status=running,failed&from=2026-06-10"
+    parsed, messages = params.url_filter_values(params.parse_query(search))
+    assert (parsed, messages) == ({"user": ["alice b"], "status": ["running", "failed"]}, [])
+    assert params.runs_search({}, None, "") == ""

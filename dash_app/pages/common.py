@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
+import plotly.graph_objects as go
 from dash import dcc, html
 from dash.dash_table.DataTable import DataTable
 
@@ -49,8 +50,11 @@ def message(text: str | list[str] | None, element_id: str | None = None) -> html
     return html.Div([html.Div(line) for line in lines], style=style, className="notice", **kwargs)
 
 
-def graph(graph_id: str) -> dcc.Graph:
-    return dcc.Graph(id=graph_id, config={"displaylogo": False})
+def graph(graph_id: str, figure: go.Figure | None = None) -> dcc.Graph:
+    """A chart; ``figure`` is what it shows before its callback first answers."""
+    if figure is None:
+        return dcc.Graph(id=graph_id, config={"displaylogo": False})
+    return dcc.Graph(id=graph_id, figure=figure, config={"displaylogo": False})
 
 
 def table(table_id: str, columns: list[tuple[str, str]], **kwargs: Any) -> DataTable:  # noqa: ANN401

@@ -1,4 +1,9 @@
-"""Compare: two to five runs overlaid (cumulative CO2e, energy per sample, loss against energy)."""
+"""Compare: two to five runs overlaid (cumulative CO2e, energy per sample, loss against energy).
+
+Series come from ``epochs`` (one document per run per epoch) for the runs that have them, and
+from ``windows`` only for the runs that do not: on FerretDB any read of ``windows`` scans the
+whole collection, and on MongoDB too the epochs are a small fraction of the windows. The price is
+resolution: such a run is drawn per epoch, not per minute."""
 
 from typing import Any
 
@@ -24,6 +29,13 @@ def layout(route: params.Route) -> html.Div:
                 placeholder="pick 2 to 5 runs",
             ),
             html.Div(id="compare-message"),
+            html.P(
+                "Runs that report epochs are drawn per epoch (a point at the end of each epoch); "
+                "runs without epochs per one-minute window. Energy per sample is each run's "
+                "total.",
+                id="compare-note",
+                style={"color": "#555", "fontSize": "13px"},
+            ),
             common.graph("compare-co2e"),
             html.Div(
                 [common.graph("compare-per-sample"), common.graph("compare-loss")],
@@ -49,8 +61,11 @@ def view(
     if problem and len(ids) < params.MIN_COMPARE:
         blank = figures.empty_figure("Pick runs above")
         return messages, offered, blank, blank, blank
-    windows = data.windows_of_runs(db, [run["run_id"] for run in runs])
-    return messages, offered, *figures.compare_figures(runs, windows)
+    epochs = data.epochs_of_runs(db, [run["run_id"] for run in runs])
+    # Windows only for the runs without epochs: none read at all when every run has epochs.
+    without_epochs = [run_id for run_id, found in epochs.items() if not found]
+    windows = data.windows_of_runs(db, without_epochs)
+    return messages, offered, *figures.compare_figures(runs, epochs, windows)
 
 
 def register(app: Dash, db: Database[data.Document]) -> None:

@@ -13,8 +13,10 @@ from pymongo.errors import PyMongoError
 from dash_app import data, figures, params, units
 from dash_app.pages import common
 
-# "Power now" counts the windows that started this recently; an older one is not "now".
-POWER_NOW_WINDOW = timedelta(minutes=5)
+# "Power now" counts the running runs whose last event is this recent. Trackers report every few
+# seconds (a window closes every minute), so 5 minutes leaves room for a slow or briefly
+# disconnected trainer while a run that stopped reporting drops out within minutes.
+POWER_NOW_MAX_AGE = timedelta(minutes=5)
 TOP_COLUMNS = [
     ("run", "Run"),
     ("user_id", "User"),
@@ -86,14 +88,14 @@ def view(db: Database[data.Document], group: str, range_key: str, now: datetime)
     rollups = data.rollups_since(db, chart_since)
     energy_all_j, co2e_all_g, run_count = data.all_time_totals(db)
     running = data.running_runs(db)
-    latest = data.latest_windows(db, [r["run_id"] for r in running], now - POWER_NOW_WINDOW)
-    power_now_w = sum(figures.power_w(w) for w in latest.values())
+    # From ``runs.power_w`` only: the Fleet page reads no ``windows`` (a full scan on FerretDB).
+    power_now_w, reporting = figures.power_now_w(running, now - POWER_NOW_MAX_AGE)
     energy_today_j, co2e_today_g = figures.totals_since(rollups, today)
     energy_week_j, co2e_week_g = figures.totals_since(rollups, week)
     totals = common.cards(
         [
             common.card("Active runs", f"{len(running)}", f"of {run_count} runs", "fleet-active"),
-            common.card("Power now", units.power(power_now_w), f"{len(latest)} runs reporting"),
+            common.card("Power now", units.power(power_now_w), f"{reporting} runs reporting"),
             _totals_card("Today", energy_today_j, co2e_today_g),
             _totals_card("This week", energy_week_j, co2e_week_g),
             _totals_card("All time", energy_all_j, co2e_all_g, "fleet-all-time"),

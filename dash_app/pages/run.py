@@ -1,5 +1,17 @@
 """Run detail: power, cumulative energy and CO2e, energy per epoch, loss against energy, per
-sample and token, the intensity used, the measurement methods and a what-if in another region."""
+sample and token, the intensity used, the measurement methods and a what-if in another region.
+
+Two callbacks, so that the page never waits on ``windows`` for what other documents answer:
+- ``refresh`` (the app's live refresh): the run's document (``_id``) and its epochs: meta, cards
+  (power from ``runs.power_w``) and energy per epoch; fast on any server.
+- ``refresh_windows``: the run's windows, the one indexed query ``find({"run_id"}).sort(
+  "window_start")``, for the power, cumulative and progress charts. On FerretDB 1.24 (SQLite)
+  this is a scan of the whole ``windows`` collection (minutes on a million documents). Dash drops
+  an answer whose callback was triggered again before it came back, so on a timer shorter than
+  the query such a chart would never land: this callback has a timer of its own, which its
+  ``running`` option disables while it runs. The next read starts ``RUN_WINDOWS_REFRESH_MS``
+  after the previous answer, whatever that answer took.
+"""
 
 from dataclasses import dataclass
 from typing import Any
@@ -12,22 +24,34 @@ from pymongo.errors import PyMongoError
 from dash_app import data, figures, intensity, params, units
 from dash_app.pages import common
 
+# Windows close once a minute (by default), so re-reading them more often shows nothing new.
+RUN_WINDOWS_REFRESH_MS = 15_000
+LOADING = "Reading the run's windows…"
+
 
 def layout(route: params.Route) -> html.Div:
     regions = intensity.table()
     return html.Div(
         [
             dcc.Store(id="run-id", data=route.run_id),
+            dcc.Interval(id="run-windows-refresh", interval=RUN_WINDOWS_REFRESH_MS),
             html.H2(f"Run {route.run_id}", id="run-title"),
             html.Div(id="run-message"),
+            html.Div(common.message(LOADING), id="run-windows-message"),
             html.Div(id="run-meta"),
             html.Div(id="run-cards"),
             html.Div(
-                [common.graph("run-power"), common.graph("run-cumulative")],
+                [
+                    common.graph("run-power", figures.empty_figure(LOADING)),
+                    common.graph("run-cumulative", figures.empty_figure(LOADING)),
+                ],
                 style={"display": "grid", "gridTemplateColumns": "1fr 1fr"},
             ),
             html.Div(
-                [common.graph("run-epochs"), common.graph("run-progress")],
+                [
+                    common.graph("run-epochs"),
+                    common.graph("run-progress", figures.empty_figure(LOADING)),
+                ],
                 style={"display": "grid", "gridTemplateColumns": "1fr 1fr"},
             ),
             html.H3("What if it had run elsewhere?"),
@@ -45,19 +69,43 @@ def layout(route: params.Route) -> html.Div:
 
 @dataclass
 class RunView:
+    """What the run's document and its epochs show."""
+
     found: bool
     message: str
     meta: Any
     cards: Any
+    epochs: go.Figure
+
+
+@dataclass
+class WindowsView:
+    """What the run's windows show."""
+
+    message: str
     power: go.Figure
     cumulative: go.Figure
-    epochs: go.Figure
     progress: go.Figure
 
 
 def not_found_view(text: str) -> RunView:
-    blank = figures.empty_figure("")
-    return RunView(False, text, [], [], blank, blank, blank, blank)
+    return RunView(False, text, [], [], figures.empty_figure(""))
+
+
+def windows_view(db: Database[data.Document], run_id: str | None) -> WindowsView:
+    """The charts of the run's closed windows (one indexed query; a full scan on FerretDB). An
+    unknown run reads no windows: the other callback says it is unknown."""
+    if not run_id or data.get_run(db, run_id) is None:
+        blank = figures.empty_figure("")
+        return WindowsView("", blank, blank, blank)
+    windows = data.run_windows(db, run_id)
+    message = "" if windows else "No closed window yet: totals so far are shown above."
+    return WindowsView(
+        message,
+        figures.power_figure(windows),
+        figures.cumulative_figure(windows),
+        figures.progress_figure(windows),
+    )
 
 
 def view(db: Database[data.Document], run_id: str | None) -> RunView:
@@ -66,10 +114,10 @@ def view(db: Database[data.Document], run_id: str | None) -> RunView:
     run = data.get_run(db, run_id)
     if run is None:
         return not_found_view(f"No run with id {run_id!r}: open one from the Runs page.")
-    windows = data.run_windows(db, run_id)
     epochs = data.run_epochs(db, run_id)
     energy_j, co2e_g = float(run.get("energy_j") or 0.0), float(run.get("co2e_g") or 0.0)
-    power_now = units.power(figures.power_w(windows[-1])) if windows else "-"
+    power_w = run.get("power_w")
+    power_now = units.power(float(power_w)) if power_w is not None else "-"
     meta = html.Div(
         [
             html.Span(f"{key}: {run.get(field) or '-'}", style={"marginRight": "14px"})
@@ -99,7 +147,7 @@ def view(db: Database[data.Document], run_id: str | None) -> RunView:
                 "Energy", units.energy(energy_j), units.equivalents(energy_j, co2e_g), "run-energy"
             ),
             common.card("CO2e", units.co2e(co2e_g), f"PUE {run.get('pue') or 1.0:g}", "run-co2e"),
-            common.card("Power (last window)", power_now, f"{len(windows)} closed windows"),
+            common.card("Power", power_now, "mean of the latest measurement", "run-power-now"),
             common.card(
                 "Per sample",
                 units.per_unit(run.get("energy_j_per_sample"), "J"),
@@ -120,17 +168,7 @@ def view(db: Database[data.Document], run_id: str | None) -> RunView:
             common.card("Measured by", methods, "", "run-methods"),
         ]
     )
-    message = "" if windows else "No closed window yet: totals so far are shown above."
-    return RunView(
-        True,
-        message,
-        meta,
-        cards,
-        figures.power_figure(windows),
-        figures.cumulative_figure(windows),
-        figures.epochs_figure(epochs, run),
-        figures.progress_figure(windows),
-    )
+    return RunView(True, "", meta, cards, figures.epochs_figure(epochs, run))
 
 
 def what_if(db: Database[data.Document], run_id: str | None, region: str | None) -> str:
@@ -158,10 +196,7 @@ def register(app: Dash, db: Database[data.Document]) -> None:
         Output("run-message", "children"),
         Output("run-meta", "children"),
         Output("run-cards", "children"),
-        Output("run-power", "figure"),
-        Output("run-cumulative", "figure"),
         Output("run-epochs", "figure"),
-        Output("run-progress", "figure"),
         Input("refresh", "n_intervals"),
         State("run-id", "data"),
     )
@@ -170,15 +205,25 @@ def register(app: Dash, db: Database[data.Document]) -> None:
             shown = view(db, run_id)
         except PyMongoError as exc:
             shown = not_found_view(common.db_error(exc))
-        return (
-            common.message(shown.message),
-            shown.meta,
-            shown.cards,
-            shown.power,
-            shown.cumulative,
-            shown.epochs,
-            shown.progress,
-        )
+        return common.message(shown.message), shown.meta, shown.cards, shown.epochs
+
+    @app.callback(
+        Output("run-windows-message", "children"),
+        Output("run-power", "figure"),
+        Output("run-cumulative", "figure"),
+        Output("run-progress", "figure"),
+        Input("run-windows-refresh", "n_intervals"),
+        State("run-id", "data"),
+        # No tick while the windows are being read: a tick would make Dash drop this answer.
+        running=[(Output("run-windows-refresh", "disabled"), True, False)],
+    )
+    def refresh_windows(_n: int | None, run_id: str | None) -> tuple[Any, ...]:
+        try:
+            shown = windows_view(db, run_id)
+        except PyMongoError as exc:
+            blank = figures.empty_figure("No data")
+            return common.message(common.db_error(exc)), blank, blank, blank
+        return common.message(shown.message), shown.power, shown.cumulative, shown.progress
 
     @app.callback(
         Output("run-whatif", "children"),

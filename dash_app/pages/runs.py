@@ -1,8 +1,12 @@
-"""Runs: every run in a table with filters, sorting and CSV export; a run id opens its page."""
+"""Runs: every run in a table with filters, sorting and CSV export; a run id opens its page.
+
+The filters are written back into the address (``?user=…&from=…``) when a person changes them,
+so that a reload or a shared link shows the same runs; the live refresh re-reads the table only
+and never touches the address or the filters."""
 
 from typing import Any
 
-from dash import Dash, Input, Output, dcc, html
+from dash import Dash, Input, Output, State, dcc, html, no_update
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
@@ -107,3 +111,22 @@ def register(app: Dash, db: Database[data.Document]) -> None:
             f"{len(rows)} runs",
             *([{"label": v, "value": v} for v in items] for items in listed),
         )
+
+    # Not on the page's first build (the address already says what the controls show) and not on
+    # the refresh: only a person's change of a filter writes the address, one history entry each.
+    @app.callback(
+        Output("url", "search", allow_duplicate=True),
+        Output("url-written", "data", allow_duplicate=True),
+        Input("runs-from", "value"),
+        Input("runs-to", "value"),
+        *(Input(f"runs-filter-{key}", "value") for key in keys),
+        State("url", "search"),
+        prevent_initial_call=True,
+    )
+    def write_address(since: str | None, until: str | None, *chosen: Any) -> tuple[Any, Any]:  # noqa: ANN401
+        *filters, current = chosen
+        values = {key: list(value or []) for key, value in zip(keys, filters, strict=True)}
+        search = params.runs_search(values, since, until)
+        if search == (current or ""):
+            return no_update, no_update
+        return search, search

@@ -20,13 +20,26 @@ WRITES = {
 
 
 class Commands(monitoring.CommandListener):
-    """The names of the commands a client started."""
+    """The commands a client started: their names, and per command the collection it read
+    (``None`` for a command on no collection) with its filter."""
 
     def __init__(self) -> None:
         self.names: list[str] = []
+        self.reads: list[tuple[str, str | None, dict[str, Any] | None]] = []
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         self.names.append(event.command_name)
+        target = event.command.get(event.command_name)
+        collection = target if isinstance(target, str) else None
+        self.reads.append((event.command_name, collection, event.command.get("filter")))
+
+    def collections(self) -> set[str]:
+        """The collections read so far."""
+        return {collection for _, collection, _ in self.reads if collection is not None}
+
+    def clear(self) -> None:
+        self.names.clear()
+        self.reads.clear()
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass

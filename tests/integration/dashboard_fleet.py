@@ -1,6 +1,7 @@
 """A small fleet in the documents' shapes (docs/documents.md), with values chosen to check the
 dashboard to the digit: run-a (alice, DE, running) has three one-minute windows of 7,200 J
-(120 W) and two epochs; run-b (bob, SE, completed) is a run with a single event."""
+(120 W, its ``power_w``) and two epochs; run-b (bob, SE, completed) is a run with a single event
+(3,600 J in 1 s: 3.6 kW) and no epochs."""
 
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,7 +55,7 @@ def seed(db: Database[Document], now: datetime) -> None:
         "loss": 1.0, "accuracy": None, "gpu_energy_j": 10800.0, "cpu_energy_j": 7200.0,
         "ram_energy_j": 3600.0, "energy_j": 21600.0, "intensity_g_per_kwh": 381.0,
         "co2e_g": 21600.0 * 381.0 / 3_600_000.0, "energy_j_per_sample": 7.2,
-        "co2e_g_per_sample": 21600.0 * 381.0 / 3_600_000.0 / 3000,
+        "co2e_g_per_sample": 21600.0 * 381.0 / 3_600_000.0 / 3000, "power_w": 120.0,
         "cpu_methods": ["rapl"], "ram_methods": ["estimate"], "gpu_methods": ["nvml"],
         "version": 37, **common,
     }  # fmt: skip
@@ -68,7 +69,7 @@ def seed(db: Database[Document], now: datetime) -> None:
         "samples": 0, "epoch": None, "step": None, "loss": None, "accuracy": None,
         "gpu_energy_j": 3600.0, "cpu_energy_j": 0.0, "ram_energy_j": 0.0, "energy_j": 3600.0,
         "intensity_g_per_kwh": 36.0, "co2e_g": 0.036, "energy_j_per_sample": None,
-        "co2e_g_per_sample": None, "cpu_methods": [], "ram_methods": [],
+        "co2e_g_per_sample": None, "power_w": 3600.0, "cpu_methods": [], "ram_methods": [],
         "gpu_methods": ["nvml"], "version": 3, **common,
     }  # fmt: skip
     epochs = [

@@ -3,7 +3,9 @@ page, a filter, a run opened from the table, the empty state, a database that is
 addresses. Screenshots go to .joulestream/screenshots/ for a person to look at."""
 
 import contextlib
+import re
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +16,8 @@ from pymongo.database import Database
 from werkzeug.serving import make_server
 
 from dash_app import app as dash_app
+from dash_app import data
+from dash_app.pages import run
 from tests.integration.conftest import free_ports
 from tests.integration.dashboard_env import WRITES, Commands, seeded_database
 
@@ -101,8 +105,25 @@ def test_every_page_with_a_filter_and_a_run_opened(services, page):
         expect(page.locator("#runs-table")).to_contain_text("resnet50")
         expect(page.locator("#runs-table")).not_to_contain_text("bert-base")
         shot(page, "runs-filtered")
-        # The live refresh (every 2 s here) keeps the filter.
+        # The filter is written into the address; the live refresh (every 2 s here) keeps both.
+        expect(page).to_have_url(re.compile(r"/runs\?user=alice$"))
         page.wait_for_timeout(4_500)
+        expect(page.locator("#runs-count")).to_have_text("1 runs")
+        expect(page).to_have_url(re.compile(r"/runs\?user=alice$"))
+        # A reload (or the link shared) shows the same filtered table.
+        page.reload()
+        expect(page.locator("#runs-count")).to_have_text("1 runs")
+        expect(page.locator("#runs-filter-user")).to_contain_text("alice")
+        page.locator("#runs-filter-status").click()
+        page.keyboard.type("running")
+        page.keyboard.press("Enter")
+        page.keyboard.press("Escape")
+        expect(page).to_have_url(re.compile(r"/runs\?user=alice&status=running$"))
+        expect(page.locator("#runs-count")).to_have_text("1 runs")
+        # Back goes to the previous filters, table included.
+        page.go_back()
+        expect(page).to_have_url(re.compile(r"/runs\?user=alice$"))
+        expect(page.locator("#runs-filter-status")).not_to_contain_text("running")
         expect(page.locator("#runs-count")).to_have_text("1 runs")
 
         page.locator("#runs-table a", has_text="run-a").click()
@@ -114,6 +135,9 @@ def test_every_page_with_a_filter_and_a_run_opened(services, page):
         expect(page.locator("#run-methods")).to_contain_text("gpu: nvml; cpu: rapl; ram: estimate")
         expect(page.locator("#run-whatif")).to_contain_text("In SE (41 g CO2e/kWh, Ember 2023)")
         expect(page.locator("#run-epochs")).to_contain_text("Energy per epoch")
+        expect(page.locator("#run-power-now")).to_contain_text("120 W")
+        expect(page.locator("#run-power")).to_contain_text("Power per component")
+        expect(page.locator("#run-windows-message")).to_have_text("")
         shot(page, "run")
 
         page.goto(url + "/compare?runs=run-a,run-b")
@@ -127,6 +151,29 @@ def test_every_page_with_a_filter_and_a_run_opened(services, page):
         shot(page, "leaderboards")
     assert commands.names
     assert not WRITES & set(commands.names), commands.names
+
+
+def test_a_slow_windows_read_still_lands(services, page, monkeypatch):
+    """The run's windows take 2.5 s to read while their timer ticks every 0.5 s and the app's
+    every 1 s: the charts still land (the timer is off while the read runs), and the cards do
+    not wait for them."""
+    real = data.run_windows
+
+    def slow(db: Database[dict[str, object]], run_id: str) -> list[dict[str, object]]:
+        time.sleep(2.5)
+        return real(db, run_id)
+
+    monkeypatch.setattr(data, "run_windows", slow)
+    monkeypatch.setattr(run, "RUN_WINDOWS_REFRESH_MS", 500)
+    with (
+        seeded_database(services.mongo_uri, datetime.now(UTC), Commands()) as db,
+        serving(db, refresh_ms=1_000) as url,
+    ):
+        page.goto(url + "/run/run-a")
+        expect(page.locator("#run-energy")).to_contain_text("6.00 Wh", timeout=2_000)
+        expect(page.locator("#run-windows-message")).to_have_text("Reading the run's windows…")
+        expect(page.locator("#run-power")).to_contain_text("Power per component", timeout=10_000)
+        expect(page.locator("#run-windows-message")).to_have_text("")
 
 
 def test_empty_database_and_bad_addresses(services, page):

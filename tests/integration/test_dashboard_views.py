@@ -64,10 +64,12 @@ def test_data_queries_return_the_seeded_documents(db):
     assert data.get_run(db, "nope") is None
 
 
-def test_fleet_shows_totals_power_now_and_health(db):
-    """Active runs, power now from run-a's last window (7,200 J in 60 s), today's and all-time
-    totals from the rollups and runs."""
+def test_fleet_shows_totals_power_now_and_health(db, commands):
+    """Active runs, power now from run-a's ``power_w`` (120 W; run-b is completed), today's and
+    all-time totals from the rollups and runs; the page reads no ``windows``."""
+    commands.clear()
     shown = fleet.view(db, "user", "7d", NOW)
+    assert commands.collections() == {"runs", "rollups", "late_events", "dead_letters"}
     card_texts = texts(shown.cards)
     assert card_texts[:6] == [
         "Active runs",
@@ -85,6 +87,9 @@ def test_fleet_shows_totals_power_now_and_health(db):
     assert shown.message == ""
     by_region = fleet.view(db, "region", "24h", NOW)
     assert [t.name for t in by_region.co2e.data] == ["DE", "SE"]
+    # Six minutes after run-a's last event it no longer counts as drawing power now.
+    later = fleet.view(db, "user", "7d", NOW.replace(minute=36, second=1))
+    assert texts(later.cards)[3:6] == ["Power now", "0.00 W", "0 runs reporting"]
 
 
 def test_runs_table_filters_and_reports_bad_dates(db):
@@ -102,49 +107,72 @@ def test_runs_table_filters_and_reports_bad_dates(db):
     assert (rows, messages) == ([], ["No run matches these filters."])
 
 
-def test_run_detail_shows_the_run_to_the_digit(db):
-    """Energy, CO2e, per sample, intensity with source and year, methods, figures."""
+def test_run_detail_shows_the_run_to_the_digit(db, commands):
+    """Energy, CO2e, power (its ``power_w``), per sample, intensity with source and year,
+    methods and energy per epoch without reading ``windows``; the windows' charts apart."""
+    commands.clear()
     shown = run.view(db, "run-a")
+    assert commands.collections() == {"runs", "epochs"}
     card_texts = texts(shown.cards)
+    assert card_texts[6:9] == ["Power", "120 W", "mean of the latest measurement"]
     assert card_texts[:6] == ["Energy", "6.00 Wh", "≈ 0.0 km by car · ≈ 0.1 litres boiled",
                               "CO2e", "2.29 g CO2e", "PUE 1"]  # fmt: skip
     assert card_texts[15:18] == ["Carbon intensity", "381 g CO2e/kWh", "Ember 2023"]
     assert card_texts[18:20] == ["Measured by", "gpu: nvml; cpu: rapl; ram: estimate"]
     assert card_texts[9:12] == ["Per sample", "7.2 J", "0.000762 g CO2e"]
-    assert [list(t.y) for t in shown.power.data] == [[60.0] * 3, [40.0] * 3, [20.0] * 3]
-    assert list(shown.cumulative.data[0].y) == [0.002, 0.004, 0.006]
     assert list(shown.epochs.data[0].y) == [0.004, 0.002]
     assert list(shown.epochs.data[0].text) == ["1.52 g CO2e", "0.76 g CO2e"]
-    assert list(shown.progress.data[0].x) == [0.002, 0.004, 0.006]
-    assert list(shown.progress.data[0].y) == [2.0, 1.5, 1.0]
+    charts = run.windows_view(db, "run-a")
+    assert charts.message == ""
+    assert [list(t.y) for t in charts.power.data] == [[60.0] * 3, [40.0] * 3, [20.0] * 3]
+    assert list(charts.cumulative.data[0].y) == [0.002, 0.004, 0.006]
+    assert list(charts.progress.data[0].x) == [0.002, 0.004, 0.006]
+    assert list(charts.progress.data[0].y) == [2.0, 1.5, 1.0]
     assert run.what_if(db, "run-a", "SE") == (
         "In SE (41 g CO2e/kWh, Ember 2023) the same 6.00 Wh would have emitted 0.25 g CO2e "
         "instead of 2.29 g CO2e (-89%)."
     )
 
 
-def test_a_run_with_one_event_and_an_unknown_run(db):
+def test_a_run_with_one_event_and_an_unknown_run(db, commands):
     """run-b has one window and no epochs; an unknown id is a message."""
     shown = run.view(db, "run-b")
     assert shown.found
     assert texts(shown.cards)[1] == "1.00 Wh"
+    assert texts(shown.cards)[7] == "3.60 kW"
     assert shown.epochs.layout.title.text == "Energy per epoch: no epoch reported"
-    assert list(shown.power.data[0].y) == [60.0]
+    assert list(run.windows_view(db, "run-b").power.data[0].y) == [60.0]
     missing = run.view(db, "nope")
     assert (missing.found, missing.message) == (
         False,
         "No run with id 'nope': open one from the Runs page.",
     )
+    commands.clear()
+    assert run.windows_view(db, "nope").message == ""
+    assert "windows" not in commands.collections()
 
 
-def test_compare_and_leaderboards(db):
-    """Two runs overlaid; too few runs asked for is a message; leaderboards fold per group."""
+def test_compare_and_leaderboards(db, commands):
+    """Two runs overlaid: run-a per epoch (from ``epochs``), run-b, without epochs, from its one
+    window (the only window read); too few runs is a message; leaderboards fold per group."""
+    commands.clear()
     messages, offered, co2e, per_sample, loss = compare.view(db, ["run-a", "run-b"])
     assert (messages, offered) == ([], ["run-a", "run-b"])
+    window_reads = [f for name, coll, f in commands.reads if coll == "windows"]
+    assert window_reads == [{"run_id": {"$in": ["run-b"]}}]
     assert [t.name for t in co2e.data] == ["run-a", "run-b"]
-    assert list(co2e.data[1].y) == [0.036 / 1000.0]
+    # run-a: epoch 0 (14,400 J) ends 2 min after its start, epoch 1 (7,200 J) 3 min after.
+    assert list(co2e.data[0].x) == [2 / 60, 3 / 60]
+    assert list(co2e.data[0].y) == [14400.0 * 381.0 / 3_600_000.0 / 1000.0,
+                                    21600.0 * 381.0 / 3_600_000.0 / 1000.0]  # fmt: skip
+    assert (list(co2e.data[1].x), list(co2e.data[1].y)) == ([1 / 60], [0.036 / 1000.0])
     assert [list(t.y) for t in per_sample.data] == [[7.2], [0.0]]
-    assert [t.name for t in loss.data] == ["run-a"]
+    assert [(t.name, list(t.x), list(t.y)) for t in loss.data] == [
+        ("run-a", [0.004, 0.006], [1.5, 1.0])
+    ]
+    commands.clear()
+    compare.view(db, ["run-a", "run-a"])  # one run twice: too few, nothing drawn
+    assert "windows" not in commands.collections()
     messages, *_ = compare.view(db, ["run-a"])
     assert messages == ["Pick 2 to 5 runs to compare."]
     message, boards = leaderboards.view(db)
