@@ -30,13 +30,18 @@ def _scaled(value: float, steps: list[tuple[float, str]], digits: int = 3) -> st
 
 
 def energy(energy_j: float) -> str:
-    """``3_600_000.0`` → ``"1.00 kWh"``; small amounts in Wh, large in MWh."""
-    return _scaled(energy_j, [(J_PER_WH, "Wh"), (J_PER_KWH, "kWh"), (1_000 * J_PER_KWH, "MWh")])
+    """``3_600_000.0`` → ``"1.00 kWh"``; below a watt-hour in joules, large amounts in MWh."""
+    return _scaled(
+        energy_j, [(1.0, "J"), (J_PER_WH, "Wh"), (J_PER_KWH, "kWh"), (1_000 * J_PER_KWH, "MWh")]
+    )
 
 
 def co2e(co2e_g: float) -> str:
-    """``1500.0`` → ``"1.50 kg CO2e"``; grams below a kilogram, tonnes from a tonne."""
-    return _scaled(co2e_g, [(1.0, "g CO2e"), (1_000.0, "kg CO2e"), (1_000_000.0, "t CO2e")])
+    """``1500.0`` → ``"1.50 kg CO2e"``; milligrams below a gram, tonnes from a tonne."""
+    return _scaled(
+        co2e_g,
+        [(0.001, "mg CO2e"), (1.0, "g CO2e"), (1_000.0, "kg CO2e"), (1_000_000.0, "t CO2e")],
+    )
 
 
 def power(power_w: float) -> str:
@@ -70,3 +75,9 @@ def equivalents(energy_j: float, co2e_g: float) -> str:
 
 def _count(value: float) -> str:
     return f"{value:,.1f}" if value < 10 else f"{value:,.0f}"
+
+
+def method(name: str) -> str:
+    """A measurement method as stored, flagged when it is a model rather than a meter (the
+    tracker names its estimates ``*_model``)."""
+    return f"{name} (estimate)" if name.endswith("_model") else name

@@ -138,8 +138,9 @@ def view(db: Database[data.Document], run_id: str | None) -> RunView:
     source = str(run.get("intensity_source") or "unknown source")
     fallback = " (region not in the table: world average)" if run.get("intensity_fallback") else ""
     methods = "; ".join(
-        f"{part}: {', '.join(run.get(f'{part}_methods') or []) or 'not measured'}"
+        f"{part}: {', '.join(map(units.method, names)) or 'not measured'}"
         for part in ("gpu", "cpu", "ram")
+        for names in [run.get(f"{part}_methods") or []]
     )
     cards = common.cards(
         [
