@@ -37,11 +37,11 @@ def energy(energy_j: float) -> str:
 
 
 def co2e(co2e_g: float) -> str:
-    """``1500.0`` → ``"1.50 kg CO2e"``; milligrams below a gram, tonnes from a tonne."""
-    return _scaled(
-        co2e_g,
-        [(0.001, "mg CO2e"), (1.0, "g CO2e"), (1_000.0, "kg CO2e"), (1_000_000.0, "t CO2e")],
-    )
+    """``1500.0`` → ``"1.50 kg CO2e"``; tonnes from a tonne; milligrams only below 0.01 g, where
+    grams would read 0.00."""
+    if 0 < abs(co2e_g) < 0.01:
+        return _scaled(co2e_g, [(0.001, "mg CO2e")])
+    return _scaled(co2e_g, [(1.0, "g CO2e"), (1_000.0, "kg CO2e"), (1_000_000.0, "t CO2e")])
 
 
 def power(power_w: float) -> str:

@@ -99,7 +99,7 @@ def test_units_read_like_a_person_writes_them():
     assert units.energy(3_600_000.0) == "1.00 kWh"
     assert units.energy(5_400.0) == "1.50 Wh"
     assert units.energy(25.0) == "25.0 J"  # a short run: joules, not "0.01 Wh"
-    assert units.co2e(0.00039) == "0.39 mg CO2e"
+    assert (units.co2e(0.00039), units.co2e(0.76)) == ("0.39 mg CO2e", "0.76 g CO2e")
     assert (units.method("tdp_model"), units.method("rapl")) == ("tdp_model (estimate)", "rapl")
     assert units.co2e(1500.0) == "1.50 kg CO2e"
     assert units.co2e(2_500_000.0) == "2.50 t CO2e"
