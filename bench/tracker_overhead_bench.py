@@ -64,10 +64,25 @@ def codecarbon() -> Iterator[None]:
         tracker.stop()
 
 
+def own_cpu_ms_per_s(
+    condition: Callable[[], AbstractContextManager[None]], seconds: float
+) -> float:
+    """CPU time the measuring tool itself takes per second, every thread of the process, while
+    the program sleeps: the loop's overhead without the loop's noise (after 1 s to settle)."""
+    with condition():
+        time.sleep(1.0)
+        start_cpu = time.process_time()
+        time.sleep(seconds)
+        return 1000 * (time.process_time() - start_cpu) / seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="loop length (default: 4)")
     parser.add_argument("--repeats", type=int, default=7, help="interleaved repeats (default: 7)")
+    parser.add_argument(
+        "--idle-seconds", type=float, default=20.0, help="own-cost measurement (default: 20)"
+    )
     args = parser.parse_args()
     logging.getLogger("codecarbon").setLevel(logging.ERROR)
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
@@ -83,6 +98,10 @@ def main() -> None:
         times: dict[str, list[float]] = {name: [] for name in conditions}
         cpu_times: dict[str, list[float]] = {name: [] for name in conditions}
         names = list(conditions)
+        own = {
+            name: own_cpu_ms_per_s(conditions[name], args.idle_seconds)
+            for name in ("joulestream", "codecarbon")
+        }
         for repeat in range(args.repeats):
             order = names[repeat % 3 :] + names[: repeat % 3]
             for name in order:
@@ -105,6 +124,9 @@ def main() -> None:
     print("process CPU time (every thread of the process, insensitive to other processes):")
     for name, median_s in cpu.items():
         print(f"  {name:12s} {median_s:.3f} s  overhead {100 * (median_s / cpu['none'] - 1):+.2f}%")
+    print(f"the tool's own CPU while the program sleeps ({args.idle_seconds:.0f} s, 1 s interval):")
+    for name, ms_per_s in own.items():
+        print(f"  {name:12s} {ms_per_s:.2f} ms per second = {ms_per_s / 10:.3f} % of one core")
 
 
 if __name__ == "__main__":

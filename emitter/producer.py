@@ -33,6 +33,8 @@ from emitter.spool import Spool
 log = logging.getLogger(__name__)
 
 DEFAULT_SPOOL = Path("joulestream-spool.jsonl")
+IDLE_WAIT_S = 0.5
+"""An idle sender serves delivery reports at least this often."""
 
 
 def producer_config(bootstrap_servers: str, message_timeout_ms: int = 30_000) -> dict[str, Any]:
@@ -94,6 +96,9 @@ class EventProducer:
         self._close_deadline = 0.0
         """After close() has waited this long (monotonic s), what is left goes to the spool."""
         self._close_done = threading.Event()
+        # Wakes an idle sender: emit() sets it only while the sender says it is idle.
+        self._wake = threading.Event()
+        self._idle = False
         self._pump = threading.Thread(target=self._run, name="joulestream-emitter", daemon=True)
         self._pump.start()
         atexit.register(self.close)
@@ -119,6 +124,8 @@ class EventProducer:
                     self._queue.append(event)
                 else:
                     self._overflow.append(event)
+                if self._idle:
+                    self._wake.set()
                 return
         self._to_spool([event])  # no background thread any more
 
@@ -136,11 +143,28 @@ class EventProducer:
                 closing = self._closed
             try:
                 if not self._drain():
-                    self._poll(0.01)  # serve delivery callbacks, or idle briefly
+                    self._wait_for_work()
             except Exception:  # the sender must outlive any one bad event or callback
                 log.exception("the event sender hit an error; it goes on")
             if closing and not self._queue and not self._overflow:
                 return
+
+    def _wait_for_work(self) -> None:
+        """With deliveries outstanding, serve their reports as they come; with none, sleep
+        until an emit or close wakes the sender, or IDLE_WAIT_S has passed. Not librdkafka's
+        poll with a timeout when idle: it wakes every few milliseconds inside, a steady cost
+        beside a training loop even with nothing to send."""
+        if len(self._producer) > 0:
+            self._poll(0.01)
+            return
+        self._idle = True
+        # Checked after the flag is up: an emit before this line is seen here, one after it
+        # sets the event.
+        if not self._queue and not self._overflow and not self._closed:
+            self._wake.wait(IDLE_WAIT_S)
+        self._idle = False
+        self._wake.clear()
+        self._poll(0)
 
     def _drain(self) -> bool:
         """Hand every queued event to librdkafka (or the spool); True if there were any."""
@@ -245,6 +269,7 @@ class EventProducer:
             first = not self._closed
             self._close_deadline = time.monotonic() + timeout_s
             self._closed = True
+        self._wake.set()
         if not first:
             self._close_done.wait(timeout_s + 10)
             return
