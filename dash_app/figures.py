@@ -209,17 +209,18 @@ def fleet_figure(
     rollups: list[Document], group_field: str, metric: str, since: datetime | None
 ) -> go.Figure:
     """Energy (kWh) or CO2e (kg) per period, stacked by ``group_field``."""
-    label, scale = {"energy_j": ("energy (kWh)", units.J_PER_KWH), "co2e_g": ("CO2e (kg)", 1e3)}[
-        metric
-    ]
+    name, label, scale = {
+        "energy_j": ("Energy", "energy (kWh)", units.J_PER_KWH),
+        "co2e_g": ("CO2e", "CO2e (kg)", 1e3),
+    }[metric]
     series = fleet_series(rollups, group_field, metric, since)
     if not series:
-        return empty_figure(f"{label.split(' ')[0].capitalize()}: nothing measured in this range")
+        return empty_figure(f"{name}: nothing measured in this range")
     figure = go.Figure()
     for group in sorted(series):
         points = sorted(series[group].items())
         figure.add_bar(x=[p for p, _ in points], y=[v / scale for _, v in points], name=group)
-    title = f"{label.split(' (')[0].capitalize()} per hour by {group_field.removesuffix('_id')}"
+    title = f"{name} per hour by {group_field.removesuffix('_id')}"
     return _layout(figure, title, "period start (UTC)", label, barmode="stack")
 
 
