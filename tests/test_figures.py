@@ -143,3 +143,9 @@ def test_runs_filters_are_written_back_into_the_address_and_read_again():
     parsed, messages = params.url_filter_values(params.parse_query(search))
     assert (parsed, messages) == ({"user": ["alice b"], "status": ["running", "failed"]}, [])
     assert params.runs_search({}, None, "") == ""
+
+
+def test_run_meta_shows_zero_and_marks_only_missing_values():
+    from dash_app.pages import run
+
+    assert [run._shown(v) for v in (0, None, "", "resnet50")] == ["0", "-", "-", "resnet50"]

@@ -108,6 +108,10 @@ def windows_view(db: Database[data.Document], run_id: str | None) -> WindowsView
     )
 
 
+def _shown(value: object) -> str:
+    return "-" if value is None or value == "" else str(value)
+
+
 def view(db: Database[data.Document], run_id: str | None) -> RunView:
     if not run_id:
         return not_found_view("No run id in the address: open a run from the Runs page.")
@@ -120,7 +124,8 @@ def view(db: Database[data.Document], run_id: str | None) -> RunView:
     power_now = units.power(float(power_w)) if power_w is not None else "-"
     meta = html.Div(
         [
-            html.Span(f"{key}: {run.get(field) or '-'}", style={"marginRight": "14px"})
+            # Epoch 0 and step 0 are values; only a missing field is "-".
+            html.Span(f"{key}: {_shown(run.get(field))}", style={"marginRight": "14px"})
             for key, field in (
                 ("status", "status"),
                 ("user", "user_id"),

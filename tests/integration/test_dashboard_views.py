@@ -114,6 +114,8 @@ def test_run_detail_shows_the_run_to_the_digit(db, commands):
     shown = run.view(db, "run-a")
     assert commands.collections() == {"runs", "epochs"}
     card_texts = texts(shown.cards)
+    meta = texts(shown.meta)
+    assert [m for m in meta if m.startswith(("epoch:", "step:"))] == ["epoch: 1", "step: 30"]
     assert card_texts[6:9] == ["Power", "120 W", "mean of the latest measurement"]
     assert card_texts[:6] == ["Energy", "6.00 Wh", "≈ 0.0 km by car · ≈ 0.1 litres boiled",
                               "CO2e", "2.29 g CO2e", "PUE 1"]  # fmt: skip
