@@ -153,6 +153,7 @@ def epochs_figure(epochs: list[Document], run: Document) -> go.Figure:
         text=[units.co2e(epoch_co2e_g(e, run)) for e in epochs],
         name="energy",
     )
+    figure.update_xaxes(dtick=1)  # epochs are whole numbers
     return _layout(figure, "Energy per epoch", "epoch", "energy (kWh)")
 
 
