@@ -132,14 +132,15 @@ def cumulative_figure(windows: list[Document]) -> go.Figure:
     )
 
 
+def priced_co2e_g(energy_j: float, run: Document, intensity_g_per_kwh: float) -> float:
+    """``energy_j`` priced like the job prices it: with the run's PUE and this intensity."""
+    return energy_j * float(run.get("pue") or 1.0) * intensity_g_per_kwh / units.J_PER_KWH
+
+
 def epoch_co2e_g(epoch: Document, run: Document) -> float:
     """An epoch's CO2e, priced with its run's PUE and intensity (epochs are not priced)."""
-    return (
-        float(epoch.get("energy_j") or 0.0)
-        * float(run.get("pue") or 1.0)
-        * float(run.get("intensity_g_per_kwh") or 0.0)
-        / units.J_PER_KWH
-    )
+    intensity = float(run.get("intensity_g_per_kwh") or 0.0)
+    return priced_co2e_g(float(epoch.get("energy_j") or 0.0), run, intensity)
 
 
 def epochs_figure(epochs: list[Document], run: Document) -> go.Figure:
@@ -185,12 +186,7 @@ def progress_figure(windows: list[Document]) -> go.Figure:
 
 def what_if_co2e_g(run: Document, intensity_g_per_kwh: float) -> float:
     """The run's energy priced with another intensity, with the run's PUE."""
-    return (
-        float(run.get("energy_j") or 0.0)
-        * float(run.get("pue") or 1.0)
-        * intensity_g_per_kwh
-        / units.J_PER_KWH
-    )
+    return priced_co2e_g(float(run.get("energy_j") or 0.0), run, intensity_g_per_kwh)
 
 
 def fleet_series(
