@@ -247,6 +247,16 @@ _WINDOW_PROGRESS_COLUMNS = """  `epoch` BIGINT,
   tokens BIGINT,
   loss DOUBLE,
   accuracy DOUBLE"""
+# A window's fields after its _id, in the MongoDB documents and the Kafka topic alike.
+_WINDOW_COLUMNS = f"""  run_id STRING,
+  window_start TIMESTAMP(3),
+  window_end TIMESTAMP(3),
+  events BIGINT,
+{_WINDOW_PROGRESS_COLUMNS},
+{_ENERGY_COLUMNS},
+{_PRICING_COLUMNS},
+{_CO2E_COLUMNS},
+  version BIGINT"""
 _UTC_ISO = "'yyyy-MM-dd''T''HH:mm:ss''Z'''"
 
 
@@ -295,16 +305,7 @@ def runs_sink_ddl(s: JobSettings) -> str:
 
 def windows_sink_ddl(s: JobSettings) -> str:
     """``windows``: one document per run per event-time window, ``_id`` = run id / start."""
-    columns = f"""  run_id STRING,
-  window_start TIMESTAMP(3),
-  window_end TIMESTAMP(3),
-  events BIGINT,
-{_WINDOW_PROGRESS_COLUMNS},
-{_ENERGY_COLUMNS},
-{_PRICING_COLUMNS},
-{_CO2E_COLUMNS},
-  version BIGINT"""
-    return _sink(WINDOWS_SINK, columns, s, "windows", REPLACE_IF_NEWER)
+    return _sink(WINDOWS_SINK, _WINDOW_COLUMNS, s, "windows", REPLACE_IF_NEWER)
 
 
 def rollups_sink_ddl(s: JobSettings) -> str:
@@ -554,15 +555,7 @@ def windows_topic_sink_ddl(s: JobSettings) -> str:
     }
     return f"""CREATE TABLE {WINDOWS_TOPIC_SINK} (
   _id STRING,
-  run_id STRING,
-  window_start TIMESTAMP(3),
-  window_end TIMESTAMP(3),
-  events BIGINT,
-{_WINDOW_PROGRESS_COLUMNS},
-{_ENERGY_COLUMNS},
-{_PRICING_COLUMNS},
-{_CO2E_COLUMNS},
-  version BIGINT,
+{_WINDOW_COLUMNS},
   PRIMARY KEY (_id) NOT ENFORCED
 ) WITH (
 {_with(options)}

@@ -138,3 +138,26 @@ def rollup_events(pipeline: Pipeline) -> int:
 def epoch_events(pipeline: Pipeline) -> int:
     """Measurements counted in ``epochs`` so far."""
     return sum(d["events"] for d in without_probes(documents(pipeline, "epochs")).values())
+
+
+def topic_records(bootstrap_servers: str, topic: str) -> list[dict[str, Any]]:
+    """Every Avro record of ``topic``, decoded, from the start to its current end (committed
+    records only), partition by partition as they arrive."""
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap_servers, "group.id": uuid.uuid4().hex,
+         "isolation.level": "read_committed", "enable.auto.commit": False}
+    )  # fmt: skip
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in partitions}  # fmt: skip
+    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+    records, seen = [], dict.fromkeys(partitions, 0)
+    while any(seen[p] < ends[p] for p in partitions):
+        msg = consumer.poll(5)
+        if msg is None:
+            break
+        assert msg.error() is None, msg.error()
+        records.append(codec.decode(msg.value() or b""))
+        seen[msg.partition()] = (msg.offset() or 0) + 1
+    consumer.close()
+    return records

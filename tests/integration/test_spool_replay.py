@@ -1,36 +1,11 @@
-import uuid
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
-
-from emitter import codec
 from emitter.producer import EventProducer
 from emitter.replay import replay
 from stack import kafka, procs
 from stack.settings import StackSettings
+from tests.integration.helpers import topic_records
 from tests.test_events import measurement
-
-
-def event_ids(bootstrap_servers: str, topic: str) -> list[str]:
-    """Every event id in ``topic``, read from the start to the current end."""
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap_servers, "group.id": uuid.uuid4().hex,
-         "isolation.level": "read_committed", "enable.auto.commit": False}
-    )  # fmt: skip
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in partitions}  # fmt: skip
-    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-    ids, seen = [], dict.fromkeys(partitions, 0)
-    while any(seen[p] < ends[p] for p in partitions):
-        msg = consumer.poll(5)
-        if msg is None:
-            break
-        assert msg.error() is None, msg.error()
-        ids.append(codec.decode(msg.value() or b"")["event_id"])
-        seen[msg.partition()] = (msg.offset() or 0) + 1
-    consumer.close()
-    return ids
 
 
 def test_events_emitted_while_the_broker_is_down_arrive_after_replay(
@@ -61,7 +36,7 @@ def test_events_emitted_while_the_broker_is_down_arrive_after_replay(
     assert (summary.sent, summary.delivered, summary.failed) == (spooled, spooled, 0)
     assert summary.bad_lines == []
 
-    ids = event_ids(settings.bootstrap_servers, topic)
+    ids = [r["event_id"] for r in topic_records(settings.bootstrap_servers, topic)]
     assert set(ids) == {e.event_id for e in before + after}
     # An event can be both delivered and spooled (acknowledgement lost as the broker stopped):
     # such a replayed event is a duplicate by id, at most one per spooled event beyond the 100

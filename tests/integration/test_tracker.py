@@ -3,39 +3,15 @@ import os
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from emitter import codec
 from emitter.cli import main
 from emitter.producer import EventProducer
 from emitter.tracker import Tracker
 from stack import kafka
 from stack.settings import StackSettings
-
-
-def records(bootstrap_servers: str, topic: str) -> list[dict[str, Any]]:
-    """Every record of ``topic`` (one partition per run key is enough: order within a run)."""
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap_servers, "group.id": uuid.uuid4().hex,
-         "enable.auto.commit": False}
-    )  # fmt: skip
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in partitions}  # fmt: skip
-    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-    out, seen = [], dict.fromkeys(partitions, 0)
-    while any(seen[p] < ends[p] for p in partitions):
-        msg = consumer.poll(5)
-        if msg is None:
-            break
-        assert msg.error() is None, msg.error()
-        out.append(codec.decode(msg.value() or b""))
-        seen[msg.partition()] = (msg.offset() or 0) + 1
-    consumer.close()
-    return sorted(out, key=lambda r: r["seq"])
+from tests.integration.helpers import topic_records
 
 
 def topic_for(services: StackSettings) -> str:
@@ -67,7 +43,7 @@ def test_tracker_events_arrive_in_kafka_with_epochs_closed(services: StackSettin
                 tracker.end_epoch(epoch, samples=300_000, loss=1.0 / (epoch + 1))
         producer.close()
         assert (producer.stats.delivered, producer.stats.spooled) == (producer.stats.accepted, 0)
-        got = records(services.bootstrap_servers, topic)
+        got = sorted(topic_records(services.bootstrap_servers, topic), key=lambda r: r["seq"])
         assert len(got) == producer.stats.accepted
         types = [r["event_type"] for r in got]
         assert types[0] == "run_started"
@@ -103,7 +79,7 @@ def test_track_wraps_a_command(services: StackSettings, tmp_path, monkeypatch):
              "--gpu-meter", "none", "--", sys.executable, "-c", script]
         )  # fmt: skip
         assert code == 3
-        got = records(services.bootstrap_servers, topic)
+        got = sorted(topic_records(services.bootstrap_servers, topic), key=lambda r: r["seq"])
         assert got[0]["event_type"] == "run_started"
         assert got[0]["run_started"]["cpu_count"] == len(os.sched_getaffinity(0))
         assert got[-1]["run_finished"] == {"status": "failed", "reason": "exit code 3"}
