@@ -36,6 +36,7 @@ def seeded_now(db: Database[Document], runs: int, windows: int, reseed: bool) ->
     meta = db[META].find_one({"_id": "seed"})
     if meta and not reseed and (meta["runs"], meta["windows"]) == (runs, windows):
         print(f"reusing {db.name}: seeded {meta['now']:%Y-%m-%d %H:%M} UTC in {meta['seed_s']} s")
+        ensure_indexes(db)  # indexes added since the seeding
         return meta["now"]  # type: ignore[no-any-return]
     db.client.drop_database(db.name)
     ensure_indexes(db)

@@ -1,8 +1,8 @@
 """Compare: two to five runs overlaid (cumulative CO2e, energy per sample, loss against energy).
 
 Series come from ``epochs`` (one document per run per epoch) for the runs that have them, and
-from ``windows`` only for the runs that do not: on FerretDB any read of ``windows`` scans the
-whole collection, and on MongoDB too the epochs are a small fraction of the windows. The price is
+from ``windows`` only for the runs that do not: the epochs are a small fraction of the windows
+(and FerretDB as published scans the whole collection for a read by run). The price is
 resolution: such a run is drawn per epoch, not per minute."""
 
 from typing import Any

@@ -88,7 +88,7 @@ def view(db: Database[data.Document], group: str, range_key: str, now: datetime)
     rollups = data.rollups_since(db, chart_since)
     energy_all_j, co2e_all_g, run_count = data.all_time_totals(db)
     running = data.running_runs(db)
-    # From ``runs.power_w`` only: the Fleet page reads no ``windows`` (a full scan on FerretDB).
+    # From ``runs.power_w`` only: the Fleet page reads no ``windows``, the largest collection.
     power_now_w, reporting = figures.power_now_w(running, now - POWER_NOW_MAX_AGE)
     energy_today_j, co2e_today_g = figures.totals_since(rollups, today)
     energy_week_j, co2e_week_g = figures.totals_since(rollups, week)

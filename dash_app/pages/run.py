@@ -5,8 +5,9 @@ Two callbacks, so that the page never waits on ``windows`` for what other docume
 - ``refresh`` (the app's live refresh): the run's document (``_id``) and its epochs: meta, cards
   (power from ``runs.power_w``) and energy per epoch; fast on any server.
 - ``refresh_windows``: the run's windows, the one indexed query ``find({"run_id"}).sort(
-  "window_start")``, for the power, cumulative and progress charts. On FerretDB 1.24 (SQLite)
-  this is a scan of the whole ``windows`` collection (minutes on a million documents). Dash drops
+  "window_start")``, for the power, cumulative and progress charts. On FerretDB 1.24 (SQLite) as
+  published this is a scan of the whole ``windows`` collection (minutes on a million documents;
+  the stack's FerretDB is patched to use the index, see the top README). Dash drops
   an answer whose callback was triggered again before it came back, so on a timer shorter than
   the query such a chart would never land: this callback has a timer of its own, which its
   ``running`` option disables while it runs. The next read starts ``RUN_WINDOWS_REFRESH_MS``
@@ -93,7 +94,7 @@ def not_found_view(text: str) -> RunView:
 
 
 def windows_view(db: Database[data.Document], run_id: str | None) -> WindowsView:
-    """The charts of the run's closed windows (one indexed query; a full scan on FerretDB). An
+    """The charts of the run's closed windows (one indexed query). An
     unknown run reads no windows: the other callback says it is unknown."""
     if not run_id or data.get_run(db, run_id) is None:
         blank = figures.empty_figure("")
