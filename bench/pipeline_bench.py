@@ -13,8 +13,6 @@ a time.
 import argparse
 import contextlib
 import dataclasses
-import os
-import signal
 import statistics
 import threading
 import time
@@ -192,10 +190,8 @@ def recovery(settings: StackSettings, runs: int) -> tuple[float, float]:
         sender.start()
         while int(flink.checkpoints(settings, j.job_id)["counts"]["completed"]) == 0:
             time.sleep(0.5)
-        pid = procs.running_pid(settings, "flink-taskmanager")
-        assert pid is not None
         killed = time.monotonic()
-        os.killpg(pid, signal.SIGKILL)
+        procs.kill(settings, "flink-taskmanager")
         while procs.running_pid(settings, "flink-taskmanager") is not None:
             time.sleep(0.1)
         flink.up(settings)

@@ -97,6 +97,18 @@ def stop(settings: StackSettings, name: str, timeout_s: float = 30.0) -> bool:
     return True
 
 
+def kill(settings: StackSettings, name: str) -> None:
+    """Kill -9 service ``name``'s process group, as a crash would (its pid file stays), and reap
+    it when this process started it. For the fault tests and the recovery benchmark."""
+    pid = running_pid(settings, name)
+    if pid is None:
+        raise ServiceError(f"{name} is not running")
+    os.killpg(pid, signal.SIGKILL)
+    child = _CHILDREN.pop(pid, None)
+    if child is not None:
+        child.wait(timeout=10)
+
+
 def _alive(pid: int) -> bool:
     child = _CHILDREN.get(pid)
     if child is not None:

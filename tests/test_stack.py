@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from stack import flink, kafka, tools
-from stack.errors import MissingToolError
+from stack import flink, kafka, procs, tools
+from stack.errors import MissingToolError, ServiceError
 from stack.settings import StackSettings
 
 
@@ -42,3 +42,16 @@ def test_missing_tool_names_the_package(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(MissingToolError, match="apt-get install maven"):
         tools.require("mvn")
+
+
+def test_a_killed_service_is_reaped_and_no_longer_running(tmp_path: Path):
+    """``procs.kill`` is a crash: the process group dies at once and is reaped (no zombie, no
+    ``Popen`` left to report it as still running)."""
+    s = settings(JOULESTREAM_HOME=str(tmp_path))
+    pid = procs.start(s, "sleeper", ["sleep", "60"])
+    assert procs.running_pid(s, "sleeper") == pid
+    procs.kill(s, "sleeper")
+    assert procs.running_pid(s, "sleeper") is None
+    assert not Path(f"/proc/{pid}").exists()
+    with pytest.raises(ServiceError, match="sleeper is not running"):
+        procs.kill(s, "sleeper")

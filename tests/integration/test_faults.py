@@ -2,8 +2,6 @@
 a stop with a savepoint and a restore. Each ends with MongoDB equal to an independent
 computation from the events sent, to the joule and to the gram."""
 
-import os
-import signal
 import threading
 import time
 from pathlib import Path
@@ -81,9 +79,7 @@ def kill_taskmanager(services: StackSettings, job_id: str, kills: int) -> dict[s
     next restore; return the checkpoint it was restored from."""
     done = completed_checkpoints(services, job_id)
     wait_until("a new checkpoint", lambda: completed_checkpoints(services, job_id) > done)
-    pid = procs.running_pid(services, "flink-taskmanager")
-    assert pid is not None
-    os.killpg(pid, signal.SIGKILL)
+    procs.kill(services, "flink-taskmanager")
     wait_until(
         "the TaskManager gone", lambda: procs.running_pid(services, "flink-taskmanager") is None
     )
