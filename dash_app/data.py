@@ -174,20 +174,22 @@ def running_runs(db: Database[Document]) -> list[Document]:
 
 
 def all_time_totals(db: Database[Document]) -> tuple[float, float, int]:
-    """(energy_j, co2e_g, runs) of every run: the sum of the runs' pre-aggregated totals."""
-    energy_j = co2e_g = 0.0
-    count = 0
-    for run in db.runs.find({}, {"_id": 0, "energy_j": 1, "co2e_g": 1}).limit(MAX_RUNS):
-        energy_j += float(run.get("energy_j") or 0.0)
-        co2e_g += float(run.get("co2e_g") or 0.0)
-        count += 1
-    return energy_j, co2e_g, count
+    """(energy_j, co2e_g, runs) of every run: the runs' pre-aggregated totals, summed by the
+    server (every run, however many: a total people quote must not stop at a page size)."""
+    totals = {"energy_j": {"$sum": "$energy_j"}, "co2e_g": {"$sum": "$co2e_g"}, "runs": {"$sum": 1}}
+    for row in db.runs.aggregate([{"$group": {"_id": None, **totals}}]):
+        return float(row["energy_j"]), float(row["co2e_g"]), int(row["runs"])
+    return 0.0, 0.0, 0
 
 
-def rollups_since(db: Database[Document], since: datetime | None) -> list[Document]:
-    """Rollups of periods starting at or after ``since`` (all with ``None``), in time order
-    (index ``rollups.period_start_1``)."""
-    query: Document = {} if since is None else {"period_start": {"$gte": since}}
+def rollups_since(
+    db: Database[Document], since: datetime | None, until: datetime
+) -> list[Document]:
+    """Rollups of periods starting at or after ``since`` (from the first with ``None``) and
+    before ``until``, in time order (index ``rollups.period_start_1``). The stack's FerretDB
+    answers a date range from the index only when it has both bounds."""
+    period: Document = {"$lt": until} if since is None else {"$gte": since, "$lt": until}
+    query: Document = {"period_start": period}
     fields = {
         "_id": 0,
         "user_id": 1,
@@ -206,19 +208,17 @@ def top_runs(db: Database[Document], limit: int = 10) -> list[Document]:
     return list(db.runs.find({}, RUN_FIELDS).sort("energy_j", DESCENDING).limit(limit))
 
 
-def leaderboard_runs(db: Database[Document]) -> list[Document]:
-    """What the leaderboards fold: one pre-aggregated document per run."""
-    fields = {
-        "_id": 0,
-        "user_id": 1,
-        "model": 1,
-        "region": 1,
-        "energy_j": 1,
-        "co2e_g": 1,
-        "samples": 1,
-        "tokens": 1,
+def leaderboard_groups(db: Database[Document]) -> list[Document]:
+    """What the leaderboards fold: every run's totals summed by the server per user, model and
+    region (``runs``, ``energy_j``, ``co2e_g``, ``samples``), one document per combination."""
+    group = {
+        "_id": {"user_id": "$user_id", "model": "$model", "region": "$region"},
+        "runs": {"$sum": 1},
+        "energy_j": {"$sum": "$energy_j"},
+        "co2e_g": {"$sum": "$co2e_g"},
+        "samples": {"$sum": "$samples"},
     }
-    return list(db.runs.find({}, fields).limit(MAX_RUNS))
+    return [{**row.pop("_id"), **row} for row in db.runs.aggregate([{"$group": group}])]
 
 
 @dataclass(frozen=True)

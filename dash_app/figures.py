@@ -230,17 +230,18 @@ def totals_since(rollups: list[Document], since: datetime) -> tuple[float, float
     )
 
 
-def leaderboard(runs: list[Document], group_field: str) -> list[Document]:
+def leaderboard(parts: list[Document], group_field: str) -> list[Document]:
     """Per group: runs, energy (kWh), CO2e (kg), and efficiency: Wh per 1,000 samples and the
-    effective intensity (g CO2e per kWh, PUE included); the most CO2e first."""
+    effective intensity (g CO2e per kWh, PUE included); the most CO2e first. ``parts`` are runs
+    or sums of runs (``data.leaderboard_groups``); a part without ``runs`` counts as one run."""
     groups: dict[str, Document] = {}
-    for run in runs:
-        key = str(run.get(group_field))
+    for part in parts:
+        key = str(part.get(group_field))
         group = groups.setdefault(key, {"runs": 0, "energy_j": 0.0, "co2e_g": 0.0, "samples": 0})
-        group["runs"] += 1
-        group["energy_j"] += float(run.get("energy_j") or 0.0)
-        group["co2e_g"] += float(run.get("co2e_g") or 0.0)
-        group["samples"] += int(run.get("samples") or 0)
+        group["runs"] += int(part.get("runs", 1))
+        group["energy_j"] += float(part.get("energy_j") or 0.0)
+        group["co2e_g"] += float(part.get("co2e_g") or 0.0)
+        group["samples"] += int(part.get("samples") or 0)
     rows = []
     for key, group in groups.items():
         energy_j, samples = group["energy_j"], group["samples"]

@@ -149,3 +149,25 @@ def test_run_meta_shows_zero_and_marks_only_missing_values():
     from dash_app.pages import run
 
     assert [run._shown(v) for v in (0, None, "", "resnet50")] == ["0", "-", "-", "resnet50"]
+
+
+def test_leaderboard_folds_sums_of_runs_per_group():
+    """Parts are the server's sums per user, model and region: runs add up, not parts."""
+    parts = [
+        {"user_id": "alice", "model": "m1", "runs": 2, "energy_j": 7200.0, "co2e_g": 1.5,
+         "samples": 1000},
+        {"user_id": "alice", "model": "m2", "runs": 1, "energy_j": 3600.0, "co2e_g": 0.5,
+         "samples": 0},
+        {"user_id": "bob", "model": "m1", "runs": 3, "energy_j": 0.0, "co2e_g": 0.0,
+         "samples": 0},
+    ]  # fmt: skip
+    assert figures.leaderboard(parts, "user_id") == [
+        {"name": "alice", "runs": 3, "energy_kwh": 0.003, "co2e_kg": 0.002,
+         "wh_per_1k_samples": 3.0, "g_per_kwh": 666.7},
+        {"name": "bob", "runs": 3, "energy_kwh": 0.0, "co2e_kg": 0.0, "wh_per_1k_samples": None,
+         "g_per_kwh": None},
+    ]  # fmt: skip
+    assert [(r["name"], r["runs"]) for r in figures.leaderboard(parts, "model")] == [
+        ("m1", 5),
+        ("m2", 1),
+    ]

@@ -17,6 +17,8 @@ from dash_app.pages import common
 # seconds (a window closes every minute), so 5 minutes leaves room for a slow or briefly
 # disconnected trainer while a run that stopped reporting drops out within minutes.
 POWER_NOW_MAX_AGE = timedelta(minutes=5)
+# Rollups are read up to this far past the dashboard's clock: a trainer's clock may run ahead.
+CLOCK_AHEAD = timedelta(days=1)
 TOP_COLUMNS = [
     ("run", "Run"),
     ("user_id", "User"),
@@ -85,7 +87,7 @@ def view(db: Database[data.Document], group: str, range_key: str, now: datetime)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     week = today - timedelta(days=today.weekday())
     chart_since = min(s for s in (since, week, today) if s is not None) if since else None
-    rollups = data.rollups_since(db, chart_since)
+    rollups = data.rollups_since(db, chart_since, now + CLOCK_AHEAD)
     energy_all_j, co2e_all_g, run_count = data.all_time_totals(db)
     running = data.running_runs(db)
     # From ``runs.power_w`` only: the Fleet page reads no ``windows``, the largest collection.

@@ -35,9 +35,9 @@ def layout(_route: params.Route) -> html.Div:
 
 
 def view(db: Database[data.Document]) -> tuple[str, list[list[dict[str, Any]]]]:
-    runs = data.leaderboard_runs(db)
-    boards = [figures.leaderboard(runs, field) for field, _ in BOARDS]
-    return ("" if runs else common.EMPTY_FLEET), boards
+    groups = data.leaderboard_groups(db)
+    boards = [figures.leaderboard(groups, field) for field, _ in BOARDS]
+    return ("" if groups else common.EMPTY_FLEET), boards
 
 
 def register(app: Dash, db: Database[data.Document]) -> None:

@@ -58,6 +58,12 @@ def test_data_queries_return_the_seeded_documents(db):
         "run-a",
     ]
     assert data.all_time_totals(db) == (25200.0, 21600.0 * 381.0 / 3_600_000.0 + 0.036, 2)
+    assert sorted(data.leaderboard_groups(db), key=lambda g: g["user_id"]) == [
+        {"user_id": "alice", "model": "resnet50", "region": "DE", "runs": 1, "energy_j": 21600.0,
+         "co2e_g": 21600.0 * 381.0 / 3_600_000.0, "samples": 3000},
+        {"user_id": "bob", "model": "bert-base", "region": "SE", "runs": 1, "energy_j": 3600.0,
+         "co2e_g": 0.036, "samples": 0},
+    ]  # fmt: skip
     health = data.health(db)
     assert (health.late_events, health.dead_letters) == (1, 1)
     assert health.latest_dead_letters[0]["reason"] == "unknown event_type: bogus"
