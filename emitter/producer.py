@@ -33,8 +33,12 @@ from emitter.spool import Spool
 log = logging.getLogger(__name__)
 
 DEFAULT_SPOOL = Path("joulestream-spool.jsonl")
-IDLE_WAIT_S = 0.5
-"""An idle sender serves delivery reports at least this often."""
+REPORT_WAIT_S = 0.1
+"""With deliveries outstanding, the sender serves their reports at least this often (the
+acknowledgement of an event comes ``linger.ms`` plus a round trip after it is handed over)."""
+IDLE_WAIT_S = 5.0
+"""With nothing outstanding there is nothing to serve: the sender sleeps until an emit or close
+wakes it, and looks round this often all the same."""
 
 
 def producer_config(bootstrap_servers: str, message_timeout_ms: int = 30_000) -> dict[str, Any]:
@@ -150,18 +154,17 @@ class EventProducer:
                 return
 
     def _wait_for_work(self) -> None:
-        """With deliveries outstanding, serve their reports as they come; with none, sleep
-        until an emit or close wakes the sender, or IDLE_WAIT_S has passed. Not librdkafka's
-        poll with a timeout when idle: it wakes every few milliseconds inside, a steady cost
-        beside a training loop even with nothing to send."""
-        if len(self._producer) > 0:
-            self._poll(0.01)
-            return
+        """Sleep until an emit or close wakes the sender, or REPORT_WAIT_S (deliveries
+        outstanding) or IDLE_WAIT_S (none) has passed; then serve delivery reports. Never
+        librdkafka's poll with a timeout, and no short polls: each wake of a thread costs about
+        half a millisecond of CPU here, and librdkafka's poll wakes every few milliseconds
+        inside its timeout, a steady cost beside a training loop that emits once a second."""
+        timeout_s = REPORT_WAIT_S if len(self._producer) > 0 else IDLE_WAIT_S
         self._idle = True
         # Checked after the flag is up: an emit before this line is seen here, one after it
         # sets the event.
         if not self._queue and not self._overflow and not self._closed:
-            self._wake.wait(IDLE_WAIT_S)
+            self._wake.wait(timeout_s)
         self._idle = False
         self._wake.clear()
         self._poll(0)
