@@ -232,13 +232,13 @@ def totals_since(rollups: list[Document], since: datetime) -> tuple[float, float
 
 def leaderboard(parts: list[Document], group_field: str) -> list[Document]:
     """Per group: runs, energy (kWh), CO2e (kg), and efficiency: Wh per 1,000 samples and the
-    effective intensity (g CO2e per kWh, PUE included); the most CO2e first. ``parts`` are runs
-    or sums of runs (``data.leaderboard_groups``); a part without ``runs`` counts as one run."""
+    effective intensity (g CO2e per kWh, PUE included); the most CO2e first. ``parts`` are sums
+    of runs with their count, ``runs`` (``data.leaderboard_groups``)."""
     groups: dict[str, Document] = {}
     for part in parts:
         key = str(part.get(group_field))
         group = groups.setdefault(key, {"runs": 0, "energy_j": 0.0, "co2e_g": 0.0, "samples": 0})
-        group["runs"] += int(part.get("runs", 1))
+        group["runs"] += int(part["runs"])
         group["energy_j"] += float(part.get("energy_j") or 0.0)
         group["co2e_g"] += float(part.get("co2e_g") or 0.0)
         group["samples"] += int(part.get("samples") or 0)

@@ -89,21 +89,23 @@ def stop(settings: StackSettings, name: str, timeout_s: float = 30.0) -> bool:
         if not _alive(pid):
             return True
         time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
-    child = _CHILDREN.pop(pid, None)
-    if child is not None:
-        child.wait(timeout=10)
+    _kill_and_reap(pid)
     return True
 
 
 def kill(settings: StackSettings, name: str) -> None:
-    """Kill -9 service ``name``'s process group, as a crash would (its pid file stays), and reap
-    it when this process started it. For the fault tests and the recovery benchmark."""
+    """Kill -9 service ``name``'s process group, as a crash would (its pid file stays). For the
+    fault tests and the recovery benchmark."""
     pid = running_pid(settings, name)
     if pid is None:
         raise ServiceError(f"{name} is not running")
-    os.killpg(pid, signal.SIGKILL)
+    _kill_and_reap(pid)
+
+
+def _kill_and_reap(pid: int) -> None:
+    """SIGKILL the process group of ``pid``; reap it when this process started it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
     child = _CHILDREN.pop(pid, None)
     if child is not None:
         child.wait(timeout=10)
