@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from emitter import limits
 from emitter.events import Event, Measurement
 
 
@@ -30,7 +31,9 @@ class ChaosConfig:
     malformed_fraction: float = 0.0
     """Number of undecodable records to add, as a share of the event count."""
     clock_skew_ms: int = 0
-    """Each run's clock is off by a constant drawn from [-clock_skew_ms, clock_skew_ms]."""
+    """Each run's clock is off by a constant drawn from [-clock_skew_ms, clock_skew_ms]: its
+    events' times are shifted by it, and they are sent in the order they would be without
+    skew (the order the trainers produced them)."""
 
     def __post_init__(self) -> None:
         for name in ("late_fraction", "duplicate_fraction", "malformed_fraction"):
@@ -106,32 +109,39 @@ def inject(
     """The sequence to send and its manifest. ``events`` must be in event-time order."""
     rng = random.Random(seed)
     manifest = Manifest(config)
-    events = _skew(events, config, rng, manifest)
     for event in events:
         totals = manifest.expected.setdefault(event.run_id, RunTotals())
         if isinstance(event, Measurement):
             totals.add(event)
     manifest.valid_events = len(events)
 
+    # Reordering, delays and duplicates happen in real time, which the events' true times
+    # stand for; skew then changes only what each trainer's clock wrote in its events.
     sequence: list[Outgoing] = list(_shuffle_within(events, config.out_of_order_ms, rng))
     sequence = _delay(sequence, config, rng, manifest)
     sequence = _duplicate(sequence, config, rng, manifest)
+    sequence = _skew(sequence, config, random.Random(f"{seed}/clock-skew"), manifest)
     sequence = _corrupt(sequence, config, rng, manifest)
     manifest.sent = len(sequence)
     return sequence, manifest
 
 
 def _skew(
-    events: list[Event], config: ChaosConfig, rng: random.Random, manifest: Manifest
-) -> list[Event]:
+    sequence: list[Outgoing], config: ChaosConfig, rng: random.Random, manifest: Manifest
+) -> list[Outgoing]:
+    """Shift each run's times by a constant of its own, keeping the order of arrival: a skewed
+    trainer still sends in real time, only the times it writes are off."""
     if config.clock_skew_ms == 0:
-        return events
-    runs = sorted({e.run_id for e in events})
+        return sequence
+    runs = sorted({item.run_id for item in sequence if isinstance(item, Event)})
     skew = {run: rng.randint(-config.clock_skew_ms, config.clock_skew_ms) for run in runs}
     manifest.clock_skew_ms = skew
-    skewed = [_shifted(e, skew[e.run_id]) for e in events]
-    skewed.sort(key=lambda e: (e.ts_ms, e.run_id))
-    return skewed
+    shifted: dict[str, Event] = {}
+    with limits.event_time_window(limits.ANY_TIME):  # a skewed clock may be far off
+        for item in sequence:
+            if isinstance(item, Event) and item.event_id not in shifted:
+                shifted[item.event_id] = _shifted(item, skew[item.run_id])
+    return [shifted[item.event_id] if isinstance(item, Event) else item for item in sequence]
 
 
 def _shifted(event: Event, by_ms: int) -> Event:

@@ -12,6 +12,7 @@ from typing import Any
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 import schemas
+from emitter import limits
 from emitter.avro_writer import compile_writer
 
 EVENT_SCHEMA = parse_schema(schemas.load(schemas.TRAINING_EVENT))
@@ -19,12 +20,19 @@ _write_event = compile_writer(EVENT_SCHEMA)
 
 
 def encode(record: dict[str, Any], schema: Any = EVENT_SCHEMA) -> bytes:  # noqa: ANN401
-    """One record as Avro binary; a record that does not match raises fastavro's error."""
+    """One record as Avro binary; a record that does not match raises fastavro's error, an event
+    larger than ``limits.MAX_EVENT_SIZE_BYTES`` raises ``ValueError``."""
     if schema is EVENT_SCHEMA:
         try:
-            return _write_event(record)
+            data: bytes = _write_event(record)
         except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
-            pass  # fastavro below names the field that does not fit, or takes what we do not
+            data = _encode_generic(record, schema)  # names the field that does not fit
+        limits.check_encoded_size(len(data), f"{record.get('event_type')} event")
+        return data
+    return _encode_generic(record, schema)
+
+
+def _encode_generic(record: dict[str, Any], schema: Any) -> bytes:  # noqa: ANN401
     buffer = io.BytesIO()
     schemaless_writer(buffer, schema, record)
     return buffer.getvalue()

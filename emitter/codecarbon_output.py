@@ -24,6 +24,7 @@ from codecarbon.output_methods.base_output import BaseOutput
 from codecarbon.output_methods.emissions_data import EmissionsData
 
 from emitter.events import Measurement, RunFinished, RunStarted
+from emitter.limits import MAX_PUE, MIN_PUE
 from emitter.producer import EventProducer
 from emitter.tracker import now_ms
 
@@ -96,7 +97,7 @@ class JoulestreamOutput(BaseOutput):
                 cpu_model=total.cpu_model or None,
                 cpu_count=int(total.cpu_count) if total.cpu_count else None,
                 ram_gb=float(total.ram_total_size) * 2**30 / 1e9 if total.ram_total_size else None,
-                pue=float(total.pue) if total.pue and total.pue >= 1 else None,
+                pue=float(total.pue) if total.pue and MIN_PUE <= total.pue <= MAX_PUE else None,
             )
         )
         return who

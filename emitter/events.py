@@ -4,7 +4,9 @@ Three kinds share a header (run, sequence number, event time, who and where): ``
 (metadata), ``Measurement`` (energy over an interval, with training progress) and
 ``RunFinished`` (status). Each maps to one ``TrainingEvent`` record of
 ``schemas/training_event.avsc``. A bad field raises ``ValueError`` naming it, when the event is
-built: nothing invalid is ever sent.
+built: nothing invalid is ever sent. The limits, with their reasons, are ``emitter.limits``; the
+event-time window is checked against this host's clock when an event is built (widen it with
+``emitter.limits.event_time_window`` to build old or future events).
 """
 
 import math
@@ -12,9 +14,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from emitter import codec, limits
+from emitter.limits import (
+    MAX_COMPONENT_POWER_W,
+    MAX_COUNT,
+    MAX_CPU_COUNT,
+    MAX_DEVICE_POWER_W,
+    MAX_EPOCH,
+    MAX_GPUS,
+    MAX_HYPERPARAMETER_VALUE_LEN,
+    MAX_HYPERPARAMETERS,
+    MAX_INTENSITY_G_PER_KWH,
+    MAX_INTERVAL_MS,
+    MAX_PUE,
+    MAX_RAM_GB,
+    MAX_REASON_LEN,
+    MAX_TEXT_LEN,
+    MIN_INTENSITY_G_PER_KWH,
+    MIN_PUE,
+)
+
 SCHEMA_VERSION = 1
-MAX_TEXT_LEN = 256
-"""Longest accepted identifier or label, characters."""
 MAX_LONG = 2**63 - 1
 """Largest Avro ``long``."""
 MAX_INT = 2**31 - 1
@@ -27,41 +47,39 @@ def event_id_for(run_id: str, seq: int) -> str:
     return f"{run_id}:{seq}"
 
 
-def _text(name: str, value: object, nullable: bool = False) -> None:
+def _text(
+    name: str,
+    value: object,
+    nullable: bool = False,
+    max_len: int = MAX_TEXT_LEN,
+    empty: bool = False,
+) -> None:
     if value is None and nullable:
         return
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or (not value and not empty):
         raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-    if len(value) > MAX_TEXT_LEN:
-        raise ValueError(f"{name} is {len(value)} characters, at most {MAX_TEXT_LEN}")
+    if len(value) > max_len:
+        raise ValueError(f"{name} is {len(value)} characters, at most {max_len}")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ValueError(f"{name} is not valid text: {exc.reason}") from exc
 
 
-def _int(name: str, value: object, nullable: bool = False, maximum: int = MAX_LONG) -> None:
+def _int(name: str, value: object, nullable: bool = False, maximum: int = MAX_COUNT) -> None:
     if value is None and nullable:
         return
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
         kind = "None or an int" if nullable else "an int"
-        bound = "2**63" if maximum == MAX_LONG else "2**31"
-        raise ValueError(f"{name} must be {kind} in [0, {bound}), got {value!r}")
+        raise ValueError(f"{name} must be {kind} in [0, {maximum}], got {value!r}")
 
 
-def _number(name: str, value: object, nullable: bool = False) -> None:
-    if value is None and nullable:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+def _number(name: str, value: object, maximum: float, nullable: bool = False) -> None:
+    limits.check_range(name, value, 0.0, maximum, nullable)
 
 
 def _share(name: str, value: object) -> None:
-    _number(name, value, nullable=True)
-    if value is not None and value > 1:  # type: ignore[operator]
-        raise ValueError(f"{name} must be a share in [0, 1], got {value!r}")
+    limits.check_range(name, value, 0.0, 1.0, nullable=True)
 
 
 def _float(value: float | None) -> float | None:
@@ -89,7 +107,7 @@ class Event:
         for name in ("run_id", "user_id", "model", "region", "project"):
             _text(name, getattr(self, name))
         _int("seq", self.seq)
-        _int("ts_ms", self.ts_ms)
+        limits.check_ts_ms("ts_ms", self.ts_ms)
 
     @property
     def event_id(self) -> str:
@@ -128,11 +146,11 @@ class GpuDevice:
     max_power_w: float | None = None
 
     def __post_init__(self) -> None:
-        _int("gpu index", self.index, maximum=MAX_INT)
+        _int("gpu index", self.index, maximum=MAX_GPUS - 1)
         _text("gpu uuid", self.uuid)
         _text("gpu model", self.model)
-        _number("idle_power_w", self.idle_power_w, nullable=True)
-        _number("max_power_w", self.max_power_w, nullable=True)
+        _number("idle_power_w", self.idle_power_w, MAX_DEVICE_POWER_W, nullable=True)
+        _number("max_power_w", self.max_power_w, MAX_DEVICE_POWER_W, nullable=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,8 +163,9 @@ class GpuEnergy:
     utilisation: float | None = None
 
     def __post_init__(self) -> None:
-        _int("gpu index", self.index, maximum=MAX_INT)
-        _number("gpu energy_j", self.energy_j)
+        _int("gpu index", self.index, maximum=MAX_GPUS - 1)
+        # The bound over the interval is the measurement's check; here only finite and >= 0.
+        _number("gpu energy_j", self.energy_j, math.inf)
         _text("gpu method", self.method)
         _share("gpu utilisation", self.utilisation)
 
@@ -175,16 +194,32 @@ class RunStarted(Event):
         Event.__post_init__(self)
         for name in ("dataset", "framework", "host", "cpu_model"):
             _text(name, getattr(self, name), nullable=True)
-        for name in ("intensity_g_per_kwh", "cpu_tdp_w", "ram_gb"):
-            _number(name, getattr(self, name), nullable=True)
-        _number("pue", self.pue, nullable=True)
-        if self.pue is not None and self.pue < 1:
-            raise ValueError(f"pue must be >= 1, got {self.pue!r}")
-        _int("cpu_count", self.cpu_count, nullable=True, maximum=MAX_INT)
+        limits.check_range("pue", self.pue, MIN_PUE, MAX_PUE, nullable=True)
+        limits.check_range(
+            "intensity_g_per_kwh",
+            self.intensity_g_per_kwh,
+            MIN_INTENSITY_G_PER_KWH,
+            MAX_INTENSITY_G_PER_KWH,
+            nullable=True,
+        )
+        _number("cpu_tdp_w", self.cpu_tdp_w, MAX_COMPONENT_POWER_W, nullable=True)
+        _number("ram_gb", self.ram_gb, MAX_RAM_GB, nullable=True)
+        _int("cpu_count", self.cpu_count, nullable=True, maximum=MAX_CPU_COUNT)
+        if len(self.gpus) > MAX_GPUS:
+            raise ValueError(f"{len(self.gpus)} gpus, at most {MAX_GPUS}")
+        if len(self.hyperparameters) > MAX_HYPERPARAMETERS:
+            raise ValueError(
+                f"{len(self.hyperparameters)} hyper-parameters, at most {MAX_HYPERPARAMETERS}"
+            )
         for key, value in self.hyperparameters.items():
             _text("hyper-parameter name", key)
             if not isinstance(value, str):
                 raise ValueError(f"hyper-parameter {key!r} must be text, got {value!r}")
+            _text(
+                f"hyper-parameter {key!r}", value, max_len=MAX_HYPERPARAMETER_VALUE_LEN, empty=True
+            )
+        # The one kind of event that can grow past the size limit: measure it now, once per run.
+        codec.encode(self.to_record())
 
     def to_record(self) -> dict[str, Any]:
         record = self._header()
@@ -239,16 +274,33 @@ class Measurement(Event):
 
     def __post_init__(self) -> None:
         Event.__post_init__(self)
-        _int("interval_start_ms", self.interval_start_ms)
-        if self.ts_ms < self.interval_start_ms:
+        # Absolute bounds only: the window is the end's (ts_ms), and the interval is bounded.
+        limits.check_ts_ms("interval_start_ms", self.interval_start_ms, limits.ANY_TIME)
+        interval_ms = self.ts_ms - self.interval_start_ms
+        if interval_ms < 0:
             raise ValueError(
                 f"interval ends before it starts: ts_ms={self.ts_ms} < "
                 f"interval_start_ms={self.interval_start_ms}"
             )
+        if interval_ms > MAX_INTERVAL_MS:
+            raise ValueError(
+                f"interval is {interval_ms} ms long (ts_ms - interval_start_ms), at most "
+                f"{MAX_INTERVAL_MS}"
+            )
+        component_max_j = limits.max_energy_j(interval_ms, MAX_COMPONENT_POWER_W)
         for name in ("cpu_energy_j", "gpu_energy_j", "ram_energy_j"):
-            _number(name, getattr(self, name))
+            _number(name, getattr(self, name), component_max_j)
         _text("cpu_method", self.cpu_method)
         _text("ram_method", self.ram_method)
+        if len(self.gpus) > MAX_GPUS:
+            raise ValueError(f"{len(self.gpus)} gpus, at most {MAX_GPUS}")
+        device_max_j = limits.max_energy_j(interval_ms, MAX_DEVICE_POWER_W)
+        for gpu in self.gpus:
+            if gpu.energy_j > device_max_j:
+                raise ValueError(
+                    f"gpu {gpu.index} energy_j={gpu.energy_j!r} is more than {device_max_j:g} J "
+                    f"({MAX_DEVICE_POWER_W:g} W over {max(interval_ms, 1000)} ms)"
+                )
         if self.gpus:
             total_j = math.fsum(g.energy_j for g in self.gpus)
             if not math.isclose(total_j, self.gpu_energy_j, rel_tol=1e-9, abs_tol=1e-9):
@@ -257,15 +309,12 @@ class Measurement(Event):
                 )
         _share("cpu_utilisation", self.cpu_utilisation)
         _share("accuracy", self.accuracy)
-        _int("epoch", self.epoch, nullable=True, maximum=MAX_INT)
+        _int("epoch", self.epoch, nullable=True, maximum=MAX_EPOCH)
         for name in ("step", "samples", "tokens"):
             _int(name, getattr(self, name), nullable=True)
-        if self.loss is not None and (
-            isinstance(self.loss, bool)
-            or not isinstance(self.loss, int | float)
-            or not math.isfinite(self.loss)
-        ):
-            raise ValueError(f"loss must be a finite number, got {self.loss!r}")
+        limits.check_range(
+            "loss", self.loss, -limits.MAX_ABS_LOSS, limits.MAX_ABS_LOSS, nullable=True
+        )
 
     @property
     def energy_j(self) -> float:
@@ -319,6 +368,7 @@ class RunFinished(Event):
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
         if self.reason is not None and not isinstance(self.reason, str):
             raise ValueError(f"reason must be text, got {self.reason!r}")
+        _text("reason", self.reason, nullable=True, max_len=MAX_REASON_LEN, empty=True)
 
     def to_record(self) -> dict[str, Any]:
         record = self._header()

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from emitter import limits
 from emitter.events import Event, GpuDevice, GpuEnergy, Measurement, RunFinished, RunStarted
 
 QUANTUM_J = 2.0**-10
@@ -104,7 +105,15 @@ def _utilisation(t_s: float, rng: random.Random) -> float:
 
 def run_events(run: SimulatedRun, duration_s: int, interval_s: int = 1) -> Iterator[Event]:
     """Every event of one run over ``duration_s`` seconds: start, one measurement per
-    ``interval_s``, finish."""
+    ``interval_s``, finish. A simulation chooses its own times (a fleet starting now runs into
+    the future; ``--start-ms`` backfills the past), so only the absolute time bounds apply."""
+    with limits.event_time_window(limits.ANY_TIME):
+        # Built at once: the window must not stay set across a generator's yields.
+        events = list(_run_events(run, duration_s, interval_s))
+    yield from events
+
+
+def _run_events(run: SimulatedRun, duration_s: int, interval_s: int) -> Iterator[Event]:
     rng = random.Random(f"{run.seed}/{run.run_id}")
     p = run.profile
     header: dict[str, Any] = {"run_id": run.run_id, "user_id": run.user_id, "model": p.model,

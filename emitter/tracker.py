@@ -10,6 +10,8 @@ Emitting only queues (``EventProducer``): training never waits for Kafka.
 
 import functools
 import getpass
+import logging
+import math
 import os
 import socket
 import threading
@@ -21,6 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
+from emitter import limits
 from emitter.events import GpuEnergy, Measurement, RunFinished, RunStarted
 from emitter.meters.load import Utilisation
 from emitter.meters.select import Meters, choices_from_env, select_meters
@@ -28,6 +31,12 @@ from emitter.producer import DEFAULT_SPOOL, EventProducer
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+log = logging.getLogger(__name__)
+
+MAX_INTERVAL_S = 3600.0
+"""Longest tracker interval: an hour, within the measurement limit (``limits.MAX_INTERVAL_MS``,
+a day) and short enough for a live dashboard to show something."""
 
 
 def now_ms() -> int:
@@ -76,8 +85,14 @@ class Tracker:
         closed with the tracker. Without ``meters`` they are chosen automatically (overrides:
         JOULESTREAM_CPU_METER, _RAM_METER, _GPU_METER); ``pid`` estimates that process tree's
         CPU rather than the machine's."""
-        if interval_s <= 0:
-            raise ValueError(f"interval_s must be > 0, got {interval_s!r}")
+        if (
+            isinstance(interval_s, bool)
+            or not isinstance(interval_s, int | float)
+            or not 0 < interval_s <= MAX_INTERVAL_S
+        ):
+            raise ValueError(
+                f"interval_s must be > 0 and <= {MAX_INTERVAL_S:g}, got {interval_s!r}"
+            )
         self.interval_s = interval_s
         self.run_id = run_id or uuid.uuid4().hex
         self._who: dict[str, Any] = {
@@ -93,6 +108,7 @@ class Tracker:
             "hyperparameters": dict(hyperparameters or {}),
             "pue": pue,
         }
+        self._check_metadata()
         self._own_producer = producer is None
         self._producer = producer
         self._own_meters = meters is None
@@ -108,6 +124,15 @@ class Tracker:
         self._thread: threading.Thread | None = None
         self.totals_j = {"cpu": 0.0, "ram": 0.0, "gpu": 0.0}
         """Energy emitted so far per component, joules."""
+        self.error: Exception | None = None
+        """Why the sampler stopped early (a meter that failed, an impossible reading); the run
+        goes on unmeasured, and ``track`` ends the command."""
+
+    def _check_metadata(self) -> None:
+        """Fail now, not at ``start``, on metadata run_started would refuse: the same checks,
+        on an event built at the earliest valid time."""
+        with limits.event_time_window(limits.ANY_TIME):
+            RunStarted(**self._who, seq=0, ts_ms=limits.MIN_TS_MS, **self._metadata)
 
     @property
     def started(self) -> bool:
@@ -159,7 +184,8 @@ class Tracker:
         return self
 
     def stop(self, status: str = "completed", reason: str | None = None) -> None:
-        """Close the last interval, emit ``run_finished`` and release what was opened."""
+        """Close the last interval (unless the sampler failed), emit ``run_finished`` and
+        release what was opened. ``reason`` is cut to ``limits.MAX_REASON_LEN`` characters."""
         with self._lock:
             if not self._started or self._finished:
                 return
@@ -168,7 +194,13 @@ class Tracker:
         if self._thread is not None:
             self._thread.join()
         with self._lock:
-            self._close_interval()
+            if self.error is None:
+                try:
+                    self._close_interval()
+                except Exception as exc:  # a failing meter must not lose run_finished
+                    self._failed(exc)
+            if reason is not None and len(reason) > limits.MAX_REASON_LEN:
+                reason = reason[: limits.MAX_REASON_LEN - 3] + "..."
             self._emit(
                 RunFinished(
                     **self._who,
@@ -197,7 +229,7 @@ class Tracker:
         elif issubclass(exc_type, KeyboardInterrupt):
             self.stop("cancelled", "KeyboardInterrupt")
         else:
-            self.stop("failed", f"{exc_type.__name__}: {exc}"[:1000])
+            self.stop("failed", f"{exc_type.__name__}: {exc}")
 
     def __call__(self, func: Callable[P, R]) -> Callable[P, R]:
         """Track every call of ``func`` (a decorator)."""
@@ -221,7 +253,13 @@ class Tracker:
         accuracy: float | None = None,
     ) -> None:
         """Attach progress to the current interval: ``samples`` and ``tokens`` are added up
-        (processed since the last call), the others are the latest values."""
+        (processed since the last call), the others are the latest values.
+
+        A count that is not an int in [0, ``limits.MAX_COUNT``] (epoch: the schema's int) or
+        an accuracy outside [0, 1] is a ``ValueError`` here, at the call. A loss or accuracy
+        that is not finite (a diverged run), or a loss beyond ``limits.MAX_ABS_LOSS``, is
+        reported as unknown (None)."""
+        _check_progress(step, epoch, samples, tokens, accuracy)
         with self._lock:
             self._update(step, epoch, samples, tokens, loss, accuracy)
 
@@ -235,7 +273,9 @@ class Tracker:
         loss: float | None = None,
         accuracy: float | None = None,
     ) -> None:
-        """``epoch`` has just ended: close the interval now, reporting it, and start a new one."""
+        """``epoch`` has just ended: close the interval now, reporting it, and start a new one.
+        Arguments are checked as by ``log``."""
+        _check_progress(step, epoch, samples, tokens, accuracy)
         with self._lock:
             self._update(step, epoch, samples, tokens, loss, accuracy)
             if self._started and not self._finished:
@@ -263,9 +303,11 @@ class Tracker:
             progress.tokens += tokens
             progress.counted.add("tokens")
         if loss is not None:
-            progress.loss = float(loss)
+            loss = float(loss)
+            # Unknown rather than refused: a diverged loss is a fact of training, not a bug.
+            progress.loss = loss if abs(loss) <= limits.MAX_ABS_LOSS else None
         if accuracy is not None:
-            progress.accuracy = float(accuracy)
+            progress.accuracy = float(accuracy) if math.isfinite(accuracy) else None
 
     # Sampling.
     def _run(self) -> None:
@@ -276,7 +318,15 @@ class Tracker:
                 if wait_s > 0:
                     self._wake.wait(wait_s)
                     continue
-                self._close_interval()
+                try:
+                    self._close_interval()
+                except Exception as exc:
+                    self._failed(exc)
+                    return
+
+    def _failed(self, exc: Exception) -> None:
+        log.error("the tracker stopped measuring run %s: %s", self.run_id, exc, exc_info=exc)
+        self.error = exc
 
     def _read(self) -> tuple[float, float, dict[int, tuple[float, str, float | None]]]:
         meters = self._meters
@@ -336,3 +386,28 @@ class Tracker:
     def _emit(self, event: RunStarted | Measurement | RunFinished) -> None:
         assert self._producer is not None
         self._producer.emit(event)
+
+
+def _check_progress(
+    step: int | None,
+    epoch: int | None,
+    samples: int | None,
+    tokens: int | None,
+    accuracy: float | None,
+) -> None:
+    for name, value, maximum in (
+        ("step", step, limits.MAX_COUNT),
+        ("epoch", epoch, limits.MAX_EPOCH),
+        ("samples", samples, limits.MAX_COUNT),
+        ("tokens", tokens, limits.MAX_COUNT),
+    ):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum
+        ):
+            raise ValueError(f"{name} must be None or an int in [0, {maximum}], got {value!r}")
+    if accuracy is not None and not (
+        isinstance(accuracy, int | float)
+        and not isinstance(accuracy, bool)
+        and (0 <= accuracy <= 1 or not math.isfinite(accuracy))
+    ):
+        raise ValueError(f"accuracy must be None or a share in [0, 1], got {accuracy!r}")

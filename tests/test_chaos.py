@@ -1,4 +1,5 @@
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -112,3 +113,18 @@ def test_all_events_late_keeps_every_event():
     sequence, manifest = inject(events, ChaosConfig(late_fraction=1.0, late_by_ms=1), seed=1)
     assert sequence == events
     assert manifest.late_event_ids == []
+
+
+def test_clock_skew_keeps_the_order_of_arrival():
+    """Skewed trainers still send in real time: the sequence is the one without skew, event for
+    event, with each run's times shifted by its constant (so skewed times are out of order)."""
+    config = ChaosConfig(out_of_order_ms=2_000, late_fraction=0.02, late_by_ms=20_000)
+    plain, plain_manifest = inject(fleet(), config, seed=7)
+    skewed, manifest = inject(fleet(), replace(config, clock_skew_ms=60_000), seed=7)
+    assert [e.event_id for e in measurements(skewed)] == [e.event_id for e in measurements(plain)]
+    assert manifest.late_event_ids == plain_manifest.late_event_ids
+    for before, after in zip(measurements(plain), measurements(skewed), strict=True):
+        assert after.ts_ms == before.ts_ms + manifest.clock_skew_ms[after.run_id]
+    times = [e.ts_ms for e in measurements(skewed)]
+    assert times != sorted(times)
+    assert len(set(manifest.clock_skew_ms.values())) == 4

@@ -6,12 +6,15 @@ import pytest
 
 from emitter.events import Measurement, RunFinished, RunStarted
 from emitter.tracker import Tracker
-from tests.fakes import ListProducer, fake_meters
+from tests.fakes import FakeCpu, ListProducer, fake_meters
+
+# A recent whole second: events are built within the default event-time window.
+T0_MS = (time.time_ns() // 1_000_000_000 - 60) * 1000
 
 
 class Clock:
     def __init__(self) -> None:
-        self.now_ms = 1_000_000
+        self.now_ms = T0_MS
 
     def __call__(self) -> int:
         return self.now_ms
@@ -54,15 +57,15 @@ def test_end_epoch_closes_the_interval_with_exact_energy():
     started, first, second, finished = events
     assert [e.seq for e in events] == [0, 1, 2, 3]
     assert (started.ts_ms, started.cpu_model, started.cpu_tdp_w, started.ram_gb) == (
-        1_000_000,
+        T0_MS,
         "Fake CPU",
         85.0,
         8.0,
     )
     assert [g.uuid for g in started.gpus] == ["GPU-0", "GPU-1"]
     assert (first.interval_start_ms, first.ts_ms, first.epoch, first.step) == (
-        1_000_000,
-        1_001_500,
+        T0_MS,
+        T0_MS + 1_500,
         0,
         20,
     )
@@ -74,13 +77,13 @@ def test_end_epoch_closes_the_interval_with_exact_energy():
     assert (first.samples, first.loss, first.accuracy) == (128, 1.5, 0.5)
     assert (first.cpu_method, first.ram_method) == ("rapl", "ram_model")
     assert (second.interval_start_ms, second.ts_ms, second.epoch, second.samples) == (
-        1_001_500,
-        1_002_000,
+        T0_MS + 1_500,
+        T0_MS + 2_000,
         1,
         None,
     )
     assert (second.cpu_energy_j, second.ram_energy_j, second.gpu_energy_j) == (10.0, 2.0, 0.0)
-    assert (finished.status, finished.ts_ms) == ("completed", 1_002_000)
+    assert (finished.status, finished.ts_ms) == ("completed", T0_MS + 2_000)
     assert tracker.totals_j == {"cpu": 40.0, "ram": 2.0, "gpu": 150.0}
 
 
@@ -126,3 +129,82 @@ def test_decorator_tracks_the_call():
 def test_interval_must_be_positive():
     with pytest.raises(ValueError, match="interval_s must be > 0"):
         Tracker(model="m", interval_s=0)
+
+
+def test_interval_has_an_upper_bound():
+    """An interval longer than an hour, or not a number, is refused at construction."""
+    Tracker(model="m", interval_s=3600, producer=ListProducer(), meters=fake_meters())
+    with pytest.raises(ValueError, match="interval_s must be > 0 and <= 3600, got 3601"):
+        Tracker(model="m", interval_s=3601)
+    with pytest.raises(ValueError, match="interval_s must be > 0 and <= 3600, got nan"):
+        Tracker(model="m", interval_s=float("nan"))
+
+
+def test_metadata_run_started_would_refuse_fails_at_construction():
+    """A bad model name or PUE is an error when the tracker is made, before anything runs."""
+    with pytest.raises(ValueError, match="model must be a non-empty string"):
+        Tracker(model="", producer=ListProducer(), meters=fake_meters())
+    with pytest.raises(ValueError, match="pue must be finite and within"):
+        Tracker(model="m", pue=7.0, producer=ListProducer(), meters=fake_meters())
+
+
+def test_progress_is_checked_at_the_call_and_a_diverged_loss_is_unknown():
+    """A negative count is an error in the training loop; a NaN or infinite loss, or NaN
+    accuracy, is reported as None instead of stopping the sampler."""
+    tracker, producer, clock = make()
+    with tracker:
+        with pytest.raises(ValueError, match="samples must be None or an int in"):
+            tracker.log(samples=-1)
+        with pytest.raises(ValueError, match="accuracy must be None or a share in"):
+            tracker.log(accuracy=1.5)
+        tracker.log(loss=float("nan"), accuracy=float("nan"), samples=3)
+        clock.now_ms += 1000
+        tracker.end_epoch(0)
+        tracker.log(loss=1e300)
+        clock.now_ms += 1000
+    first, second = (e for e in producer.events if isinstance(e, Measurement))
+    assert (first.loss, first.accuracy, first.samples) == (None, None, 3)
+    assert second.loss is None
+    assert tracker.error is None
+
+
+def test_a_long_reason_is_cut_to_the_limit():
+    """run_finished's reason is at most 1024 characters, ending in '...' when cut."""
+    tracker, producer, _ = make()
+    with pytest.raises(RuntimeError), tracker:
+        raise RuntimeError("x" * 5000)
+    reason = producer.events[-1].reason
+    assert len(reason) == 1024
+    assert reason.startswith("RuntimeError: xxx")
+    assert reason.endswith("x...")
+
+
+class BrokenCpu(FakeCpu):
+    """Reads fine for ``good_reads`` reads, then fails as a vanished sysfs file would."""
+
+    def __init__(self, good_reads: int) -> None:
+        super().__init__()
+        self.reads = 0
+        self.good_reads = good_reads
+
+    def energy_j(self) -> float:
+        self.reads += 1
+        if self.reads > self.good_reads:
+            raise OSError("energy_uj: No such device")
+        return 0.0
+
+
+def test_a_failing_meter_stops_the_sampler_and_is_reported():
+    """The sampler records the error and stops; stop() still emits run_finished."""
+    meters = fake_meters()
+    meters.cpu = BrokenCpu(good_reads=1)
+    producer = ListProducer()
+    tracker = Tracker(
+        model="m", region="FR", user_id="u", interval_s=0.02, producer=producer, meters=meters
+    )
+    with tracker:
+        deadline = time.monotonic() + 5
+        while tracker.error is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert isinstance(tracker.error, OSError)
+    assert [e.EVENT_TYPE for e in producer.events] == ["run_started", "run_finished"]
