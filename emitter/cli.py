@@ -98,13 +98,19 @@ def _parser() -> argparse.ArgumentParser:
     replay = commands.add_parser(
         "replay",
         help="send a spool (or any JSON Lines file of events) to Kafka",
-        description="Send every valid event of a JSON Lines file to Kafka. Bad lines are "
-        "reported with their line number and skipped; the exit code is 1 if any line was bad "
-        "or any event was not delivered. Events keep their deterministic ids, so an event "
-        "that had already arrived is recognisable downstream; the job does not drop such "
-        "duplicates yet, so do not replay the same file twice.",
+        description="Send every valid event of a JSON Lines file to Kafka. Every line that "
+        "fails (not a valid event, refused by Kafka, not acknowledged in time) is reported "
+        "with its line number and reason, and the replay goes on. Afterwards the file holds "
+        "only the lines that failed (empty if none did), so replaying it again retries just "
+        "those. Exit code: 0 every line sent, 1 some line failed, 2 usage error.",
     )
     replay.add_argument("path", type=Path, help="the JSON Lines file, e.g. the spool")
+    replay.add_argument(
+        "--timeout-s",
+        type=float,
+        default=60.0,
+        help="how long an event may wait for Kafka's acknowledgement (default: 60)",
+    )
     doctor = commands.add_parser(
         "doctor",
         help="say what this host's meters measure, how, and why",
@@ -168,14 +174,39 @@ def _replay(args: argparse.Namespace) -> int:
     if not args.path.is_file():
         print(f"error: no such file: {args.path}", file=sys.stderr)
         return 2
-    summary = replay.replay(args.path, args.bootstrap_servers, args.topic, replay.print_progress)
-    for bad in summary.bad_lines:
+    if not 0 < args.timeout_s <= 3600:
+        print(f"error: --timeout-s must be in (0, 3600], got {args.timeout_s}", file=sys.stderr)
+        return 2
+    try:
+        config = producer_config(
+            args.bootstrap_servers, message_timeout_ms=int(args.timeout_s * 1000)
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    summary = replay.replay(
+        args.path,
+        args.bootstrap_servers,
+        args.topic,
+        replay.print_progress,
+        timeout_s=args.timeout_s,
+        config=config,
+    )
+    for bad in summary.failures:
         print(f"{args.path}:{bad.line_no}: {bad.reason}", file=sys.stderr)
     print(
-        f"replayed {args.path}: {summary.sent} sent, {summary.delivered} delivered, "
-        f"{summary.failed} failed, {len(summary.bad_lines)} bad lines",
+        f"replayed {args.path}: {summary.lines} lines, {summary.delivered} delivered, "
+        f"{summary.failed} not delivered, {len(summary.bad_lines)} not valid events",
         file=sys.stderr,
     )
+    if summary.keep_error is not None:
+        print(f"error: {summary.keep_error}", file=sys.stderr)
+    elif summary.kept:
+        print(
+            f"the {summary.kept} failed lines are kept in {args.path} (line numbers above are "
+            "those of the file before this replay)",
+            file=sys.stderr,
+        )
     return 0 if summary.ok else 1
 
 
@@ -211,7 +242,8 @@ def _simulate(args: argparse.Namespace) -> int:
                 raw.poll(0)
                 sent += 1
                 continue
-            paced_ms = max(paced_ms, item.ts_ms)
+            # Pace by the true time: a skewed trainer still sends in real time.
+            paced_ms = max(paced_ms, item.ts_ms - manifest.clock_skew_ms.get(item.run_id, 0))
             if args.speed > 0:
                 # Pace by event time: an event goes out once its simulated time has come.
                 due_s = (paced_ms - start_ms) / 1000 / args.speed

@@ -1,4 +1,8 @@
+import fcntl
 import json
+import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -59,3 +63,37 @@ def test_a_torn_last_line_does_not_swallow_the_next_record(tmp_path: Path):
     parsed = list(read_lines(spool.path))
     assert [n for n, x in parsed if isinstance(x, BadLine)] == [2]
     assert [x["seq"] for _, x in parsed if not isinstance(x, BadLine)] == [1, 3]
+
+
+def test_an_append_waiting_for_a_replay_writes_to_the_file_that_replaced_the_spool(
+    tmp_path: Path,
+):
+    """An append blocked on the lock while a replay rewrites the spool lands in the new file,
+    not in the replaced one that is about to vanish."""
+    spool = Spool(tmp_path / "spool.jsonl")
+    spool.append([measurement(seq=1).to_record()])
+    with open(spool.path, "rb") as old:
+        fcntl.flock(old.fileno(), fcntl.LOCK_EX)  # as keep_only holds it
+        writer = threading.Thread(target=spool.append, args=([measurement(seq=2).to_record()],))
+        writer.start()
+        time.sleep(0.3)  # the writer has opened the old file and waits for the lock
+        replacement = tmp_path / "new.jsonl"
+        replacement.write_bytes(b"")
+        os.replace(replacement, spool.path)
+    writer.join(5)
+    assert [x["seq"] for _, x in read_lines(spool.path)] == [2]  # type: ignore[index]
+
+
+def test_lines_are_read_as_bytes_so_bad_utf8_is_one_bad_line(tmp_path: Path):
+    """A line that is not UTF-8, or too deeply nested for the JSON parser, is one bad line and
+    reading goes on."""
+    path = tmp_path / "events.jsonl"
+    good = json.dumps(measurement(seq=5).to_record()).encode()
+    path.write_bytes(b"\xc3\x28\n" + b"[" * 50_000 + b"\n" + good + b"\n")
+    parsed = list(read_lines(path))
+    assert [(n, x.reason) for n, x in parsed[:2] if isinstance(x, BadLine)] == [
+        (1, "not UTF-8: invalid continuation byte at byte 0"),
+        (2, "not an event: JSON nested too deeply"),
+    ]
+    assert parsed[2][0] == 3
+    assert not isinstance(parsed[2][1], BadLine)
