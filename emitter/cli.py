@@ -122,8 +122,10 @@ def _parser() -> argparse.ArgumentParser:
         help="run a training command and measure it: track [options] -- python train.py",
         description="Run a command to its end, emitting run_started, a measurement per "
         "interval and run_finished for it. The CPU estimate (where RAPL cannot be read) covers "
-        "the command's whole process tree; RAPL and NVML measure whole devices. The exit code "
-        "is the command's.",
+        "the command's whole process tree; RAPL and NVML measure whole devices. The command, "
+        "the arguments, the meters and the Kafka settings are checked before it starts. The "
+        "exit code is the command's; else 2: bad arguments, meters or settings; 127: command "
+        "not found; 126: not executable; 125: the tracker failed and the command was ended.",
     )
     tracked.add_argument("--model", required=True, help="the model being trained")
     tracked.add_argument("--project", default="default", help="project (default: default)")
@@ -139,7 +141,17 @@ def _parser() -> argparse.ArgumentParser:
         help="country or cloud region (env JOULESTREAM_REGION, default: WORLD)",
     )
     tracked.add_argument(
-        "--interval-s", type=float, default=1.0, help="seconds per measurement (default: 1)"
+        "--interval-s",
+        type=float,
+        default=1.0,
+        help="seconds per measurement, at most 3600 (default: 1)",
+    )
+    tracked.add_argument(
+        "--kill-after-s",
+        type=float,
+        default=track.DEFAULT_KILL_AFTER_S,
+        help="if the tracker fails, the command is sent SIGTERM, and SIGKILL after this long "
+        f"(default: {track.DEFAULT_KILL_AFTER_S:g})",
     )
     tracked.add_argument(
         "argv", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the command and its args"

@@ -86,6 +86,23 @@ class ProcessTreeLoad(CpuLoad):
         return self._last_s
 
 
+class LaterProcessTreeLoad(CpuLoad):
+    """A process tree that does not exist yet: no busy time until ``attach(pid)``, then that
+    tree's. Lets every meter be chosen and checked before the command it measures starts."""
+
+    scope = "process tree"
+
+    def __init__(self, cpu_count: int | None = None) -> None:
+        self.cpu_count = cpu_count or logical_cpus()
+        self._tree: ProcessTreeLoad | None = None
+
+    def attach(self, pid: int) -> None:
+        self._tree = ProcessTreeLoad(pid, self.cpu_count)
+
+    def busy_cpu_s(self) -> float:
+        return 0.0 if self._tree is None else self._tree.busy_cpu_s()
+
+
 class Utilisation:
     """Mean utilisation share of a ``CpuLoad`` between two calls of ``since_last()``."""
 

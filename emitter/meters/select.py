@@ -97,17 +97,19 @@ def select_meters(
     gpu: str = "auto",
     *,
     pid: int | None = None,
+    load: CpuLoad | None = None,
     powercap: Path = rapl.POWERCAP,
     nvml_module: object = None,
 ) -> Meters:
     """Meters for this host. ``pid``: estimate the CPU of that process tree rather than the
-    machine (RAPL always measures the whole packages). Raises ``MeterError`` for a method
-    named explicitly that cannot be used."""
+    machine (RAPL always measures the whole packages); ``load``: estimate from that (wins over
+    ``pid``). Raises ``MeterError`` for a method named explicitly that cannot be used."""
     _check("cpu", cpu, CPU_CHOICES)
     _check("ram", ram_choice, RAM_CHOICES)
     _check("gpu", gpu, GPU_CHOICES)
     reasons: list[str] = []
-    load: CpuLoad = MachineLoad() if pid is None else ProcessTreeLoad(pid)
+    if load is None:
+        load = MachineLoad() if pid is None else ProcessTreeLoad(pid)
     model = cpu_model_name()
     packages = cpu_packages()
     found = tdp.lookup(model)
