@@ -157,6 +157,10 @@ def render(directory: Path) -> list[Document]:
         for doc in docs:
             if doc["kind"] not in CLUSTER_SCOPED:
                 doc["metadata"] = doc["metadata"] | {"namespace": k.data["namespace"]}
+            # kustomize also puts the service accounts a binding names into the namespace.
+            for subject in doc.get("subjects", []):
+                if subject["kind"] == "ServiceAccount":
+                    subject["namespace"] = k.data["namespace"]
     return docs
 
 
