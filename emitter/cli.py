@@ -240,9 +240,14 @@ def _simulate(args: argparse.Namespace) -> int:
     sequence, manifest = chaos.inject(events, config, seed=args.seed)
     if args.manifest is not None:
         args.manifest.write_text(json.dumps(manifest.to_json(), indent=1) + "\n")
+    try:
+        kafka_config = producer_config(args.bootstrap_servers)  # security from the environment
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     producer = EventProducer(args.bootstrap_servers, args.topic, spool_path=args.spool)
     # Malformed records bypass the event model on purpose: they test the dead-letter path.
-    raw = Producer(producer_config(args.bootstrap_servers)) if manifest.malformed else None
+    raw = Producer(kafka_config) if manifest.malformed else None
     wall_start = time.monotonic()
     sent = 0
     paced_ms = start_ms

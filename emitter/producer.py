@@ -15,11 +15,12 @@ import atexit
 import collections
 import contextlib
 import logging
+import os
 import signal
 import threading
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -41,19 +42,119 @@ IDLE_WAIT_S = 5.0
 wakes it, and looks round this often all the same."""
 
 
-def producer_config(bootstrap_servers: str, message_timeout_ms: int = 30_000) -> dict[str, Any]:
-    """The librdkafka settings every joulestream producer uses."""
-    return {
-        "bootstrap.servers": bootstrap_servers,
-        "enable.idempotence": True,  # implies acks=all and in-order, de-duplicated retries
-        "acks": "all",
-        "compression.type": "lz4",
-        "linger.ms": 50,
-        "queue.buffering.max.messages": 100_000,  # a bounded buffer
-        # After this long without an acknowledgement an event fails delivery and is spooled.
-        "message.timeout.ms": message_timeout_ms,
-        "client.id": "joulestream-emitter",
-    }
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+SECRET_KEYS = frozenset({"sasl.password"})
+"""librdkafka settings never shown: a settings dict prints them as '***'."""
+
+
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """How the producer authenticates to Kafka: librdkafka's ``security.protocol``,
+    ``sasl.mechanism``, ``sasl.username`` and ``sasl.password``. The password never appears in
+    its repr or in an error message."""
+
+    protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.protocol not in SECURITY_PROTOCOLS:
+            raise ValueError(
+                f"KAFKA_SECURITY_PROTOCOL must be one of {', '.join(SECURITY_PROTOCOLS)}, "
+                f"got {self.protocol!r}"
+            )
+        sasl_set = [
+            name
+            for name, value in (
+                ("KAFKA_SASL_MECHANISM", self.sasl_mechanism),
+                ("KAFKA_SASL_USERNAME", self.sasl_username),
+                ("KAFKA_SASL_PASSWORD", self.sasl_password),
+            )
+            if value
+        ]
+        if not self.protocol.startswith("SASL_"):
+            if sasl_set:
+                raise ValueError(
+                    f"{', '.join(sasl_set)} set, but KAFKA_SECURITY_PROTOCOL is {self.protocol}: "
+                    "use SASL_SSL (or SASL_PLAINTEXT) to authenticate"
+                )
+            return
+        if self.sasl_mechanism not in SASL_MECHANISMS:
+            raise ValueError(
+                f"KAFKA_SASL_MECHANISM must be one of {', '.join(SASL_MECHANISMS)} with "
+                f"{self.protocol}, got {self.sasl_mechanism!r}"
+            )
+        if not self.sasl_username or not self.sasl_password:
+            raise ValueError(f"{self.protocol} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "KafkaSecurity":
+        """From KAFKA_SECURITY_PROTOCOL (default PLAINTEXT; any case), KAFKA_SASL_MECHANISM,
+        KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD; an empty variable counts as unset."""
+        env = os.environ if env is None else env
+        mechanism = env.get("KAFKA_SASL_MECHANISM") or None
+        return cls(
+            protocol=(env.get("KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT").upper(),
+            sasl_mechanism=mechanism.upper() if mechanism else None,
+            sasl_username=env.get("KAFKA_SASL_USERNAME") or None,
+            sasl_password=env.get("KAFKA_SASL_PASSWORD") or None,
+        )
+
+    def config(self) -> dict[str, str]:
+        """The librdkafka settings; nothing beyond the default for PLAINTEXT."""
+        if self.protocol == "PLAINTEXT":
+            return {}
+        settings = {"security.protocol": self.protocol}
+        if self.sasl_mechanism and self.sasl_username and self.sasl_password:
+            settings["sasl.mechanism"] = self.sasl_mechanism
+            settings["sasl.username"] = self.sasl_username
+            settings["sasl.password"] = self.sasl_password
+        return settings
+
+    def __repr__(self) -> str:
+        password = "None" if self.sasl_password is None else "'***'"
+        return (
+            f"KafkaSecurity(protocol={self.protocol!r}, sasl_mechanism={self.sasl_mechanism!r}, "
+            f"sasl_username={self.sasl_username!r}, sasl_password={password})"
+        )
+
+
+class ProducerSettings(dict[str, Any]):
+    """librdkafka settings, a plain dict to confluent-kafka, whose repr (and so str, and any log
+    line or traceback that shows it) hides the secrets."""
+
+    def __repr__(self) -> str:
+        shown = {k: "***" if k in SECRET_KEYS else v for k, v in self.items()}
+        return repr(shown)
+
+    __str__ = __repr__
+
+
+def producer_config(
+    bootstrap_servers: str,
+    message_timeout_ms: int = 30_000,
+    security: KafkaSecurity | None = None,
+) -> ProducerSettings:
+    """The librdkafka settings every joulestream producer uses. ``security``: from the
+    environment (``KafkaSecurity.from_env``) unless given; a bad setting is a ``ValueError``."""
+    if security is None:
+        security = KafkaSecurity.from_env()
+    return ProducerSettings(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "enable.idempotence": True,  # implies acks=all and in-order, de-duplicated retries
+            "acks": "all",
+            "compression.type": "lz4",
+            "linger.ms": 50,
+            "queue.buffering.max.messages": 100_000,  # a bounded buffer
+            # After this long without an acknowledgement an event fails delivery and is spooled.
+            "message.timeout.ms": message_timeout_ms,
+            "client.id": "joulestream-emitter",
+            **security.config(),
+        }
+    )
 
 
 @dataclass
@@ -81,7 +182,12 @@ class EventProducer:
         max_queued: int = 100_000,
         message_timeout_ms: int = 30_000,
         handle_sigterm: bool = False,
+        security: KafkaSecurity | None = None,
     ) -> None:
+        """``security``: Kafka authentication, from the environment unless given
+        (``KafkaSecurity.from_env``); a bad setting is a ``ValueError``, raised here."""
+        # First, so that a bad setting fails before a thread is started.
+        config = producer_config(bootstrap_servers, message_timeout_ms, security)
         self.topic = topic
         self.stats = ProducerStats()
         self.spool = Spool(spool_path)
@@ -95,7 +201,7 @@ class EventProducer:
         # Records whose delivery failed, spooled in one batch (one fsync) after each poll.
         self._failed: collections.deque[dict[str, Any]] = collections.deque()
         self._pending = 0  # emitted, not yet handed to librdkafka or the spool
-        self._producer = Producer(producer_config(bootstrap_servers, message_timeout_ms))
+        self._producer = Producer(config)
         self._closed = False
         self._close_deadline = 0.0
         """After close() has waited this long (monotonic s), what is left goes to the spool."""

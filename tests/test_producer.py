@@ -1,11 +1,13 @@
+import logging
 import os
+import re
 import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from emitter.producer import EventProducer
+from emitter.producer import EventProducer, KafkaSecurity, producer_config
 from emitter.spool import read_lines
 from tests.test_events import measurement
 
@@ -135,3 +137,94 @@ def test_a_buffer_that_stays_full_is_spooled_at_the_close_deadline(monkeypatch, 
     producer.close(timeout_s=0.5)
     assert (producer.stats.delivered, producer.stats.spooled) == (0, 50)
     assert spooled_seqs(tmp_path / "s.jsonl") == list(range(50))
+
+
+SASL_ENV = {
+    "KAFKA_SECURITY_PROTOCOL": "sasl_ssl",
+    "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+    "KAFKA_SASL_USERNAME": "trainer",
+    "KAFKA_SASL_PASSWORD": "pa55-w0rd-not-to-print",
+}
+
+
+def test_sasl_settings_map_to_librdkafka():
+    """The four variables become security.protocol, sasl.mechanism, sasl.username and
+    sasl.password; without them nothing is added (PLAINTEXT)."""
+    config = producer_config("b:9092", security=KafkaSecurity.from_env(SASL_ENV))
+    assert {k: v for k, v in config.items() if k.startswith(("security", "sasl"))} == {
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "trainer",
+        "sasl.password": "pa55-w0rd-not-to-print",
+    }
+    plain = producer_config("b:9092", security=KafkaSecurity.from_env({}))
+    assert not [k for k in plain if k.startswith(("security", "sasl"))]
+    ssl_only = KafkaSecurity.from_env({"KAFKA_SECURITY_PROTOCOL": "SSL"})
+    assert ssl_only.config() == {"security.protocol": "SSL"}
+
+
+def test_the_password_never_shows(caplog):
+    """Neither the settings object nor the librdkafka settings print the password, whether by
+    repr, str, f-string or a log line."""
+    security = KafkaSecurity.from_env(SASL_ENV)
+    config = producer_config("b:9092", security=security)
+    logging.getLogger("t").warning("settings %s %r %s", config, security, f"{config}")
+    shown = [repr(security), str(security), repr(config), str(config), caplog.text]
+    assert all("pa55" not in text for text in shown)
+    assert "sasl_password='***'" in repr(security)
+    assert "'sasl.password': '***'" in repr(config)
+    assert config["sasl.password"] == "pa55-w0rd-not-to-print"  # librdkafka still gets it
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"KAFKA_SECURITY_PROTOCOL": "TLS"},
+            "KAFKA_SECURITY_PROTOCOL must be one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL, "
+            "got 'TLS'",
+        ),
+        (
+            {**SASL_ENV, "KAFKA_SASL_MECHANISM": "GSSAPI"},
+            "KAFKA_SASL_MECHANISM must be one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 with "
+            "SASL_SSL, got 'GSSAPI'",
+        ),
+        (
+            {**SASL_ENV, "KAFKA_SASL_USERNAME": ""},
+            "SASL_SSL needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD",
+        ),
+        (
+            {**SASL_ENV, "KAFKA_SECURITY_PROTOCOL": ""},
+            "KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD set, but "
+            "KAFKA_SECURITY_PROTOCOL is PLAINTEXT",
+        ),
+    ],
+)
+def test_bad_security_settings_are_refused_without_the_password(env, message):
+    """An unknown protocol or mechanism, missing credentials, or credentials that PLAINTEXT
+    would silently ignore: a ValueError that names the variable and never the password."""
+    with pytest.raises(ValueError, match=re.escape(message)) as raised:
+        KafkaSecurity.from_env(env)
+    assert "pa55" not in str(raised.value)
+
+
+def test_the_event_producer_reads_the_security_settings_from_the_environment(
+    monkeypatch, tmp_path: Path
+):
+    """Where the producer settings are read (EventProducer, replay, simulate, track), SASL comes
+    from the environment; a bad setting fails when the producer is made."""
+    for name, value in SASL_ENV.items():
+        monkeypatch.setenv(name, value)
+    seen: list[dict[str, Any]] = []
+    fake = FullBufferProducer(full_for=0)
+
+    def make(config: dict[str, Any]) -> FullBufferProducer:
+        seen.append(config)
+        return fake
+
+    monkeypatch.setattr("emitter.producer.Producer", make)
+    EventProducer("unused:1", "t", tmp_path / "s.jsonl").close(timeout_s=1)
+    assert (seen[0]["security.protocol"], seen[0]["sasl.username"]) == ("SASL_SSL", "trainer")
+    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "MD5")
+    with pytest.raises(ValueError, match="KAFKA_SASL_MECHANISM must be one of"):
+        EventProducer("unused:1", "t", tmp_path / "s.jsonl")
