@@ -119,12 +119,16 @@ def up(settings: StackSettings, timeout_s: float = 90.0) -> bool:
 
 
 def ensure_topic(bootstrap_servers: str, topic: str, partitions: int) -> None:
-    """Create ``topic`` if it does not exist (an existing one is left as it is)."""
+    """Create ``topic`` if it does not exist (an existing one is left as it is), with the
+    broker's clock as each record's timestamp."""
     admin = AdminClient({"bootstrap.servers": bootstrap_servers})
     if topic in admin.list_topics(timeout=10).topics:
         return
+    # The broker stamps each record as it arrives: the job's event-time window is judged
+    # against that stamp, which a producer's clock cannot move.
+    config = {"message.timestamp.type": "LogAppendTime"}
     futures = admin.create_topics(
-        [NewTopic(topic, num_partitions=partitions, replication_factor=1)]
+        [NewTopic(topic, num_partitions=partitions, replication_factor=1, config=config)]
     )
     try:
         futures[topic].result(timeout=30)
