@@ -1,3 +1,3 @@
-from dash_app.app import main
+from dash_app.serve import main
 
 main()

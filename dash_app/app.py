@@ -8,6 +8,9 @@ A page may write its controls back into the address (the runs page does, so that
 shared link keeps its filters): it sets ``url.search`` and ``url-written`` together, and the
 router leaves the page as it is when the address changed to exactly what the page wrote. A
 search the page did not write (a link, the browser's back button) builds the page again.
+
+Served by gunicorn (``wsgi.py``, ``serve.py``), never by Dash's development server; the Flask
+server refuses large requests and sends security headers (``headers.py``).
 """
 
 import os
@@ -18,7 +21,7 @@ from pymongo import MongoClient
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
-from dash_app import data, params
+from dash_app import checks, data, headers, params
 from dash_app.pages import compare, fleet, leaderboards, run, runs
 
 REFRESH_MS = 5_000
@@ -64,7 +67,10 @@ def layout(refresh_ms: int = REFRESH_MS) -> html.Div:
 
 def page(pathname: str | None, search: str | None) -> html.Div:
     """The page an address names, or a message saying there is none."""
-    route = params.route(pathname, search)
+    try:
+        route = params.route(pathname, search)
+    except checks.InvalidInput as exc:
+        return html.Div([html.H2("No such page"), html.P(str(exc))], id="not-found")
     module = PAGES.get(route.page)
     if module is None:
         return html.Div(
@@ -117,6 +123,7 @@ def create_app(db: Database[data.Document], refresh_ms: int = REFRESH_MS) -> Das
 
     for module in PAGES.values():
         module.register(app, db)
+    headers.install(app)
     return app
 
 
@@ -125,10 +132,8 @@ def client(uri: str) -> MongoClient[data.Document]:
     return MongoClient(uri, serverSelectionTimeoutMS=2000, tz_aware=True)
 
 
-def main() -> None:
+def app_from_env() -> Dash:
+    """The app on the database ``MONGODB_URI`` and ``MONGODB_DATABASE`` name."""
     uri = os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017/")
     database = os.environ.get("MONGODB_DATABASE", "joulestream")
-    app = create_app(client(uri)[database])
-    # Loopback by default; a container sets DASH_HOST=0.0.0.0 to be reachable through a Service.
-    host = os.environ.get("DASH_HOST", "127.0.0.1")
-    app.run(host=host, port=int(os.environ.get("DASH_PORT", "8050")), debug=False)
+    return create_app(client(uri)[database])

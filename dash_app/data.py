@@ -3,15 +3,20 @@
 Each query is an indexed ``find`` (indexes in ``flink_jobs/indexes.py``) or reads pre-aggregated
 documents (``runs``: one per run, ``rollups``, ``epochs``); sums and groupings are folded in
 Python, because FerretDB's aggregation pipeline is slow or incomplete and these sets are small.
+
+Every value a caller passes into a filter goes through ``checks`` first (text, or a short list of
+texts), so that no browser-sent object becomes a query operator; ``checks.InvalidInput`` is
+raised before anything is read.
 """
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
+
+from dash_app import checks
 
 Document = dict[str, Any]
 
@@ -47,6 +52,7 @@ FILTER_FIELDS = {
     "region": "region",
     "status": "status",
 }
+FILTERED_FIELDS = frozenset(FILTER_FIELDS.values())
 WINDOW_FIELDS = {
     "_id": 0,
     "run_id": 1,
@@ -85,7 +91,10 @@ def list_runs(db: Database[Document], run_filter: RunFilter | None = None) -> li
     """Runs matching the filter, the most recently active first (index ``runs.last_event_at``)."""
     query: Document = {}
     if run_filter is not None:
-        for field, values in run_filter.values.items():
+        for field, given in run_filter.values.items():
+            if field not in FILTERED_FIELDS:
+                raise checks.InvalidInput(f"{field!r} is not a field the runs can be filtered by.")
+            values = checks.texts(given, field)
             if values:
                 query[field] = values[0] if len(values) == 1 else {"$in": values}
         if run_filter.since is not None:
@@ -110,29 +119,31 @@ def filter_options(db: Database[Document]) -> dict[str, list[str]]:
 
 def get_run(db: Database[Document], run_id: str) -> Document | None:
     """One run with every field (index ``_id``)."""
-    return db.runs.find_one({"_id": run_id}, {"_id": 0})
+    return db.runs.find_one({"_id": checks.text(run_id, "run id")}, {"_id": 0})
 
 
-def get_runs(db: Database[Document], run_ids: Iterable[str]) -> list[Document]:
+def get_runs(db: Database[Document], run_ids: list[str]) -> list[Document]:
     """The named runs in the order asked, unknown ones left out (index ``_id``)."""
-    ids = list(run_ids)
+    ids = checks.texts(run_ids, "run ids")
     found = {run["run_id"]: run for run in db.runs.find({"_id": {"$in": ids}}, {"_id": 0})}
     return [found[run_id] for run_id in ids if run_id in found]
 
 
 def run_windows(db: Database[Document], run_id: str) -> list[Document]:
     """One run's closed windows in time order (index ``windows.run_id_1_window_start_1``)."""
-    cursor = db.windows.find({"run_id": run_id}, WINDOW_FIELDS).sort("window_start", ASCENDING)
+    query = {"run_id": checks.text(run_id, "run id")}
+    cursor = db.windows.find(query, WINDOW_FIELDS).sort("window_start", ASCENDING)
     return list(cursor)
 
 
 def windows_of_runs(db: Database[Document], run_ids: list[str]) -> dict[str, list[Document]]:
     """Several runs' windows in time order, in one query
     (index ``windows.run_id_1_window_start_1``)."""
-    by_run: dict[str, list[Document]] = {run_id: [] for run_id in run_ids}
-    if not run_ids:
+    ids = checks.texts(run_ids, "run ids")
+    by_run: dict[str, list[Document]] = {run_id: [] for run_id in ids}
+    if not ids:
         return by_run
-    query = {"run_id": {"$in": run_ids}}
+    query = {"run_id": {"$in": ids}}
     for window in db.windows.find(query, WINDOW_FIELDS).sort("window_start", ASCENDING):
         by_run[window["run_id"]].append(window)
     return by_run
@@ -142,10 +153,11 @@ def epochs_of_runs(db: Database[Document], run_ids: list[str]) -> dict[str, list
     """Several runs' epochs in epoch order, in one query (index ``epochs.run_id_1_epoch_1``); a
     run without epochs maps to an empty list. ``epochs`` holds one document per run per epoch,
     so this reads about a thousandth of what ``windows_of_runs`` reads."""
-    by_run: dict[str, list[Document]] = {run_id: [] for run_id in run_ids}
-    if not run_ids:
+    ids = checks.texts(run_ids, "run ids")
+    by_run: dict[str, list[Document]] = {run_id: [] for run_id in ids}
+    if not ids:
         return by_run
-    query = {"run_id": {"$in": run_ids}}
+    query = {"run_id": {"$in": ids}}
     cursor = db.epochs.find(query, {"_id": 0}).sort([("run_id", ASCENDING), ("epoch", ASCENDING)])
     for epoch in cursor:
         by_run[epoch["run_id"]].append(epoch)
@@ -154,14 +166,16 @@ def epochs_of_runs(db: Database[Document], run_ids: list[str]) -> dict[str, list
 
 def run_epochs(db: Database[Document], run_id: str) -> list[Document]:
     """One run's epochs in order (index ``epochs.run_id_1_epoch_1``)."""
-    cursor = db.epochs.find({"run_id": run_id}, {"_id": 0}).sort("epoch", ASCENDING)
+    query = {"run_id": checks.text(run_id, "run id")}
+    cursor = db.epochs.find(query, {"_id": 0}).sort("epoch", ASCENDING)
     return list(cursor)
 
 
 def run_late_energy_j(db: Database[Document], run_id: str) -> float:
     """Energy of the run's late events: in its totals but in no window
     (index ``late_events.run_id_1_event_at_1``)."""
-    late = db.late_events.find({"run_id": run_id}, {"_id": 0, "energy_j": 1})
+    query = {"run_id": checks.text(run_id, "run id")}
+    late = db.late_events.find(query, {"_id": 0, "energy_j": 1})
     return sum(float(event.get("energy_j") or 0.0) for event in late)
 
 

@@ -1,5 +1,10 @@
-"""Figure and table builders: pure functions of query results, in the units a person reads."""
+"""Figure and table builders: pure functions of query results, in the units a person reads.
 
+Text from the documents (ids, names) goes through ``escape`` wherever something interprets it:
+the runs table's markdown, Plotly's labels, the CSV export."""
+
+import csv
+import io
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
@@ -8,7 +13,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from dash_app import units
+from dash_app import escape, units
 
 Document = dict[str, Any]
 COMPONENTS = (("gpu_energy_j", "GPU"), ("cpu_energy_j", "CPU"), ("ram_energy_j", "RAM"))
@@ -41,14 +46,14 @@ def _iso(value: datetime | None) -> str:
 
 def run_rows(runs: Iterable[Document]) -> list[Document]:
     """Rows of the runs table: energy in kWh, CO2e in kg, times as UTC strings; the run id links
-    to its page."""
+    to its page (as literal text, to the encoded id)."""
     rows = []
     for run in runs:
         run_id = str(run.get("run_id"))
         rows.append(
             {
                 "id": run_id,  # DataTable's row id: selections follow the run
-                "run": f"[{run_id}](/run/{run_id})",
+                "run": escape.run_link(run_id),
                 "run_id": run_id,
                 "user_id": run.get("user_id"),
                 "project": run.get("project"),
@@ -216,7 +221,9 @@ def fleet_figure(
     figure = go.Figure()
     for group in sorted(series):
         points = sorted(series[group].items())
-        figure.add_bar(x=[p for p, _ in points], y=[v / scale for _, v in points], name=group)
+        figure.add_bar(
+            x=[p for p, _ in points], y=[v / scale for _, v in points], name=escape.plotly(group)
+        )
     title = f"{name} per hour by {group_field.removesuffix('_id')}"
     return _layout(figure, title, "period start (UTC)", label, barmode="stack")
 
@@ -301,16 +308,28 @@ def compare_figures(
     loss = go.Figure()
     for run in runs:
         run_id = run["run_id"]
+        label = escape.plotly(str(run_id))
         epochs = epochs_by_run.get(run_id, [])
         hours, co2e_kg, shown = compare_series(run, epochs, windows_by_run.get(run_id, []))
         mode = "lines+markers" if epochs else "lines"
         if hours:
-            co2e.add_scatter(x=hours, y=co2e_kg, name=run_id, mode=mode)
+            co2e.add_scatter(x=hours, y=co2e_kg, name=label, mode=mode)
         if shown:
             x, y = [x for x, _ in shown], [y for _, y in shown]
-            loss.add_scatter(x=x, y=y, name=run_id, mode=mode)
-        per_sample.add_bar(x=[run_id], y=[run.get("energy_j_per_sample") or 0.0], name=run_id)
+            loss.add_scatter(x=x, y=y, name=label, mode=mode)
+        per_sample.add_bar(x=[label], y=[run.get("energy_j_per_sample") or 0.0], name=label)
     _layout(co2e, "Cumulative CO2e", "hours since the run began", "CO2e (kg)")
     _layout(per_sample, "Energy per sample", "run", "energy per sample (J)", showlegend=False)
     _layout(loss, "Loss against energy spent", "energy spent (kWh)", "loss")
     return co2e, per_sample, loss
+
+
+def runs_csv(rows: list[Document], columns: list[tuple[str, str]]) -> str:
+    """The runs table as CSV: a header of the columns' names, then one line per row (the plain
+    run id, not its link), every text a spreadsheet would run as a formula neutralised."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([name for _, name in columns])
+    for row in rows:
+        writer.writerow([escape.csv_cell(row.get(key)) for key, _ in columns])
+    return out.getvalue()

@@ -1,13 +1,16 @@
 """URL paths and query parameters, parsed and checked in one place.
 
 Every parser returns its values and a list of messages a person can act on; a bad parameter is
-reported and ignored, never raised into a traceback.
+reported and ignored, never raised into a traceback. A value of the wrong shape (an object where
+text belongs: a hand-made request, not a person's choice) raises ``checks.InvalidInput``.
 """
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode
 
+from dash_app import checks
 from dash_app.data import FILTER_FIELDS, RunFilter
 
 GROUPS = {"user": "user_id", "model": "model", "region": "region"}
@@ -31,7 +34,8 @@ PAGES = {"": "fleet", "runs": "runs", "compare": "compare", "leaderboards": "lea
 def route(pathname: str | None, search: str | None) -> Route:
     """``/run/<run id>`` and the pages of ``PAGES``; anything else is ``not_found``."""
     query = parse_query(search)
-    parts = (pathname or "/").strip("/").split("/", 1)
+    path = checks.optional_text(pathname, "address", checks.MAX_ADDRESS_CHARS)
+    parts = (path or "/").strip("/").split("/", 1)
     if parts[0] == "run" and len(parts) == 2 and parts[1]:
         return Route("run", query, run_id=unquote(parts[1]))
     if len(parts) == 1 and parts[0] in PAGES:
@@ -41,16 +45,18 @@ def route(pathname: str | None, search: str | None) -> Route:
 
 def parse_query(search: str | None) -> dict[str, list[str]]:
     """``?user=a,b&user=c`` → ``{"user": ["a", "b", "c"]}``."""
-    parsed = parse_qs((search or "").lstrip("?"), keep_blank_values=False)
+    text = checks.optional_text(search, "address query", checks.MAX_ADDRESS_CHARS)
+    parsed = parse_qs((text or "").lstrip("?"), keep_blank_values=False)
     return {
         key: [item.strip() for value in values for item in value.split(",") if item.strip()]
         for key, values in parsed.items()
     }
 
 
-def parse_date(text: str | None, name: str) -> tuple[datetime | None, str | None]:
+def parse_date(given: object, name: str) -> tuple[datetime | None, str | None]:
     """``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM`` (UTC) → (datetime, None); empty → (None, None);
     otherwise (None, message)."""
+    text = checks.optional_text(given, name)
     if text is None or not text.strip():
         return None, None
     try:
@@ -60,22 +66,32 @@ def parse_date(text: str | None, name: str) -> tuple[datetime | None, str | None
     return (value if value.tzinfo else value.replace(tzinfo=UTC)), None
 
 
+def filter_values(values: dict[str, Any]) -> dict[str, list[str]]:
+    """The runs page's filter controls' values (keys of ``FILTER_FIELDS``), each a short list of
+    texts; ``None`` (a cleared control) is an empty list."""
+    unknown = sorted(set(values) - set(FILTER_FIELDS))
+    if unknown:
+        raise checks.InvalidInput(f"Unknown filter {unknown[0]!r}; nothing was read.")
+    return {key: checks.texts(value, key) for key, value in values.items()}
+
+
 def runs_filter(
-    values: dict[str, list[str]], since: str | None, until: str | None
+    values: dict[str, Any], since: object, until: object
 ) -> tuple[RunFilter, list[str]]:
     """The runs table's filter from its controls' or URL's values (keys of ``FILTER_FIELDS``)."""
+    checked = filter_values(values)
     messages: list[str] = []
     since_at, error = parse_date(since, "from")
     messages += [error] if error else []
     until_at, error = parse_date(until, "to")
     messages += [error] if error else []
     # A date without a time means the whole day: "to 2026-01-02" includes that day.
-    if until_at is not None and until is not None and "T" not in until:
+    if until_at is not None and isinstance(until, str) and "T" not in until:
         until_at += timedelta(days=1)
     if since_at and until_at and until_at <= since_at:
         messages.append("to: must be after from; the time range is ignored.")
         since_at = until_at = None
-    fields = {FILTER_FIELDS[key]: list(items) for key, items in values.items() if items}
+    fields = {FILTER_FIELDS[key]: items for key, items in checked.items() if items}
     return RunFilter(fields, since_at, until_at), messages
 
 
@@ -87,14 +103,23 @@ def url_filter_values(query: dict[str, list[str]]) -> tuple[dict[str, list[str]]
     return {key: query[key] for key in FILTER_FIELDS if key in query}, messages
 
 
-def runs_search(values: dict[str, list[str]], since: str | None, until: str | None) -> str:
+def runs_search(values: dict[str, Any], since: object, until: object) -> str:
     """The runs page's address query for its filters, the inverse of ``url_filter_values``:
     ``?user=alice,bob&from=2026-06-10``, in the order of ``FILTER_FIELDS``; ``""`` with none."""
+    values = filter_values(values)
+    since, until = checks.optional_text(since, "from"), checks.optional_text(until, "to")
     pairs = [(key, ",".join(values[key])) for key in FILTER_FIELDS if values.get(key)]
     pairs += [(key, text.strip()) for key, text in (("from", since), ("to", until)) if text]
     pairs = [(key, text) for key, text in pairs if text]
     # Commas and colons stay readable: parse_query splits on commas anyway.
     return f"?{urlencode(pairs, quote_via=quote, safe=',:')}" if pairs else ""
+
+
+def known(value: object, name: str, options: dict[str, str] | list[str], default: str) -> str:
+    """A control's value when it is one of ``options``, else ``default`` (a control offers only
+    its options: anything else is a hand-made request, and checked like one)."""
+    text = checks.optional_text(value, name)
+    return text if text is not None and text in options else default
 
 
 def choice(
@@ -109,9 +134,9 @@ def choice(
     return default, f"{name}: {values[0]!r} is not one of {', '.join(options)}; showing {default}."
 
 
-def compare_ids(values: list[str] | None) -> tuple[list[str], str | None]:
+def compare_ids(values: object) -> tuple[list[str], str | None]:
     """Two to five distinct run ids, in the order given."""
-    ids = list(dict.fromkeys(values or []))
+    ids = list(dict.fromkeys(checks.texts(values, "runs")))
     if len(ids) < MIN_COMPARE:
         return ids, f"Pick {MIN_COMPARE} to {MAX_COMPARE} runs to compare."
     if len(ids) > MAX_COMPARE:

@@ -6,6 +6,9 @@ from typing import Any
 import plotly.graph_objects as go
 from dash import dcc, html
 from dash.dash_table.DataTable import DataTable
+from pymongo.errors import PyMongoError
+
+from dash_app import checks
 
 EMPTY_FLEET = "No runs yet: start a trainer, or `make demo` for a simulated fleet."
 TABLE_STYLE: dict[str, Any] = {
@@ -74,3 +77,13 @@ def table(table_id: str, columns: list[tuple[str, str]], **kwargs: Any) -> DataT
 
 def db_error(exc: Exception) -> str:
     return f"MongoDB did not answer ({type(exc).__name__}); showing nothing until it does."
+
+
+# What a page's callback turns into a message instead of an error: the database failing, or a
+# value of the wrong shape (a hand-made request), refused before any query.
+FAILURES = (PyMongoError, checks.InvalidInput)
+
+
+def failure(exc: Exception) -> str:
+    """The message for one of ``FAILURES``."""
+    return str(exc) if isinstance(exc, checks.InvalidInput) else db_error(exc)

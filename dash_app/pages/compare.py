@@ -10,7 +10,6 @@ from typing import Any
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
 from pymongo.database import Database
-from pymongo.errors import PyMongoError
 
 from dash_app import data, figures, params
 from dash_app.pages import common
@@ -46,11 +45,11 @@ def layout(route: params.Route) -> html.Div:
 
 
 def view(
-    db: Database[data.Document], chosen: list[str] | None
+    db: Database[data.Document], chosen: object
 ) -> tuple[list[str], list[str], go.Figure, go.Figure, go.Figure]:
     """Messages, the run ids to offer, and the three figures."""
+    ids, problem = params.compare_ids(chosen)  # first: a value of the wrong shape reads nothing
     offered = [run["run_id"] for run in data.list_runs(db)]
-    ids, problem = params.compare_ids(chosen)
     messages = [problem] if problem else []
     runs = data.get_runs(db, ids)
     missing = [run_id for run_id in ids if run_id not in {r["run_id"] for r in runs}]
@@ -78,12 +77,13 @@ def register(app: Dash, db: Database[data.Document]) -> None:
         Input("refresh", "n_intervals"),
         Input("compare-runs", "value"),
     )
-    def refresh(_n: int | None, chosen: list[str] | None) -> tuple[Any, ...]:
+    def refresh(_n: int | None, chosen: object) -> tuple[Any, ...]:
         try:
             messages, offered, *shown = view(db, chosen)
-        except PyMongoError as exc:
+        except common.FAILURES as exc:
             blank = figures.empty_figure("No data")
-            return common.message(common.db_error(exc)), [], blank, blank, blank
-        # The chosen ones stay options, so that a choice survives a refresh.
-        listed = list(dict.fromkeys([*(chosen or []), *offered]))
+            return common.message(common.failure(exc)), [], blank, blank, blank
+        # The chosen ones stay options, so that a choice survives a refresh (``view`` checked
+        # that they are texts).
+        listed = list(dict.fromkeys([*params.compare_ids(chosen)[0], *offered]))
         return common.message(messages), listed, *shown

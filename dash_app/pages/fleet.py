@@ -8,7 +8,6 @@ from typing import Any
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
 from pymongo.database import Database
-from pymongo.errors import PyMongoError
 
 from dash_app import data, figures, params, units
 from dash_app.pages import common
@@ -82,8 +81,9 @@ class FleetView:
 
 
 def view(db: Database[data.Document], group: str, range_key: str, now: datetime) -> FleetView:
-    group_field = params.GROUPS.get(group, "user_id")
-    since = params.since(range_key, now)
+    group_field = params.GROUPS[params.known(group, "group", params.GROUPS, "user")]
+    ranges = [*params.RANGES, params.ALL_TIME]
+    since = params.since(params.known(range_key, "range", ranges, params.ALL_TIME), now)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     week = today - timedelta(days=today.weekday())
     chart_since = min(s for s in (since, week, today) if s is not None) if since else None
@@ -162,9 +162,9 @@ def register(app: Dash, db: Database[data.Document]) -> None:
     ) -> tuple[html.Div, Any, go.Figure, go.Figure, list[dict[str, Any]], Any]:
         try:
             shown = view(db, group, range_key, common.now())
-        except PyMongoError as exc:
+        except common.FAILURES as exc:
             blank = figures.empty_figure("No data")
-            return common.message(common.db_error(exc)), [], blank, blank, [], []
+            return common.message(common.failure(exc)), [], blank, blank, [], []
         return (
             common.message(shown.message),
             shown.cards,

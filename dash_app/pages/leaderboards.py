@@ -4,7 +4,6 @@ from typing import Any
 
 from dash import Dash, Input, Output, html
 from pymongo.database import Database
-from pymongo.errors import PyMongoError
 
 from dash_app import data, figures, params
 from dash_app.pages import common
@@ -49,6 +48,6 @@ def register(app: Dash, db: Database[data.Document]) -> None:
     def refresh(_n: int | None) -> tuple[Any, ...]:
         try:
             text, boards = view(db)
-        except PyMongoError as exc:
-            return common.message(common.db_error(exc)), *([] for _ in BOARDS)
+        except common.FAILURES as exc:
+            return common.message(common.failure(exc)), *([] for _ in BOARDS)
         return common.message(text), *boards

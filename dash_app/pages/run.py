@@ -20,9 +20,8 @@ from typing import Any
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, dcc, html
 from pymongo.database import Database
-from pymongo.errors import PyMongoError
 
-from dash_app import data, figures, intensity, params, units
+from dash_app import checks, data, figures, intensity, params, units
 from dash_app.pages import common
 
 # Windows close once a minute (by default), so re-reading them more often shows nothing new.
@@ -178,8 +177,9 @@ def view(db: Database[data.Document], run_id: str | None) -> RunView:
     return RunView(True, "", meta, cards, figures.epochs_figure(epochs, run))
 
 
-def what_if(db: Database[data.Document], run_id: str | None, region: str | None) -> str:
+def what_if(db: Database[data.Document], run_id: str | None, region: object) -> str:
     """The run's energy * PUE priced with another region's intensity from the table."""
+    region = checks.optional_text(region, "region")
     if not run_id or not region:
         return ""
     run = data.get_run(db, run_id)
@@ -210,8 +210,8 @@ def register(app: Dash, db: Database[data.Document]) -> None:
     def refresh(_n: int | None, run_id: str | None) -> tuple[Any, ...]:
         try:
             shown = view(db, run_id)
-        except PyMongoError as exc:
-            shown = not_found_view(common.db_error(exc))
+        except common.FAILURES as exc:
+            shown = not_found_view(common.failure(exc))
         return common.message(shown.message), shown.meta, shown.cards, shown.epochs
 
     @app.callback(
@@ -227,9 +227,9 @@ def register(app: Dash, db: Database[data.Document]) -> None:
     def refresh_windows(_n: int | None, run_id: str | None) -> tuple[Any, ...]:
         try:
             shown = windows_view(db, run_id)
-        except PyMongoError as exc:
+        except common.FAILURES as exc:
             blank = figures.empty_figure("No data")
-            return common.message(common.db_error(exc)), blank, blank, blank
+            return common.message(common.failure(exc)), blank, blank, blank
         return common.message(shown.message), shown.power, shown.cumulative, shown.progress
 
     @app.callback(
@@ -241,5 +241,5 @@ def register(app: Dash, db: Database[data.Document]) -> None:
     def price_elsewhere(region: str | None, _n: int | None, run_id: str | None) -> str:
         try:
             return what_if(db, run_id, region)
-        except PyMongoError as exc:
-            return common.db_error(exc)
+        except common.FAILURES as exc:
+            return common.failure(exc)

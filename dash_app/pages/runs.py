@@ -2,15 +2,19 @@
 
 The filters are written back into the address (``?user=…&from=…``) when a person changes them,
 so that a reload or a shared link shows the same runs; the live refresh re-reads the table only
-and never touches the address or the filters."""
+and never touches the address or the filters.
+
+The CSV export is built here, not by the DataTable: the table's own export writes its data as
+given, markdown links included, in the browser. This one re-reads the runs of the filters shown,
+in the table's order, writes the plain run id, and neutralises every cell a spreadsheet would
+run as a formula (``figures.runs_csv``)."""
 
 from typing import Any
 
 from dash import Dash, Input, Output, State, dcc, html, no_update
 from pymongo.database import Database
-from pymongo.errors import PyMongoError
 
-from dash_app import data, figures, params
+from dash_app import checks, data, figures, params
 from dash_app.pages import common
 
 COLUMNS = [
@@ -28,6 +32,8 @@ COLUMNS = [
     ("started_at", "Started (UTC)"),
     ("last_event_at", "Last event (UTC)"),
 ]
+# The export's columns: the run id as text where the table has its link.
+EXPORT_COLUMNS = [("run_id", "Run"), *COLUMNS[1:]]
 
 
 def layout(route: params.Route) -> html.Div:
@@ -55,21 +61,22 @@ def layout(route: params.Route) -> html.Div:
             common.message(messages),
             html.Div(filters, style={"display": "flex", "flexWrap": "wrap", "gap": "6px"}),
             html.Div(id="runs-message"),
-            html.Div(id="runs-count", style={"margin": "6px 0"}),
-            common.table(
-                "runs-table",
-                COLUMNS,
-                page_size=25,
-                export_format="csv",
-                export_headers="display",
-                row_selectable=False,
+            html.Div(
+                [
+                    html.Span(id="runs-count"),
+                    html.Button("Export CSV", id="runs-export", n_clicks=0),
+                    html.Span(id="runs-export-message"),
+                    dcc.Download(id="runs-download"),
+                ],
+                style={"display": "flex", "gap": "12px", "alignItems": "center", "margin": "6px 0"},
             ),
+            common.table("runs-table", COLUMNS, page_size=25, row_selectable=False),
         ]
     )
 
 
 def view(
-    db: Database[data.Document], values: dict[str, list[str]], since: str | None, until: str | None
+    db: Database[data.Document], values: dict[str, Any], since: object, until: object
 ) -> tuple[list[dict[str, Any]], dict[str, list[str]], list[str]]:
     """Table rows, the options of each filter (keyed like ``FILTER_FIELDS``) and messages."""
     run_filter, messages = params.runs_filter(values, since, until)
@@ -80,6 +87,32 @@ def view(
         any_run = any(options.values())
         messages.append("No run matches these filters." if any_run else common.EMPTY_FLEET)
     return rows, options, messages
+
+
+def sorted_rows(rows: list[dict[str, Any]], sort_by: object) -> list[dict[str, Any]]:
+    """``rows`` in the order of the table's ``sort_by`` (the first column first); an empty value
+    goes last either way. The run column sorts by the run id."""
+    keys = checks.sort_by(sort_by, [key for key, _ in COLUMNS])
+    ordered = list(rows)
+    for column, descending in reversed(keys):
+        field = "run_id" if column == "run" else column
+        present = [row for row in ordered if row.get(field) not in (None, "")]
+        empty = [row for row in ordered if row.get(field) in (None, "")]
+        ordered = sorted(present, key=lambda row: row[field], reverse=descending) + empty
+    return ordered
+
+
+def export_csv(
+    db: Database[data.Document],
+    values: dict[str, Any],
+    since: object,
+    until: object,
+    sort_by: object,
+) -> str:
+    """The runs of these filters as CSV, in the table's order (``figures.runs_csv``)."""
+    run_filter, _ = params.runs_filter(values, since, until)
+    rows = sorted_rows(figures.run_rows(data.list_runs(db, run_filter)), sort_by)
+    return figures.runs_csv(rows, EXPORT_COLUMNS)
 
 
 def register(app: Dash, db: Database[data.Document]) -> None:
@@ -95,14 +128,12 @@ def register(app: Dash, db: Database[data.Document]) -> None:
         Input("runs-to", "value"),
         *(Input(f"runs-filter-{key}", "value") for key in keys),
     )
-    def refresh(
-        _n: int | None, since: str | None, until: str | None, *chosen: list[str] | None
-    ) -> tuple[Any, ...]:
-        values = {key: list(value or []) for key, value in zip(keys, chosen, strict=True)}
+    def refresh(_n: int | None, since: object, until: object, *chosen: object) -> tuple[Any, ...]:
         try:
+            values = params.filter_values(dict(zip(keys, chosen, strict=True)))
             rows, options, messages = view(db, values, since, until)
-        except PyMongoError as exc:
-            return ([], common.message(common.db_error(exc)), "", *([] for _ in keys))
+        except common.FAILURES as exc:
+            return ([], common.message(common.failure(exc)), "", *([] for _ in keys))
         # A chosen value stays an option even when no run has it any more.
         listed = [sorted({*options[key], *values[key]}) for key in keys]
         return (
@@ -125,8 +156,33 @@ def register(app: Dash, db: Database[data.Document]) -> None:
     )
     def write_address(since: str | None, until: str | None, *chosen: Any) -> tuple[Any, Any]:  # noqa: ANN401
         *filters, current = chosen
-        values = {key: list(value or []) for key, value in zip(keys, filters, strict=True)}
-        search = params.runs_search(values, since, until)
+        try:
+            search = params.runs_search(dict(zip(keys, filters, strict=True)), since, until)
+        except checks.InvalidInput:
+            return no_update, no_update  # the refresh, on the same values, says what is wrong
         if search == (current or ""):
             return no_update, no_update
         return search, search
+
+    @app.callback(
+        Output("runs-download", "data"),
+        Output("runs-export-message", "children"),
+        Input("runs-export", "n_clicks"),
+        State("runs-from", "value"),
+        State("runs-to", "value"),
+        *(State(f"runs-filter-{key}", "value") for key in keys),
+        State("runs-table", "sort_by"),
+        prevent_initial_call=True,
+    )
+    def export(
+        _clicks: int | None, since: object, until: object, *chosen: object
+    ) -> tuple[Any, Any]:
+        *filters, sort_by = chosen
+        values = dict(zip(keys, filters, strict=True))
+        try:
+            text = export_csv(db, values, since, until, sort_by)
+        except common.FAILURES as exc:
+            return no_update, common.failure(exc)
+        # What dcc.send_string returns (untyped there): text, not base64.
+        download = {"content": text, "filename": "runs.csv", "type": "text/csv", "base64": False}
+        return download, ""

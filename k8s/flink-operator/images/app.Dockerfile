@@ -9,6 +9,7 @@ RUN pip install --no-cache-dir -c /tmp/requirements.lock \
       confluent-kafka==2.16.1 \
       dash==4.4.1 \
       fastavro==1.13.1 \
+      gunicorn==27.0.1 \
       plotly==7.1.0 \
       psutil==7.2.2 \
       pymongo==4.20.1
@@ -23,4 +24,6 @@ USER 10001
 ENV PYTHONPATH=/app \
     PYTHONUNBUFFERED=1
 EXPOSE 8050
-CMD ["python", "-m", "dash_app"]
+# The dashboard under gunicorn (dash_app/serve.py's command("0.0.0.0", 8050)); the fleet's Job
+# names its own command.
+CMD ["gunicorn", "--bind", "0.0.0.0:8050", "--workers", "2", "--threads", "4", "dash_app.wsgi:server"]
