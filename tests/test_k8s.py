@@ -1,8 +1,8 @@
 """Offline checks of the Kubernetes deployment in k8s/flink-operator (no cluster needed)."""
 
+import base64
 import copy
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -10,9 +10,13 @@ from urllib.parse import parse_qs, urlsplit
 import kubernetes_validate
 import pytest
 
+from flink_jobs import sql
 from flink_jobs.indexes import INDEXES
+from flink_jobs.settings import JobSettings
 from stack.settings import REPO_ROOT
-from tests.k8s import code, crd
+from tests.k8s import code, crd, security
+from tests.k8s.acls import container_env, script_acls
+from tests.k8s.netpol import Pod, reaches
 from tests.k8s.render import (
     BASE,
     K8S_DIR,
@@ -23,6 +27,7 @@ from tests.k8s.render import (
     file_problems,
     render,
 )
+from tests.k8s.workloads import one, pod_labels, pod_specs
 
 KUBERNETES_VERSION = "1.33"
 PYTHON_DRIVER = "org.apache.flink.client.python.PythonDriver"
@@ -31,6 +36,7 @@ IMAGE_READS = {"MONGO_INITDB_ROOT_USERNAME", "MONGO_INITDB_ROOT_PASSWORD"}
 TREES = {"base": BASE, **OVERLAYS}
 DEPLOYABLE = sorted(OVERLAYS)
 IMAGES = K8S_DIR / "images"
+NAMESPACE = "joulestream"
 
 
 @pytest.fixture(scope="module")
@@ -40,25 +46,6 @@ def flink_crd() -> dict[str, Any]:
 
 def rendered(overlay: str) -> list[Document]:
     return render(TREES[overlay])
-
-
-def one(docs: list[Document], kind: str, name: str) -> Document:
-    (found,) = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
-    return found
-
-
-def pod_specs(doc: Document) -> Iterator[dict[str, Any]]:
-    """The pod specs a workload or FlinkDeployment runs."""
-    if doc["kind"] == "FlinkDeployment":
-        for holder in (
-            doc["spec"],
-            doc["spec"].get("jobManager", {}),
-            doc["spec"].get("taskManager", {}),
-        ):
-            if "podTemplate" in holder:
-                yield holder["podTemplate"]["spec"]
-    elif doc["kind"] in ("Deployment", "StatefulSet", "Job"):
-        yield doc["spec"]["template"]["spec"]
 
 
 def program(doc: Document, container: dict[str, Any]) -> str | None:
@@ -80,6 +67,11 @@ def provided_env(docs: list[Document], container: dict[str, Any]) -> set[str]:
         if "secretRef" in source:
             names |= set(one(docs, "Secret", source["secretRef"]["name"])["data"])
     return names
+
+
+def shell_reads(script: str, name: str) -> bool:
+    """Whether a shell script expands the variable ``name`` (``$NAME`` or ``${NAME}``)."""
+    return re.search(rf"\$(\{{{name}\}}|{name}\b)", script) is not None
 
 
 def env_problems(docs: list[Document]) -> list[str]:
@@ -122,7 +114,11 @@ def env_problems(docs: list[Document]) -> list[str]:
                     argv = " ".join([*container.get("command", []), *container.get("args", [])])
                     for entry in container.get("env", []):
                         name = entry["name"]
-                        referenced = f"$({name})" in argv or f"process.env.{name}" in scripts
+                        referenced = (
+                            f"$({name})" in argv
+                            or f"process.env.{name}" in scripts
+                            or any(shell_reads(text, name) for text in (argv, scripts))
+                        )
                         if "valueFrom" in entry and not referenced and name not in IMAGE_READS:
                             problems.append(f"{where}: {name} is set but nothing reads it")
             consumed |= {
@@ -162,8 +158,7 @@ def test_production_credentials_are_never_committed():
     """The production overlay ships only .env.example files and git-ignores the real ones."""
     production = OVERLAYS["production"]
     assert sorted(p.name for p in production.glob("*.env*")) == [
-        "dashboard-mongodb.env.example", "mongodb-credentials.env.example",
-        "pipeline-mongodb.env.example",
+        "kafka-credentials.env.example", "mongodb-credentials.env.example",
     ]  # fmt: skip
     assert "/*.env" in (production / ".gitignore").read_text().splitlines()
 
@@ -294,8 +289,8 @@ def test_shared_settings_have_one_value(tree):
 
 @pytest.mark.parametrize("tree", DEPLOYABLE)
 def test_references_between_manifests_resolve(tree):
-    """Every ConfigMap, Secret, key, claim, service account and Service selector points at
-    something that exists."""
+    """Every ConfigMap, Secret, key, claim, service account, role binding and Service selector
+    points at something that exists."""
     docs = rendered(tree)
     names = {(d["kind"], d["metadata"]["name"]) for d in docs}
     missing = []
@@ -321,8 +316,15 @@ def test_references_between_manifests_resolve(tree):
                 for source in container.get("envFrom", []):
                     if "configMapRef" in source:
                         missing.append(("ConfigMap", source["configMapRef"]["name"]))
+            if "serviceAccountName" in spec:
+                missing.append(("ServiceAccount", spec["serviceAccountName"]))
         if doc["kind"] == "FlinkDeployment":
             missing.append(("ServiceAccount", doc["spec"]["serviceAccount"]))
+            conf = doc["spec"]["flinkConfiguration"]
+            missing.append(("ServiceAccount", conf["kubernetes.taskmanager.service-account"]))
+        if doc["kind"] == "RoleBinding":
+            missing.append((doc["roleRef"]["kind"], doc["roleRef"]["name"]))
+            missing += [(subject["kind"], subject["name"]) for subject in doc["subjects"]]
         if doc["kind"] == "Service":
             pods = [
                 d["spec"]["template"]["metadata"]["labels"]
@@ -334,8 +336,9 @@ def test_references_between_manifests_resolve(tree):
 
 
 def _statefulset_address(docs: list[Document], host: str, port: int) -> tuple[str, int]:
-    """Resolve ``<set>-<n>.<service>:port`` to the container port it reaches."""
-    pod, service_name = host.split(".")
+    """Resolve ``<set>-<n>.<service>[.<namespace>]:port`` to the container port it reaches."""
+    pod, service_name, *namespace = host.split(".")
+    assert namespace in ([], [NAMESPACE]), host
     statefulset_name, _, ordinal = pod.rpartition("-")
     statefulset = one(docs, "StatefulSet", statefulset_name)
     service = one(docs, "Service", service_name)
@@ -362,32 +365,34 @@ def test_kafka_address_reaches_the_broker_it_advertises(tree):
     }
     host, port = servers.rsplit(":", 1)
     assert _statefulset_address(docs, host, int(port)) == ("kafka", int(port))
-    env = {
-        e["name"]: e.get("value")
-        for e in one(docs, "StatefulSet", "kafka")["spec"]["template"]["spec"]["containers"][0][
-            "env"
-        ]
-    }
-    assert env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://{servers}"
+    config = one(docs, "ConfigMap", "kafka-config")["data"]
+    server = security.properties(config["server.properties"])
+    assert server["advertised.listeners"] == f"CLIENT://{servers}"
+    assert f"CLIENT://:{port}" in server["listeners"].split(",")
 
 
 @pytest.mark.parametrize("tree", DEPLOYABLE)
-def test_mongodb_uris_match_the_users_the_init_script_creates(tree):
-    """The job's URI is the read-write user and the dashboard's the read-only one, with the
-    passwords of mongodb-credentials, on the configured database and the MongoDB pod."""
+def test_mongodb_clients_log_in_as_the_users_the_init_script_creates(tree):
+    """The job logs in as the read-write user and the dashboard as the read-only one, with the
+    names and passwords of mongodb-credentials, to the configured database on the MongoDB pod,
+    whose URI carries no credentials."""
     docs = rendered(tree)
-    credentials = decoded(one(docs, "Secret", "mongodb-credentials"))
     script = "".join(one(docs, "ConfigMap", "mongodb-init")["data"].values())
-    for secret, user, role, config in (
-        ("pipeline-mongodb", "app", "readWrite", "pipeline-config"),
-        ("dashboard-mongodb", "dashboard", "read", "dashboard-config"),
+    for kind, name, user, role, config in (
+        ("FlinkDeployment", "joulestream-pipeline", "app", "readWrite", "pipeline-config"),
+        ("Deployment", "dashboard", "dashboard", "read", "dashboard-config"),
     ):
-        uri = urlsplit(decoded(one(docs, "Secret", secret))["uri"])
-        database = one(docs, "ConfigMap", config)["data"]["MONGODB_DATABASE"]
+        (spec, *_) = pod_specs(one(docs, kind, name))
+        env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in spec["containers"][0]["env"]}
+        data = one(docs, "ConfigMap", config)["data"]
+        uri = urlsplit(data["MONGODB_URI"])
         env_user = f"JOULESTREAM_{user.upper()}_USERNAME"
-        assert (uri.username, uri.password) == (
-            credentials[f"{user}-username"], credentials[f"{user}-password"],
-        )  # fmt: skip
+        assert (env["MONGODB_USERNAME"], env["MONGODB_PASSWORD"]) == (
+            {"name": "mongodb-credentials", "key": f"{user}-username"},
+            {"name": "mongodb-credentials", "key": f"{user}-password"},
+        )
+        assert (uri.username, uri.password) == (None, None)
+        database = data["MONGODB_DATABASE"]
         assert (uri.path, parse_qs(uri.query)["authSource"]) == (f"/{database}", [database])
         assert _statefulset_address(docs, str(uri.hostname), int(uri.port or 0)) == (
             "mongodb",
@@ -421,6 +426,342 @@ def test_dashboard_service_reaches_the_port_the_dashboard_binds(tree):
         int(config["DASH_PORT"]),
         "0.0.0.0",
     )
+
+
+# --- security ----------------------------------------------------------------------------------
+
+# Workloads whose pods use their service-account token, and why.
+TOKEN_USERS = {
+    "FlinkDeployment/joulestream-pipeline": "the JobManager creates its TaskManager pods and "
+    "keeps HA state in ConfigMaps; the TaskManagers watch those ConfigMaps for the leader",
+}
+# The labels Flink gives the pods of a native Kubernetes cluster (its id: the FlinkDeployment).
+FLINK_POD = {"app": "joulestream-pipeline", "type": "flink-native-kubernetes"}
+OPERATOR_NAMESPACE = "flink-operator"
+TRAINER = {"joulestream.io/trainer": "true"}
+
+
+def dashboard_container(docs: list[Document]) -> dict[str, Any]:
+    container: dict[str, Any] = one(docs, "Deployment", "dashboard")["spec"]["template"]["spec"][
+        "containers"
+    ][0]
+    return container
+
+
+@pytest.mark.parametrize("tree", sorted(TREES))
+def test_every_container_runs_unprivileged_on_a_read_only_root(tree):
+    """Every container runs as a non-root user id, cannot gain privileges, drops every
+    capability, uses the runtime's seccomp profile and cannot write its image."""
+    assert security.security_context_problems(rendered(tree)) == []
+
+
+def test_security_context_check_names_each_missing_setting():
+    """A container that may escalate, keeps a capability, writes its root filesystem and has
+    no seccomp profile, and a pod with a host path, are each reported."""
+    docs = rendered("local")
+    container = dashboard_container(docs)
+    context = container["securityContext"]
+    del context["allowPrivilegeEscalation"], context["seccompProfile"]
+    context["readOnlyRootFilesystem"] = False
+    context["capabilities"]["add"] = ["NET_ADMIN"]
+    context["runAsUser"] = 0
+    one(docs, "Job", "fleet")["spec"]["template"]["spec"]["volumes"].append(
+        {"name": "host", "hostPath": {"path": "/"}}
+    )
+    assert security.security_context_problems(docs) == [
+        "Deployment/dashboard dashboard: runAsUser is not a non-root user id",
+        "Deployment/dashboard dashboard: allowPrivilegeEscalation is not false",
+        "Deployment/dashboard dashboard: capabilities are not exactly drop ALL",
+        "Deployment/dashboard dashboard: seccompProfile is not RuntimeDefault",
+        "Deployment/dashboard dashboard: readOnlyRootFilesystem is not true",
+        "Job/fleet: volume host is ['hostPath']",
+    ]
+
+
+def test_namespace_enforces_the_restricted_pod_security_standard():
+    """The namespace refuses pods that break the restricted standard, and warns and audits."""
+    labels = one(rendered("base"), "Namespace", NAMESPACE)["metadata"]["labels"]
+    assert {k: v for k, v in labels.items() if not k.endswith("-version")} == {
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/audit": "restricted",
+    }
+
+
+@pytest.mark.parametrize("tree", sorted(TREES))
+def test_only_flink_pods_mount_a_service_account_token(tree):
+    """Every pod turns the token off, except Flink's, which use it with their own accounts."""
+    assert security.token_problems(rendered(tree), TOKEN_USERS) == []
+
+
+def test_token_check_reports_a_pod_that_keeps_its_token():
+    """A Job that leaves automountServiceAccountToken unset, and a token user on the default
+    account, are reported."""
+    docs = rendered("local")
+    del one(docs, "Job", "fleet")["spec"]["template"]["spec"]["automountServiceAccountToken"]
+    one(docs, "FlinkDeployment", "joulestream-pipeline")["spec"]["serviceAccount"] = "default"
+    assert security.token_problems(docs, TOKEN_USERS) == [
+        "FlinkDeployment/joulestream-pipeline: needs its own account's token",
+        "Job/fleet: mounts a service-account token it does not use",
+    ]
+
+
+@pytest.mark.parametrize("tree", sorted(TREES))
+def test_every_container_has_cpu_and_memory_requests_and_limits(tree):
+    """Every container, Jobs' included, has both requests and limits; Flink's pods get limits
+    equal to their requests."""
+    assert security.resource_problems(rendered(tree)) == []
+
+
+def test_resource_check_reports_a_missing_cpu_limit():
+    """Dropping a CPU limit, and Flink's CPU limit factor, are each reported."""
+    docs = rendered("production")
+    (kafka,) = one(docs, "StatefulSet", "kafka")["spec"]["template"]["spec"]["containers"]
+    del kafka["resources"]["limits"]["cpu"]
+    flink = one(docs, "FlinkDeployment", "joulestream-pipeline")["spec"]
+    del flink["flinkConfiguration"]["kubernetes.taskmanager.cpu.limit-factor"]
+    assert security.resource_problems(docs) == [
+        "StatefulSet/kafka kafka: no cpu in limits",
+        "FlinkDeployment/joulestream-pipeline: taskmanager has no cpu limit factor >= 1",
+    ]
+
+
+@pytest.mark.parametrize("tree", sorted(TREES))
+def test_no_role_grants_everything(tree):
+    """No Role or ClusterRole rule has '*' for verbs, resources or API groups."""
+    assert security.role_problems(rendered(tree)) == []
+
+
+def test_role_check_reports_a_wildcard():
+    """A rule with '*' verbs is reported."""
+    docs = rendered("base")
+    one(docs, "Role", "flink")["rules"][0]["verbs"] = ["*"]
+    assert security.role_problems(docs) == ["Role/flink: rule 0 has '*' in verbs"]
+
+
+def test_flink_roles_grant_what_flinks_kubernetes_client_does():
+    """The JobManager manages its TaskManager pods and HA ConfigMaps and only its own
+    Deployment; the TaskManagers only read ConfigMaps."""
+    docs = rendered("base")
+    name = one(docs, "FlinkDeployment", "joulestream-pipeline")["metadata"]["name"]
+    assert one(docs, "Role", "flink")["rules"] == [
+        {"apiGroups": [""], "resources": ["pods"],
+         "verbs": ["get", "list", "watch", "create", "delete"]},
+        {"apiGroups": [""], "resources": ["configmaps"],
+         "verbs": ["get", "list", "watch", "create", "update", "delete", "deletecollection"]},
+        {"apiGroups": ["apps"], "resources": ["deployments"], "resourceNames": [name],
+         "verbs": ["get", "delete"]},
+        {"apiGroups": ["apps"], "resources": ["deployments/finalizers"], "resourceNames": [name],
+         "verbs": ["update"]},
+    ]  # fmt: skip
+    assert one(docs, "Role", "flink-taskmanager")["rules"] == [
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}
+    ]
+
+
+@pytest.mark.parametrize("tree", sorted(TREES))
+def test_flink_rest_api_accepts_no_jar_submission(tree):
+    """web.submit.enable is "false" in every FlinkDeployment."""
+    assert security.web_submission_problems(rendered(tree)) == []
+
+
+def test_web_submission_check_reports_it_enabled():
+    """Setting web.submit.enable to "true", or leaving it out, is reported."""
+    docs = rendered("local")
+    conf = one(docs, "FlinkDeployment", "joulestream-pipeline")["spec"]["flinkConfiguration"]
+    conf["web.submit.enable"] = "true"
+    assert security.web_submission_problems(docs) == [
+        'FlinkDeployment/joulestream-pipeline: web.submit.enable is not "false"'
+    ]
+    del conf["web.submit.enable"]
+    assert security.web_submission_problems(docs) == [
+        'FlinkDeployment/joulestream-pipeline: web.submit.enable is not "false"'
+    ]
+
+
+@pytest.mark.parametrize("tree", sorted(TREES))
+def test_no_mongodb_uri_carries_credentials(tree):
+    """No ConfigMap, Secret, env value or Flink setting holds a MongoDB URI with a user or
+    password; passwords reach containers only through Secret key references."""
+    docs = rendered(tree)
+    assert (security.mongodb_uri_problems(docs), security.secret_env_problems(docs)) == ([], [])
+
+
+def test_credential_checks_report_a_uri_with_a_password_and_a_literal_password():
+    """A URI with credentials in a ConfigMap or (encoded) in a Secret, and a password set as a
+    literal env value, are reported."""
+    docs = rendered("local")
+    uri = "mongodb://app:secret@mongodb-0.mongodb:27017/joulestream"
+    one(docs, "ConfigMap", "dashboard-config")["data"]["MONGODB_URI"] = uri
+    encoded = base64.b64encode(uri.encode()).decode()
+    one(docs, "Secret", "kafka-credentials")["data"]["uri"] = encoded
+    dashboard_container(docs)["env"][1] = {"name": "MONGODB_PASSWORD", "value": "secret"}
+    assert security.mongodb_uri_problems(docs) == [
+        "ConfigMap/dashboard-config: a MongoDB URI with credentials at data.MONGODB_URI",
+        "Secret/kafka-credentials: a MongoDB URI with credentials at data.uri",
+    ]
+    assert security.secret_env_problems(docs) == [
+        "Deployment/dashboard dashboard: MONGODB_PASSWORD is not from a Secret"
+    ]
+
+
+@pytest.mark.parametrize("tree", DEPLOYABLE)
+def test_kafka_takes_clients_only_with_a_scram_login_and_acls(tree):
+    """The listener clients reach is SASL with SCRAM only, the controller's stays on localhost,
+    ACLs decide, and every client is configured for that listener."""
+    assert security.kafka_listener_problems(rendered(tree)) == []
+
+
+def test_kafka_listener_check_reports_plaintext_and_open_listeners():
+    """A PLAINTEXT client listener, a controller listening beyond the pod, no authorizer, and a
+    client configured for another protocol are each reported."""
+    docs = rendered("local")
+    one(docs, "ConfigMap", "fleet-config")["data"]["KAFKA_SECURITY_PROTOCOL"] = "PLAINTEXT"
+    assert security.kafka_listener_problems(docs) == [
+        "ConfigMap/fleet-config: KAFKA_SECURITY_PROTOCOL is not the listener's"
+    ]
+    config = one(docs, "ConfigMap", "kafka-config")["data"]
+    config["server.properties"] = (
+        config["server.properties"]
+        .replace("CLIENT:SASL_PLAINTEXT", "CLIENT:PLAINTEXT")
+        .replace("CONTROLLER://localhost:9093", "CONTROLLER://:9093")
+        .replace("authorizer.class.name=", "#")
+    )
+    assert security.kafka_listener_problems(docs) == [
+        "listener CLIENT takes clients without a SCRAM login",
+        "listener CONTROLLER is not advertised but listens beyond the pod",
+        "no StandardAuthorizer: every login may do everything",
+        "ConfigMap/pipeline-config: KAFKA_SECURITY_PROTOCOL is not the listener's",
+    ]
+
+
+def _options(ddl: str) -> dict[str, str]:
+    return {k: v for k, v in re.findall(r"'((?:[^']|'')*)' = '((?:[^']|'')*)'", ddl)}
+
+
+@pytest.mark.parametrize("tree", DEPLOYABLE)
+def test_kafka_acls_grant_each_user_exactly_what_its_code_uses(tree):
+    """The topic Job's ACLs: trainers write and describe the fleet's topic; the job reads the
+    topic and consumer group of its Kafka source and writes the topic and transactional ids of
+    its exactly-once windows sink (flink_jobs/sql.py); both write idempotently. Nothing else."""
+    docs = rendered(tree)
+    (container,) = one(docs, "Job", "kafka-topic")["spec"]["template"]["spec"]["containers"]
+    acls = script_acls(container["args"][0], container_env(docs, container))
+    settings = JobSettings.from_env(one(docs, "ConfigMap", "pipeline-config")["data"])
+    source = _options(sql.source_ddl(settings))
+    sink = _options(sql.windows_topic_sink_ddl(settings))
+    credentials = decoded(one(docs, "Secret", "kafka-credentials"))
+    trainer = f"User:{credentials['trainer-username']}"
+    pipeline = f"User:{credentials['pipeline-username']}"
+    events = one(docs, "ConfigMap", "fleet-config")["data"]["JOULESTREAM_TOPIC"]
+    assert acls == {
+        (trainer, "Write", "topic", events, "literal"),
+        (trainer, "Describe", "topic", events, "literal"),
+        (trainer, "IdempotentWrite", "cluster", "kafka-cluster", "literal"),
+        (pipeline, "Read", "topic", source["topic"], "literal"),
+        (pipeline, "Describe", "topic", source["topic"], "literal"),
+        (pipeline, "Read", "group", source["properties.group.id"], "literal"),
+        (pipeline, "Write", "topic", sink["topic"], "literal"),
+        (pipeline, "Describe", "topic", sink["topic"], "literal"),
+        (pipeline, "Write", "transactional-id", sink["sink.transactional-id-prefix"], "prefixed"),
+        (pipeline, "Describe", "transactional-id", sink["sink.transactional-id-prefix"],
+         "prefixed"),
+        (pipeline, "IdempotentWrite", "cluster", "kafka-cluster", "literal"),
+    }  # fmt: skip
+
+
+def test_acl_reading_follows_the_script_and_its_environment():
+    """A granted operation and a renamed user in the environment show in the ACLs read."""
+    script = (
+        'who="User:${NAME}"\n'
+        'kafka kafka-acls.sh --add --allow-principal "$who" \\\n'
+        '  --operation Read --operation Write --topic "${TOPIC}"\n'
+    )
+    assert script_acls(script, {"NAME": "bob", "TOPIC": "t"}) == {
+        ("User:bob", "Read", "topic", "t", "literal"),
+        ("User:bob", "Write", "topic", "t", "literal"),
+    }
+
+
+def network_problems(docs: list[Document]) -> list[str]:
+    """Where the rendered policies let a pod reach Kafka, MongoDB, the Flink REST API or the
+    dashboard other than as intended: Kafka from trainers, Flink and the topic Job; MongoDB from
+    Flink and the dashboard; the REST API from the operator (and the Flink cluster itself);
+    the dashboard from no pod (kubectl port-forward only)."""
+    namespace = one(docs, "Namespace", NAMESPACE)["metadata"]["labels"]
+
+    def here(labels: dict[str, str]) -> Pod:
+        return Pod(labels, NAMESPACE, namespace | {"kubernetes.io/metadata.name": NAMESPACE})
+
+    def elsewhere(name: str, labels: dict[str, str], namespace_labels: dict[str, str]) -> Pod:
+        return Pod(labels, name, namespace_labels | {"kubernetes.io/metadata.name": name})
+
+    workloads = {
+        f"{d['kind']}/{d['metadata']['name']}": here(pod_labels(d))
+        for d in docs
+        if d["kind"] in ("Deployment", "StatefulSet", "Job")
+    }
+    pods = {
+        **workloads,
+        "jobmanager": here(FLINK_POD | {"component": "jobmanager"}),
+        "taskmanager": here(FLINK_POD | {"component": "taskmanager"}),
+        "other pod here": here({"app": "notebook"}),
+        "operator": elsewhere(
+            OPERATOR_NAMESPACE, {"app.kubernetes.io/name": "flink-kubernetes-operator"}, {}
+        ),
+        "operator look-alike elsewhere": elsewhere(
+            "team-a", {"app.kubernetes.io/name": "flink-kubernetes-operator"}, {}
+        ),
+        "trainer in a trainer namespace": elsewhere("ml", TRAINER, TRAINER),
+        "other pod in a trainer namespace": elsewhere("ml", {"app": "notebook"}, TRAINER),
+        "trainer in another namespace": elsewhere("team-a", TRAINER, {}),
+    }
+    targets = {
+        "kafka:9092": (pods["StatefulSet/kafka"], 9092),
+        "mongodb:27017": (pods["StatefulSet/mongodb"], 27017),
+        "flink-rest:8081": (pods["jobmanager"], 8081),
+        "dashboard:8050": (pods["Deployment/dashboard"], 8050),
+    }
+    intended = {
+        "kafka:9092": {"Job/fleet", "Job/kafka-topic", "jobmanager", "taskmanager",
+                       "trainer in a trainer namespace"},
+        "mongodb:27017": {"jobmanager", "taskmanager", "Deployment/dashboard"},
+        "flink-rest:8081": {"operator", "jobmanager", "taskmanager"},
+        "dashboard:8050": set(),
+    }  # fmt: skip
+    problems = []
+    for target, (pod, port) in targets.items():
+        for source, peer in pods.items():
+            allowed = reaches(docs, peer, pod, port)
+            if allowed != (source in intended[target]):
+                problems.append(f"{source} {'can' if allowed else 'cannot'} reach {target}")
+    return problems
+
+
+@pytest.mark.parametrize("tree", DEPLOYABLE)
+def test_network_policies_let_only_the_intended_pods_connect(tree):
+    """Kafka, MongoDB, the Flink REST API and the dashboard take connections from exactly the
+    pods meant to use them, in this namespace and from others."""
+    assert network_problems(rendered(tree)) == []
+
+
+def test_network_check_reports_an_opened_policy_and_a_lost_one():
+    """Kafka opened to every pod of the namespace, and MongoDB's policy gone (the default deny
+    then shuts out its clients too), are reported."""
+    docs = rendered("local")
+    one(docs, "NetworkPolicy", "kafka-clients")["spec"]["ingress"][0]["from"].append(
+        {"podSelector": {}}
+    )
+    docs.remove(one(docs, "NetworkPolicy", "mongodb-clients"))
+    assert network_problems(docs) == [
+        "StatefulSet/kafka can reach kafka:9092",
+        "StatefulSet/mongodb can reach kafka:9092",
+        "Deployment/dashboard can reach kafka:9092",
+        "other pod here can reach kafka:9092",
+        "Deployment/dashboard cannot reach mongodb:27017",
+        "jobmanager cannot reach mongodb:27017",
+        "taskmanager cannot reach mongodb:27017",
+    ]
 
 
 # --- images ------------------------------------------------------------------------------------
