@@ -3,7 +3,9 @@
 ``command(host, port)`` is the one definition of the command line; the image's ``CMD`` is
 ``command("0.0.0.0", 8050)`` (a unit test holds them together). Two worker processes of four
 threads each: a page's refresh sends several callbacks at once, and each waits on MongoDB
-rather than on the CPU; two processes of this app stay well inside the pod's 512 Mi.
+rather than on the CPU; two processes of this app stay well inside the pod's 512 Mi. With
+threads gunicorn uses its ``gthread`` worker, whose timeout watches the worker process, not a
+request: a slow query (minutes, on an unpatched FerretDB) does not get its worker killed.
 ``python -m dash_app`` runs the same command, bound to ``DASH_HOST`` (loopback by default: a
 container sets 0.0.0.0 to be reachable through a Service) and ``DASH_PORT``.
 """
@@ -29,6 +31,10 @@ def command(host: str, port: int) -> list[str]:
         str(WORKERS),
         "--threads",
         str(THREADS),
+        # gunicorn 27 opens a management socket in ~/.gunicorn by default: nothing here uses
+        # it, two servers on one machine would share its path, and a container's user has no
+        # home to write it to.
+        "--no-control-socket",
         APP,
     ]
 

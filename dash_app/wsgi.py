@@ -1,7 +1,9 @@
 """The WSGI entry point: ``server`` is the dashboard's Flask app, configured from the environment
 (``MONGODB_URI``, ``MONGODB_DATABASE``), for gunicorn::
 
-    gunicorn --bind 0.0.0.0:8050 --workers 2 --threads 4 dash_app.wsgi:server
+    gunicorn --bind 0.0.0.0:8050 --workers 2 --threads 4 --no-control-socket dash_app.wsgi:server
+
+(``serve.command``, the image's ``CMD``).
 
 Each gunicorn worker imports this module itself (no ``--preload``), so each has its own MongoDB
 client, created after the fork as pymongo requires.

@@ -26,4 +26,5 @@ ENV PYTHONPATH=/app \
 EXPOSE 8050
 # The dashboard under gunicorn (dash_app/serve.py's command("0.0.0.0", 8050)); the fleet's Job
 # names its own command.
-CMD ["gunicorn", "--bind", "0.0.0.0:8050", "--workers", "2", "--threads", "4", "dash_app.wsgi:server"]
+CMD ["gunicorn", "--bind", "0.0.0.0:8050", "--workers", "2", "--threads", "4", \
+     "--no-control-socket", "dash_app.wsgi:server"]
