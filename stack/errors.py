@@ -3,6 +3,7 @@
 StackError
  ├── MissingToolError   a program the stack needs (java, mvn, go) is not installed
  ├── FetchError         a jar or a build could not be fetched
+ ├── ConfigError        a setting is malformed or contradicts another one
  └── ServiceError       a service did not start or did not become healthy in time
 """
 
@@ -17,6 +18,10 @@ class MissingToolError(StackError):
 
 class FetchError(StackError):
     """Maven or Go could not fetch or build what the stack runs."""
+
+
+class ConfigError(StackError):
+    """A setting from the environment cannot be used as it is; the message names the variable."""
 
 
 class ServiceError(StackError):

@@ -1,7 +1,13 @@
 """A local Flink session cluster (JobManager + TaskManager from the PyFlink wheel) and job submit.
 
 The wheel's stock configuration binds the REST endpoint to every interface; this module writes its
-own configuration that binds 127.0.0.1 only and points PyFlink at this virtual environment's Python.
+own configuration that binds 127.0.0.1 only, turns off the REST API's jar upload and run, and
+points PyFlink at this virtual environment's Python.
+
+The REST API answers anyone who reaches 127.0.0.1 and serves the files of the JobManager's log
+folder. So the cluster logs to a folder of its own, the ``flink run`` client to another one that
+REST does not serve, both get an allow-listed environment (``stack.environment``), and the client's
+log configuration keeps the Python driver from logging the environment at all.
 """
 
 import json
@@ -18,8 +24,9 @@ from typing import Any
 
 import pyflink
 
-from stack import fetch, jobjar, procs, tools
+from stack import environment, fetch, jobjar, private, procs, tools
 from stack.errors import ServiceError
+from stack.mongouri import connection
 from stack.settings import REPO_ROOT, StackSettings
 
 JOB_NAME = "joulestream-pipeline"
@@ -50,7 +57,7 @@ def config_yaml(settings: StackSettings) -> str:
     """The cluster configuration (Flink 1.20 ``config.yaml``, flat keys)."""
     state = settings.home / "flink"
     python = sys.executable
-    options: dict[str, str | int] = {
+    options: dict[str, str | int | bool] = {
         "env.java.opts.all": _stock_java_opts(),
         "env.java.opts.taskmanager": AVRO_LIMITS,
         "jobmanager.rpc.address": "127.0.0.1",
@@ -69,6 +76,9 @@ def config_yaml(settings: StackSettings) -> str:
         "rest.address": "127.0.0.1",
         "rest.bind-address": "127.0.0.1",
         "rest.port": settings.flink_rest_port,
+        # No jar upload or run through REST (/jars/*): anyone who reaches 127.0.0.1 could run
+        # code as this user. `flink run` is not affected: it posts the job graph to /jobs.
+        "web.submit.enable": False,
         "blob.server.port": "0",
         "execution.checkpointing.interval": "10s",
         "execution.checkpointing.mode": "EXACTLY_ONCE",
@@ -89,20 +99,81 @@ def config_yaml(settings: StackSettings) -> str:
     return "".join(f"{key}: {json.dumps(value)}\n" for key, value in options.items())
 
 
-def _env(settings: StackSettings) -> dict[str, str]:
-    conf = settings.home / "flink" / "conf"
-    conf.mkdir(parents=True, exist_ok=True)
-    (conf / "config.yaml").write_text(config_yaml(settings))
+# Appended to the wheel's log4j files. PythonEnvUtils logs, at INFO, every variable it starts
+# the job's Python with; Flink masks only names with password, secret, token or apikey in them, so
+# a MONGODB_URI or any other setting would be written out. Quiet even for allow-listed values.
+LOG4J_EXTRA = """
+logger.joulestream_python_env.name = org.apache.flink.client.python.PythonEnvUtils
+logger.joulestream_python_env.level = WARN
+"""
+# Log files created 0600 by log4j itself, whatever umask the JVM was started with.
+_LOG4J_FILE_PERMISSIONS = {
+    "log4j-cli.properties": "appender.file.filePermissions = rw-------\n",
+    "log4j-console.properties": "appender.rolling.filePermissions = rw-------\n",
+    "log4j.properties": "appender.main.filePermissions = rw-------\n",
+}
+
+
+def log4j_properties(name: str) -> str:
+    """The wheel's ``conf/<name>`` with the Python environment logger quietened."""
+    stock = (FLINK_HOME / "conf" / name).read_text()
+    return stock.rstrip("\n") + "\n" + LOG4J_EXTRA + _LOG4J_FILE_PERMISSIONS.get(name, "")
+
+
+def _conf_dir(settings: StackSettings) -> Path:
+    """Write the configuration and log4j files; return their folder."""
+    conf = private.make_dir(settings.home / "flink" / "conf")
+    private.write_text(conf / "config.yaml", config_yaml(settings))
     for name in ("log4j-console.properties", "log4j-cli.properties", "log4j.properties"):
-        source = FLINK_HOME / "conf" / name
-        if source.exists():
-            (conf / name).write_text(source.read_text())
-    env = dict(os.environ)
-    env.update(FLINK_HOME=str(FLINK_HOME), FLINK_CONF_DIR=str(conf))
-    env["FLINK_LOG_DIR"] = str(settings.logs)
-    java = tools.require("java")
-    env.setdefault("JAVA_HOME", str(Path(java).resolve().parent.parent))
+        if (FLINK_HOME / "conf" / name).exists():
+            private.write_text(conf / name, log4j_properties(name))
+    return conf
+
+
+def cluster_log_dir(settings: StackSettings) -> Path:
+    """The JobManager's and TaskManagers' logs: the REST API serves every file in here."""
+    return settings.logs / "flink"
+
+
+def client_log_dir(settings: StackSettings) -> Path:
+    """The ``flink run`` client's logs, out of the REST API's reach."""
+    return settings.logs / "flink-client"
+
+
+def _flink_env(settings: StackSettings, inherited: dict[str, str], log_dir: Path) -> dict[str, str]:
+    env = dict(inherited)
+    env.update(
+        FLINK_HOME=str(FLINK_HOME),
+        FLINK_CONF_DIR=str(_conf_dir(settings)),
+        FLINK_LOG_DIR=str(private.make_dir(log_dir)),
+    )
+    if "JAVA_HOME" not in env:
+        java = tools.require("java")
+        env["JAVA_HOME"] = str(Path(java).resolve().parent.parent)
     return env
+
+
+def cluster_env(settings: StackSettings, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """The JobManager's and TaskManager's environment: system variables and Flink's own."""
+    return _flink_env(settings, environment.cluster_env(environ), cluster_log_dir(settings))
+
+
+def client_env(
+    settings: StackSettings, job_env: Mapping[str, str], environ: Mapping[str, str] = os.environ
+) -> dict[str, str]:
+    """The ``flink run`` client's environment: system variables, the job's settings (``job_env``
+    over those of ``environ``) and Flink's own. A ``MONGODB_URI`` with credentials is split
+    (``stack.mongouri``), so no URI value carries them."""
+    inherited = environment.client_env(environ)
+    inherited.update(job_env)
+    if "MONGODB_URI" in inherited:
+        mongo = connection(
+            inherited["MONGODB_URI"],
+            inherited.get("MONGODB_USERNAME"),
+            inherited.get("MONGODB_PASSWORD"),
+        )
+        inherited.update(mongo.env())
+    return _flink_env(settings, inherited, client_log_dir(settings))
 
 
 def _get(settings: StackSettings, path: str, timeout_s: float = 3.0) -> Any:  # noqa: ANN401
@@ -140,7 +211,7 @@ def running_job(settings: StackSettings, name: str = JOB_NAME) -> str | None:
 def up(settings: StackSettings, timeout_s: float = 120.0) -> bool:
     """Start JobManager and TaskManager unless they run; True if this call started them."""
     started: list[str] = []
-    env = _env(settings)
+    env = cluster_env(settings)
     if procs.running_pid(settings, "flink-jobmanager") is None:
         procs.require_free_port(settings.flink_rest_port, "the Flink REST endpoint")
         procs.require_free_port(JOBMANAGER_RPC_PORT, "the Flink JobManager")
@@ -167,13 +238,11 @@ def submit(
     """Submit the pipeline in detached mode and return its job id once it is RUNNING.
 
     ``job_env`` carries the job's settings (addresses, topic, database) in the environment, not
-    as program arguments. Mind that Flink's client log still records the Python driver's
-    environment, and connector errors print table options: a MongoDB URI with a password can
-    reach ``flink--client-*.log``. The local stack's URI carries none.
+    as program arguments; with the variables the job reads from this process's environment and
+    nothing else of it (``client_env``). Mind that connector errors print table options: what the
+    job puts in them (never credentials) can reach the logs.
     """
-    env = _env(settings)
-    env.update(job_env)
-    env["JOULESTREAM_JOB_NAME"] = job_name
+    env = client_env(settings, {**job_env, "JOULESTREAM_JOB_NAME": job_name})
     argv = [
         str(FLINK_HOME / "bin" / "flink"), "run", "--detached",
         "-pyclientexec", sys.executable, "-pyexec", sys.executable,
@@ -186,11 +255,17 @@ def submit(
         argv += ["--fromSavepoint", savepoint]
     argv += ["-pym", "flink_jobs.pipeline"]
     result = subprocess.run(
-        argv, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout_s, check=False
+        argv,
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+        umask=private.UMASK,
     )
     log = settings.logs / f"submit-{job_name}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_text(result.stdout + result.stderr)
+    private.write_text(log, result.stdout + result.stderr)
     if result.returncode != 0:
         raise ServiceError(f"submitting {job_name} failed (exit {result.returncode}); see {log}")
     procs.wait_until(lambda: _job_state(settings, job_name) == "RUNNING", f"job {job_name}", 60.0)

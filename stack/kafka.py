@@ -8,7 +8,7 @@ from pathlib import Path
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from stack import fetch, procs, tools
+from stack import fetch, private, procs, tools
 from stack.errors import ServiceError
 from stack.settings import StackSettings
 
@@ -89,10 +89,10 @@ def up(settings: StackSettings, timeout_s: float = 90.0) -> bool:
     base = settings.home / "kafka"
     data_dir = base / "data"
     config = base / "server.properties"
-    base.mkdir(parents=True, exist_ok=True)
-    config.write_text(server_properties(settings, data_dir))
+    private.make_dir(base)
+    private.write_text(config, server_properties(settings, data_dir))
     log4j = base / "log4j2.properties"
-    log4j.write_text(_LOG4J2.format(log=settings.logs / "kafka-server.log"))
+    private.write_text(log4j, _LOG4J2.format(log=settings.logs / "kafka-server.log"))
     jvm = [java, "-Xms512m", "-Xmx1g", f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath]
     if not (data_dir / "meta.properties").exists():
         result = subprocess.run(
@@ -107,6 +107,7 @@ def up(settings: StackSettings, timeout_s: float = 90.0) -> bool:
             capture_output=True,
             text=True,
             check=False,
+            umask=private.UMASK,
         )
         if result.returncode != 0:
             raise ServiceError(f"formatting KRaft storage failed: {result.stderr.strip()[-500:]}")

@@ -6,18 +6,26 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from flink_jobs.indexes import ensure_indexes as _ensure
-from stack import fetch, procs
+from stack import fetch, private, procs
+from stack.mongouri import MongoConnection
 from stack.settings import StackSettings
 
 NAME = "mongo"
 
 
-def healthy(uri: str, timeout_s: float = 2.0) -> bool:
-    """True when the server answers a ping."""
-    timeout_ms = int(timeout_s * 1000)
-    client: MongoClient[dict[str, object]] = MongoClient(
-        uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
+def _client(mongo: MongoConnection, timeout_ms: int) -> MongoClient[dict[str, object]]:
+    return MongoClient(
+        mongo.uri,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        username=mongo.username,
+        password=mongo.password,
     )
+
+
+def healthy(mongo: MongoConnection, timeout_s: float = 2.0) -> bool:
+    """True when the server answers a ping."""
+    client = _client(mongo, int(timeout_s * 1000))
     try:
         client.admin.command("ping")
     except PyMongoError:
@@ -37,8 +45,7 @@ def up(settings: StackSettings, timeout_s: float = 60.0) -> bool:
     if procs.running_pid(settings, NAME) is not None:
         return False
     procs.require_free_port(settings.mongo_port, "the MongoDB-compatible server")
-    data = settings.home / "mongo" / "data"
-    data.mkdir(parents=True, exist_ok=True)
+    data = private.make_dir(settings.home / "mongo" / "data")
     address = f"127.0.0.1:{settings.mongo_port}"
     if server_kind() == "mongod":
         mongod = shutil.which("mongod") or "mongod"
@@ -59,7 +66,7 @@ def up(settings: StackSettings, timeout_s: float = 60.0) -> bool:
     procs.start(settings, NAME, argv)
     with procs.stopped_on_error(settings, [NAME]):
         procs.wait_until(
-            lambda: healthy(settings.mongo_uri),
+            lambda: healthy(settings.mongo_connection),
             f"{server_kind()} on {address}",
             timeout_s,
             settings,
@@ -68,9 +75,9 @@ def up(settings: StackSettings, timeout_s: float = 60.0) -> bool:
     return True
 
 
-def ensure_indexes(uri: str, database: str) -> None:
+def ensure_indexes(mongo: MongoConnection, database: str) -> None:
     """Create the indexes the dashboard queries need in ``database``."""
-    client: MongoClient[dict[str, object]] = MongoClient(uri, serverSelectionTimeoutMS=10_000)
+    client = _client(mongo, 10_000)
     try:
         _ensure(client[database])
     finally:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
+from stack import private
 from stack.errors import ServiceError
 from stack.settings import StackSettings
 
@@ -55,10 +56,12 @@ def start(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> int:
-    """Start ``argv`` in its own session with output to ``logs/<name>.log``; return its pid."""
-    settings.logs.mkdir(parents=True, exist_ok=True)
-    settings.pids.mkdir(parents=True, exist_ok=True)
-    with open(settings.logs / f"{name}.log", "ab") as log:
+    """Start ``argv`` in its own session with output to ``logs/<name>.log``; return its pid.
+
+    The process runs with umask 077: what it creates (logs, data, a spool) is its owner's only.
+    """
+    private.make_dir(settings.pids)
+    with private.open_append(settings.logs / f"{name}.log") as log:
         proc = subprocess.Popen(
             list(argv),
             stdout=log,
@@ -67,9 +70,10 @@ def start(
             env=dict(env) if env is not None else None,
             cwd=cwd,
             start_new_session=True,  # so that `down` can stop the whole process group
+            umask=private.UMASK,
         )
     stat = _proc_stat(proc.pid)
-    _pid_file(settings, name).write_text(f"{proc.pid} {stat[1] if stat else 0}\n")
+    private.write_text(_pid_file(settings, name), f"{proc.pid} {stat[1] if stat else 0}\n")
     _CHILDREN[proc.pid] = proc
     return proc.pid
 

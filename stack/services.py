@@ -4,7 +4,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from stack import flink, kafka, mongo, procs
+from stack import flink, kafka, mongo, private, procs
 from stack.settings import StackSettings
 
 # Stopped in this order: the job's cluster first, so nothing writes into a stopping service.
@@ -24,7 +24,8 @@ def job_env(settings: StackSettings, consumer_group: str | None = None) -> dict[
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
         "JOULESTREAM_TOPIC": settings.topic,
-        "MONGODB_URI": settings.mongo_uri,
+        # MONGODB_URI without credentials, MONGODB_USERNAME and MONGODB_PASSWORD apart.
+        **settings.mongo_connection.env(),
         "MONGODB_DATABASE": settings.mongo_database,
     }
     if consumer_group is not None:
@@ -37,8 +38,12 @@ def up(settings: StackSettings, with_job: bool = True) -> Started:
 
     The three services start side by side. An external Kafka (``KAFKA_BOOTSTRAP_SERVERS``) or
     MongoDB (``MONGODB_URI``) is used as it is. When anything fails, what this call started is
-    stopped again before the error is raised.
+    stopped again before the error is raised. ``settings.home`` and all in it is made private
+    first (0700 folders, 0600 files), also what an older version left readable.
     """
+    mongo_connection = settings.mongo_connection  # a contradictory setting fails before any start
+    private.make_dir(settings.home)
+    private.tighten(settings.home)
     starters: list[tuple[Callable[[StackSettings], bool], list[str]]] = [
         (flink.up, ["flink-jobmanager", "flink-taskmanager"])
     ]
@@ -56,7 +61,7 @@ def up(settings: StackSettings, with_job: bool = True) -> Started:
             raise errors[0]
         started.processes = [n for f, names in futures if f.result() for n in names]
         kafka.ensure_topic(settings.bootstrap_servers, settings.topic, settings.topic_partitions)
-        mongo.ensure_indexes(settings.mongo_uri, settings.mongo_database)
+        mongo.ensure_indexes(mongo_connection, settings.mongo_database)
         if with_job and flink.running_job(settings) is None:
             flink.submit(settings, job_env(settings))
     except BaseException:
@@ -80,7 +85,7 @@ def down(settings: StackSettings, only: list[str] | None = None) -> list[str]:
 def status(settings: StackSettings) -> dict[str, str]:
     """A one-word state per service, and the job's state."""
     kafka_state = "up" if kafka.healthy(settings.bootstrap_servers) else "down"
-    mongo_state = "up" if mongo.healthy(settings.mongo_uri) else "down"
+    mongo_state = "up" if mongo.healthy(settings.mongo_connection) else "down"
     job_id = flink.running_job(settings)
     return {
         f"kafka ({settings.bootstrap_servers})": kafka_state

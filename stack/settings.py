@@ -4,8 +4,10 @@ Every value can be overridden from the environment; the defaults are for one dev
 """
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from stack.mongouri import MongoConnection, connection
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,7 +30,11 @@ class StackSettings:
     kafka_bootstrap_servers: str | None
     """Set when an external Kafka is to be used: nothing of that kind is started then."""
     mongodb_uri: str | None
-    """Set when an external MongoDB is to be used: nothing of that kind is started then."""
+    """Set when an external MongoDB is to be used: nothing of that kind is started then. As the
+    user gave it, so it may carry credentials: what leaves this process uses
+    ``mongo_connection``."""
+    mongodb_username: str | None = None
+    mongodb_password: str | None = field(default=None, repr=False)
 
     @property
     def logs(self) -> Path:
@@ -45,6 +51,12 @@ class StackSettings:
     @property
     def mongo_uri(self) -> str:
         return self.mongodb_uri or f"mongodb://127.0.0.1:{self.mongo_port}/"
+
+    @property
+    def mongo_connection(self) -> MongoConnection:
+        """The MongoDB address without credentials, and the credentials apart (ConfigError when
+        the URI and ``MONGODB_USERNAME``/``MONGODB_PASSWORD`` disagree)."""
+        return connection(self.mongo_uri, self.mongodb_username, self.mongodb_password)
 
     @property
     def flink_rest_url(self) -> str:
@@ -65,4 +77,6 @@ class StackSettings:
             mongo_database=e.get("MONGODB_DATABASE", "joulestream"),
             kafka_bootstrap_servers=e.get("KAFKA_BOOTSTRAP_SERVERS") or None,
             mongodb_uri=e.get("MONGODB_URI") or None,
+            mongodb_username=e.get("MONGODB_USERNAME") or None,
+            mongodb_password=e.get("MONGODB_PASSWORD") or None,
         )
