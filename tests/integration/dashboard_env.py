@@ -3,7 +3,7 @@ records every command the dashboard sends."""
 
 import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -50,10 +50,14 @@ class Commands(monitoring.CommandListener):
 
 @contextlib.contextmanager
 def seeded_database(
-    uri: str, now: datetime | None, commands: Commands
+    uri: str,
+    now: datetime | None,
+    commands: Commands,
+    seed: Callable[[Database[dict[str, Any]], datetime], None] = dashboard_fleet.seed,
 ) -> Iterator[Database[dict[str, Any]]]:
-    """A fresh database (seeded with the small fleet ending at ``now``, empty with ``None``),
-    read through a client that reports to ``commands``; dropped afterwards."""
+    """A fresh database (seeded by ``seed``, the small fleet by default, ending at ``now``;
+    empty with ``None``), read through a client that reports to ``commands``; dropped
+    afterwards."""
     name = f"test_dash_{uuid.uuid4().hex[:10]}"
     writer: MongoClient[dict[str, Any]] = MongoClient(uri, tz_aware=True)
     reader: MongoClient[dict[str, Any]] = MongoClient(
@@ -62,7 +66,7 @@ def seeded_database(
     try:
         ensure_indexes(writer[name])
         if now is not None:
-            dashboard_fleet.seed(writer[name], now)
+            seed(writer[name], now)
         yield reader[name]
     finally:
         reader.close()

@@ -108,3 +108,46 @@ def seed(db: Database[Document], now: datetime) -> None:
          "kafka_partition": 0, "kafka_offset": 7, "raw_bytes": None, "event_id": "e7",
          "run_id": "run-a", "event_type": "bogus", "received_at": end}
     )  # fmt: skip
+
+
+# Names as a hostile or careless trainer could send them: markdown, HTML, spreadsheet formulas.
+HOSTILE_RUN = "[pay here](https://evil.example/)"
+HOSTILE_USER = '<a href="https://evil.example/">mallory</a>'
+HOSTILE_MODEL = '=HYPERLINK("https://evil.example/","x")'
+PLAIN_RUN = "run-z"
+PLAIN_USER = "@bob"
+
+
+def seed_hostile(db: Database[Document], now: datetime) -> None:
+    """Two runs ending at ``now``'s minute, each with one window and its rollup: the run
+    ``HOSTILE_RUN`` of ``HOSTILE_USER`` training ``HOSTILE_MODEL`` (3,600 J), and ``PLAIN_RUN``
+    of ``PLAIN_USER`` (7,200 J)."""
+    end = now.replace(second=0, microsecond=0)
+    start = end - timedelta(minutes=1)
+    hour = start.replace(minute=0)
+    for run_id, user, model, energy_j in (
+        (HOSTILE_RUN, HOSTILE_USER, HOSTILE_MODEL, 3600.0),
+        (PLAIN_RUN, PLAIN_USER, "resnet50", 7200.0),
+    ):
+        db.runs.insert_one(
+            {"_id": run_id, "run_id": run_id, "user_id": user, "project": "p", "model": model,
+             "dataset": "d", "framework": "pytorch", "region": "SE", "status": "running",
+             "events": 12, "last_seq": 12, "started_at": start, "last_event_at": end,
+             "finished_at": None, "samples": 100, "epoch": None, "step": None, "loss": None,
+             "accuracy": None, "gpu_energy_j": energy_j, "cpu_energy_j": 0.0,
+             "ram_energy_j": 0.0, "energy_j": energy_j, "pue": 1.0,
+             "intensity_g_per_kwh": 36.0, "intensity_source": "Ember 2023",
+             "intensity_fallback": False, "co2e_g": energy_j * 36.0 / 3_600_000.0,
+             "energy_j_per_sample": energy_j / 100, "co2e_g_per_sample": None, "tokens": 0,
+             "energy_j_per_token": None, "co2e_g_per_token": None, "power_w": energy_j / 60,
+             "cpu_methods": [], "ram_methods": [], "gpu_methods": ["nvml"], "version": 12}
+        )  # fmt: skip
+        db.windows.insert_one(
+            window(run_id, start, (energy_j, 0.0, 0.0), 1.0, 36.0, None, 1.0, 100)
+        )
+        db.rollups.insert_one(
+            {"_id": f"{user}/{model}/SE/{hour:%Y-%m-%dT%H:%M:%SZ}", "user_id": user,
+             "model": model, "region": "SE", "period_start": hour,
+             "period_end": hour + timedelta(hours=1), "runs": 1, "events": 12,
+             "energy_j": energy_j, "co2e_g": energy_j * 36.0 / 3_600_000.0, "version": 12}
+        )  # fmt: skip

@@ -1,14 +1,18 @@
 """The dashboard in headless Chromium (the system's /usr/bin/chromium, driven by Playwright): every
 page, a filter, a run opened from the table, the empty state, a database that is down and bad
-addresses. Screenshots go to .joulestream/screenshots/ for a person to look at."""
+addresses, and names written as links or formulas shown as text. Every page runs under the
+server's Content-Security-Policy: a test fails when the browser reports a violation.
+Screenshots go to .joulestream/screenshots/ for a person to look at."""
 
 import contextlib
+import csv
 import re
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
@@ -18,8 +22,10 @@ from werkzeug.serving import make_server
 from dash_app import app as dash_app
 from dash_app import data
 from dash_app.pages import run
+from tests.integration import dashboard_fleet
 from tests.integration.conftest import free_ports
 from tests.integration.dashboard_env import WRITES, Commands, seeded_database
+from tests.integration.dashboard_fleet import HOSTILE_MODEL, HOSTILE_RUN, HOSTILE_USER
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / ".joulestream" / "screenshots"
@@ -68,10 +74,21 @@ def browser():
 
 @pytest.fixture
 def page(browser):
+    """A page in a context of its own; at the end, no Content-Security-Policy violation may have
+    been reported on its console (a blocked script or style shows up there)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
-    yield context.new_page()
+    shown = context.new_page()
+    violations: list[str] = []
+    shown.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    yield shown
     context.close()
+    assert violations == []
 
 
 def shot(page: Page, name: str) -> None:
@@ -218,3 +235,75 @@ def test_database_down_shows_a_banner_and_the_app_keeps_serving(page):
             expect(page.locator("#db-down")).to_be_visible()
     finally:
         client.close()
+
+
+def links_elsewhere(page: Page) -> list[str]:
+    """The page's links, HTML or SVG (Plotly's), to the hostile names' site. The run's own link
+    holds the name URL-encoded ("/run/%5Bpay%20here%5D%28https%3A%2F%2Fevil…"): not matched."""
+    found: list[str] = page.evaluate(
+        """Array.from(document.querySelectorAll('a[*|href*="://evil.example"]'))
+            .map(a => a.outerHTML)"""
+    )
+    return found
+
+
+def test_names_written_as_links_or_formulas_are_shown_as_text(services, page):
+    """A run id written as a markdown link, a user as an HTML link and a model as a spreadsheet
+    formula: each page shows them as written and links nowhere else, the run opens at its
+    encoded address, and the CSV export neutralises the formula; all under the policy the
+    server sends."""
+    with (
+        seeded_database(
+            services.mongo_uri, datetime.now(UTC), Commands(), dashboard_fleet.seed_hostile
+        ) as db,
+        serving(db) as url,
+    ):
+        response = page.goto(url + "/")
+        assert response is not None
+        policy = response.headers["content-security-policy"]
+        assert policy.startswith("default-src 'self'; script-src 'self' 'sha256-")
+        assert response.headers["x-frame-options"] == "DENY"
+        expect(page.locator("#fleet-active .card-value")).to_have_text("2")
+        legend = page.locator("#fleet-energy .legendtext", has_text="mallory")
+        expect(legend).to_have_text(HOSTILE_USER)
+        expect(page.locator("#fleet-top")).to_contain_text(HOSTILE_RUN)
+        assert links_elsewhere(page) == []
+        shot(page, "hostile-fleet")
+
+        page.click("#nav-runs")
+        expect(page.locator("#runs-count")).to_have_text("2 runs")
+        link = page.locator("#runs-table a", has_text="pay here")
+        expect(link).to_have_text(HOSTILE_RUN)
+        expect(link).to_have_attribute(
+            "href", "/run/%5Bpay%20here%5D%28https%3A%2F%2Fevil.example%2F%29"
+        )
+        expect(page.locator("#runs-table")).to_contain_text(HOSTILE_USER)
+        expect(page.locator("#runs-table")).to_contain_text(HOSTILE_MODEL)
+        assert links_elsewhere(page) == []
+        shot(page, "hostile-runs")
+        with page.expect_download() as exported:
+            page.click("#runs-export")
+        assert exported.value.suggested_filename == "runs.csv"
+        lines = Path(exported.value.path()).read_text(encoding="utf-8").splitlines()
+        assert lines[0].startswith("Run,User,Project,Model,")
+        table = {row[0]: row[1:4] for row in csv.reader(lines[1:])}
+        assert table == {
+            HOSTILE_RUN: [HOSTILE_USER, "p", "'" + HOSTILE_MODEL],
+            dashboard_fleet.PLAIN_RUN: ["'" + dashboard_fleet.PLAIN_USER, "p", "resnet50"],
+        }
+
+        link.click()
+        expect(page.locator("#run-title")).to_have_text(f"Run {HOSTILE_RUN}")
+        expect(page.locator("#run-meta")).to_contain_text(f"user: {HOSTILE_USER}")
+        expect(page.locator("#run-energy")).to_contain_text("1.00 Wh")
+        expect(page.locator("#run-power")).to_contain_text("Power per component")
+        assert links_elsewhere(page) == []
+
+        page.goto(f"{url}/compare?runs={quote(HOSTILE_RUN, safe='')},{dashboard_fleet.PLAIN_RUN}")
+        legend = page.locator("#compare-co2e .legendtext", has_text="pay here")
+        expect(legend).to_have_text(HOSTILE_RUN)
+        tick = page.locator("#compare-per-sample .xtick text", has_text="pay here")
+        expect(tick).to_have_text(HOSTILE_RUN)
+        expect(page.locator("#compare-message")).to_have_text("")
+        assert links_elsewhere(page) == []
+        shot(page, "hostile-compare")
