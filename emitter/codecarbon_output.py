@@ -11,12 +11,28 @@ CodeCarbon calls ``live_out`` every ``api_call_interval`` measurements (default 
 for one event per measurement), ``out`` at ``flush`` and ``stop``, and ``exit`` after ``stop``.
 The handler emits ``run_started`` at the first call, a ``measurement`` per call with the energy
 since the previous one (its own difference of CodeCarbon's running totals, kWh to joules), and
-``run_finished`` at ``exit``. Methods are ``codecarbon``: CodeCarbon does not tell an output
+``run_finished`` at ``exit``.
+
+PUE is applied once, by the job. CodeCarbon multiplies every component's energy by its ``pue``
+before an output sees it (``EmissionsTracker._do_measurements`` in CodeCarbon 3.3.2:
+``energy *= self._pue``), while joulestream's energies are what the devices used and the job
+multiplies by the run's PUE when it prices them (``flink_jobs/carbon.py``). So the handler divides
+CodeCarbon's energies by CodeCarbon's ``pue`` and sends that ``pue`` in ``run_started``: the
+energies stay comparable with every other run's (device energy, whatever the site), the PUE stays
+on record with the run, and the priced total carries it exactly once. Not sending the PUE instead
+would still be wrong twice over: the job would apply its configured PUE for the region on top of
+CodeCarbon's, and the run's energies would silently include the site's overhead. A ``pue``
+outside joulestream's limits is not sent (the job then applies its configured one), but the
+energies are still divided by it, since CodeCarbon did multiply them.
+
+Methods are ``codecarbon``: CodeCarbon does not tell an output
 whether a figure was measured (RAPL, NVML) or estimated (its TDP and RAM rules), so a
 ``codecarbon`` figure is "as CodeCarbon reported it"; ``python -m emitter doctor`` on the same
 host says what can be measured there. Needs CodeCarbon (not a dependency of the core).
 """
 
+import logging
+import math
 import os
 from typing import Any
 
@@ -28,8 +44,17 @@ from emitter.limits import MAX_PUE, MIN_PUE
 from emitter.producer import EventProducer
 from emitter.tracker import now_ms
 
+log = logging.getLogger(__name__)
+
 METHOD = "codecarbon"
 J_PER_KWH = 3_600_000.0
+
+
+def codecarbon_pue(data: EmissionsData) -> float:
+    """The PUE CodeCarbon multiplied its energies by (its default 1.0 where it is not a
+    positive finite number: CodeCarbon itself would have failed on one)."""
+    pue = float(data.pue) if data.pue is not None else 1.0
+    return pue if math.isfinite(pue) and pue > 0 else 1.0
 
 
 def region_of(data: EmissionsData) -> str:
@@ -77,6 +102,7 @@ class JoulestreamOutput(BaseOutput):
         self._seq = 0
         self._last_ms = 0
         self._last_kwh = (0.0, 0.0, 0.0)
+        self._pue = 1.0
 
     def _start(self, total: EmissionsData, at_ms: int) -> dict[str, Any]:
         who: dict[str, Any] = {
@@ -87,6 +113,16 @@ class JoulestreamOutput(BaseOutput):
             "region": self._region or region_of(total),
         }
         self._last_ms = max(0, at_ms - round(total.duration * 1000))
+        self._pue = codecarbon_pue(total)
+        sent_pue = self._pue if MIN_PUE <= self._pue <= MAX_PUE else None
+        if sent_pue is None:
+            log.warning(
+                "CodeCarbon's pue %g is outside [%g, %g]: run_started carries none, the job "
+                "applies its configured PUE",
+                self._pue,
+                MIN_PUE,
+                MAX_PUE,
+            )
         self._emit(
             RunStarted(
                 **who,
@@ -97,7 +133,7 @@ class JoulestreamOutput(BaseOutput):
                 cpu_model=total.cpu_model or None,
                 cpu_count=int(total.cpu_count) if total.cpu_count else None,
                 ram_gb=float(total.ram_total_size) * 2**30 / 1e9 if total.ram_total_size else None,
-                pue=float(total.pue) if total.pue and MIN_PUE <= total.pue <= MAX_PUE else None,
+                pue=sent_pue,
             )
         )
         return who
@@ -107,8 +143,9 @@ class JoulestreamOutput(BaseOutput):
         if self._who is None:
             self._who = self._start(total, at_ms)
         totals_kwh = (total.cpu_energy, total.ram_energy, total.gpu_energy)
+        # CodeCarbon's totals include its PUE; joulestream's energies do not (module docstring).
         cpu_j, ram_j, gpu_j = (
-            max(0.0, (now - then) * J_PER_KWH)
+            max(0.0, (now - then) * J_PER_KWH / self._pue)
             for now, then in zip(totals_kwh, self._last_kwh, strict=True)
         )
         end_ms = max(at_ms, self._last_ms)

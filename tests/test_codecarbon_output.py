@@ -1,3 +1,4 @@
+import time
 from typing import Any
 
 from codecarbon.output_methods.emissions_data import EmissionsData
@@ -47,11 +48,12 @@ def data(duration_s: float, cpu_kwh: float, ram_kwh: float, gpu_kwh: float, **kw
 
 
 def test_measurements_are_differences_of_codecarbon_totals_in_joules():
-    producer, now = ListProducer(), [10_000]
+    t0 = (time.time_ns() // 1_000_000_000 - 60) * 1000  # a minute ago, a whole second
+    producer, now = ListProducer(), [t0 + 10_000]
     output = JoulestreamOutput(model="m", producer=producer, user_id="u", clock_ms=lambda: now[0])
     first_total = data(1.0, 0.00001, 0.000001, 0.0)
     output.live_out(first_total, first_total)
-    now[0] = 11_000
+    now[0] = t0 + 11_000
     second_total = data(2.0, 0.00003, 0.000002, 0.0)
     output.out(second_total, second_total)
     output.exit()
@@ -62,11 +64,15 @@ def test_measurements_are_differences_of_codecarbon_totals_in_joules():
         "cc-run",
         "proj",
         "FR",
-        9_000,
+        t0 + 9_000,
     )
     assert isinstance(first, Measurement)
     assert isinstance(second, Measurement)
-    assert (first.interval_start_ms, first.ts_ms, second.ts_ms) == (9_000, 10_000, 11_000)
+    assert (first.interval_start_ms, first.ts_ms, second.ts_ms) == (
+        t0 + 9_000,
+        t0 + 10_000,
+        t0 + 11_000,
+    )
     assert round(first.cpu_energy_j, 9) == 36.0
     assert round(second.cpu_energy_j, 9) == 72.0
     assert round(second.ram_energy_j, 9) == 3.6
@@ -83,3 +89,37 @@ def test_cloud_region():
         "aws:us-east-1"
     )
     assert region_of(data(1, 0, 0, 0, country_iso_code="XXX")) == "WORLD"
+
+
+def test_pue_is_applied_once_net_factor_is_the_pue():
+    """CodeCarbon's energies include its PUE (1.5 here): the handler sends the device energy and
+    the PUE, so the job's price (energy x run_started.pue x intensity) carries 1.5, not 2.25."""
+    from flink_jobs.carbon import co2e_g
+
+    t0 = (time.time_ns() // 1_000_000_000 - 60) * 1000
+    producer = ListProducer()
+    output = JoulestreamOutput(model="m", producer=producer, user_id="u", clock_ms=lambda: t0)
+    device_kwh = (0.00001, 0.000001, 0.00002)  # 36 J cpu, 3.6 J ram, 72 J gpu at the devices
+    reported = data(1.0, *(kwh * 1.5 for kwh in device_kwh), pue=1.5)  # as CodeCarbon reports
+    output.out(reported, reported)
+    output.exit()
+    started, measurement, _ = producer.events
+    assert started.pue == 1.5
+    energies_j = (measurement.cpu_energy_j, measurement.ram_energy_j, measurement.gpu_energy_j)
+    assert [round(e, 9) for e in energies_j] == [36.0, 3.6, 72.0]
+    device_j = 111.6
+    priced_g = co2e_g(sum(energies_j), started.pue, 50.0)
+    assert round(priced_g / co2e_g(device_j, 1.0, 50.0), 9) == 1.5
+
+
+def test_a_pue_outside_the_limits_is_not_sent_but_still_removed():
+    """CodeCarbon accepts any PUE; one joulestream refuses (5.0) is left to the job's setting,
+    and the energies are still divided by it, since CodeCarbon multiplied them."""
+    t0 = (time.time_ns() // 1_000_000_000 - 60) * 1000
+    producer = ListProducer()
+    output = JoulestreamOutput(model="m", producer=producer, user_id="u", clock_ms=lambda: t0)
+    reported = data(1.0, 0.00005, 0.0, 0.0, pue=5.0)
+    output.out(reported, reported)
+    started, measurement = producer.events
+    assert started.pue is None
+    assert round(measurement.cpu_energy_j, 9) == 36.0
