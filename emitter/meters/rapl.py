@@ -3,15 +3,28 @@
 The kernel lists every RAPL zone flat in ``/sys/class/powercap``: ``intel-rapl:N`` is a
 package (``name`` ``package-N`` or, on multi-die parts, ``package-N-die-M``), ``intel-rapl:N:M``
 a subzone of it (``core``, ``uncore``, ``dram``), and ``intel-rapl-mmio:N`` the same package
-again through another interface. AMD processors use the same layout. The meters count each
-package once and each package's ``dram`` once: a zone whose name (and parent's name) was
-already taken is a duplicate and skipped (the MMIO copies, a die listed twice). Each zone's
-``energy_uj`` is a counter in microjoules that wraps to 0 after ``max_energy_range_uj``; a read
-lower than the one before means it wrapped once (reads are seconds apart, a wrap takes minutes
-at full power).
+again through another interface. AMD processors use the same layout.
+
+Each package and each package's ``dram`` is counted once. By name: a zone whose name (and
+parent's name) was already taken is skipped (the MMIO copy of a package). By value: on multi-die
+AMD parts every die's zone (``package-0-die-0``, ``package-0-die-1``) may report the same
+socket-wide counter under different names, so counters that hold the same value when the meter
+starts are suspects, and one that then accumulates the same energy as the other is a copy and
+left out (``find_mirrors``, ``_Counters``; CodeCarbon 3.3.2 spots them the same way,
+``codecarbon/core/rapl.py`` and ``IntelRAPL._confirm_mirrored_files`` in ``core/cpu.py``, but
+drops what a suspect accumulated before it is cleared).
+
+Each zone's ``energy_uj`` is a counter in microjoules that wraps to 0 after
+``max_energy_range_uj``; a read lower than the one before wrapped once. The meter reads every
+zone at least twice per wrap time at ``MAX_ZONE_POWER_W`` (a background thread), whatever the
+tracker's interval, and refuses a delta no package could draw in the time since its last read.
 """
 
+import logging
 import re
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +36,26 @@ from emitter.meters.base import (
     RaplUnavailableError,
 )
 
+log = logging.getLogger(__name__)
+
 METHOD = "rapl"
+MAX_ZONE_POWER_W = 1000.0
+"""Most power one RAPL zone (a package, its DRAM) can draw on average between two reads: twice
+the largest server CPU's TDP today (500 W: AMD EPYC 9965, Intel Xeon 6980P, vendors' spec
+pages), which leaves room for turbo above TDP. Bounds how far apart reads may be (wraps) and
+which deltas are impossible."""
+READ_SLACK_UJ = 1_000_000
+"""1 J allowed above ``MAX_ZONE_POWER_W`` x elapsed: the clock and the counters are not read at
+the same instant."""
+MIRROR_TOLERANCE_UJ = 1_000_000
+"""Two views of one counter, read one after the other, differ by what the package used between
+the two reads: 1 J covers milliseconds at full power (CodeCarbon 3.3.2 uses the same 1 J,
+``SEQUENTIAL_READ_TOLERANCE_KWH`` in ``codecarbon/core/rapl.py``)."""
+MIRROR_RELATIVE = 1e-6
+"""Relative tolerance on counter values (CodeCarbon's ``MIRRORED_COUNTER_TOLERANCE``)."""
+MIRROR_CONFIRM_UJ = 10_000_000
+"""A suspected copy is judged a copy once its reference has accumulated 10 J (ten times the
+tolerance) with the copy still within 1 J of it; independent dies drift apart long before."""
 POWERCAP = Path("/sys/class/powercap")
 _ZONE = re.compile(r"^intel-rapl(-mmio)?:(\d+)(:(\d+))?$")
 
@@ -97,23 +129,164 @@ def find_zones(root: Path = POWERCAP) -> tuple[list[RaplZone], list[RaplZone]]:
     )
 
 
-class _Counters:
-    """Joules accumulated over several wrapping counters since creation."""
+def find_mirrors(values_uj: list[int]) -> dict[int, int]:
+    """Which counters look like copies of an earlier one: {index: index of the earlier one}.
 
-    def __init__(self, zones: list[RaplZone]) -> None:
+    Two independent counters almost never hold the same cumulative value (they range over
+    ``max_energy_range_uj``, about 2.6e11 µJ on Intel), so values equal within
+    ``MIRROR_TOLERANCE_UJ`` (or ``MIRROR_RELATIVE`` of the value) point at one counter listed
+    twice. A zero counter says nothing and is never a candidate. Candidates are confirmed or
+    cleared by what they accumulate (``_Counters``)."""
+    references: list[int] = []
+    mirrors: dict[int, int] = {}
+    for i, value in enumerate(values_uj):
+        if value <= 0:
+            continue
+        for ref in references:
+            if _same(value, values_uj[ref]):
+                mirrors[i] = ref
+                break
+        else:
+            references.append(i)
+    return mirrors
+
+
+def _same(first_uj: int, second_uj: int) -> bool:
+    tolerance = max(MIRROR_TOLERANCE_UJ, MIRROR_RELATIVE * max(first_uj, second_uj))
+    return abs(first_uj - second_uj) <= tolerance
+
+
+class _Counters:
+    """Joules accumulated over several wrapping counters since creation.
+
+    Copies: a counter whose value matched an earlier one's at creation (``find_mirrors``) is
+    held back (accumulated, not counted) until it is judged: once the earlier counter has
+    accumulated ``MIRROR_CONFIRM_UJ`` and the two totals still agree within
+    ``MIRROR_TOLERANCE_UJ`` it is a copy and is dropped; as soon as they disagree it is an
+    independent counter and everything it accumulated is counted from then on. The total
+    never decreases either way.
+
+    Wrap-around: a read lower than the last one wrapped once. That holds only if reads are
+    closer than the time the counter takes to wrap at ``MAX_ZONE_POWER_W``, so a background
+    thread reads every ``period_s`` (half that time) whatever the tracker's interval. A delta
+    above ``MAX_ZONE_POWER_W`` over the time since the last read is impossible (a counter reset
+    by a driver reload, a corrupt read): it is not counted, the counter is read again from
+    there, and a warning is logged.
+    """
+
+    def __init__(
+        self,
+        zones: list[RaplZone],
+        clock: Callable[[], float] = time.monotonic,
+        refresh: bool = True,
+    ) -> None:
         self.zones = zones
+        self._clock = clock
+        self._lock = threading.Lock()
         self._last_uj = [zone.read_uj() for zone in zones]
-        self._total_uj = 0
+        self._last_s = clock()
+        self._total_uj = [0] * len(zones)
+        self._pending = find_mirrors(self._last_uj)
+        self.dropped: dict[int, int] = {}
+        """Counters judged copies: {index: index of the counter they copy}."""
+        self._warned: set[str] = set()
+        self.period_s = min(zone.max_energy_range_uj for zone in zones) / 1e6 / MAX_ZONE_POWER_W / 2
+        """How often the background thread reads: half the shortest wrap time at
+        ``MAX_ZONE_POWER_W`` (131 s for Intel's usual 262,143 J range, 33 s for AMD's 65,713
+        J)."""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if refresh:
+            self._thread = threading.Thread(
+                target=self._refresh, name="joulestream-rapl", daemon=True
+            )
+            self._thread.start()
+
+    def _refresh(self) -> None:
+        while not self._stop.wait(self.period_s):
+            try:
+                self.energy_j()
+            except MeterError:  # the next read covers the interval (one wrap at most)
+                log.debug("RAPL background read failed", exc_info=True)
 
     def energy_j(self) -> float:
-        for i, zone in enumerate(self.zones):
-            now_uj = zone.read_uj()
-            delta_uj = now_uj - self._last_uj[i]
-            if delta_uj < 0:
-                delta_uj += zone.max_energy_range_uj
-            self._total_uj += delta_uj
-            self._last_uj[i] = now_uj
-        return self._total_uj / 1e6
+        with self._lock:
+            # All counters are read before any state changes: a failed read changes nothing.
+            now_uj = [zone.read_uj() for zone in self.zones]
+            now_s = self._clock()
+            elapsed_s = max(0.0, now_s - self._last_s)
+            if elapsed_s > self.period_s * 2:
+                self._warn(
+                    "gap",
+                    "RAPL counters were read %.3g s apart, longer than the %.3g s in which one "
+                    "can wrap at %g W: energy may be undercounted",
+                    elapsed_s,
+                    self.period_s * 2,
+                    MAX_ZONE_POWER_W,
+                )
+            limit_uj = MAX_ZONE_POWER_W * elapsed_s * 1e6 + READ_SLACK_UJ
+            for i, zone in enumerate(self.zones):
+                delta_uj = now_uj[i] - self._last_uj[i]
+                if delta_uj < 0:
+                    delta_uj += zone.max_energy_range_uj
+                if delta_uj > limit_uj:
+                    self._warn(
+                        zone.key,
+                        "RAPL zone %s gained %.1f J in %.3f s, more than %g W can: counter "
+                        "reset or bad read; that delta is not counted",
+                        zone.key,
+                        delta_uj / 1e6,
+                        elapsed_s,
+                        MAX_ZONE_POWER_W,
+                    )
+                    delta_uj = 0
+                self._total_uj[i] += delta_uj
+            self._last_uj, self._last_s = now_uj, now_s
+            self._judge_mirrors()
+            counted = (
+                total
+                for i, total in enumerate(self._total_uj)
+                if i not in self._pending and i not in self.dropped
+            )
+            return sum(counted) / 1e6
+
+    def _judge_mirrors(self) -> None:
+        for i, ref in list(self._pending.items()):
+            if abs(self._total_uj[i] - self._total_uj[ref]) > MIRROR_TOLERANCE_UJ:
+                del self._pending[i]
+                log.info("RAPL zone %s counts on its own: measured", self.zones[i].key)
+            elif self._total_uj[ref] >= MIRROR_CONFIRM_UJ:
+                del self._pending[i]
+                self.dropped[i] = ref
+                log.warning(
+                    "RAPL zone %s (%s) mirrors %s (%s): left out, not counted twice",
+                    self.zones[i].key,
+                    self.zones[i].path.name,
+                    self.zones[ref].key,
+                    self.zones[ref].path.name,
+                )
+
+    def _warn(self, key: str, message: str, *args: object) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(message, *args)
+
+    def describe(self) -> str:
+        names = [
+            z.key
+            + (
+                f" (copy of {self.zones[self.dropped[i]].key}, left out)"
+                if i in self.dropped
+                else ""
+            )
+            for i, z in enumerate(self.zones)
+        ]
+        return ", ".join(names)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(1.0)
 
 
 class RaplCpuMeter(CpuMeter):
@@ -121,15 +294,23 @@ class RaplCpuMeter(CpuMeter):
 
     method = METHOD
 
-    def __init__(self, zones: list[RaplZone]) -> None:
-        self._counters = _Counters(zones)
+    def __init__(
+        self,
+        zones: list[RaplZone],
+        clock: Callable[[], float] = time.monotonic,
+        refresh: bool = True,
+    ) -> None:
+        self._counters = _Counters(zones, clock, refresh)
 
     def energy_j(self) -> float:
         return self._counters.energy_j()
 
     def describe(self) -> str:
-        names = ", ".join(z.key for z in self._counters.zones)
+        names = self._counters.describe()
         return f"CPU: measured (rapl), {len(self._counters.zones)} package zone(s): {names}"
+
+    def close(self) -> None:
+        self._counters.close()
 
 
 class RaplRamMeter(RamMeter):
@@ -137,14 +318,22 @@ class RaplRamMeter(RamMeter):
 
     method = METHOD
 
-    def __init__(self, zones: list[RaplZone]) -> None:
+    def __init__(
+        self,
+        zones: list[RaplZone],
+        clock: Callable[[], float] = time.monotonic,
+        refresh: bool = True,
+    ) -> None:
         if not zones:
             raise RaplUnavailableError("RAPL has no dram zone on this host")
-        self._counters = _Counters(zones)
+        self._counters = _Counters(zones, clock, refresh)
 
     def energy_j(self) -> float:
         return self._counters.energy_j()
 
     def describe(self) -> str:
-        names = ", ".join(z.key for z in self._counters.zones)
+        names = self._counters.describe()
         return f"RAM: measured (rapl), {len(self._counters.zones)} dram zone(s): {names}"
+
+    def close(self) -> None:
+        self._counters.close()
