@@ -1,47 +1,29 @@
-"""Carbon pricing: the intensity table shipped as data, PUE settings, and their SQL.
+"""Carbon pricing: the shared intensity table, PUE settings, and their SQL.
 
 A run is priced with, in order of precedence: the intensity in its ``run_started`` event, the
-table's figure for its region (``data/carbon_intensity.csv``), or the table's ``WORLD`` figure,
-flagged as a fallback. Its PUE is the one in ``run_started``, else the configured PUE of its
-region, else of its provider (the part of ``aws:us-east-1`` before the colon), else 1.0.
+table's figure for its region (``schemas/carbon_intensity.csv``, read by ``schemas.intensity``),
+or the table's ``WORLD`` figure, flagged as a fallback. Its PUE is the one in ``run_started``,
+else the configured PUE of its region, else of its provider (the part of ``aws:us-east-1``
+before the colon), else 1.0.
 
 CO2e of an energy: ``energy_j * pue * intensity_g_per_kwh / 3_600_000`` grams, in this order of
 operations everywhere (the job and the tests compute the same doubles).
 """
 
-import csv
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-TABLE = Path(__file__).parent / "data" / "carbon_intensity.csv"
-WORLD = "WORLD"
+from schemas import intensity
+from schemas.intensity import WORLD, Intensity
+
 J_PER_KWH = 3_600_000.0
 EVENT_SOURCE = "run_started event"
 
 
-@dataclass(frozen=True)
-class Intensity:
-    """One row of the table."""
-
-    intensity_g_per_kwh: float
-    source: str
-    year: int
-
-
-def load(path: Path = TABLE) -> dict[str, Intensity]:
-    """The table by region; ``#`` lines are its attribution."""
-    with open(path, encoding="utf-8") as f:
-        rows = csv.DictReader(line for line in f if not line.startswith("#"))
-        table = {
-            row["region"]: Intensity(
-                float(row["intensity_g_per_kwh"]), row["source"], int(row["year"])
-            )
-            for row in rows
-        }
-    if WORLD not in table:
-        raise ValueError(f"{path} has no {WORLD} row (the fallback for unknown regions)")
-    return table
+def load(path: Path | None = None) -> dict[str, Intensity]:
+    """The intensity table by zone: the shared one, or the file at ``path`` (for tests)."""
+    return intensity.load(path)
 
 
 def parse_pue(text: str) -> dict[str, float]:
@@ -85,7 +67,7 @@ class Pricing:
         row = self.table.get(region)
         fallback = row is None
         row = row or self.table[WORLD]
-        return row.intensity_g_per_kwh, f"{row.source} {row.year}", fallback
+        return row.intensity_g_per_kwh, row.cited, fallback
 
     def pue(self, region: str, from_event: float | None) -> float:
         if from_event is not None:
@@ -99,12 +81,12 @@ class Pricing:
         return f"COALESCE({from_event}, {_map(values)}[{region}], {world})"
 
     def source_sql(self, region: str, from_event: str) -> str:
-        sources = {k: _string(f"{v.source} {v.year}") for k, v in self.table.items()}
+        sources = {k: _string(v.cited) for k, v in self.table.items()}
         world = self.table[WORLD]
         return (
             f"CASE WHEN {from_event} IS NOT NULL THEN {_string(EVENT_SOURCE)} "
             f"ELSE COALESCE({_map(sources)}[{region}], "
-            f"{_string(f'{world.source} {world.year}')}) END"
+            f"{_string(world.cited)}) END"
         )
 
     def fallback_sql(self, region: str, from_event: str) -> str:

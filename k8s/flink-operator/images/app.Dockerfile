@@ -14,11 +14,10 @@ RUN pip install --no-cache-dir -c /tmp/requirements.lock \
       psutil==7.2.2 \
       pymongo==4.20.1
 WORKDIR /app
+# schemas: the Avro contract, and the intensity table the run page's what-if reads.
 COPY schemas /app/schemas
 COPY emitter /app/emitter
 COPY dash_app /app/dash_app
-# The intensity table, read as data by the run page's what-if (dash_app/intensity.py).
-COPY flink_jobs/data/carbon_intensity.csv /app/flink_jobs/data/carbon_intensity.csv
 RUN useradd --system --uid 10001 joulestream
 USER 10001
 ENV PYTHONPATH=/app \
