@@ -11,6 +11,8 @@ from typing import Any
 
 from pymongo.database import Database
 
+from schemas import intensity as intensity_table
+
 Document = dict[str, Any]
 
 USERS = [f"user{i:02d}" for i in range(20)]
@@ -18,7 +20,9 @@ PROJECTS = ["vision", "nlp", "speech", "recsys", "rl"]
 MODELS = ["resnet50", "vit-b16", "bert-base", "gpt2-small", "llama-7b", "whisper-s", "t5-base"]
 DATASETS = ["imagenet", "c4", "librispeech", "wikitext", "criteo"]
 FRAMEWORKS = ["pytorch", "jax", "tensorflow"]
-REGIONS = {"DE": 381.0, "FR": 56.0, "SE": 36.0, "PL": 662.0, "US": 369.0, "aws:us-east-1": 369.0}
+# Priced from the job's own table, so that the documents carry its figures and citations.
+_TABLE = intensity_table.load()
+REGIONS = {zone: _TABLE[zone] for zone in ("DE", "FR", "SE", "PL", "US", "aws:us-east-1")}
 WINDOW_S = 60
 ROLLUP_S = 3600
 
@@ -35,7 +39,8 @@ def fleet(
     for index in range(runs):
         run_id = f"bench-{index:05d}"
         region = rng.choice(list(REGIONS))
-        intensity, pue = REGIONS[region], rng.choice([1.0, 1.1, 1.2])
+        row, pue = REGIONS[region], rng.choice([1.0, 1.1, 1.2])
+        intensity = row.intensity_g_per_kwh
         is_running = index < running
         end = now if is_running else now - timedelta(hours=rng.uniform(1, 24 * 30))
         end = end.replace(second=0, microsecond=0)
@@ -67,7 +72,7 @@ def fleet(
                     "energy_j": energy,
                     "pue": pue,
                     "intensity_g_per_kwh": intensity,
-                    "intensity_source": "Ember 2023",
+                    "intensity_source": row.cited,
                     "intensity_fallback": False,
                     "cpu_co2e_g": _co2e_g(cpu, pue, intensity),
                     "gpu_co2e_g": _co2e_g(gpu, pue, intensity),
@@ -120,7 +125,7 @@ def fleet(
             **totals,
             "pue": pue,
             "intensity_g_per_kwh": intensity,
-            "intensity_source": "Ember 2023",
+            "intensity_source": row.cited,
             "intensity_fallback": False,
             **{
                 f"{part}_co2e_g": _co2e_g(totals[f"{part}_energy_j"], pue, intensity)
