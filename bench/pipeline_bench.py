@@ -105,7 +105,8 @@ def counted(db: Database[dict[str, Any]]) -> int:
 def throughput(settings: StackSettings, events: int, runs: int) -> float:
     """Events/s from a pre-filled topic: first document to every event counted."""
     with job(settings, start=False) as j:
-        t0 = 1_767_225_600_000
+        # Ending now: the job keeps only events of the last 7 days (JOULESTREAM_MAX_EVENT_AGE_S).
+        t0 = time.time_ns() // 1_000_000 - (events // runs + 1) * 1000
         values = (
             (f"run-{i % runs}", measurement(i % runs, i // runs, t0 + (i // runs) * 1000))
             for i in range(events)

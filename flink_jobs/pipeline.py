@@ -24,23 +24,24 @@ def table_config(s: JobSettings) -> dict[str, str]:
         "pipeline.name": s.job_name,
         # Window boundaries and stored dates are UTC whatever the machine's zone.
         "table.local-time-zone": "UTC",
-        # A partition that has no data (or stopped getting any) must not hold the watermark back.
-        "table.exec.source.idle-timeout": f"{s.idle_timeout_s} s",
         # Every sink's _id is built from the keys of the statement writing it, so Flink need
         # not keep a copy of every output row to order updates (its upsert materializer).
         "table.exec.sink.upsert-materialize": "NONE",
         # Plan the views every output shares once: one de-duplication state, and the late/on
         # time split read from one operator's watermark, so each measurement goes one way.
         "table.optimizer.reuse-optimize-block-with-digest-enabled": "true",
-        # Not for the whole job: its processing-time batching replaces event-time watermarks in
-        # a shared block (every measurement then looks late). flink_jobs/plan.py puts
-        # mini-batches where they are safe.
-        "table.exec.mini-batch.enabled": "false",
+        # Every aggregate folds a batch of a key's events into one state update and one output
+        # row, which multiplies the job's throughput. Safe for the whole job: no operator uses
+        # Flink's event-time watermarks (event time is judged per run, see sql.progressed_view).
+        "table.exec.mini-batch.enabled": "true" if s.mini_batch_ms > 0 else "false",
+        "table.exec.mini-batch.allow-latency": f"{max(s.mini_batch_ms, 1)} ms",
+        "table.exec.mini-batch.size": str(s.mini_batch_size),
     }
 
 
-def build(t_env: TableEnvironment, s: JobSettings) -> None:
-    """Register the source, views and sinks and submit every INSERT as one job."""
+def compiled_plan(t_env: TableEnvironment, s: JobSettings) -> str:
+    """Register the source, views and sinks and compile every INSERT into one plan (JSON),
+    with each stateful operator's state TTL (``flink_jobs/plan``)."""
     config = t_env.get_config()
     for key, value in table_config(s).items():
         config.set(key, value)
@@ -48,12 +49,15 @@ def build(t_env: TableEnvironment, s: JobSettings) -> None:
     for ddl in (
         sql.LATEST_BY_SEQ_DDL,
         sql.source_ddl(s),
-        sql.checked_view(),
+        sql.checked_view(s),
+        sql.progressed_view(),
         sql.deduped_view(),
-        sql.measurements_view(),
+        sql.measurements_view(s),
         sql.on_time_view(),
         sql.late_view(),
         sql.run_meta_view(),
+        sql.silences_view(s),
+        sql.run_updates_view(),
         sql.windows_view(s, pricing),
         sql.priced_late_view(pricing),
         sql.runs_sink_ddl(s),
@@ -66,19 +70,21 @@ def build(t_env: TableEnvironment, s: JobSettings) -> None:
     ):
         t_env.execute_sql(ddl)
     statements = t_env.create_statement_set()
-    statements.add_insert_sql(sql.runs_insert(pricing))
+    statements.add_insert_sql(sql.runs_insert(s, pricing))
     statements.add_insert_sql(sql.windows_insert())
     statements.add_insert_sql(sql.windows_topic_insert())
     statements.add_insert_sql(sql.rollups_insert(s))
     statements.add_insert_sql(sql.epochs_insert())
-    statements.add_insert_sql(sql.late_insert())
+    statements.add_insert_sql(sql.late_insert(s))
     statements.add_insert_sql(sql.dead_letters_insert(s))
-    # Submitted as a compiled plan, to give each stateful operator its own TTL and mini-batches
-    # where they are safe (flink_jobs/plan).
+    # Submitted as a compiled plan, to give each stateful operator its own TTL (flink_jobs/plan).
     compiled = statements._j_statement_set.compilePlan().asJsonString()
-    plan = tuned(
-        compiled, s.dedup_ttl_s * 1000, s.state_ttl_s * 1000, s.mini_batch_ms, s.mini_batch_size
-    )
+    return tuned(compiled, s.dedup_ttl_s * 1000, s.state_ttl_s * 1000)
+
+
+def build(t_env: TableEnvironment, s: JobSettings) -> None:
+    """Compile the job and submit it."""
+    plan = compiled_plan(t_env, s)
     gateway = get_gateway()
     reference = gateway.jvm.org.apache.flink.table.api.PlanReference.fromJsonString(plan)
     result = TableResult(t_env._j_tenv.loadPlan(reference).execute())

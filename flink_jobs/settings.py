@@ -2,7 +2,9 @@
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from schemas import limits
 
 
 @dataclass(frozen=True)
@@ -14,13 +16,27 @@ class JobSettings:
     topic: str = "training.events"
     consumer_group: str = "joulestream-pipeline"
     mongodb_uri: str = "mongodb://127.0.0.1:27017/"
+    """Without credentials: they come apart (``mongodb_username``, ``mongodb_password``)."""
     mongodb_database: str = "joulestream"
+    mongodb_username: str = ""
+    mongodb_password: str = field(default="", repr=False)
+    kafka_security_protocol: str = "PLAINTEXT"
+    """``PLAINTEXT``, ``SSL``, ``SASL_PLAINTEXT`` or ``SASL_SSL``."""
+    kafka_sasl_mechanism: str = ""
+    """``SCRAM-SHA-512``, ``SCRAM-SHA-256`` or ``PLAIN`` with a ``SASL_*`` protocol."""
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = field(default="", repr=False)
     run_window_s: int = 60
     """Length of the per-run tumbling windows, seconds."""
     watermark_delay_s: int = 5
-    """Bounded out-of-orderness of event time, seconds."""
-    idle_timeout_s: int = 10
-    """A Kafka partition quiet for this long stops holding the watermark back, seconds."""
+    """Bounded out-of-orderness of a run's events, seconds: a measurement is late when its run
+    has already sent an event this much later in event time."""
+    max_event_age_s: int = limits.DEFAULT_MAX_AGE_MS // 1000
+    """A record whose ts_ms is more than this before it reached Kafka is a dead letter."""
+    max_event_ahead_s: int = limits.DEFAULT_MAX_AHEAD_MS // 1000
+    """A record whose ts_ms is more than this after it reached Kafka is a dead letter."""
+    lost_after_s: int = 300
+    """An unfinished run silent for this long (processing time) is ``lost``, seconds."""
     rollup_s: int = 3600
     """Length of the periods of the per user, model and region rollups, seconds."""
     pue: str = ""
@@ -38,6 +54,23 @@ class JobSettings:
     """At most this many events wait in one mini-batch."""
 
     def __post_init__(self) -> None:
+        for name in ("watermark_delay_s", "max_event_age_s", "max_event_ahead_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if "@" in self.mongodb_uri.split("://", 1)[-1].split("/", 1)[0]:
+            raise ValueError(
+                "MONGODB_URI holds credentials: give them as MONGODB_USERNAME and "
+                "MONGODB_PASSWORD, so that no logged URI carries them"
+            )
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+            )
+        if self.lost_after_s <= 0:
+            raise ValueError(f"JOULESTREAM_LOST_AFTER_S must be > 0, got {self.lost_after_s}")
         # Rollups add up closed windows, so a window must never straddle two periods.
         if self.run_window_s <= 0 or self.rollup_s % self.run_window_s != 0:
             raise ValueError(
@@ -60,9 +93,17 @@ class JobSettings:
             consumer_group=e.get("JOULESTREAM_CONSUMER_GROUP", d.consumer_group),
             mongodb_uri=e.get("MONGODB_URI", d.mongodb_uri),
             mongodb_database=e.get("MONGODB_DATABASE", d.mongodb_database),
+            mongodb_username=e.get("MONGODB_USERNAME", d.mongodb_username),
+            mongodb_password=e.get("MONGODB_PASSWORD", d.mongodb_password),
+            kafka_security_protocol=e.get("KAFKA_SECURITY_PROTOCOL", d.kafka_security_protocol),
+            kafka_sasl_mechanism=e.get("KAFKA_SASL_MECHANISM", d.kafka_sasl_mechanism),
+            kafka_sasl_username=e.get("KAFKA_SASL_USERNAME", d.kafka_sasl_username),
+            kafka_sasl_password=e.get("KAFKA_SASL_PASSWORD", d.kafka_sasl_password),
             run_window_s=int(e.get("JOULESTREAM_RUN_WINDOW_S", d.run_window_s)),
             watermark_delay_s=int(e.get("JOULESTREAM_WATERMARK_DELAY_S", d.watermark_delay_s)),
-            idle_timeout_s=int(e.get("JOULESTREAM_IDLE_TIMEOUT_S", d.idle_timeout_s)),
+            max_event_age_s=int(e.get("JOULESTREAM_MAX_EVENT_AGE_S", d.max_event_age_s)),
+            max_event_ahead_s=int(e.get("JOULESTREAM_MAX_EVENT_AHEAD_S", d.max_event_ahead_s)),
+            lost_after_s=int(e.get("JOULESTREAM_LOST_AFTER_S", d.lost_after_s)),
             rollup_s=int(e.get("JOULESTREAM_ROLLUP_S", d.rollup_s)),
             pue=e.get("JOULESTREAM_PUE", d.pue),
             dedup_ttl_s=int(e.get("JOULESTREAM_DEDUP_TTL_S", d.dedup_ttl_s)),

@@ -3,19 +3,26 @@
 All per-record work is SQL, so it runs in the JVM; no Python code runs per record.
 The MongoDB document shapes these statements write are described in ``docs/documents.md``.
 
-Data flow: ``events`` (Kafka) → ``deduped`` (first arrival of each ``event_id``) →
-``measurements`` (flattened) → split at the watermark into windows (on time) and
-``late_events`` (behind it); ``runs`` and ``rollups`` count every valid event, late or not.
+Data flow: ``events`` (Kafka) → ``checked_events`` (valid, or a dead letter with its reason)
+→ ``progressed`` (each event with its run's progress in arrival order: event time per run) →
+``deduped`` (first arrival of each ``event_id``) → ``measurements`` (flattened), split by their
+run's own watermark into windows (on time) and ``late_events`` (behind it); ``runs`` and
+``rollups`` count every valid event, late or not.
 """
 
 import schemas
+from flink_jobs import checks
 from flink_jobs.avro_ddl import column_ddl
 from flink_jobs.carbon import Pricing, co2e_sql
 from flink_jobs.settings import JobSettings
+from schemas import limits
 
 SOURCE = "events"
 CHECKED = "checked_events"
+PROGRESSED = "progressed"
 DEDUPED = "deduped"
+SILENCES = "silences"
+RUN_UPDATES = "run_updates"
 MEASUREMENTS = "measurements"
 RUN_META = "run_meta"
 RUNS_SINK = "runs_sink"
@@ -52,9 +59,33 @@ def _with(options: dict[str, str]) -> str:
     return ",\n".join(f"  {literal(k)} = {literal(v)}" for k, v in options.items())
 
 
+def _jaas(value: str) -> str:
+    """A quoted JAAS option value."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _kafka_security(s: JobSettings) -> dict[str, str]:
+    """The Kafka client's security options. The password sits in ``sasl.jaas.config``, whose
+    value Flink hides wherever it prints options and the Kafka client hides in its logs."""
+    options = {"properties.security.protocol": s.kafka_security_protocol}
+    if s.kafka_security_protocol.startswith("SASL_"):
+        module = (
+            "org.apache.kafka.common.security.plain.PlainLoginModule"
+            if s.kafka_sasl_mechanism == "PLAIN"
+            else "org.apache.kafka.common.security.scram.ScramLoginModule"
+        )
+        options["properties.sasl.mechanism"] = s.kafka_sasl_mechanism
+        options["properties.sasl.jaas.config"] = (
+            f"{module} required username={_jaas(s.kafka_sasl_username)} "
+            f"password={_jaas(s.kafka_sasl_password)};"
+        )
+    return options
+
+
 def source_ddl(s: JobSettings, bounded: bool = False) -> str:
-    """Kafka source: the Avro contract's columns (every event type), event time from ``ts_ms``,
-    a watermark, and where each record came from.
+    """Kafka source: the Avro contract's columns (every event type), and where and when each
+    record reached Kafka. No watermark: event time is judged per run (``progressed_view``), so
+    no record can move another run's time.
 
     The ``joulestream-avro`` format (``flink_jobs/java``) turns a record it cannot decode into a
     row with ``decode_error`` and ``raw`` set instead of failing the job. ``bounded`` stops at
@@ -70,6 +101,7 @@ def source_ddl(s: JobSettings, bounded: bool = False) -> str:
         # restarts with state resume from the offsets in their checkpoint instead.
         "scan.startup.mode": "earliest-offset",
         "format": "joulestream-avro",
+        **_kafka_security(s),
     }
     if bounded:
         options["scan.bounded.mode"] = "latest-offset"
@@ -79,49 +111,22 @@ def source_ddl(s: JobSettings, bounded: bool = False) -> str:
   raw_bytes BYTES METADATA FROM 'value.raw' VIRTUAL,
   kafka_partition INT METADATA FROM 'partition' VIRTUAL,
   kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
-  proc_time AS PROCTIME(),
-  event_time AS TO_TIMESTAMP_LTZ(ts_ms, 3),
-  WATERMARK FOR event_time AS event_time - INTERVAL '{s.watermark_delay_s}' SECOND
+  kafka_timestamp TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
+  proc_time AS PROCTIME()
 ) WITH (
 {_with(options)}
 )"""
 
 
-EVENT_TYPES = ("run_started", "measurement", "run_finished")
+def checked_view(s: JobSettings) -> str:
+    """Every record with ``invalid_reason``: null for a valid event, else why it is not one
+    (``flink_jobs/checks.py``).
 
-
-def _energy_problem(column: str) -> str:
-    """True for a negative number, NaN or an infinity; null passes.
-
-    Spelled with ``x - x`` (0 for every finite x, NaN otherwise) because the planner compares
-    doubles in ranges with ``Double.compare``, where NaN sorts above every number: a ``BETWEEN``
-    would let NaN through (and MongoDB-compatible servers may refuse to store it)."""
-    return f"({column} < 0 OR {column} - {column} <> 0)"
-
-
-def checked_view() -> str:
-    """Every record with ``invalid_reason``: null for a valid event, else why it is not one.
-
-    The emitter refuses such events at its API; these rules protect the totals from anything
+    The emitter refuses such events at its API; these rules protect the outputs from anything
     else that writes to the topic."""
-    types = ", ".join(literal(t) for t in EVENT_TYPES)
-    energies = " OR ".join(
-        _energy_problem(f"measurement.{c}") for c in (*ENERGY, "interval_start_ms")
-    )
     return f"""CREATE TEMPORARY VIEW {CHECKED} AS
 SELECT *,
-  CASE
-    WHEN decode_error IS NOT NULL THEN CONCAT('undecodable: ', decode_error)
-    WHEN event_type NOT IN ({types}) THEN CONCAT('unknown event_type: ', event_type)
-    WHEN run_id = '' OR event_id = '' THEN 'empty run_id or event_id'
-    WHEN ts_ms < 0 OR seq < 0 THEN 'negative ts_ms or seq'
-    WHEN event_type = 'measurement' AND measurement IS NULL
-      THEN 'a measurement event without its measurement section'
-    WHEN event_type = 'run_finished' AND run_finished IS NULL
-      THEN 'a run_finished event without its run_finished section'
-    WHEN {energies} THEN 'negative, NaN or infinite energy'
-    WHEN measurement.interval_start_ms > ts_ms THEN 'the interval ends before it starts'
-  END AS invalid_reason
+  {checks.invalid_reason(s.max_event_age_s, s.max_event_ahead_s)} AS invalid_reason
 FROM {SOURCE}"""
 
 
@@ -149,26 +154,49 @@ _FLAT_SECTIONS = {
 }
 
 
+def progressed_view() -> str:
+    """Each valid event with its run's progress when it arrived: ``progress_ms``, the highest
+    ``ts_ms`` of the run so far (this event included), and ``finished``, 1 once the run's
+    ``run_finished`` has arrived. This is event time per run: a run's watermark is its own
+    progress less the bound, so one trainer's clock, delay or outage never touches another run.
+
+    Ordered by arrival (processing time) over the run's events as Kafka holds them: a run's
+    events share a partition (key = run id), so the order, and with it which events are late,
+    is the same on every read of the topic. Computed before de-duplication, which changes no
+    maximum (a copy carries its original's time) and keeps a single exchange by run in front.
+    The sections' fields are flat columns (null where the event's type has no such section):
+    events cross the network without what no output reads."""
+    flat = ",\n".join(f"  {expr} AS {name}" for name, expr in _FLAT_SECTIONS.items())
+    return f"""CREATE TEMPORARY VIEW {PROGRESSED} AS
+SELECT
+  event_id, event_type, run_id, seq, ts_ms, user_id, project, `model`, region, proc_time,
+{flat},
+  MAX(ts_ms) OVER run_arrivals AS progress_ms,
+  MAX(CASE WHEN event_type = 'run_finished' THEN 1 ELSE 0 END) OVER run_arrivals AS finished
+FROM {CHECKED}
+WHERE invalid_reason IS NULL
+WINDOW run_arrivals AS (
+  PARTITION BY run_id ORDER BY proc_time ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"""
+
+
 def deduped_view() -> str:
     """Each ``event_id`` once: the first arrival wins; a re-sent or replayed copy is dropped.
 
-    Ordered by processing time, so the result is append-only and keeps the event-time
-    attribute (Flink's deduplication keeping the first row). The sections' fields are flat
-    columns (null where the event's type has no such section)."""
-    flat = ",\n".join(f"    {expr} AS {name}" for name, expr in _FLAT_SECTIONS.items())
+    Ordered by processing time, so the result is append-only (Flink's deduplication keeping
+    the first row)."""
     return f"""CREATE TEMPORARY VIEW {DEDUPED} AS
 SELECT * FROM (
-  SELECT
-    event_id, event_type, run_id, seq, ts_ms, user_id, project, `model`, region, event_time,
-{flat},
-    ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY proc_time ASC) AS arrival
-  FROM {CHECKED}
-  WHERE invalid_reason IS NULL
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY proc_time ASC) AS arrival
+  FROM {PROGRESSED}
 ) WHERE arrival = 1"""
 
 
-def measurements_view() -> str:
-    """The de-duplicated measurement events, flattened; a component not measured counts 0 J."""
+def measurements_view(s: JobSettings) -> str:
+    """The de-duplicated measurement events, flattened; a component not measured counts 0 J.
+
+    ``late_reason`` is null for an event on time, else why it is late: behind its run's
+    watermark (its progress less the bound) or after its run's ``run_finished``, which closes
+    the run's windows."""
     energies = ",\n".join(f"  COALESCE({c}, 0.0) AS {c}" for c in ENERGY)
     total = " + ".join(f"COALESCE({c}, 0.0)" for c in ENERGY)
     return f"""CREATE TEMPORARY VIEW {MEASUREMENTS} AS
@@ -181,7 +209,6 @@ SELECT
   region,
   seq,
   ts_ms,
-  event_time,
   interval_start_ms,
 {energies},
   {total} AS energy_j,
@@ -190,7 +217,12 @@ SELECT
   `epoch`,
   `step`,
   loss,
-  accuracy
+  accuracy,
+  progress_ms,
+  CASE
+    WHEN finished = 1 THEN 'after its run_finished'
+    WHEN ts_ms <= progress_ms - {s.watermark_delay_s * 1000} THEN 'behind its run''s watermark'
+  END AS late_reason
 FROM {DEDUPED}
 WHERE event_type = 'measurement'"""
 
@@ -210,18 +242,20 @@ INSERT_ONCE = "insert-once"
 def _mongo(s: JobSettings, collection: str, mode: str) -> str:
     """The guarded MongoDB sink (``flink_jobs/java``): a document is replaced only by one with
     a larger ``version``, or, for final results, written once; a replay after a restore cannot
-    bring an older value back."""
-    return _with(
-        {
-            "connector": "joulestream-mongodb",
-            "uri": s.mongodb_uri,
-            "database": s.mongodb_database,
-            "collection": collection,
-            "write-mode": mode,
-            "sink.buffer-flush.interval": "1s",
-            "sink.buffer-flush.max-rows": "1000",
-        }
-    )
+    bring an older value back. Credentials travel apart from the URI; Flink hides the value
+    of ``password`` wherever it prints options."""
+    options = {
+        "connector": "joulestream-mongodb",
+        "uri": s.mongodb_uri,
+        "database": s.mongodb_database,
+        "collection": collection,
+        "write-mode": mode,
+        "sink.buffer-flush.interval": "1s",
+        "sink.buffer-flush.max-rows": "1000",
+    }
+    if s.mongodb_username:
+        options |= {"username": s.mongodb_username, "password": s.mongodb_password}
+    return _with(options)
 
 
 def _doubles(names: tuple[str, ...]) -> str:
@@ -285,6 +319,7 @@ def runs_sink_ddl(s: JobSettings) -> str:
   started_at TIMESTAMP_LTZ(3),
   last_event_at TIMESTAMP_LTZ(3),
   finished_at TIMESTAMP_LTZ(3),
+  watermark_at TIMESTAMP_LTZ(3),
   samples BIGINT,
   tokens BIGINT,
   power_w DOUBLE,
@@ -324,12 +359,13 @@ def rollups_sink_ddl(s: JobSettings) -> str:
 
 
 def late_sink_ddl(s: JobSettings) -> str:
-    """``late_events``: measurements that arrived behind the watermark, ``_id`` = event id."""
+    """``late_events``: measurements that arrived late, ``_id`` = event id."""
     columns = f"""  event_id STRING,
   run_id STRING,
   seq BIGINT,
   event_at TIMESTAMP_LTZ(3),
   watermark_at TIMESTAMP_LTZ(3),
+  reason STRING,
 {_ENERGY_COLUMNS}"""
     return _sink(LATE_SINK, columns, s, "late_events", INSERT_ONCE)
 
@@ -358,9 +394,10 @@ SELECT
   kafka_partition,
   kafka_offset,
   raw_bytes,
-  NULLIF(event_id, ''),
-  NULLIF(run_id, ''),
-  NULLIF(event_type, ''),
+  -- Cut to the contract's length: a record is often a dead letter for an id far too long.
+  NULLIF(SUBSTRING(event_id, 1, {limits.MAX_TEXT_LEN}), ''),
+  NULLIF(SUBSTRING(run_id, 1, {limits.MAX_TEXT_LEN}), ''),
+  NULLIF(SUBSTRING(event_type, 1, {limits.MAX_TEXT_LEN}), ''),
   CAST(proc_time AS TIMESTAMP_LTZ(3))
 FROM {CHECKED}
 WHERE invalid_reason IS NOT NULL"""
@@ -380,10 +417,64 @@ def _co2e_columns() -> str:
     )
 
 
-def runs_insert(pricing: Pricing) -> str:
+# What the run totals read of each event, with the type a silence (which has none of it) gives.
+_RUN_UPDATE_COLUMNS = {
+    "seq": "BIGINT",
+    "ts_ms": "BIGINT",
+    "user_id": "STRING",
+    "project": "STRING",
+    "`model`": "STRING",
+    "region": "STRING",
+    "dataset": "STRING",
+    "framework": "STRING",
+    "event_pue": "DOUBLE",
+    "event_intensity": "DOUBLE",
+    "finished_status": "STRING",
+    "interval_start_ms": "BIGINT",
+    **dict.fromkeys(ENERGY, "DOUBLE"),
+    "cpu_method": "STRING",
+    "ram_method": "STRING",
+    "gpu_method": "STRING",
+    "samples": "BIGINT",
+    "tokens": "BIGINT",
+    "`epoch`": "BIGINT",
+    "`step`": "BIGINT",
+    "loss": "DOUBLE",
+    "accuracy": "DOUBLE",
+}
+
+
+def silences_view(s: JobSettings) -> str:
+    """A row for each unfinished run that has sent nothing for ``lost_after_s`` (processing
+    time: a session window per run that closes after that silence). The run is then ``lost``
+    until it sends again."""
+    return f"""CREATE TEMPORARY VIEW {SILENCES} AS
+SELECT run_id, CAST(window_end AS TIMESTAMP_LTZ(3)) AS silent_at
+FROM TABLE(SESSION(
+  TABLE {DEDUPED} PARTITION BY run_id, DESCRIPTOR(proc_time),
+  INTERVAL '{s.lost_after_s}' SECOND({len(str(s.lost_after_s))})))
+GROUP BY run_id, window_start, window_end
+HAVING MAX(finished) = 0"""
+
+
+def run_updates_view() -> str:
+    """What changes a run: its events, each with the time it was heard, and its silences."""
+    columns = ", ".join(_RUN_UPDATE_COLUMNS)
+    nulls = ", ".join(f"CAST(NULL AS {t})" for t in _RUN_UPDATE_COLUMNS.values())
+    return f"""CREATE TEMPORARY VIEW {RUN_UPDATES} AS
+SELECT run_id, event_type, {columns},
+  CAST(proc_time AS TIMESTAMP_LTZ(3)) AS heard_at, CAST(NULL AS TIMESTAMP_LTZ(3)) AS silent_at
+FROM {DEDUPED}
+UNION ALL
+SELECT run_id, 'silence', {nulls}, CAST(NULL AS TIMESTAMP_LTZ(3)), silent_at
+FROM {SILENCES}"""
+
+
+def runs_insert(s: JobSettings, pricing: Pricing) -> str:
     """Per-run cumulative totals over every event of the run (late ones too): a keyed aggregate
     whose every update upserts the run. The sections of other event types are null and add
-    nothing."""
+    nothing. A run without ``run_finished`` is ``running`` while it reports and ``lost`` once
+    it has been silent for ``lost_after_s``; ``watermark_at`` is the run's own watermark."""
     sums = ",\n".join(f"      COALESCE(SUM({c}), 0.0) AS {c}" for c in ENERGY)
     total = " + ".join(f"COALESCE({c}, 0.0)" for c in ENERGY)
     methods = ",\n".join(
@@ -402,7 +493,7 @@ def runs_insert(pricing: Pricing) -> str:
     return f"""INSERT INTO {RUNS_SINK}
 SELECT
   run_id, run_id, user_id, project, `model`, region, dataset, framework, status, events,
-  last_seq, started_at, last_event_at, finished_at, samples, tokens, power_w,
+  last_seq, started_at, last_event_at, finished_at, watermark_at, samples, tokens, power_w,
   `epoch`, `step`, loss, accuracy,
   {", ".join(COMPONENTS)},
   pue, intensity_g_per_kwh, intensity_source, intensity_fallback,
@@ -426,7 +517,9 @@ FROM (
       -- LAST_VALUE skips nulls: these keep what the run's events last said.
       LAST_VALUE(dataset) AS dataset,
       LAST_VALUE(framework) AS framework,
-      COALESCE(LAST_VALUE(finished_status), 'running') AS status,
+      COALESCE(
+        LAST_VALUE(finished_status),
+        CASE WHEN MAX(silent_at) > MAX(heard_at) THEN 'lost' ELSE 'running' END) AS status,
       COUNT(CASE WHEN event_type = 'measurement' THEN 1 END) AS events,
       MAX(seq) AS last_seq,
       TO_TIMESTAMP_LTZ(MIN(interval_start_ms), 3) AS started_at,
@@ -434,6 +527,7 @@ FROM (
         AS last_event_at,
       TO_TIMESTAMP_LTZ(MAX(CASE WHEN event_type = 'run_finished' THEN ts_ms END), 3)
         AS finished_at,
+      TO_TIMESTAMP_LTZ(MAX(ts_ms) - {s.watermark_delay_s * 1000}, 3) AS watermark_at,
       COALESCE(SUM(samples), 0) AS samples,
       COALESCE(SUM(tokens), 0) AS tokens,
       MAX(`epoch`) AS `epoch`,
@@ -450,32 +544,23 @@ FROM (
       MAX(event_intensity) AS event_intensity,
 {methods},
       COUNT(*) AS version
-      FROM {DEDUPED}
+      FROM {RUN_UPDATES}
       GROUP BY run_id
     )
   )
 )"""
 
 
-def _on_time(ahead: bool) -> str:
-    """Rows ahead of the watermark where they are read (``ahead``) or behind it. Until the
-    first watermark (the job has just started) every row is ahead."""
-    if ahead:
-        return (
-            "(CURRENT_WATERMARK(event_time) IS NULL OR event_time > CURRENT_WATERMARK(event_time))"
-        )
-    return "event_time <= CURRENT_WATERMARK(event_time)"
-
-
 def windows_view(s: JobSettings, pricing: Pricing) -> str:
-    """Per-run tumbling event-time windows over the on-time measurements, emitted once each
-    when the watermark passes the window's end, priced with the run's ``run_started``."""
+    """Per-run tumbling event-time windows over the on-time measurements, priced with the run's
+    ``run_started``. A window is updated as its events arrive (one update per mini-batch), so
+    it is stored while it fills and complete once its run's watermark has passed its end, the
+    run has finished or it is lost: it never waits for other runs' traffic."""
     sums = ",\n".join(f"      SUM({c}) AS {c}" for c in COMPONENTS)
-    window = f"INTERVAL '{s.run_window_s}' SECOND"
     window_ms = s.run_window_s * 1000
     return f"""CREATE TEMPORARY VIEW {PRICED_WINDOWS} AS
 SELECT
-  CONCAT(run_id, '/', DATE_FORMAT(window_start, {_UTC_ISO})) AS _id,
+  CONCAT(run_id, '/', DATE_FORMAT(TO_TIMESTAMP_LTZ(window_start_ms, 3), {_UTC_ISO})) AS _id,
   run_id, window_start, window_end, events, `epoch`, samples, tokens, loss, accuracy,
   {", ".join(COMPONENTS)},
   pue, intensity_g_per_kwh, intensity_source, intensity_fallback,
@@ -490,9 +575,9 @@ FROM (
       user_id,
       `model`,
       region,
-      window_start,
-      window_end,
-      MIN(ts_ms) - MOD(MIN(ts_ms), {window_ms}) AS window_start_ms,
+      window_start_ms,
+      CAST(TO_TIMESTAMP_LTZ(window_start_ms, 3) AS TIMESTAMP(3)) AS window_start,
+      CAST(TO_TIMESTAMP_LTZ(window_start_ms + {window_ms}, 3) AS TIMESTAMP(3)) AS window_end,
       COUNT(*) AS events,
       MAX(`epoch`) AS `epoch`,
       COALESCE(SUM(samples), 0) AS samples,
@@ -500,10 +585,11 @@ FROM (
       LATEST_BY_SEQ(loss, seq) AS loss,
       LATEST_BY_SEQ(accuracy, seq) AS accuracy,
 {sums}
-    FROM TABLE(TUMBLE(
-      TABLE on_time_{MEASUREMENTS},
-      DESCRIPTOR(event_time), {window}))
-    GROUP BY run_id, user_id, `model`, region, window_start, window_end
+    FROM (
+      SELECT *, ts_ms - MOD(ts_ms, {window_ms}) AS window_start_ms
+      FROM on_time_{MEASUREMENTS}
+    )
+    GROUP BY run_id, user_id, `model`, region, window_start_ms
   ) AS w
   LEFT JOIN {RUN_META} AS m ON w.run_id = m.run_id
 )"""
@@ -523,9 +609,9 @@ _WINDOW_DOC_COLUMNS = (
     + ", ".join(COMPONENTS)
     + ", pue, intensity_g_per_kwh, intensity_source, intensity_fallback, "
     + ", ".join(_co2e_name(c) for c in COMPONENTS)
-    # 0 until the run's run_started has priced the window, then 1: a window closed before it
-    # arrived is written again, priced.
-    + ", CAST(priced AS BIGINT)"
+    # Its events, and 1 more once the run's run_started has priced it: a window stored before
+    # that arrived is written again, priced.
+    + ", events + priced"
 )
 
 
@@ -552,6 +638,7 @@ def windows_topic_sink_ddl(s: JobSettings) -> str:
         "sink.transactional-id-prefix": f"{s.job_name}-windows",
         # Above a checkpoint interval plus a restart, below the broker's maximum (1 h).
         "properties.transaction.timeout.ms": "900000",
+        **_kafka_security(s),
     }
     return f"""CREATE TABLE {WINDOWS_TOPIC_SINK} (
   _id STRING,
@@ -567,22 +654,24 @@ def windows_topic_insert() -> str:
 
 
 def on_time_view() -> str:
-    """The measurements ahead of the watermark: what windows may still take."""
+    """The measurements ahead of their run's watermark: what windows may still take."""
     return f"""CREATE TEMPORARY VIEW on_time_{MEASUREMENTS} AS
-SELECT * FROM {MEASUREMENTS} WHERE {_on_time(True)}"""
+SELECT * FROM {MEASUREMENTS} WHERE late_reason IS NULL"""
 
 
 def late_view() -> str:
-    """The measurements behind the watermark: ``late_events`` and the rollups read them."""
+    """The late measurements: ``late_events`` and the rollups read them."""
     return f"""CREATE TEMPORARY VIEW {LATE_MEASUREMENTS} AS
-SELECT * FROM {MEASUREMENTS} WHERE {_on_time(False)}"""
+SELECT * FROM {MEASUREMENTS} WHERE late_reason IS NOT NULL"""
 
 
-def late_insert() -> str:
-    """Measurements behind the watermark: kept one document each, never dropped silently."""
+def late_insert(s: JobSettings) -> str:
+    """Late measurements: kept one document each, never dropped silently, with their run's
+    watermark when they arrived and why they are late."""
     return f"""INSERT INTO {LATE_SINK}
 SELECT
-  event_id, event_id, run_id, seq, event_time, CURRENT_WATERMARK(event_time),
+  event_id, event_id, run_id, seq, TO_TIMESTAMP_LTZ(ts_ms, 3),
+  TO_TIMESTAMP_LTZ(progress_ms - {s.watermark_delay_s * 1000}, 3), late_reason,
   {", ".join(COMPONENTS)}
 FROM {LATE_MEASUREMENTS}"""
 

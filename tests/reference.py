@@ -68,10 +68,13 @@ def _progress(into: dict[str, Any], e: Measurement, latest: Latest, *, step: boo
 
 
 class Reference:
-    """Expected documents for a set of events (duplicates allowed: they are dropped)."""
+    """Expected documents for a set of events (duplicates allowed: they are dropped), given in
+    the order they reached Kafka (what matters is each run's order: a run's events share a
+    partition). ``delay_ms`` is the job's bound on a run's out-of-orderness."""
 
-    def __init__(self, events: Iterable[Event], pricing: Pricing) -> None:
+    def __init__(self, events: Iterable[Event], pricing: Pricing, delay_ms: int = 5_000) -> None:
         self.events = unique(events)
+        self.delay_ms = delay_ms
         self.pricing = pricing
         self.started = {e.run_id: e for e in self.events if isinstance(e, RunStarted)}
 
@@ -101,6 +104,27 @@ class Reference:
     def measurements(self) -> list[Measurement]:
         return [e for e in self.events if isinstance(e, Measurement)]
 
+    def late(self) -> dict[str, tuple[str, int]]:
+        """The late measurements, by event id, with why and their run's watermark (ms) when
+        they arrived. Each run keeps its own time: its watermark is the highest ``ts_ms`` it
+        has sent so far, this event included, less ``delay_ms``; a measurement at or behind it,
+        or one that arrives after its run's ``run_finished``, is late. (A copy of an event
+        changes no maximum, so the first arrivals alone give the same answer.)"""
+        progress: dict[str, int] = {}
+        finished: set[str] = set()
+        late: dict[str, tuple[str, int]] = {}
+        for e in self.events:
+            progress[e.run_id] = max(progress.get(e.run_id, e.ts_ms), e.ts_ms)
+            watermark_ms = progress[e.run_id] - self.delay_ms
+            if isinstance(e, Measurement):
+                if e.run_id in finished:
+                    late[e.event_id] = ("after its run_finished", watermark_ms)
+                elif e.ts_ms <= watermark_ms:
+                    late[e.event_id] = ("behind its run's watermark", watermark_ms)
+            if isinstance(e, RunFinished):
+                finished.add(e.run_id)
+        return late
+
     def runs(self) -> dict[str, dict[str, Any]]:
         runs: dict[str, dict[str, Any]] = {}
         latest: Latest = {}
@@ -117,6 +141,9 @@ class Reference:
             })  # fmt: skip
             run["version"] += 1  # every distinct event of the run
             run["last_seq"] = max(run["last_seq"], e.seq)
+            # The run's own watermark: its highest event time less the bound.
+            watermark = utc(e.ts_ms - self.delay_ms)
+            run["watermark_at"] = max(run.get("watermark_at") or watermark, watermark)
             if isinstance(e, RunStarted):
                 run["dataset"] = e.dataset if e.dataset is not None else run["dataset"]
                 run["framework"] = e.framework if e.framework is not None else run["framework"]
@@ -170,6 +197,7 @@ class Reference:
                 "version": 1 if e.run_id in self.started else 0,
             })  # fmt: skip
             w["events"] += 1
+            w["version"] += 1  # every event, and once more when the run's run_started prices it
             w["samples"] += e.samples or 0
             w["tokens"] += e.tokens or 0
             _progress(w, e, latest)
@@ -237,8 +265,9 @@ class Reference:
             _add(doc, e)
         return epochs
 
-    def late_events(self, late_ids: set[str]) -> dict[str, dict[str, Any]]:
-        """The late documents without ``watermark_at`` (when the job saw it)."""
+    def late_events(self) -> dict[str, dict[str, Any]]:
+        """The late documents, with their run's watermark when they arrived and the reason."""
+        late = self.late()
         return {
             e.event_id: {
                 "_id": e.event_id,
@@ -246,8 +275,10 @@ class Reference:
                 "run_id": e.run_id,
                 "seq": e.seq,
                 "event_at": utc(e.ts_ms),
+                "watermark_at": utc(late[e.event_id][1]),
+                "reason": late[e.event_id][0],
                 **energies(e),
             }
             for e in self.measurements()
-            if e.event_id in late_ids
+            if e.event_id in late
         }

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from flink_jobs import carbon, plan, sql
+from flink_jobs import carbon, pipeline, plan, sql
 from flink_jobs.settings import JobSettings
 
 PRICING = carbon.Pricing(carbon.load(), {})
@@ -13,11 +13,12 @@ def test_literal_escapes_quotes():
     assert sql.literal("it's") == "'it''s'"
 
 
-def test_source_declares_event_time_and_watermark_from_settings():
-    """The watermark lags event time by the configured bound."""
-    ddl = sql.source_ddl(JobSettings(watermark_delay_s=7, topic="t1"))
-    assert "event_time AS TO_TIMESTAMP_LTZ(ts_ms, 3)" in ddl
-    assert "WATERMARK FOR event_time AS event_time - INTERVAL '7' SECOND" in ddl
+def test_source_has_no_watermark_and_reads_when_each_record_reached_kafka():
+    """Event time is judged per run, so the source declares no watermark; the Kafka timestamp
+    is the reference of the event-time window."""
+    ddl = sql.source_ddl(JobSettings(topic="t1"))
+    assert "WATERMARK" not in ddl
+    assert "kafka_timestamp TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL" in ddl
     assert "'topic' = 't1'" in ddl
     assert "'format' = 'joulestream-avro'" in ddl
 
@@ -37,24 +38,55 @@ def test_sinks_upsert_by_primary_key():
 
 def test_window_length_comes_from_settings():
     """The per-run window uses the configured length."""
-    assert "INTERVAL '120' SECOND" in sql.windows_view(JobSettings(run_window_s=120), PRICING)
+    assert "MOD(ts_ms, 120000)" in sql.windows_view(JobSettings(run_window_s=120), PRICING)
 
 
 def test_settings_read_from_environment():
     """Every setting has an environment variable, with defaults for the local stack."""
-    settings = JobSettings.from_env({"JOULESTREAM_TOPIC": "x", "JOULESTREAM_RUN_WINDOW_S": "30"})
+    settings = JobSettings.from_env({
+        "JOULESTREAM_TOPIC": "x", "JOULESTREAM_RUN_WINDOW_S": "30",
+        "JOULESTREAM_MAX_EVENT_AGE_S": "60", "JOULESTREAM_MAX_EVENT_AHEAD_S": "5",
+        "JOULESTREAM_LOST_AFTER_S": "20",
+    })  # fmt: skip
     assert (settings.topic, settings.run_window_s) == ("x", 30)
-    assert JobSettings.from_env({}).kafka_bootstrap_servers == "127.0.0.1:9092"
+    assert (settings.max_event_age_s, settings.max_event_ahead_s, settings.lost_after_s) == (
+        60, 5, 20,
+    )  # fmt: skip
+    defaults = JobSettings.from_env({})
+    assert defaults.kafka_bootstrap_servers == "127.0.0.1:9092"
+    assert (defaults.max_event_age_s, defaults.max_event_ahead_s) == (7 * 86_400, 600)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"lost_after_s": 0}, {"max_event_age_s": -1}, {"watermark_delay_s": -5}],
+)
+def test_impossible_settings_are_refused(changes):
+    with pytest.raises(ValueError, match="must be"):
+        JobSettings(**changes)
+
+
+def test_mini_batches_follow_the_settings():
+    """Every aggregate batches a key's events (no operator uses Flink's watermarks); 0 turns
+    batching off."""
+    on = pipeline.table_config(JobSettings(mini_batch_ms=500, mini_batch_size=300))
+    assert (on["table.exec.mini-batch.enabled"], on["table.exec.mini-batch.allow-latency"]) == (
+        "true", "500 ms",
+    )  # fmt: skip
+    assert on["table.exec.mini-batch.size"] == "300"
+    off = pipeline.table_config(JobSettings(mini_batch_ms=0))
+    assert off["table.exec.mini-batch.enabled"] == "false"
 
 
 def test_compiled_plan_gets_a_ttl_per_kind_of_state():
-    """De-duplication expires after its TTL, run totals never, other state after the state
-    TTL; nodes without state are left alone."""
+    """De-duplication expires after its TTL, run totals never (also when split into a local
+    and a global aggregate by mini-batches), other state after the state TTL; nodes without
+    state are left alone."""
     nodes = [
         {"id": 1, "type": "stream-exec-table-source-scan_1"},
         {"id": 2, "type": "stream-exec-deduplicate_1", "state": [{"ttl": "0 ms"}]},
-        {"id": 3, "type": "stream-exec-group-aggregate_1",
-         "description": "GroupAggregate(groupBy=[run_id], select=[...])",
+        {"id": 3, "type": "stream-exec-global-group-aggregate_1",
+         "description": "GlobalGroupAggregate(groupBy=[run_id], select=[...])",
          "state": [{"ttl": "0 ms"}]},
         {"id": 4, "type": "stream-exec-join_1", "description": "Join(...)",
          "state": [{"ttl": "0 ms"}, {"ttl": "0 ms"}]},
@@ -62,52 +94,48 @@ def test_compiled_plan_gets_a_ttl_per_kind_of_state():
          "description": "GroupAggregate(groupBy=[run_id, user_id], select=[...])",
          "state": [{"ttl": "0 ms"}]},
     ]  # fmt: skip
-    compiled = json.dumps({"nodes": nodes, "edges": []})
-    edited = json.loads(plan.tuned(compiled, 1000, 7000, mini_batch_ms=0, mini_batch_size=1))
+    edited = json.loads(plan.tuned(json.dumps({"nodes": nodes, "edges": []}), 1000, 7000))
     ttls = {n["id"]: [s["ttl"] for s in n.get("state", [])] for n in edited["nodes"]}
     assert ttls == {1: [], 2: ["1000 ms"], 3: ["0 ms"], 4: ["7000 ms", "7000 ms"], 5: ["7000 ms"]}
 
 
-def _node(node_id: int, kind: str, description: str = "") -> dict[str, object]:
-    return {"id": node_id, "type": f"stream-exec-{kind}_1", "description": description,
-            "outputType": f"ROW<of node {node_id}>"}  # fmt: skip
+def test_a_plan_without_its_run_totals_is_refused():
+    """A change of statements that renames the run totals must not silently give them a TTL."""
+    with pytest.raises(ValueError, match="run-totals"):
+        plan.tuned(json.dumps({"nodes": [], "edges": []}), 1, 1)
 
 
-def _edge(source: int, target: int) -> dict[str, object]:
-    return {"source": source, "target": target, "shuffle": {"type": "FORWARD"},
-            "shuffleMode": "PIPELINED"}  # fmt: skip
+def test_kafka_sasl_options_come_from_the_settings_with_the_password_quoted():
+    """With SASL the source and the windows topic log in with the configured user; a quote in
+    the password cannot end the JAAS value early."""
+    settings = JobSettings.from_env({
+        "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "KAFKA_SASL_USERNAME": "pipeline", "KAFKA_SASL_PASSWORD": 'p"w\\d',
+    })  # fmt: skip
+    jaas = (
+        "'properties.sasl.jaas.config' = 'org.apache.kafka.common.security.scram.ScramLoginModule"
+        ' required username="pipeline" password="p\\"w\\\\d";\''
+    )
+    for ddl in (sql.source_ddl(settings), sql.windows_topic_sink_ddl(settings)):
+        assert "'properties.security.protocol' = 'SASL_PLAINTEXT'" in ddl
+        assert "'properties.sasl.mechanism' = 'SCRAM-SHA-512'" in ddl
+        assert jaas in ddl
+    assert "sasl" not in sql.source_ddl(JobSettings())
+    assert 'p"w' not in repr(settings)
 
 
-def test_mini_batches_go_in_front_of_the_per_event_aggregates_only():
-    """Each per-event aggregate gets a processing-time batch assigner ahead of its exchange
-    and mini-batch settings; the event-time branch keeps its edges."""
-    nodes = [
-        _node(1, "table-source-scan"), _node(2, "calc"), _node(3, "exchange"),
-        _node(4, "group-aggregate", "GroupAggregate(groupBy=[run_id], select=[...])"),
-        _node(5, "calc"), _node(6, "exchange"),
-        _node(7, "group-aggregate", "GroupAggregate(groupBy=[run_id, epoch], select=[...])"),
-        _node(8, "local-window-aggregate", "LocalWindowAggregate(groupBy=[run_id])"),
-    ]  # fmt: skip
-    edges = [_edge(1, 2), _edge(2, 3), _edge(3, 4), _edge(2, 5), _edge(5, 6), _edge(6, 7),
-             _edge(2, 8)]  # fmt: skip
-    compiled = json.dumps({"nodes": nodes, "edges": edges})
-    edited = json.loads(plan.tuned(compiled, 1, 1, mini_batch_ms=500, mini_batch_size=300))
-    assigners = {n["id"]: n for n in edited["nodes"] if "mini-batch-assigner" in n["type"]}
-    assert sorted(assigners) == [9, 10]
-    assert {a["miniBatchInterval"]["interval"] for a in assigners.values()} == {500}
-    assert (assigners[9]["outputType"], assigners[10]["outputType"]) == (
-        "ROW<of node 2>", "ROW<of node 5>",
-    )  # fmt: skip
-    pairs = sorted((e["source"], e["target"]) for e in edited["edges"])
-    assert pairs == [(1, 2), (2, 5), (2, 8), (2, 9), (3, 4), (5, 10), (6, 7), (9, 3), (10, 6)]
-    configs = {n["id"]: n.get("configuration") for n in edited["nodes"]}
-    batched = {"table.exec.mini-batch.enabled": "true", "table.exec.mini-batch.size": "300"}
-    assert (configs[4], configs[7], configs[8]) == (batched, batched, None)
+def test_sasl_without_credentials_and_a_uri_with_credentials_are_refused():
+    with pytest.raises(ValueError, match="needs KAFKA_SASL_MECHANISM"):
+        JobSettings(kafka_security_protocol="SASL_SSL")
+    with pytest.raises(ValueError, match="MONGODB_USERNAME"):
+        JobSettings(mongodb_uri="mongodb://app:secret@db:27017/")
 
 
-def test_mini_batches_need_a_plan_compiled_without_them():
-    nodes = [_node(1, "mini-batch-assigner")]
-    with pytest.raises(ValueError, match="compile it without"):
-        plan.tuned(json.dumps({"nodes": nodes, "edges": []}), 1, 1, 1000, 10)
-    with pytest.raises(ValueError, match="per-event aggregates"):
-        plan.tuned(json.dumps({"nodes": [], "edges": []}), 1, 1, 1000, 10)
+def test_mongodb_credentials_travel_apart_from_the_uri():
+    settings = JobSettings(mongodb_username="app", mongodb_password="s3cret")
+    ddl = sql.runs_sink_ddl(settings)
+    assert "'uri' = 'mongodb://127.0.0.1:27017/'" in ddl
+    assert "'username' = 'app'" in ddl
+    assert "'password' = 's3cret'" in ddl
+    assert "username" not in sql.runs_sink_ddl(JobSettings())
+    assert "s3cret" not in repr(settings)

@@ -48,22 +48,28 @@ class Pipeline:
 
 @contextlib.contextmanager
 def running_pipeline(
-    services: StackSettings, bootstrap_servers: str | None = None
+    services: StackSettings,
+    bootstrap_servers: str | None = None,
+    partitions: int | None = None,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[Pipeline]:
     """A job of its own on a fresh topic and database, cancelled and cleaned up afterwards.
 
-    ``bootstrap_servers`` puts the topic on another broker (a test's own, to stop it)."""
+    ``bootstrap_servers`` puts the topic on another broker (a test's own, to stop it);
+    ``partitions`` overrides the topic's partition count; ``settings`` are job settings (its
+    environment variables) that differ from the defaults."""
     if bootstrap_servers is not None:
         services = dataclasses.replace(services, kafka_bootstrap_servers=bootstrap_servers)
     suffix = uuid.uuid4().hex[:10]
     topic, database, job_name = f"test.events.{suffix}", f"test_{suffix}", f"test-{suffix}"
-    kafka.ensure_topic(services.bootstrap_servers, topic, services.topic_partitions)
+    kafka.ensure_topic(services.bootstrap_servers, topic, partitions or services.topic_partitions)
     client: MongoClient[dict[str, Any]] = MongoClient(services.mongo_uri, tz_aware=True)
     db = client[database]
     ensure_indexes(db)
     job_env = stack_services.job_env(
         dataclasses.replace(services, topic=topic, mongo_database=database), job_name
     )
+    job_env.update(settings or {})
     job = Pipeline(services, topic, db, job_id="", job_env=job_env, job_name=job_name)
     try:
         job.job_id = flink.submit(services, job_env, job_name=job_name)

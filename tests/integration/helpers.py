@@ -1,25 +1,65 @@
 """What the pipeline tests share: sending, probing partitions, waiting, comparing."""
 
+import io
 import json
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+import fastavro
+from confluent_kafka import Consumer, TopicPartition
 
 from emitter import codec
-from emitter.events import Event, Measurement
-from emitter.producer import EventProducer, producer_config
+from emitter.events import Event, event_from_record
+from emitter.producer import EventProducer
 from flink_jobs import carbon
 from tests.integration.conftest import Pipeline
 from tests.reference import Reference
 
-T0_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z, a minute and hour boundary
 WINDOW_MS = 60_000
 HOUR_MS = 3_600_000
+# Three hours ago, on an hour boundary: within the job's event-time window (7 days back), and
+# far enough back that a test's runs stay in the past however long the suite takes.
+T0_MS = (time.time_ns() // 1_000_000 // HOUR_MS - 3) * HOUR_MS
 PRICING = carbon.Pricing(carbon.load(), {})
+
+
+def varint(n: int) -> bytes:
+    """Avro's zig-zag varint of a non-negative ``n``."""
+    z, out = n << 1, bytearray()
+    while z > 0x7F:
+        out.append((z & 0x7F) | 0x80)
+        z >>= 7
+    return bytes([*out, z])
+
+
+def fastavro_bytes(record: dict[str, Any]) -> bytes:
+    """A record that skips the emitter's checks, as a misbehaving producer would send it."""
+    buffer = io.BytesIO()
+    fastavro.schemaless_writer(buffer, codec.EVENT_SCHEMA, record)
+    return buffer.getvalue()
+
+
+def restarts(pipeline: Pipeline) -> int:
+    """How often Flink has restarted the job (its ``numRestarts`` metric)."""
+    url = (
+        f"http://127.0.0.1:{pipeline.settings.flink_rest_port}/jobs/{pipeline.job_id}"
+        "/metrics?get=numRestarts"
+    )
+    # The REST endpoint answers from a cache that the JobManager fills on request: the first
+    # asks come back empty.
+    deadline = time.monotonic() + 30
+    while True:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            metrics = json.load(response)
+        if metrics or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    (metric,) = metrics
+    return int(metric["value"])
 
 
 def send(pipeline: Pipeline, events: list[Event], tmp_path: Path) -> None:
@@ -29,27 +69,6 @@ def send(pipeline: Pipeline, events: list[Event], tmp_path: Path) -> None:
     assert producer.emit_all(events) == len(events)
     producer.close()
     assert (producer.stats.delivered, producer.stats.spooled) == (len(events), 0)
-
-
-def probe_partitions(pipeline: Pipeline, to_ms: int) -> list[Measurement]:
-    """One event per partition at ``to_ms``.
-
-    Far ahead in event time, it closes every earlier window. Before a burst, it wakes every
-    partition: a partition that has been quiet for the idle timeout does not hold the watermark
-    back until its next record, so without it a burst read one partition at a time would make
-    the later partitions' events late."""
-    producer = Producer(producer_config(pipeline.settings.bootstrap_servers))
-    probes = []
-    for partition in range(pipeline.settings.topic_partitions):
-        probe = Measurement(
-            run_id=f"watermark-probe-{to_ms}-{partition}", seq=0, interval_start_ms=to_ms,
-            ts_ms=to_ms, user_id="probe", model="probe", region="FR",
-            cpu_energy_j=0.0, gpu_energy_j=0.0, ram_energy_j=0.0,
-        )  # fmt: skip
-        producer.produce(pipeline.topic, codec.encode(probe.to_record()), partition=partition)
-        probes.append(probe)
-    assert producer.flush(30) == 0
-    return probes
 
 
 def wait_until(
@@ -90,7 +109,7 @@ def behind(
     the job has written everything; counting measurements alone misses a run's run_finished."""
     differences = {}
     for name, docs in final.items():
-        stored = without_probes(documents(pipeline, name))
+        stored = documents(pipeline, name)
         differences[name] = {
             i: (stored[i]["version"] if i in stored else None, d["version"])
             for i, d in docs.items()
@@ -113,10 +132,6 @@ def assert_same(actual: dict[str, dict[str, Any]], expected: dict[str, dict[str,
     missing, extra = expected.keys() - actual.keys(), actual.keys() - expected.keys()
     assert differences == {}, differences
     assert (missing, extra) == (set(), set()), (missing, extra)
-
-
-def without_probes(docs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in docs.items() if "probe" not in k}
 
 
 def committed_messages(bootstrap_servers: str, topic: str) -> dict[str, dict[str, Any]]:
@@ -169,3 +184,10 @@ def topic_records(bootstrap_servers: str, topic: str) -> list[dict[str, Any]]:
         seen[msg.partition()] = (msg.offset() or 0) + 1
     consumer.close()
     return records
+
+
+def arrivals(pipeline: Pipeline) -> list[Event]:
+    """The events of the pipeline's topic in the order they reached Kafka (each partition in
+    order): what decides which events the job judges late."""
+    records = topic_records(pipeline.settings.bootstrap_servers, pipeline.topic)
+    return [event_from_record(record) for record in records]

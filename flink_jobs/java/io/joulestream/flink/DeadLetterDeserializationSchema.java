@@ -81,7 +81,7 @@ final class DeadLetterDeserializationSchema implements DeserializationSchema<Row
             decoder = DecoderFactory.get().binaryDecoder(message, decoder);
             decoded = (RowData) converter.convert(reader.read(null, decoder));
         } catch (Exception e) {
-            out.collect(deadLetter(reason(e), message));
+            out.collect(deadLetter(undecodable(e, message.length), message));
             return;
         }
         if (decoded == null) {
@@ -160,6 +160,27 @@ final class DeadLetterDeserializationSchema implements DeserializationSchema<Row
         return row;
     }
 
+    /**
+     * Why a record is not an event of the contract, for a person: what went wrong in words,
+     * then the decoder's own message.
+     */
+    static String undecodable(Throwable error, int sizeBytes) {
+        Throwable root = error;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        String what;
+        if (root instanceof java.io.EOFException) {
+            what = "the record (" + sizeBytes + " bytes) ends before a whole event was read";
+        } else if (root instanceof org.apache.flink.avro.shaded.org.apache.avro.SystemLimitException) {
+            what = "the record declares a string, bytes or array longer than the decoder allows";
+        } else {
+            what = "the bytes are not a training event of the Avro contract";
+        }
+        return "not an Avro training event (schemas/training_event.avsc): " + what + " ["
+                + reason(error) + "]";
+    }
+
     /** The exception chain's messages, innermost last: "Failed to deserialize…: EOF…". */
     static String reason(Throwable error) {
         StringBuilder text = new StringBuilder();
@@ -167,7 +188,10 @@ final class DeadLetterDeserializationSchema implements DeserializationSchema<Row
             if (text.length() > 0) {
                 text.append(": ");
             }
-            text.append(e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName());
+            text.append(e.getClass().getSimpleName());
+            if (e.getMessage() != null) {
+                text.append(" ").append(e.getMessage());
+            }
             if (e.getCause() == e) {
                 break;
             }

@@ -31,6 +31,8 @@ final class GuardedMongoSink implements Sink<RowData> {
     static final class Settings implements Serializable {
         private static final long serialVersionUID = 1L;
         final String uri;
+        final String username;
+        final String password;
         final String database;
         final String collection;
         final Mode mode;
@@ -41,6 +43,8 @@ final class GuardedMongoSink implements Sink<RowData> {
 
         Settings(
                 String uri,
+                String username,
+                String password,
                 String database,
                 String collection,
                 Mode mode,
@@ -49,6 +53,8 @@ final class GuardedMongoSink implements Sink<RowData> {
                 long intervalMs,
                 int maxRetries) {
             this.uri = uri;
+            this.username = username;
+            this.password = password;
             this.database = database;
             this.collection = collection;
             this.mode = mode;

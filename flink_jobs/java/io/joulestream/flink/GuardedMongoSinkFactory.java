@@ -46,6 +46,12 @@ public final class GuardedMongoSinkFactory implements DynamicTableSinkFactory {
             ConfigOptions.key("sink.buffer-flush.interval")
                     .durationType()
                     .defaultValue(Duration.ofSeconds(1));
+    /** Credentials apart from the URI, so that no logged URI carries them; Flink hides the
+     * value of an option named password wherever it prints options. */
+    public static final ConfigOption<String> USERNAME =
+            ConfigOptions.key("username").stringType().noDefaultValue();
+    public static final ConfigOption<String> PASSWORD =
+            ConfigOptions.key("password").stringType().noDefaultValue();
     public static final ConfigOption<Integer> MAX_RETRIES =
             ConfigOptions.key("sink.max-retries").intType().defaultValue(3);
 
@@ -71,6 +77,8 @@ public final class GuardedMongoSinkFactory implements DynamicTableSinkFactory {
         GuardedMongoSink.Settings settings =
                 new GuardedMongoSink.Settings(
                         options.get(URI),
+                        options.getOptional(USERNAME).orElse(null),
+                        options.getOptional(PASSWORD).orElse(null),
                         options.get(DATABASE),
                         options.get(COLLECTION),
                         mode,
@@ -103,6 +111,8 @@ public final class GuardedMongoSinkFactory implements DynamicTableSinkFactory {
         options.add(MAX_ROWS);
         options.add(INTERVAL);
         options.add(MAX_RETRIES);
+        options.add(USERNAME);
+        options.add(PASSWORD);
         return options;
     }
 }

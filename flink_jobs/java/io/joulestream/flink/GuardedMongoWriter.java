@@ -1,7 +1,16 @@
 package io.joulestream.flink;
 
+import com.mongodb.ConnectionString;
 import com.mongodb.MongoBulkWriteException;
+import com.mongodb.MongoClientSettings;
+import com.mongodb.MongoCredential;
 import com.mongodb.MongoException;
+import com.mongodb.MongoExecutionTimeoutException;
+import com.mongodb.MongoNodeIsRecoveringException;
+import com.mongodb.MongoNotPrimaryException;
+import com.mongodb.MongoSocketException;
+import com.mongodb.MongoTimeoutException;
+import com.mongodb.MongoWriteException;
 import com.mongodb.bulk.BulkWriteError;
 import com.mongodb.client.MongoClient;
 import com.mongodb.client.MongoClients;
@@ -22,6 +31,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.flink.api.common.operators.ProcessingTimeService;
 import org.apache.flink.api.connector.sink2.SinkWriter;
 import org.apache.flink.connector.mongodb.table.converter.RowDataToBsonConverters;
@@ -29,8 +40,12 @@ import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.runtime.typeutils.RowDataSerializer;
 import org.apache.flink.table.types.logical.RowType;
 import org.apache.flink.types.RowKind;
+import org.bson.BsonDateTime;
 import org.bson.BsonDocument;
+import org.bson.BsonString;
 import org.bson.BsonValue;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Buffers the newest row per {@code _id} and writes them in unordered bulks. Rows are converted
@@ -49,6 +64,8 @@ import org.bson.BsonValue;
 final class GuardedMongoWriter implements SinkWriter<RowData> {
 
     static final int DUPLICATE_KEY = 11000;
+    private static final Logger LOG = LoggerFactory.getLogger(GuardedMongoWriter.class);
+    private static final Pattern AUTH_SOURCE = Pattern.compile("[?&]authSource=([^&]+)");
     /** Ids per read of stored versions: well inside a 16 MB query. */
     static final int READ_CHUNK = 500;
 
@@ -57,6 +74,7 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
     private final ProcessingTimeService timers;
     private final MongoClient client;
     private final MongoCollection<BsonDocument> collection;
+    private final MongoCollection<BsonDocument> deadLetters;
     private final ExecutorService io;
     private Map<String, RowData> buffer = new LinkedHashMap<>();
     private Future<?> inFlight;
@@ -72,10 +90,13 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
         this.idIndex = rowType.getFieldIndex("_id");
         this.versionIndex = rowType.getFieldIndex(settings.versionField);
         this.timers = timers;
-        this.client = MongoClients.create(settings.uri);
+        this.client = connect(settings);
         this.collection =
                 client.getDatabase(settings.database)
                         .getCollection(settings.collection, BsonDocument.class);
+        this.deadLetters =
+                client.getDatabase(settings.database)
+                        .getCollection("dead_letters", BsonDocument.class);
         this.io =
                 Executors.newSingleThreadExecutor(
                         task -> {
@@ -84,6 +105,27 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
                             return thread;
                         });
         scheduleFlush();
+    }
+
+    /**
+     * A client for the URI, with the credentials given apart from it: authenticated against the
+     * URI's {@code authSource}, else its database, else {@code admin}, as MongoDB does.
+     */
+    static MongoClient connect(GuardedMongoSink.Settings settings) {
+        ConnectionString uri = new ConnectionString(settings.uri);
+        MongoClientSettings.Builder builder =
+                MongoClientSettings.builder().applyConnectionString(uri);
+        if (settings.username != null && !settings.username.isEmpty()) {
+            String source = uri.getDatabase() != null ? uri.getDatabase() : "admin";
+            Matcher authSource = AUTH_SOURCE.matcher(settings.uri);
+            if (authSource.find()) {
+                source = authSource.group(1);
+            }
+            char[] password =
+                    settings.password == null ? new char[0] : settings.password.toCharArray();
+            builder.credential(MongoCredential.createCredential(settings.username, source, password));
+        }
+        return MongoClients.create(builder.build());
     }
 
     private void scheduleFlush() {
@@ -231,37 +273,118 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
         return stored;
     }
 
+    /**
+     * Writes the models; only transient failures (network, time-outs, a primary stepping down)
+     * are retried, with backoff, and fail the task once retries are exhausted. A document the
+     * server refuses for its content (too large, a value it cannot store) goes to the
+     * {@code dead_letters} collection with the server's reason, and the job goes on: one
+     * document must never stop the pipeline.
+     */
     private void write(List<WriteModel<BsonDocument>> models) throws IOException {
         for (int attempt = 0; ; attempt++) {
             try {
                 collection.bulkWrite(models, new BulkWriteOptions().ordered(false));
                 return;
             } catch (MongoBulkWriteException e) {
-                List<String> failures = new ArrayList<>();
-                for (BulkWriteError error : e.getWriteErrors()) {
-                    if (error.getCode() != DUPLICATE_KEY) {
-                        failures.add(error.getCode() + " " + error.getMessage());
+                if (e.getWriteConcernError() == null) {
+                    for (BulkWriteError error : e.getWriteErrors()) {
+                        if (error.getCode() != DUPLICATE_KEY) { // else the guard kept a newer one
+                            String reason = error.getCode() + " " + error.getMessage();
+                            refused(models.get(error.getIndex()), reason);
+                        }
                     }
+                    return;
                 }
-                if (failures.isEmpty() && e.getWriteConcernError() == null) {
-                    return; // every error is the guard keeping a newer document
-                }
-                if (attempt >= settings.maxRetries) {
-                    throw new IOException(
-                            "writing to " + settings.collection + " failed: " + failures, e);
-                }
+                retryOrFail(attempt, e);
             } catch (MongoException e) {
-                if (attempt >= settings.maxRetries) {
-                    throw new IOException("writing to " + settings.collection + " failed", e);
+                if (!transient_(e)) {
+                    refuseEach(models, e);
+                    return;
                 }
-            }
-            try {
-                Thread.sleep(200L << attempt);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted while retrying a write", e);
+                retryOrFail(attempt, e);
+            } catch (RuntimeException e) { // refused by the driver before sending (size, BSON)
+                refuseEach(models, e);
+                return;
             }
         }
+    }
+
+    /** After a refusal of a whole bulk: each model alone, so that only the culprits are kept. */
+    private void refuseEach(List<WriteModel<BsonDocument>> models, RuntimeException error)
+            throws IOException {
+        if (models.size() == 1) {
+            refused(models.get(0), DeadLetterDeserializationSchema.reason(error));
+            return;
+        }
+        for (WriteModel<BsonDocument> model : models) {
+            write(List.of(model));
+        }
+    }
+
+    static boolean transient_(MongoException e) {
+        return e instanceof MongoSocketException
+                || e instanceof MongoTimeoutException
+                || e instanceof MongoExecutionTimeoutException
+                || e instanceof MongoNotPrimaryException
+                || e instanceof MongoNodeIsRecoveringException
+                || e.hasErrorLabel(MongoException.TRANSIENT_TRANSACTION_ERROR_LABEL)
+                || e.hasErrorLabel("RetryableWriteError");
+    }
+
+    private void retryOrFail(int attempt, MongoException e) throws IOException {
+        if (attempt >= settings.maxRetries) {
+            throw new IOException("writing to " + settings.collection + " failed", e);
+        }
+        try {
+            Thread.sleep(200L << Math.min(attempt, 6));
+        } catch (InterruptedException interrupted) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while retrying a write", interrupted);
+        }
+    }
+
+    /** A document the server refused: kept in {@code dead_letters} with the reason. */
+    private void refused(WriteModel<BsonDocument> model, String reason) throws IOException {
+        BsonDocument document =
+                model instanceof InsertOneModel
+                        ? (BsonDocument) ((InsertOneModel<?>) model).getDocument()
+                        : (BsonDocument) ((ReplaceOneModel<?>) model).getReplacement();
+        String id = document.isString("_id") ? document.getString("_id").getValue() : "?";
+        BsonDocument letter = deadLetter(settings.collection, id, reason);
+        LOG.warn("the server refused a document of {}: {}", settings.collection, reason);
+        for (int attempt = 0; ; attempt++) {
+            try {
+                deadLetters.insertOne(letter);
+                return;
+            } catch (MongoWriteException e) {
+                if (e.getCode() == DUPLICATE_KEY) {
+                    return; // already kept by an earlier attempt
+                }
+                throw new IOException("cannot keep a refused document in dead_letters", e);
+            } catch (MongoException e) {
+                if (!transient_(e)) {
+                    throw new IOException("cannot keep a refused document in dead_letters", e);
+                }
+                retryOrFail(attempt, e);
+            }
+        }
+    }
+
+    static BsonDocument deadLetter(String collection, String id, String reason) {
+        String shortId = id.length() > 256 ? id.substring(0, 256) : id;
+        return new BsonDocument("_id", new BsonString("sink/" + collection + "/" + shortId))
+                .append(
+                        "reason",
+                        new BsonString(
+                                "the MongoDB server refused the "
+                                        + collection
+                                        + " document: "
+                                        + (reason.length() > 1000
+                                                ? reason.substring(0, 1000)
+                                                : reason)))
+                .append("collection", new BsonString(collection))
+                .append("document_id", new BsonString(shortId))
+                .append("received_at", new BsonDateTime(System.currentTimeMillis()));
     }
 
     @Override

@@ -1,0 +1,175 @@
+"""Why a record is not a valid event, as SQL: the contract's bounds (``schemas/limits.py``)
+applied to every field that reaches an output, each with a reason a person can read.
+
+Nothing a record contains may stop the job or move another run's results, so every text that
+reaches a document or the windows topic has a bounded length, every number is finite and
+within a physical bound, and the event time lies within a window around the time the record
+reached Kafka (a record outside it is a dead letter before it reaches any run's progress).
+"""
+
+from schemas import limits
+
+# Every text field that an output reads, with its column expression in the source table.
+TEXTS = {
+    "event_id": "event_id",
+    "event_type": "event_type",
+    "run_id": "run_id",
+    "user_id": "user_id",
+    "project": "project",
+    "model": "`model`",
+    "region": "region",
+    "run_started.dataset": "run_started.dataset",
+    "run_started.framework": "run_started.framework",
+    "measurement.cpu_method": "measurement.cpu_method",
+    "measurement.ram_method": "measurement.ram_method",
+    "measurement.gpus[1].method": "(measurement.gpus[1]).`method`",
+    "run_finished.status": "run_finished.status",
+}
+ENERGIES = ("cpu_energy_j", "gpu_energy_j", "ram_energy_j")
+COUNTS = ("samples", "tokens", "step")
+
+
+def _show(value: str) -> str:
+    """A value in a reason: numbers as Flink prints them (NaN, Infinity), text cut short."""
+    return f"SUBSTRING(CAST({value} AS STRING), 1, 40)"
+
+
+def _not_within(column: str, low: float, high: float) -> str:
+    """True for a number outside [low, high], NaN or an infinity; null passes.
+
+    NaN is caught by ``x - x <> 0`` (0 for every finite x, NaN otherwise): the planner compares
+    doubles with ``Double.compare``, where NaN sorts above every number, so a range alone is not
+    enough for the low side."""
+    return f"({column} < {low!r} OR {column} > {high!r} OR {column} - {column} <> 0)"
+
+
+def _reason(field: str, value: str, rule: str) -> str:
+    return f"CONCAT('{field} = ', {_show(value)}, ' {rule}')"
+
+
+def invalid_reason(max_age_s: int, max_ahead_s: int) -> str:
+    """A CASE giving null for a valid record, else the first rule it breaks.
+
+    ``kafka_timestamp`` (when the record reached Kafka; the broker's clock on a topic with
+    ``message.timestamp.type=LogAppendTime``) is the reference of the event-time window: the
+    same on every read of the record, so a job that reads the topic again after a restore or
+    from the beginning judges each record as before."""
+    m = "measurement"
+    interval_ms = f"GREATEST(ts_ms - {m}.interval_start_ms, {limits.MIN_CREDITED_INTERVAL_MS})"
+    cases = [
+        ("decode_error IS NOT NULL", "CONCAT('undecodable: ', decode_error)"),
+        (
+            "event_type NOT IN ('run_started', 'measurement', 'run_finished')",
+            f"CONCAT('unknown event_type: ', {_show('event_type')})",
+        ),
+        ("run_id = '' OR event_id = ''", "'empty run_id or event_id'"),
+    ]
+    for field, column in TEXTS.items():
+        cases.append(
+            (
+                f"CHAR_LENGTH({column}) > {limits.MAX_TEXT_LEN}",
+                f"CONCAT('{field} is ', CAST(CHAR_LENGTH({column}) AS STRING), "
+                f"' characters long, at most {limits.MAX_TEXT_LEN}')",
+            )
+        )
+    cases += [
+        (
+            f"ts_ms < {limits.MIN_TS_MS} OR ts_ms > {limits.MAX_TS_MS}",
+            _reason(
+                "ts_ms",
+                "ts_ms",
+                "is not UTC epoch milliseconds from 2000 to 9999 (seconds or nanoseconds?)",
+            ),
+        ),
+        (
+            f"TO_TIMESTAMP_LTZ(ts_ms, 3) < TIMESTAMPADD(SECOND, {-max_age_s}, kafka_timestamp)",
+            f"CONCAT('ts_ms = ', CAST(ts_ms AS STRING), ' is more than {max_age_s} s before "
+            f"the record reached Kafka at ', DATE_FORMAT(kafka_timestamp, "
+            f"'yyyy-MM-dd HH:mm:ss'), ' UTC')",
+        ),
+        (
+            f"TO_TIMESTAMP_LTZ(ts_ms, 3) > TIMESTAMPADD(SECOND, {max_ahead_s}, kafka_timestamp)",
+            f"CONCAT('ts_ms = ', CAST(ts_ms AS STRING), ' is more than {max_ahead_s} s after "
+            f"the record reached Kafka at ', DATE_FORMAT(kafka_timestamp, "
+            f"'yyyy-MM-dd HH:mm:ss'), ' UTC (a clock ahead?)')",
+        ),
+        (
+            f"seq < 0 OR seq > {limits.MAX_COUNT}",
+            _reason("seq", "seq", f"is not in [0, {limits.MAX_COUNT}]"),
+        ),
+        (
+            "event_type = 'measurement' AND measurement IS NULL",
+            "'a measurement event without its measurement section'",
+        ),
+        (
+            "event_type = 'run_finished' AND run_finished IS NULL",
+            "'a run_finished event without its run_finished section'",
+        ),
+        (
+            f"{m}.interval_start_ms > ts_ms",
+            "'the measurement interval ends before it starts (interval_start_ms > ts_ms)'",
+        ),
+        (
+            f"{m}.interval_start_ms < ts_ms - {limits.MAX_INTERVAL_MS}",
+            f"'the measurement interval is longer than {limits.MAX_INTERVAL_MS} ms'",
+        ),
+    ]
+    power = limits.MAX_COMPONENT_POWER_W
+    for energy in ENERGIES:
+        column = f"{m}.{energy}"
+        bound = f"{power!r} * COALESCE({interval_ms}, {limits.MIN_CREDITED_INTERVAL_MS}) / 1000"
+        cases.append(
+            (
+                f"({column} < 0 OR {column} - {column} <> 0 OR {column} > {bound})",
+                _reason(
+                    column,
+                    column,
+                    f"J is not finite or not within 0 and {power:g} W over the interval",
+                ),
+            )
+        )
+    cases += [
+        (
+            _not_within("run_started.pue", limits.MIN_PUE, limits.MAX_PUE),
+            _reason(
+                "run_started.pue",
+                "run_started.pue",
+                f"is not within [{limits.MIN_PUE:g}, {limits.MAX_PUE:g}]",
+            ),
+        ),
+        (
+            _not_within(
+                "run_started.intensity_g_per_kwh",
+                limits.MIN_INTENSITY_G_PER_KWH,
+                limits.MAX_INTENSITY_G_PER_KWH,
+            ),
+            _reason(
+                "run_started.intensity_g_per_kwh",
+                "run_started.intensity_g_per_kwh",
+                f"g/kWh is not within [{limits.MIN_INTENSITY_G_PER_KWH:g}, "
+                f"{limits.MAX_INTENSITY_G_PER_KWH:g}]",
+            ),
+        ),
+    ]
+    for count in COUNTS:
+        column = f"{m}.`{count}`"
+        cases.append(
+            (
+                f"{column} < 0 OR {column} > {limits.MAX_COUNT}",
+                _reason(f"{m}.{count}", column, f"is not in [0, {limits.MAX_COUNT}]"),
+            )
+        )
+    cases.append((f"{m}.`epoch` < 0", _reason(f"{m}.epoch", f"{m}.`epoch`", "is negative")))
+    for progress, low, high in (
+        ("loss", -limits.MAX_ABS_LOSS, limits.MAX_ABS_LOSS),
+        ("accuracy", 0.0, 1.0),
+    ):
+        column = f"{m}.{progress}"
+        cases.append(
+            (
+                _not_within(column, low, high),
+                _reason(column, column, f"is not finite or not within [{low:g}, {high:g}]"),
+            )
+        )
+    whens = "\n".join(f"    WHEN {condition} THEN {reason}" for condition, reason in cases)
+    return f"CASE\n{whens}\n  END"
