@@ -127,13 +127,21 @@ def create_app(db: Database[data.Document], refresh_ms: int = REFRESH_MS) -> Das
     return app
 
 
-def client(uri: str) -> MongoClient[data.Document]:
-    """A client whose failures come back within seconds, so a page never hangs on a dead server."""
+def client(uri: str, username: str = "", password: str = "") -> MongoClient[data.Document]:
+    """A client whose failures come back within seconds, so a page never hangs on a dead server.
+    Credentials come apart from the URI (a URI is easily logged); none: no login."""
+    if username:
+        return MongoClient(
+            uri, serverSelectionTimeoutMS=2000, tz_aware=True, username=username, password=password
+        )
     return MongoClient(uri, serverSelectionTimeoutMS=2000, tz_aware=True)
 
 
 def app_from_env() -> Dash:
-    """The app on the database ``MONGODB_URI`` and ``MONGODB_DATABASE`` name."""
+    """The app on the database ``MONGODB_URI`` and ``MONGODB_DATABASE`` name, logged in as
+    ``MONGODB_USERNAME`` with ``MONGODB_PASSWORD`` when they are set."""
     uri = os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017/")
     database = os.environ.get("MONGODB_DATABASE", "joulestream")
-    return create_app(client(uri)[database])
+    username = os.environ.get("MONGODB_USERNAME", "")
+    password = os.environ.get("MONGODB_PASSWORD", "")
+    return create_app(client(uri, username, password)[database])

@@ -647,10 +647,15 @@ def test_kafka_acls_grant_each_user_exactly_what_its_code_uses(tree):
     docs = rendered(tree)
     (container,) = one(docs, "Job", "kafka-topic")["spec"]["template"]["spec"]["containers"]
     acls = script_acls(container["args"][0], container_env(docs, container))
-    settings = JobSettings.from_env(one(docs, "ConfigMap", "pipeline-config")["data"])
+    credentials = decoded(one(docs, "Secret", "kafka-credentials"))
+    # The job's environment as its pods get it: the ConfigMap, and its login from the Secret.
+    settings = JobSettings.from_env({
+        **one(docs, "ConfigMap", "pipeline-config")["data"],
+        "KAFKA_SASL_USERNAME": credentials["pipeline-username"],
+        "KAFKA_SASL_PASSWORD": credentials["pipeline-password"],
+    })  # fmt: skip
     source = _options(sql.source_ddl(settings))
     sink = _options(sql.windows_topic_sink_ddl(settings))
-    credentials = decoded(one(docs, "Secret", "kafka-credentials"))
     trainer = f"User:{credentials['trainer-username']}"
     pipeline = f"User:{credentials['pipeline-username']}"
     events = one(docs, "ConfigMap", "fleet-config")["data"]["JOULESTREAM_TOPIC"]
