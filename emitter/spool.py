@@ -45,9 +45,12 @@ class Spool:
         tag, dumps = self._tag, json.dumps
         payload = "".join([dumps(tag(record), separators=(",", ":")) + "\n" for record in batch])
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Private: events name the user's runs, models and hyper-parameters. A folder the
+            # spool creates is 0700 and the file 0600, whatever the umask.
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             while True:
-                with open(self.path, "a+b") as spool:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+                with os.fdopen(fd, "a+b") as spool:
                     fcntl.flock(spool.fileno(), fcntl.LOCK_EX)
                     if not _is_at(spool, self.path):
                         continue  # a replay replaced the file meanwhile: append to the new one

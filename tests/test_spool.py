@@ -97,3 +97,17 @@ def test_lines_are_read_as_bytes_so_bad_utf8_is_one_bad_line(tmp_path: Path):
     ]
     assert parsed[2][0] == 3
     assert not isinstance(parsed[2][1], BadLine)
+
+
+def test_the_spool_and_the_folder_it_creates_are_private(tmp_path: Path):
+    """Only the user can read what the spool holds, whatever the umask."""
+    previous = os.umask(0o022)
+    try:
+        spool = Spool(tmp_path / "new" / "spool.jsonl")
+        spool.append([measurement(seq=1).to_record()])
+    finally:
+        os.umask(previous)
+    assert (spool.path.stat().st_mode & 0o777, spool.path.parent.stat().st_mode & 0o777) == (
+        0o600,
+        0o700,
+    )
