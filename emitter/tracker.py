@@ -25,6 +25,9 @@ from typing import Any, ParamSpec, TypeVar
 
 from emitter import limits
 from emitter.events import GpuEnergy, Measurement, RunFinished, RunStarted
+from emitter.meters import fallback
+from emitter.meters.base import EnergyMeter
+from emitter.meters.gpu_model import GpuModelMeter
 from emitter.meters.load import Utilisation
 from emitter.meters.select import Meters, choices_from_env, select_meters
 from emitter.producer import DEFAULT_SPOOL, EventProducer
@@ -33,6 +36,14 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 log = logging.getLogger(__name__)
+
+MAX_FAILED_READS = 3
+"""Reads of one meter failing in a row after which it is replaced by its estimate (its
+``_model`` fallback, ``emitter.meters.fallback``). Fewer are skipped: the interval goes on and the
+next good read, of cumulative counters, covers it. Three skipped intervals of at most an hour
+keep a measurement far within ``limits.MAX_INTERVAL_MS``."""
+Reading = tuple[float, float, dict[int, tuple[float, str, float | None]]]
+"""Cumulative CPU and RAM joules, and per GPU index (joules, method, utilisation)."""
 
 MAX_INTERVAL_S = 3600.0
 """Longest tracker interval: an hour, within the measurement limit (``limits.MAX_INTERVAL_MS``,
@@ -125,8 +136,14 @@ class Tracker:
         self.totals_j = {"cpu": 0.0, "ram": 0.0, "gpu": 0.0}
         """Energy emitted so far per component, joules."""
         self.error: Exception | None = None
-        """Why the sampler stopped early (a meter that failed, an impossible reading); the run
-        goes on unmeasured, and ``track`` ends the command."""
+        """Why the sampler stopped early (an estimate that failed with nothing left to fall
+        back to, an impossible reading); the run goes on unmeasured, and ``track`` ends the
+        command. A measuring meter that fails is not an error: it falls back to its estimate."""
+        self._failures = {"cpu": 0, "ram": 0, "gpu": 0}
+        self._shadows: dict[str, EnergyMeter] = {}
+        """The CPU and RAM estimates a failing meter falls back to, read at every closed
+        interval so that the one that takes over covers the gap since then."""
+        self._shadow_j: dict[str, float] = {}
 
     def _check_metadata(self) -> None:
         """Fail now, not at ``start``, on metadata run_started would refuse: the same checks,
@@ -162,8 +179,18 @@ class Tracker:
         meters = self._meters
         host = meters.host
         self._utilisation = Utilisation(meters.load)
-        self._last = self._read()
         self._start_ms = self._interval_start_ms = self._clock_ms()
+        for name, shadow in (
+            ("cpu", fallback.cpu_fallback(meters, self._meter_clock_s)),
+            ("ram", fallback.ram_fallback(meters, self._meter_clock_s)),
+        ):
+            if shadow is not None:
+                self._shadows[name] = shadow
+                self._shadow_j[name] = shadow.energy_j()
+        # Nothing to cover yet: a meter that cannot give its first reading falls back at once.
+        first = self._read(allowed_failures=1)
+        assert first is not None  # with one allowed failure, a meter falls back or raises
+        self._last = self._first = first
         self._emit(
             RunStarted(
                 **self._who,
@@ -278,8 +305,11 @@ class Tracker:
         _check_progress(step, epoch, samples, tokens, accuracy)
         with self._lock:
             self._update(step, epoch, samples, tokens, loss, accuracy)
-            if self._started and not self._finished:
-                self._close_interval()
+            if self._started and not self._finished and self.error is None:
+                try:
+                    self._close_interval()
+                except Exception as exc:  # never into the training loop
+                    self._failed(exc)
                 self._wake.notify_all()  # the next interval is a full one from now
 
     def _update(
@@ -312,7 +342,7 @@ class Tracker:
     # Sampling.
     def _run(self) -> None:
         with self._lock:
-            while not self._finished:
+            while not self._finished and self.error is None:
                 due_ms = self._interval_start_ms + self.interval_s * 1000
                 wait_s = (due_ms - self._clock_ms()) / 1000
                 if wait_s > 0:
@@ -328,18 +358,105 @@ class Tracker:
         log.error("the tracker stopped measuring run %s: %s", self.run_id, exc, exc_info=exc)
         self.error = exc
 
-    def _read(self) -> tuple[float, float, dict[int, tuple[float, str, float | None]]]:
-        meters = self._meters
-        assert meters is not None
-        gpus = {r.index: (r.energy_j, r.method, r.utilisation) for r in meters.gpu.read()}
-        return meters.cpu.energy_j(), meters.ram.energy_j(), gpus
+    def _meter_clock_s(self) -> float:
+        """The tracker's clock in seconds: fallbacks estimate over the intervals it emits."""
+        return self._clock_ms() / 1000
+
+    def _read_one(self, name: str) -> float | dict[int, tuple[float, str, float | None]]:
+        meters = self.meters
+        if name == "cpu":
+            return meters.cpu.energy_j()
+        if name == "ram":
+            return meters.ram.energy_j()
+        return {r.index: (r.energy_j, r.method, r.utilisation) for r in meters.gpu.read()}
+
+    def _read(self, allowed_failures: int = MAX_FAILED_READS) -> Reading | None:
+        """Every meter's cumulative reading, or None when one failed this time (the interval
+        is skipped; counters lose nothing). A meter that fails ``allowed_failures`` times in a
+        row is replaced by its estimate, whose reading is then used; one with no estimate to
+        fall back to raises its error."""
+        values: dict[str, Any] = {}
+        for name in ("cpu", "ram", "gpu"):
+            try:
+                values[name] = self._read_one(name)
+                self._failures[name] = 0
+                continue
+            except Exception as exc:
+                self._failures[name] += 1
+                if self._failures[name] < allowed_failures:
+                    if self._failures[name] == 1:
+                        log.info(
+                            "run %s: reading the %s meter failed (%s); the next good read "
+                            "covers this interval",
+                            self.run_id,
+                            name,
+                            exc,
+                        )
+                    continue
+                if not self._fall_back(name, exc):
+                    raise
+            values[name] = self._read_one(name)
+        if len(values) < 3:
+            return None
+        return values["cpu"], values["ram"], values["gpu"]
+
+    def _fall_back(self, name: str, exc: Exception) -> bool:
+        """Replace the failing meter ``name`` by its estimate, which covers the time since the
+        last closed interval; False when there is none."""
+        meters = self.meters
+        cpu_j, ram_j, gpus = self._last if self._started else (0.0, 0.0, {})
+        failing: EnergyMeter | Any
+        if name in self._shadows:
+            shadow = self._shadows.pop(name)
+            base_j = self._shadow_j.pop(name)
+            failing = getattr(meters, name)
+            setattr(meters, name, shadow)
+            method = shadow.method
+            if name == "cpu":
+                cpu_j = base_j
+            else:
+                ram_j = base_j
+        elif name == "gpu" and meters.gpu.devices() and not isinstance(meters.gpu, GpuModelMeter):
+            failing = meters.gpu
+            first_gpus = self._first[2] if self._started else {}
+            measured_j = {i: e - first_gpus.get(i, (0.0,))[0] for i, (e, _, _) in gpus.items()}
+            meters.gpu = fallback.gpu_fallback(
+                meters,
+                measured_j,
+                (self._interval_start_ms - self._start_ms) / 1000,
+                self._interval_start_ms / 1000,
+                self._meter_clock_s,
+            )
+            method = "gpu_model"
+            gpus = {i: (0.0, method, None) for i in gpus}
+        else:
+            return False
+        self._last = (cpu_j, ram_j, gpus)
+        log.warning(
+            "run %s: the %s meter failed %d reads in a row (%s); estimating with %s from the "
+            "last good read on",
+            self.run_id,
+            name,
+            self._failures[name],
+            exc,
+            method,
+        )
+        self._failures[name] = 0
+        try:
+            failing.close()
+        except Exception:  # it is failing already; what it holds goes with the process
+            log.debug("closing the failed %s meter failed", name, exc_info=True)
+        return True
 
     def _close_interval(self) -> None:
         """Emit the measurement of [interval start, now) and start the next interval. Holds
         the lock."""
         meters = self.meters
         end_ms = max(self._clock_ms(), self._interval_start_ms)
-        cpu_j, ram_j, gpus = self._read()
+        reading = self._read()
+        if reading is None:
+            return  # a meter failed this time: the interval goes on
+        cpu_j, ram_j, gpus = reading
         last_cpu_j, last_ram_j, last_gpus = self._last
         gpu_energy = tuple(
             GpuEnergy(
@@ -375,6 +492,8 @@ class Tracker:
         self.totals_j["ram"] += measurement.ram_energy_j
         self.totals_j["gpu"] += measurement.gpu_energy_j
         self._last = (cpu_j, ram_j, gpus)
+        for name, shadow in self._shadows.items():
+            self._shadow_j[name] = shadow.energy_j()
         self._interval_start_ms = end_ms
         progress.samples = progress.tokens = 0
         progress.counted.clear()

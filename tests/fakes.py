@@ -60,6 +60,60 @@ class FakeGpu(GpuMeter):
         return "fake gpu"
 
 
+class NotSupported(Exception):
+    pass
+
+
+class GpuIsLost(Exception):
+    """As pynvml's NVMLError_GpuIsLost."""
+
+
+class FakeNvml:
+    """Three devices: 0 and 2 have the energy counter, 1 (pre-Volta) only power."""
+
+    def __init__(self) -> None:
+        self.uuids = ["GPU-aaaa-1", "GPU-bbbb-2", "GPU-cccc-3"]
+        self.energy_mj = [1_000_000, 0, 5_000]
+        self.power_mw = [0, 100_000, 0]
+        self.shut = False
+        self.failing = False
+        """Energy and power reads raise GpuIsLost."""
+
+    def nvmlInit(self):
+        pass
+
+    def nvmlShutdown(self):
+        self.shut = True
+
+    def nvmlDeviceGetCount(self):
+        return 3
+
+    def nvmlDeviceGetHandleByIndex(self, i):
+        return i
+
+    def nvmlDeviceGetUUID(self, h):
+        return self.uuids[h]
+
+    def nvmlDeviceGetName(self, h):
+        return b"Tesla P100" if h == 1 else "NVIDIA A100-SXM4-40GB"
+
+    def nvmlDeviceGetPowerManagementLimit(self, h):
+        return 400_000
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, h):
+        if self.failing:
+            raise GpuIsLost("GPU is lost")
+        if h == 1:
+            raise NotSupported
+        return self.energy_mj[h]
+
+    def nvmlDeviceGetPowerUsage(self, h):
+        return self.power_mw[h]
+
+    def nvmlDeviceGetUtilizationRates(self, h):
+        return type("U", (), {"gpu": 50})()
+
+
 def fake_meters() -> Meters:
     host = HostInfo("Fake CPU", 2, 1, 85.0, 8 * 10**9)
     return Meters(FakeCpu(), FakeRam(), FakeGpu(), FakeLoad(), host, ["fake"])

@@ -1,8 +1,16 @@
 from pathlib import Path
+from typing import Any
 
 from emitter.meters import is_estimate
 from emitter.meters.ram import RAM_W_PER_GIB, RamModelMeter
-from emitter.meters.tdp import DEFAULT_TDP_W, IDLE_SHARE, TdpModelCpuMeter, lookup, normalise
+from emitter.meters.tdp import (
+    DEFAULT_W_PER_THREAD,
+    IDLE_SHARE,
+    Tdp,
+    TdpModelCpuMeter,
+    lookup,
+    normalise,
+)
 from tests.fakes import FakeLoad
 
 
@@ -36,8 +44,9 @@ def test_tdp_table_matches_vendor_names_and_falls_back():
     assert (gold.tdp_w, gold.known) == (150.0, True)
     assert gold.source.startswith("Intel ARK")
     assert lookup("Intel(R) Xeon(R) Gold 62480 CPU").known is False
-    unknown = lookup("Intel(R) Xeon(R) Processor")
-    assert (unknown.tdp_w, unknown.known) == (DEFAULT_TDP_W, False)
+    unknown = lookup("Intel(R) Xeon(R) Processor", host_cpus=96, packages=2)
+    assert (unknown.tdp_w, unknown.known) == (4.0 * 96 / 2, False)  # 4 W per thread
+    assert unknown.source.startswith("4 W x 96 logical CPUs, CodeCarbon's rule")
 
 
 def test_every_tdp_row_names_a_source():
@@ -59,3 +68,35 @@ def test_ram_model_is_constant_power_per_gib():
 
 def test_measured_methods_are_not_estimates():
     assert not any(map(is_estimate, ("rapl", "nvml_energy_counter", "nvml_power_polling")))
+
+
+def test_process_tree_shares_the_idle_floor_by_cpu_time():
+    """A process tree pays the floor in proportion to its share of the machine's busy CPU
+    time, and the dynamic part over the host's CPUs (those the TDP covers), not its own."""
+    tree, machine, clock = FakeLoad(cpu_count=2), FakeLoad(cpu_count=8), Clock()
+    meter = TdpModelCpuMeter(tree, Tdp(100.0, "t", True), 1, clock, host_cpus=8, machine=machine)
+    clock.now_s += 10
+    tree.busy_s += 5  # a quarter of the 20 CPU-seconds the machine was busy
+    machine.busy_s += 20
+    assert round(meter.energy_j(), 9) == 100 * (0.1 * 10 * 0.25 + 0.9 * 5 / 8) == 81.25
+    clock.now_s += 10  # nothing ran anywhere: the floor is the run's
+    assert round(meter.energy_j(), 9) == 81.25 + 100 * 0.1 * 10
+
+
+def test_model_constants_are_codecarbons_where_the_docs_say_so():
+    """The fallback per thread and the idle floor are CodeCarbon 3.3.2's (its code, as cited
+    in tdp.py), and the RAM comparison quoted in ram.py holds for the installed CodeCarbon."""
+    from codecarbon._version import __version__
+    from codecarbon.core.cpu import DEFAULT_POWER_PER_CORE
+    from codecarbon.external.hardware import CPU
+    from codecarbon.external.ram import RAM
+
+    assert __version__ == "3.3.2"
+    assert DEFAULT_W_PER_THREAD == DEFAULT_POWER_PER_CORE
+    floor: Any = CPU._calculate_power_from_cpu_load  # untyped in CodeCarbon
+    assert floor(100.0, 0.0, "x") == 100 * IDLE_SHARE
+    ram = RAM.__new__(RAM)
+    ram.is_arm_cpu = False
+    quoted = {16: (6.0, 10), 64: (24.0, 20), 512: (192.0, 38.0), 1024: (384.0, 38.0)}
+    for gib, (ours_w, theirs_w) in quoted.items():
+        assert (RAM_W_PER_GIB * gib, ram._calculate_ram_power(gib)) == (ours_w, theirs_w)

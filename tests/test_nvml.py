@@ -2,54 +2,9 @@
 
 import pytest
 
-from emitter.meters.base import NvmlUnavailableError
+from emitter.meters.base import MeterError, NvmlUnavailableError
 from emitter.meters.nvml import COUNTER, POLLING, NvmlGpuMeter, visible_handles
-
-
-class NotSupported(Exception):
-    pass
-
-
-class FakeNvml:
-    """Three devices: 0 and 2 have the energy counter, 1 (pre-Volta) only power."""
-
-    def __init__(self) -> None:
-        self.uuids = ["GPU-aaaa-1", "GPU-bbbb-2", "GPU-cccc-3"]
-        self.energy_mj = [1_000_000, 0, 5_000]
-        self.power_mw = [0, 100_000, 0]
-        self.shut = False
-
-    def nvmlInit(self):
-        pass
-
-    def nvmlShutdown(self):
-        self.shut = True
-
-    def nvmlDeviceGetCount(self):
-        return 3
-
-    def nvmlDeviceGetHandleByIndex(self, i):
-        return i
-
-    def nvmlDeviceGetUUID(self, h):
-        return self.uuids[h]
-
-    def nvmlDeviceGetName(self, h):
-        return b"Tesla P100" if h == 1 else "NVIDIA A100-SXM4-40GB"
-
-    def nvmlDeviceGetPowerManagementLimit(self, h):
-        return 400_000
-
-    def nvmlDeviceGetTotalEnergyConsumption(self, h):
-        if h == 1:
-            raise NotSupported
-        return self.energy_mj[h]
-
-    def nvmlDeviceGetPowerUsage(self, h):
-        return self.power_mw[h]
-
-    def nvmlDeviceGetUtilizationRates(self, h):
-        return type("U", (), {"gpu": 50})()
+from tests.fakes import FakeNvml
 
 
 @pytest.mark.parametrize(
@@ -89,3 +44,14 @@ def test_counter_where_supported_polling_elsewhere():
 def test_no_visible_device_is_unavailable():
     with pytest.raises(NvmlUnavailableError, match="no visible NVIDIA device"):
         NvmlGpuMeter(FakeNvml(), "")
+
+
+def test_a_failed_read_is_a_meter_error():
+    """An NVML error while reading (a GPU fallen off the bus) is a MeterError, which the
+    tracker handles like any meter's."""
+    nvml = FakeNvml()
+    meter = NvmlGpuMeter(nvml, "0,2")
+    nvml.failing = True
+    with pytest.raises(MeterError, match="NVML could not read GPU 0: GPU is lost"):
+        meter.read()
+    meter.close()

@@ -5,8 +5,10 @@ from typing import Any
 import pytest
 
 from emitter.events import Measurement, RunFinished, RunStarted
-from emitter.tracker import Tracker
-from tests.fakes import FakeCpu, ListProducer, fake_meters
+from emitter.meters.base import MeterError
+from emitter.meters.nvml import NvmlGpuMeter
+from emitter.tracker import MAX_FAILED_READS, Tracker
+from tests.fakes import FakeCpu, FakeNvml, ListProducer, fake_meters
 
 # A recent whole second: events are built within the default event-time window.
 T0_MS = (time.time_ns() // 1_000_000_000 - 60) * 1000
@@ -179,8 +181,159 @@ def test_a_long_reason_is_cut_to_the_limit():
     assert reason.endswith("x...")
 
 
+class FlakyCpu(FakeCpu):
+    """Fails every read while ``failing`` is set, as a vanished sysfs file would."""
+
+    def __init__(self, method: str = "rapl") -> None:
+        super().__init__()
+        self.method = method
+        self.failing = False
+
+    def energy_j(self) -> float:
+        if self.failing:
+            raise MeterError("cannot read energy_uj: No such device")
+        return self.total_j
+
+
+def flaky_tracker(method: str = "rapl") -> tuple[Tracker, ListProducer, Clock, FlakyCpu]:
+    tracker, producer, clock = make()
+    meters: Any = tracker._meters
+    meters.cpu = cpu = FlakyCpu(method)
+    return tracker, producer, clock, cpu
+
+
+def test_a_transient_read_error_skips_the_sample_and_loses_nothing(caplog):
+    """One failed read closes no interval; the next good read's difference covers the whole
+    time since the last measurement, so the energy is exact and intervals still tile."""
+    tracker, producer, clock, cpu = flaky_tracker()
+    with tracker:
+        clock.now_ms += 1_000
+        cpu.total_j = 10.0
+        tracker.end_epoch(0)
+        clock.now_ms += 1_000
+        cpu.total_j, cpu.failing = 25.0, True
+        tracker.end_epoch(1)  # skipped
+        clock.now_ms += 1_000
+        cpu.total_j, cpu.failing = 30.0, False
+        tracker.end_epoch(2)
+    first, second, last = (e for e in producer.events if isinstance(e, Measurement))
+    assert (first.interval_start_ms, first.ts_ms, first.cpu_energy_j) == (
+        T0_MS,
+        T0_MS + 1_000,
+        10.0,
+    )
+    assert (second.interval_start_ms, second.ts_ms, second.cpu_energy_j) == (
+        T0_MS + 1_000,
+        T0_MS + 3_000,
+        20.0,
+    )
+    assert (second.epoch, second.cpu_method, last.ts_ms) == (2, "rapl", T0_MS + 3_000)
+    assert tracker.totals_j["cpu"] == 30.0
+    assert tracker.error is None
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_repeated_failures_switch_the_meter_to_its_model_with_one_warning(caplog):
+    """After MAX_FAILED_READS failed reads in a row the CPU meter becomes the TDP model, which
+    covers the time since the last good read; one warning; the training code never sees an
+    error and run_finished is sent."""
+    tracker, producer, clock, cpu = flaky_tracker()
+    meters: Any = tracker._meters
+    with tracker:
+        clock.now_ms += 1_000
+        cpu.total_j = 10.0
+        tracker.end_epoch(0)
+        cpu.failing = True
+        for _ in range(MAX_FAILED_READS):
+            clock.now_ms += 1_000
+            meters.load.busy_s += 1.0  # one of the 2 CPUs busy
+            tracker.end_epoch(1)
+        clock.now_ms += 1_000
+        meters.load.busy_s += 2.0
+        tracker.end_epoch(2)
+    events = producer.events
+    first, gap, after, at_stop = (e for e in events if isinstance(e, Measurement))
+    assert (first.cpu_method, first.cpu_energy_j) == ("rapl", 10.0)
+    # TDP model, 85 W, 2 CPUs: 85 x (0.1 x 3 s + 0.9 x 3 CPU-s / 2) over the 3 s gap.
+    assert (gap.interval_start_ms, gap.ts_ms, gap.cpu_method) == (
+        T0_MS + 1_000,
+        T0_MS + 4_000,
+        "tdp_model",
+    )
+    assert round(gap.cpu_energy_j, 9) == round(85 * (0.1 * 3 + 0.9 * 3 / 2), 9) == 140.25
+    assert round(after.cpu_energy_j, 9) == round(85 * (0.1 * 1 + 0.9 * 2 / 2), 9) == 85.0
+    assert (at_stop.cpu_method, at_stop.cpu_energy_j) == ("tdp_model", 0.0)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "the cpu meter failed 3 reads in a row" in warnings[0]
+    assert "estimating with tdp_model" in warnings[0]
+    assert (events[-1].EVENT_TYPE, events[-1].status) == ("run_finished", "completed")
+    assert tracker.error is None
+
+
+def test_an_nvml_read_error_takes_the_same_path(caplog):
+    """A lost GPU (NVML read errors) switches the GPUs to the GPU model: each at the mean power
+    NVML measured for it so far, from its last good read on."""
+    meters = fake_meters()
+    nvml = FakeNvml()
+    meters.gpu = NvmlGpuMeter(nvml, "0,2")
+    producer, clock = ListProducer(), Clock()
+    tracker = Tracker(
+        model="m",
+        region="FR",
+        user_id="u",
+        interval_s=3600,
+        producer=producer,
+        meters=meters,
+        clock_ms=clock,
+    )
+    with tracker:
+        clock.now_ms += 2_000
+        nvml.energy_mj[0] += 200_000  # 100 W over 2 s
+        nvml.energy_mj[2] += 100_000  # 50 W
+        tracker.end_epoch(0)
+        nvml.failing = True
+        for _ in range(MAX_FAILED_READS):
+            clock.now_ms += 1_000
+            tracker.end_epoch(1)
+    first, gap, last = (e for e in producer.events if isinstance(e, Measurement))
+    assert [(g.index, g.energy_j, g.method) for g in first.gpus] == [
+        (0, 200.0, "nvml_energy_counter"),
+        (1, 100.0, "nvml_energy_counter"),
+    ]
+    assert [(g.index, g.energy_j, g.method) for g in gap.gpus] == [
+        (0, 300.0, "gpu_model"),
+        (1, 150.0, "gpu_model"),
+    ]
+    assert (gap.interval_start_ms, gap.ts_ms, gap.gpu_energy_j) == (
+        T0_MS + 2_000,
+        T0_MS + 5_000,
+        450.0,
+    )
+    assert last.ts_ms == T0_MS + 5_000
+    assert nvml.shut  # the failed meter was closed
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "the gpu meter failed 3 reads in a row (NVML could not read GPU 0" in warnings[0]
+    assert producer.events[-1].EVENT_TYPE == "run_finished"
+
+
+def test_a_meter_that_fails_at_start_falls_back_at_once():
+    """No first reading: the estimate is used from the start, and the run is measured."""
+    tracker, producer, clock, cpu = flaky_tracker()
+    cpu.failing = True
+    with tracker:
+        clock.now_ms += 1_000
+    _, measurement, finished = producer.events
+    assert (measurement.cpu_method, round(measurement.cpu_energy_j, 9)) == ("tdp_model", 8.5)
+    assert finished.status == "completed"
+
+
 class BrokenCpu(FakeCpu):
-    """Reads fine for ``good_reads`` reads, then fails as a vanished sysfs file would."""
+    """An estimate (nothing to fall back to) that reads fine for ``good_reads`` reads, then
+    fails as a vanished file would."""
+
+    method = "tdp_model"
 
     def __init__(self, good_reads: int) -> None:
         super().__init__()
@@ -194,10 +347,12 @@ class BrokenCpu(FakeCpu):
         return 0.0
 
 
-def test_a_failing_meter_stops_the_sampler_and_is_reported():
-    """The sampler records the error and stops; stop() still emits run_finished."""
+def test_a_failing_estimate_stops_the_sampler_and_is_reported():
+    """An estimate has nothing to fall back to: after MAX_FAILED_READS failures the sampler
+    records the error and stops, the training code goes on, and stop() still emits
+    run_finished."""
     meters = fake_meters()
-    meters.cpu = BrokenCpu(good_reads=1)
+    meters.cpu = cpu = BrokenCpu(good_reads=1)
     producer = ListProducer()
     tracker = Tracker(
         model="m", region="FR", user_id="u", interval_s=0.02, producer=producer, meters=meters
@@ -207,4 +362,18 @@ def test_a_failing_meter_stops_the_sampler_and_is_reported():
         while tracker.error is None and time.monotonic() < deadline:
             time.sleep(0.01)
         assert isinstance(tracker.error, OSError)
+        assert cpu.reads == 1 + MAX_FAILED_READS
+        tracker.end_epoch(0)  # does not raise
+    assert [e.EVENT_TYPE for e in producer.events][-1] == "run_finished"
+
+
+def test_end_epoch_never_raises_into_training_code():
+    """An impossible reading (1 TJ in a second) makes the measurement invalid: recorded in
+    tracker.error, not raised from end_epoch, and run_finished is sent."""
+    tracker, producer, clock, cpu = flaky_tracker()
+    with tracker:
+        clock.now_ms += 1_000
+        cpu.total_j = 1e12
+        tracker.end_epoch(0)
+        assert isinstance(tracker.error, ValueError)
     assert [e.EVENT_TYPE for e in producer.events] == ["run_started", "run_finished"]

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from emitter.events import GpuDevice
-from emitter.meters.base import GpuMeter, GpuReading, NvmlUnavailableError
+from emitter.meters.base import GpuMeter, GpuReading, MeterError, NvmlUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -168,13 +168,17 @@ class NvmlGpuMeter(GpuMeter):
             return None
 
     def read(self) -> tuple[GpuReading, ...]:
+        """Raises ``MeterError`` when NVML fails (a driver error, a GPU fallen off the bus)."""
         readings = []
         for index, handle in self._handles:
-            if index in self._polled:
-                energy_j, method = self._polled[index].sample(), POLLING
-            else:
-                now_mj = int(self._nvml.nvmlDeviceGetTotalEnergyConsumption(handle))
-                energy_j, method = (now_mj - self._start_mj[index]) / 1e3, COUNTER
+            try:
+                if index in self._polled:
+                    energy_j, method = self._polled[index].sample(), POLLING
+                else:
+                    now_mj = int(self._nvml.nvmlDeviceGetTotalEnergyConsumption(handle))
+                    energy_j, method = (now_mj - self._start_mj[index]) / 1e3, COUNTER
+            except Exception as exc:  # NVMLError and its many subclasses
+                raise MeterError(f"NVML could not read GPU {index}: {exc}") from exc
             readings.append(GpuReading(index, energy_j, method, self._utilisation(handle)))
         return tuple(readings)
 

@@ -42,6 +42,8 @@ class HostInfo:
     cpu_tdp_w: float
     """TDP of all packages together, watts (the table's, or the default)."""
     ram_bytes: int
+    host_cpus: int | None = None
+    """Logical CPUs of the host, those the TDP covers; None: ``cpu_count``."""
 
     @property
     def ram_gb(self) -> float:
@@ -112,9 +114,15 @@ def select_meters(
         load = MachineLoad() if pid is None else ProcessTreeLoad(pid)
     model = cpu_model_name()
     packages = cpu_packages()
-    found = tdp.lookup(model)
+    host_cpus = psutil.cpu_count() or 1
+    found = tdp.lookup(model, host_cpus, packages)
     host = HostInfo(
-        model, load.cpu_count, packages, found.tdp_w * packages, psutil.virtual_memory().total
+        model,
+        load.cpu_count,
+        packages,
+        found.tdp_w * packages,
+        psutil.virtual_memory().total,
+        host_cpus,
     )
 
     zones: tuple[list[rapl.RaplZone], list[rapl.RaplZone]] | None = None
@@ -132,7 +140,11 @@ def select_meters(
         cpu_meter = rapl.RaplCpuMeter(zones[0])
         reasons.append("CPU: RAPL package counters are readable")
     else:
-        cpu_meter = tdp.TdpModelCpuMeter(load, found, packages)
+        # A process tree shares the packages' idle floor with what else runs (tdp.py).
+        machine = None if load.scope == "machine" else MachineLoad()
+        cpu_meter = tdp.TdpModelCpuMeter(
+            load, found, packages, host_cpus=host_cpus, machine=machine
+        )
         why = "asked for" if cpu == tdp.METHOD else f"RAPL is not usable: {rapl_error}"
         known = "in the TDP table" if found.known else "not in the TDP table: default TDP"
         reasons.append(f"CPU: estimate, {why}; CPU model {model!r} {known}")
