@@ -146,7 +146,11 @@ def select_meters(
             load, found, packages, host_cpus=host_cpus, machine=machine
         )
         why = "asked for" if cpu == tdp.METHOD else f"RAPL is not usable: {rapl_error}"
-        known = "in the TDP table" if found.known else "not in the TDP table: default TDP"
+        known = (
+            "in the TDP table"
+            if found.known
+            else f"not in the TDP table: {tdp.DEFAULT_W_PER_THREAD:g} W per logical CPU"
+        )
         reasons.append(f"CPU: estimate, {why}; CPU model {model!r} {known}")
 
     ram_meter: RamMeter
