@@ -64,7 +64,9 @@ class Pricing:
         """(g CO2e per kWh, source, fallback?) for a run."""
         if from_event is not None:
             return from_event, EVENT_SOURCE, False
-        row = self.table.get(region)
+        # WORLD is the fallback, not a region: a run that names it is flagged like an unknown one
+        # (as fallback_sql does).
+        row = self.table.get(region) if region != WORLD else None
         fallback = row is None
         row = row or self.table[WORLD]
         return row.intensity_g_per_kwh, row.cited, fallback

@@ -141,6 +141,7 @@ def test_intensity_precedence_event_then_table_then_flagged_world():
     assert pricing.intensity("gcp:europe-west4", None) == (236.0, "Google Cloud 2023", False)
     assert pricing.intensity("ZZ", None) == (481.0, "Ember 2023", True)
     assert pricing.intensity("aws:mars-north-1", None) == (481.0, "Ember 2023", True)
+    assert pricing.intensity("WORLD", None) == (481.0, "Ember 2023", True)
 
 
 def test_the_sql_names_every_zone_and_the_world_fallback():
