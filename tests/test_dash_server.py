@@ -160,21 +160,23 @@ def test_the_image_runs_the_gunicorn_command_of_serve():
 
 
 def test_the_wsgi_module_exposes_the_configured_flask_server(monkeypatch):
-    """``dash_app.wsgi:server`` is the app on the environment's database, with the limit and
-    the headers."""
+    """``dash_app.wsgi:server`` is the app on the environment's database, logged in with the
+    credentials given apart from the URI, with the limit and the headers."""
     fake, db = no_database()
-    asked: list[str] = []
+    asked: list[tuple[str, str, str]] = []
 
-    def client(uri: str) -> dict[str, Any]:
-        asked.append(uri)
+    def client(uri: str, username: str = "", password: str = "") -> dict[str, Any]:
+        asked.append((uri, username, password))
         return {"jdb": db}
 
     monkeypatch.setenv("MONGODB_URI", "mongodb://mongo.example:27017/")
     monkeypatch.setenv("MONGODB_DATABASE", "jdb")
+    monkeypatch.setenv("MONGODB_USERNAME", "dashboard")
+    monkeypatch.setenv("MONGODB_PASSWORD", "s3cret")
     monkeypatch.setattr(dash_app, "client", client)
     monkeypatch.delitem(sys.modules, "dash_app.wsgi", raising=False)
     wsgi = importlib.import_module("dash_app.wsgi")
-    assert asked == ["mongodb://mongo.example:27017/"]
+    assert asked == [("mongodb://mongo.example:27017/", "dashboard", "s3cret")]
     assert wsgi.server.config["MAX_CONTENT_LENGTH"] == 1_000_000
     assert wsgi.server.test_client().get("/").headers["X-Frame-Options"] == "DENY"
     assert fake.touched == []
