@@ -9,6 +9,11 @@ writes; events whose delivery failed (broker down past ``message.timeout.ms``) a
 deterministic, so a re-sent event is recognisable downstream. ``close`` (also run at interpreter
 exit and, when asked, on SIGTERM) drains the queue, flushes, and spools what is still
 undelivered.
+
+With no broker reachable the user's terminal gets one warning per producer, through Python
+logging (``emitter.producer``): librdkafka's own log lines (a "Connection refused" several times
+a second) go to the ``emitter.producer.librdkafka`` logger at DEBUG instead of stderr, and its
+later errors to DEBUG as well.
 """
 
 import atexit
@@ -32,6 +37,8 @@ from emitter.events import EVENT_TYPES, Event
 from emitter.spool import Spool
 
 log = logging.getLogger(__name__)
+librdkafka_log = logging.getLogger(f"{__name__}.librdkafka")
+"""Where librdkafka's own log lines go, all at DEBUG (their syslog level is in the message)."""
 
 DEFAULT_SPOOL = Path("joulestream-spool.jsonl")
 REPORT_WAIT_S = 0.1
@@ -132,13 +139,61 @@ class ProducerSettings(dict[str, Any]):
     __str__ = __repr__
 
 
+class LibrdkafkaLog:
+    """confluent-kafka's ``logger`` setting: it calls ``log(level, fmt, *args)`` from ``poll``
+    and ``flush`` for every librdkafka log line, which would otherwise go to stderr. Every line
+    goes to ``librdkafka_log`` at DEBUG, whatever its level: what a user must know about the
+    broker is said once by ``BrokerWarning``."""
+
+    def log(self, level: int, msg: str, *args: object) -> None:
+        if librdkafka_log.isEnabledFor(logging.DEBUG):
+            librdkafka_log.debug("[%s] " + msg, logging.getLevelName(level), *args)
+
+
+class BrokerWarning:
+    """Says once per producer, as a warning, that Kafka cannot be reached (or a delivery
+    failed) and where the events go instead; every later report at DEBUG, fatal errors always
+    at ERROR."""
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.spool_path: Path | None = None
+        self.warned = False
+        self._lock = threading.Lock()
+
+    def warn(self, problem: str) -> None:
+        with self._lock:
+            first, self.warned = not self.warned, True
+        if not first:
+            log.debug("Kafka at %s: %s", self.bootstrap_servers, problem)
+            return
+        log.warning(
+            "Kafka at %s: %s; undelivered events go to the spool %s (send them later with "
+            "`python -m emitter replay`)",
+            self.bootstrap_servers,
+            problem,
+            self.spool_path,
+        )
+
+    def error_cb(self, err: KafkaError) -> None:
+        """confluent-kafka's ``error_cb``: client-level errors (transport, all brokers down,
+        authentication), served by ``poll``."""
+        if err.fatal():
+            log.error("Kafka at %s: fatal error %s", self.bootstrap_servers, err.str())
+            return
+        self.warn(err.str())
+
+
 def producer_config(
     bootstrap_servers: str,
     message_timeout_ms: int = 30_000,
     security: KafkaSecurity | None = None,
+    broker_warning: BrokerWarning | None = None,
 ) -> ProducerSettings:
     """The librdkafka settings every joulestream producer uses. ``security``: from the
-    environment (``KafkaSecurity.from_env``) unless given; a bad setting is a ``ValueError``."""
+    environment (``KafkaSecurity.from_env``) unless given; a bad setting is a ``ValueError``.
+    librdkafka's log lines go to Python logging (``LibrdkafkaLog``), its errors to
+    ``broker_warning`` (one made here unless given)."""
     if security is None:
         security = KafkaSecurity.from_env()
     return ProducerSettings(
@@ -152,6 +207,8 @@ def producer_config(
             # After this long without an acknowledgement an event fails delivery and is spooled.
             "message.timeout.ms": message_timeout_ms,
             "client.id": "joulestream-emitter",
+            "logger": LibrdkafkaLog(),
+            "error_cb": (broker_warning or BrokerWarning(bootstrap_servers)).error_cb,
             **security.config(),
         }
     )
@@ -187,10 +244,14 @@ class EventProducer:
         """``security``: Kafka authentication, from the environment unless given
         (``KafkaSecurity.from_env``); a bad setting is a ``ValueError``, raised here."""
         # First, so that a bad setting fails before a thread is started.
-        config = producer_config(bootstrap_servers, message_timeout_ms, security)
+        self._broker_warning = BrokerWarning(bootstrap_servers)
+        config = producer_config(
+            bootstrap_servers, message_timeout_ms, security, self._broker_warning
+        )
         self.topic = topic
         self.stats = ProducerStats()
         self.spool = Spool(spool_path)
+        self._broker_warning.spool_path = self.spool.path
         self._max_queued = max_queued
         # Guards stats, the closed flag's hand-over and the queues' hand-over at close.
         self._lock = threading.Lock()
@@ -339,7 +400,7 @@ class EventProducer:
             return
         value = msg.value()
         if not self._failed:
-            log.warning("delivery failed (%s); spooling the undelivered events", err)
+            self._broker_warning.warn(f"delivery failed ({err.str()})")
         if value is None:
             with self._lock:
                 self.stats.dropped += 1

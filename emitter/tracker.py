@@ -5,7 +5,9 @@
 difference and the intervals tile the run without gap or overlap) and emits a measurement with
 the progress ``log`` attached since the last one. ``end_epoch`` closes the interval at once, so
 that each epoch's energy is exact where the job counts a measurement in the epoch it reports.
-Emitting only queues (``EventProducer``): training never waits for Kafka.
+Emitting only queues (``EventProducer``): training never waits for Kafka. ``stop`` waits at
+most ``stop_timeout_s`` for Kafka to take what is left (the rest goes to the spool), then logs the
+run's summary in kWh and g CO2e (``emitter.summary``) and keeps it as ``summary``.
 """
 
 import functools
@@ -31,6 +33,8 @@ from emitter.meters.gpu_model import GpuModelMeter
 from emitter.meters.load import Utilisation
 from emitter.meters.select import Meters, choices_from_env, select_meters
 from emitter.producer import DEFAULT_SPOOL, EventProducer
+from emitter.summary import RunSummary, summarise
+from schemas import intensity
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -44,6 +48,11 @@ next good read, of cumulative counters, covers it. Three skipped intervals of at
 keep a measurement far within ``limits.MAX_INTERVAL_MS``."""
 Reading = tuple[float, float, dict[int, tuple[float, str, float | None]]]
 """Cumulative CPU and RAM joules, and per GPU index (joules, method, utilisation)."""
+
+DEFAULT_STOP_TIMEOUT_S = 5.0
+"""How long ``stop`` waits for Kafka to acknowledge the last events before it spools them: a
+reachable broker acknowledges within a second, and a training script that ends should not hang
+for longer when there is none."""
 
 MAX_INTERVAL_S = 3600.0
 """Longest tracker interval: an hour, within the measurement limit (``limits.MAX_INTERVAL_MS``,
@@ -89,13 +98,17 @@ class Tracker:
         meters: Meters | None = None,
         pid: int | None = None,
         clock_ms: Callable[[], int] = now_ms,
+        stop_timeout_s: float = DEFAULT_STOP_TIMEOUT_S,
     ) -> None:
         """``region``, ``user_id`` default from JOULESTREAM_REGION (else 'WORLD', priced with
         the world average) and JOULESTREAM_USER (else the login name). Without ``producer``
         one is made from KAFKA_BOOTSTRAP_SERVERS, JOULESTREAM_TOPIC and JOULESTREAM_SPOOL and
         closed with the tracker. Without ``meters`` they are chosen automatically (overrides:
         JOULESTREAM_CPU_METER, _RAM_METER, _GPU_METER); ``pid`` estimates that process tree's
-        CPU rather than the machine's."""
+        CPU rather than the machine's. ``stop_timeout_s``: how long ``stop`` (and the end of a
+        ``with`` block) waits for Kafka to take the last events before it spools them; it
+        returns within about a second of it, broker or not. It bounds the close of a producer
+        the tracker made; a producer passed in is closed by its owner."""
         if (
             isinstance(interval_s, bool)
             or not isinstance(interval_s, int | float)
@@ -104,7 +117,15 @@ class Tracker:
             raise ValueError(
                 f"interval_s must be > 0 and <= {MAX_INTERVAL_S:g}, got {interval_s!r}"
             )
+        if not (
+            isinstance(stop_timeout_s, int | float)
+            and not isinstance(stop_timeout_s, bool)
+            and math.isfinite(stop_timeout_s)
+            and stop_timeout_s >= 0
+        ):
+            raise ValueError(f"stop_timeout_s must be a number >= 0, got {stop_timeout_s!r}")
         self.interval_s = interval_s
+        self.stop_timeout_s = float(stop_timeout_s)
         self.run_id = run_id or uuid.uuid4().hex
         self._who: dict[str, Any] = {
             "run_id": self.run_id,
@@ -144,6 +165,9 @@ class Tracker:
         """The CPU and RAM estimates a failing meter falls back to, read at every closed
         interval so that the one that takes over covers the gap since then."""
         self._shadow_j: dict[str, float] = {}
+        self.summary: RunSummary | None = None
+        """The run's energy in kWh and CO2e in g, priced with the shared intensity table, once
+        ``stop`` has run (None before, or if it could not be priced)."""
 
     def _check_metadata(self) -> None:
         """Fail now, not at ``start``, on metadata run_started would refuse: the same checks,
@@ -240,7 +264,25 @@ class Tracker:
         if self._own_meters:
             self.meters.close()
         if self._own_producer and self._producer is not None:
-            self._producer.close()
+            self._producer.close(timeout_s=self.stop_timeout_s)
+        self.summary = self._summarise()
+        if self.summary is not None:
+            log.info("%s", self.summary.line())
+
+    def _summarise(self) -> RunSummary | None:
+        """The run priced as the job prices it; None, with a warning, if the table cannot be
+        read (the events are sent all the same)."""
+        try:
+            return summarise(
+                self.run_id,
+                self.totals_j,
+                self._who["region"],
+                intensity.load(),
+                pue=self._metadata["pue"],
+            )
+        except Exception as exc:  # a summary must never fail the end of a run
+            log.warning("run %s: no CO2e summary (%s)", self.run_id, exc)
+            return None
 
     def __enter__(self) -> "Tracker":
         return self.start()

@@ -2,6 +2,7 @@ import logging
 import os
 import re
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -228,3 +229,78 @@ def test_the_event_producer_reads_the_security_settings_from_the_environment(
     monkeypatch.setenv("KAFKA_SASL_MECHANISM", "MD5")
     with pytest.raises(ValueError, match="KAFKA_SASL_MECHANISM must be one of"):
         EventProducer("unused:1", "t", tmp_path / "s.jsonl")
+
+
+def closed_port() -> str:
+    """An address where nothing listens: a port the kernel just gave out and took back."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"127.0.0.1:{port}"
+
+
+def broker_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("emitter") and r.levelno >= logging.WARNING
+    ]
+
+
+@pytest.mark.parametrize("address", [NO_BROKER, "closed port"])
+def test_with_no_broker_close_keeps_its_deadline_spools_all_and_warns_once(
+    address: str, tmp_path: Path, capfd: pytest.CaptureFixture[str], caplog
+):
+    """No broker: close() returns within its deadline plus 1.5 s, every event is in the spool,
+    librdkafka prints nothing to stderr, and one warning (Python logging) names the broker."""
+    address = closed_port() if address == "closed port" else address
+    caplog.set_level(logging.DEBUG, logger="emitter")
+    producer = EventProducer(address, "t", tmp_path / "s.jsonl")  # message timeout 30 s
+    producer.emit_all(measurement(seq=seq) for seq in range(10))
+    time.sleep(1.0)  # librdkafka retries the connection several times meanwhile
+    started_s = time.monotonic()
+    producer.close(timeout_s=2.0)
+    assert time.monotonic() - started_s < 2.0 + 1.5
+    assert spooled_seqs(tmp_path / "s.jsonl") == list(range(10))
+    assert (producer.stats.spooled, producer.stats.dropped) == (10, 0)
+    captured = capfd.readouterr()
+    assert "rdkafka" not in captured.err + captured.out
+    warnings = broker_warnings(caplog)
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"Kafka at {address}: ")
+    assert str(tmp_path / "s.jsonl") in warnings[0]
+    # What librdkafka said is kept, at DEBUG, for whoever asks for it.
+    assert any(
+        r.name == "emitter.producer.librdkafka" and r.levelno == logging.DEBUG
+        for r in caplog.records
+    )
+
+
+def test_later_broker_errors_are_debug_lines(caplog):
+    """The first error is a warning, later ones DEBUG; a fatal one is always an error."""
+    from emitter.producer import BrokerWarning
+
+    caplog.set_level(logging.DEBUG, logger="emitter")
+    warning = BrokerWarning("b:9092")
+    warning.warn("Connection refused")
+    warning.warn("Connection refused")
+    warning.warn("1/1 brokers are down")
+    assert [(r.levelno, r.getMessage()[:30]) for r in caplog.records] == [
+        (logging.WARNING, "Kafka at b:9092: Connection re"),
+        (logging.DEBUG, "Kafka at b:9092: Connection re"),
+        (logging.DEBUG, "Kafka at b:9092: 1/1 brokers a"),
+    ]
+
+
+def test_librdkafka_log_lines_go_to_python_logging_at_debug(caplog):
+    """librdkafka's log callback: each line to emitter.producer.librdkafka at DEBUG, with its
+    own level in the message."""
+    from emitter.producer import LibrdkafkaLog
+
+    caplog.set_level(logging.DEBUG, logger="emitter")
+    LibrdkafkaLog().log(logging.ERROR, "%s: Connect failed", "FAIL")
+    assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
+        ("emitter.producer.librdkafka", logging.DEBUG, "[ERROR] FAIL: Connect failed")
+    ]

@@ -1,5 +1,8 @@
 import itertools
+import logging
+import socket
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -7,6 +10,7 @@ import pytest
 from emitter.events import Measurement, RunFinished, RunStarted
 from emitter.meters.base import MeterError
 from emitter.meters.nvml import NvmlGpuMeter
+from emitter.spool import read_lines
 from emitter.tracker import MAX_FAILED_READS, Tracker
 from tests.fakes import FakeCpu, FakeNvml, ListProducer, fake_meters
 
@@ -377,3 +381,70 @@ def test_end_epoch_never_raises_into_training_code():
         tracker.end_epoch(0)
         assert isinstance(tracker.error, ValueError)
     assert [e.EVENT_TYPE for e in producer.events] == ["run_started", "run_finished"]
+
+
+def test_stop_prices_the_run_and_logs_the_summary(caplog):
+    """After stop: summary in kWh and g CO2e from the shared table (FR, 56 g/kWh, Ember 2023)
+    and the run's PUE: 36 kJ x 1.5 x 56 g/kWh = 0.84 g; the same line is logged at INFO."""
+    caplog.set_level(logging.INFO, logger="emitter")
+    producer, clock = ListProducer(), Clock()
+    tracker = Tracker(
+        model="m", region="FR", run_id="r1", pue=1.5, producer=producer,
+        meters=fake_meters(), clock_ms=clock, interval_s=3600,
+    )  # fmt: skip
+    meters: Any = tracker._meters
+    assert tracker.summary is None
+    with tracker:
+        clock.now_ms += 1_000
+        meters.cpu.total_j = 30_000.0
+        meters.ram.total_j = 6_000.0
+    summary = tracker.summary
+    assert summary is not None
+    assert (summary.energy_kwh, summary.co2e_g, summary.pue) == (0.01, 0.84, 1.5)
+    assert (summary.zone, summary.intensity_source, summary.fallback) == ("FR", "Ember 2023", False)
+    assert dict(summary.energy_j) == {"cpu": 30_000.0, "ram": 6_000.0, "gpu": 0.0}
+    line = "joulestream: run r1 used 0.0100 kWh, 0.840 g CO2e (FR, Ember 2023, PUE 1.5)"
+    assert summary.line() == line
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.INFO] == [line]
+
+
+def test_stop_timeout_must_be_a_number_at_least_zero():
+    for bad in (-1.0, float("nan"), True, "5"):
+        with pytest.raises(ValueError, match="stop_timeout_s must be a number >= 0"):
+            Tracker(model="m", stop_timeout_s=bad, producer=ListProducer())  # type: ignore[arg-type]
+
+
+def closed_port() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"127.0.0.1:{port}"
+
+
+def test_with_no_broker_stop_keeps_its_deadline_and_spools_every_event(
+    monkeypatch, tmp_path: Path, capfd: pytest.CaptureFixture[str], caplog
+):
+    """No broker: leaving the with block returns within stop_timeout_s + 1.5 s, the run's
+    events are all in JOULESTREAM_SPOOL, librdkafka prints nothing, and one warning
+    (Python logging) is about the broker."""
+    caplog.set_level(logging.DEBUG, logger="emitter")
+    spool = tmp_path / "spool.jsonl"
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", closed_port())
+    monkeypatch.setenv("JOULESTREAM_SPOOL", str(spool))
+    tracker = Tracker(model="m", region="FR", run_id="r9", meters=fake_meters(), stop_timeout_s=1.0)
+    with tracker:
+        for epoch in range(3):
+            tracker.end_epoch(epoch)
+        time.sleep(0.5)  # librdkafka retries meanwhile
+        started_s = time.monotonic()
+    assert time.monotonic() - started_s < 1.0 + 1.5
+    records = [record for _, record in read_lines(spool)]
+    assert [r["seq"] for r in records] == [0, 1, 2, 3, 4, 5]
+    assert [r["run_id"] for r in records] == ["r9"] * 6
+    captured = capfd.readouterr()
+    assert "rdkafka" not in captured.err + captured.out
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.name for r in warnings] == ["emitter.producer"]
+    assert warnings[0].getMessage().startswith("Kafka at 127.0.0.1:")
+    assert tracker.summary is not None
+    assert tracker.summary.run_id == "r9"
