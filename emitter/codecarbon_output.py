@@ -34,6 +34,7 @@ host says what can be measured there. Needs CodeCarbon (not a dependency of the 
 import logging
 import math
 import os
+from pathlib import Path
 from typing import Any
 
 from codecarbon.output_methods.base_output import BaseOutput
@@ -41,8 +42,8 @@ from codecarbon.output_methods.emissions_data import EmissionsData
 
 from emitter.events import Measurement, RunFinished, RunStarted
 from emitter.limits import MAX_PUE, MIN_PUE
-from emitter.producer import EventProducer
-from emitter.tracker import now_ms
+from emitter.producer import DEFAULT_SPOOL, EventProducer
+from emitter.tracker import DEFAULT_STOP_TIMEOUT_S, now_ms
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +83,19 @@ class JoulestreamOutput(BaseOutput):
         run_id: str | None = None,
         dataset: str | None = None,
         clock_ms: Any = now_ms,  # noqa: ANN401  (a Callable[[], int]; Any keeps CodeCarbon happy)
+        stop_timeout_s: float = DEFAULT_STOP_TIMEOUT_S,
     ) -> None:
-        """Without ``producer``, one is made from KAFKA_BOOTSTRAP_SERVERS and JOULESTREAM_TOPIC
-        and closed at ``exit``. ``region`` defaults to CodeCarbon's location, ``project`` and
-        ``run_id`` to CodeCarbon's project name and run id."""
+        """Without ``producer``, one is made from KAFKA_BOOTSTRAP_SERVERS, JOULESTREAM_TOPIC and
+        JOULESTREAM_SPOOL (default ``./joulestream-spool.jsonl``), as the tracker and the CLI
+        make theirs, and closed at ``exit``, which waits at most ``stop_timeout_s`` for Kafka
+        before spooling what is left. ``region`` defaults to CodeCarbon's location, ``project``
+        and ``run_id`` to CodeCarbon's project name and run id."""
         self._own_producer = producer is None
+        self._stop_timeout_s = stop_timeout_s
         self._producer = producer or EventProducer(
             os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
             os.environ.get("JOULESTREAM_TOPIC", "training.events"),
+            spool_path=Path(os.environ.get("JOULESTREAM_SPOOL", str(DEFAULT_SPOOL))),
         )
         self._model = model
         self._region = region
@@ -187,4 +193,4 @@ class JoulestreamOutput(BaseOutput):
             )
             self._who = None
         if self._own_producer:
-            self._producer.close()
+            self._producer.close(timeout_s=self._stop_timeout_s)

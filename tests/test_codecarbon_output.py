@@ -1,10 +1,12 @@
 import time
+from pathlib import Path
 from typing import Any
 
 from codecarbon.output_methods.emissions_data import EmissionsData
 
 from emitter.codecarbon_output import JoulestreamOutput, region_of
 from emitter.events import Measurement, RunFinished, RunStarted
+from emitter.spool import read_lines
 from tests.fakes import ListProducer
 
 
@@ -123,3 +125,25 @@ def test_a_pue_outside_the_limits_is_not_sent_but_still_removed():
     started, measurement = producer.events
     assert started.pue is None
     assert round(measurement.cpu_energy_j, 9) == 36.0
+
+
+def test_its_own_producer_spools_to_joulestream_spool(monkeypatch, tmp_path: Path):
+    """Without a producer given, the bridge's own one spools to JOULESTREAM_SPOOL (as the
+    tracker and the CLI do) when no broker answers, within its stop timeout."""
+    spool = tmp_path / "cc-spool.jsonl"
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # nothing listens there
+    monkeypatch.setenv("JOULESTREAM_SPOOL", str(spool))
+    monkeypatch.chdir(tmp_path)  # the default spool would land here if the variable were ignored
+    output = JoulestreamOutput(model="m", user_id="u", stop_timeout_s=0.5)
+    total = data(1.0, 0.00001, 0.000001, 0.0)
+    output.live_out(total, total)
+    started_s = time.monotonic()
+    output.exit()
+    assert time.monotonic() - started_s < 0.5 + 1.5
+    records = [record for _, record in read_lines(spool)]
+    assert [(r["seq"], r["run_id"]) for r in records] == [
+        (0, "cc-run"),
+        (1, "cc-run"),
+        (2, "cc-run"),
+    ]
+    assert not (tmp_path / "joulestream-spool.jsonl").exists()
