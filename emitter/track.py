@@ -22,7 +22,7 @@ from emitter.meters.base import MeterError, is_estimate
 from emitter.meters.load import LaterProcessTreeLoad
 from emitter.meters.select import select_meters
 from emitter.producer import DEFAULT_SPOOL, EventProducer
-from emitter.tracker import MAX_INTERVAL_S, Tracker
+from emitter.tracker import DEFAULT_STOP_TIMEOUT_S, MAX_INTERVAL_S, Tracker
 
 USAGE_ERROR = 2
 """Bad arguments, meters or Kafka settings: nothing was started."""
@@ -120,19 +120,33 @@ def track(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         meters.close()
-        producer.close()
+        # No broker: what Kafka has not taken by then is spooled, without a long stall.
+        producer.close(timeout_s=DEFAULT_STOP_TIMEOUT_S)
     if code in (CANNOT_RUN, NOT_FOUND) and not tracker.started:
         return code
-    totals = tracker.totals_j
-    stats = producer.stats
-    print(
-        f"tracked run {tracker.run_id}: cpu {totals['cpu']:.1f} J "
-        f"({meters.cpu.method}), ram {totals['ram']:.1f} J "
-        f"({meters.ram.method}), gpu {totals['gpu']:.1f} J; {stats.delivered} events "
-        f"delivered to {args.topic}, {stats.spooled} spooled to {spool}",
-        file=sys.stderr,
-    )
+    print(_end_line(tracker, producer, args.topic, spool), file=sys.stderr)
     return code
+
+
+def _end_line(tracker: Tracker, producer: EventProducer, topic: str, spool: Path) -> str:
+    """The run in kWh and g CO2e (``Tracker.summary``; joules where it could not be priced),
+    how each component was measured, and where the events went."""
+    meters = tracker.meters
+    methods = f"cpu {meters.cpu.method}, ram {meters.ram.method}"
+    summary = tracker.summary
+    if summary is not None:
+        used = summary.line()
+    else:
+        totals = tracker.totals_j
+        used = (
+            f"joulestream: run {tracker.run_id} used cpu {totals['cpu']:.1f} J, "
+            f"ram {totals['ram']:.1f} J, gpu {totals['gpu']:.1f} J (not priced)"
+        )
+    stats = producer.stats
+    return (
+        f"{used}; measured by {methods}; {stats.delivered} events delivered to {topic}, "
+        f"{stats.spooled} spooled to {spool}"
+    )
 
 
 def _run(

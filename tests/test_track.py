@@ -155,3 +155,17 @@ def test_a_command_that_stops_on_sigterm_is_not_killed(producers, monkeypatch, c
     code = run_track("--interval-s", "0.1", *python("import time; time.sleep(60)"))
     assert code == track.TRACKER_FAILED
     assert capsys.readouterr().err.splitlines()[0].endswith("the command was ended (SIGTERM)")
+
+
+def test_the_end_line_gives_the_run_in_kwh_and_co2e(producers, monkeypatch, capsys):
+    """track's last line is the tracker's summary (kWh, g CO2e, the figure that priced it),
+    the methods, and where the events went."""
+    monkeypatch.delenv("JOULESTREAM_SPOOL", raising=False)
+    code = run_track(*METERS, "--run-id", "r-end", *python("pass"))
+    assert code == 0
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("joulestream: run r-end used ")
+    assert " g CO2e (FR, Ember 2023, PUE 1.0); measured by cpu tdp_model, ram ram_model; " in line
+    assert line.endswith(
+        "; 0 events delivered to training.events, 0 spooled to joulestream-spool.jsonl"
+    )
