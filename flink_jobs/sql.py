@@ -163,7 +163,8 @@ def progressed_view() -> str:
     Ordered by arrival (processing time) over the run's events as Kafka holds them: a run's
     events share a partition (key = run id), so the order, and with it which events are late,
     is the same on every read of the topic. Computed before de-duplication, which changes no
-    maximum (a copy carries its original's time) and keeps a single exchange by run in front.
+    maximum (a copy carries its original's time). Each event crosses two exchanges as a wide
+    row, to its run and then to its id: most of the job's cost (docs/benchmarks.md).
     The sections' fields are flat columns (null where the event's type has no such section):
     events cross the network without what no output reads."""
     flat = ",\n".join(f"  {expr} AS {name}" for name, expr in _FLAT_SECTIONS.items())
