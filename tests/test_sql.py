@@ -139,3 +139,10 @@ def test_mongodb_credentials_travel_apart_from_the_uri():
     assert "'password' = 's3cret'" in ddl
     assert "username" not in sql.runs_sink_ddl(JobSettings())
     assert "s3cret" not in repr(settings)
+
+
+def test_windows_and_rollups_are_written_every_5_s_runs_every_second():
+    settings = JobSettings()
+    assert "'sink.buffer-flush.interval' = '5s'" in sql.windows_sink_ddl(settings)
+    assert "'sink.buffer-flush.interval' = '5s'" in sql.rollups_sink_ddl(settings)
+    assert "'sink.buffer-flush.interval' = '1s'" in sql.runs_sink_ddl(settings)
