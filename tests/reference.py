@@ -27,10 +27,10 @@ def iso(ms: int) -> str:
 
 
 def unique(events: Iterable[Event]) -> list[Event]:
-    """Each event id once, first arrival kept."""
-    seen: dict[str, Event] = {}
+    """Each event id of a run once, first arrival kept."""
+    seen: dict[tuple[str, str], Event] = {}
     for e in events:
-        seen.setdefault(e.event_id, e)
+        seen.setdefault((e.run_id, e.event_id), e)
     return list(seen.values())
 
 
