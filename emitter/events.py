@@ -34,7 +34,8 @@ from emitter.limits import (
     MIN_PUE,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""Version 2 appended ``interval_intensity_g_per_kwh`` and ``interval_intensity_source``."""
 MAX_LONG = 2**63 - 1
 """Largest Avro ``long``."""
 MAX_INT = 2**31 - 1
@@ -128,6 +129,8 @@ class Event:
             "run_started": None,
             "measurement": None,
             "run_finished": None,
+            "interval_intensity_g_per_kwh": None,
+            "interval_intensity_source": None,
         }
 
     def to_record(self) -> dict[str, Any]:
@@ -269,6 +272,11 @@ class Measurement(Event):
     tokens: int | None = None
     loss: float | None = None
     accuracy: float | None = None
+    interval_intensity_g_per_kwh: float | None = None
+    """Carbon intensity the trainer knew for this interval (e.g. from a live grid API), g CO2e
+    per kWh; ``None``: not known, the job prices the interval itself."""
+    interval_intensity_source: str | None = None
+    """Who published ``interval_intensity_g_per_kwh``, e.g. ``Electricity Maps``; only with it."""
 
     EVENT_TYPE = "measurement"
 
@@ -315,6 +323,19 @@ class Measurement(Event):
         limits.check_range(
             "loss", self.loss, -limits.MAX_ABS_LOSS, limits.MAX_ABS_LOSS, nullable=True
         )
+        limits.check_range(
+            "interval_intensity_g_per_kwh",
+            self.interval_intensity_g_per_kwh,
+            MIN_INTENSITY_G_PER_KWH,
+            MAX_INTENSITY_G_PER_KWH,
+            nullable=True,
+        )
+        _text("interval_intensity_source", self.interval_intensity_source, nullable=True)
+        if self.interval_intensity_source is not None and self.interval_intensity_g_per_kwh is None:
+            raise ValueError(
+                f"interval_intensity_source={self.interval_intensity_source!r} is given without "
+                "interval_intensity_g_per_kwh: a source names the publisher of that figure"
+            )
 
     @property
     def energy_j(self) -> float:
@@ -349,6 +370,8 @@ class Measurement(Event):
             "loss": _float(self.loss),
             "accuracy": _float(self.accuracy),
         }
+        record["interval_intensity_g_per_kwh"] = _float(self.interval_intensity_g_per_kwh)
+        record["interval_intensity_source"] = self.interval_intensity_source
         return record
 
 
@@ -377,6 +400,8 @@ class RunFinished(Event):
 
 
 EVENT_TYPES: tuple[type[Event], ...] = (RunStarted, Measurement, RunFinished)
+INTERVAL_INTENSITY_FIELDS = ("interval_intensity_g_per_kwh", "interval_intensity_source")
+"""Top-level fields of the record that only a measurement sets (appended in version 2)."""
 
 
 def event_from_record(record: Mapping[str, Any]) -> Event:
@@ -398,6 +423,17 @@ def event_from_record(record: Mapping[str, Any]) -> Event:
         fields["hyperparameters"] = dict(fields.get("hyperparameters") or {})
     elif kind is Measurement:
         fields["gpus"] = tuple(GpuEnergy(**g) for g in fields.get("gpus") or ())
+    # Top-level fields appended in version 2; absent from a version 1 record (an old spool).
+    appended = {name: record.get(name) for name in INTERVAL_INTENSITY_FIELDS}
+    if kind is Measurement:
+        fields.update(appended)
+    else:
+        for name, value in appended.items():
+            if value is not None:
+                raise ValueError(
+                    f"{name} is set on a {kind.EVENT_TYPE} event: only a measurement has an "
+                    "interval"
+                )
     event = kind(**header, **fields)
     if record.get("event_id") != event.event_id:
         raise ValueError(f"event_id {record.get('event_id')!r} is not {event.event_id!r}")

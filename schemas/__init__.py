@@ -9,6 +9,8 @@ from importlib import resources
 from typing import Any
 
 TRAINING_EVENT = "training_event"
+GRID_INTENSITY = "grid_intensity"
+"""One period of one zone's grid carbon intensity (topic ``grid.intensity``)."""
 
 
 def load(name: str) -> dict[str, Any]:

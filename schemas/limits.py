@@ -63,6 +63,19 @@ MAX_INTENSITY_G_PER_KWH = 2_000.0
 carbon-intensive generation (lignite, oil shale) is about 1,000 to 1,200 g/kWh over its life
 cycle (IPCC AR5 ranges), so no grid mix reaches 2,000; kg/kWh or g/MWh slips land outside."""
 
+# Grid intensity (schemas/grid_intensity.avsc): the intensity's bounds are those above.
+GRID_INTENSITY_KINDS = ("average", "marginal")
+"""What a grid figure measures: the mix's average emissions per kWh, or the marginal
+generator's. Pricing a run with one or the other answers different questions, so they are kept
+apart."""
+MIN_GRID_PERIOD_MS = 60_000
+"""A grid period (end_ms - start_ms) is at least a minute: the finest public series are 5
+minutes (WattTime, Electricity Maps' 5_minutes granularity); a period of milliseconds is a time
+given in seconds or a start repeated as the end."""
+MAX_GRID_PERIOD_MS = 24 * 3_600_000
+"""...and at most a day (Electricity Maps' daily granularity): a longer figure is a yearly or
+monthly average, which is the carbon-intensity table's job, not the stream's."""
+
 # Host.
 MAX_CPU_COUNT = 65_536
 """Logical CPUs of one host (the largest single-image servers have a few thousand)."""

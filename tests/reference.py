@@ -3,6 +3,8 @@
 Written from the document shapes in ``docs/documents.md``, not from the job's SQL. Energies of
 simulated events are multiples of 2**-10 J, so their sums are exact in any order and the
 comparisons below use ``==``. CO2e is ``energy_j * pue * intensity / 3_600_000`` in that order.
+Prices come from ``tests/reference_pricing.py``, which reads the intensity table itself and keeps
+its own precedence rules: the job's pricing code is never used to compute what it must produce.
 """
 
 import math
@@ -11,9 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from emitter.events import Event, Measurement, RunFinished, RunStarted
-from flink_jobs.carbon import Pricing
+from tests.reference_pricing import J_PER_KWH, ReferencePricing
 
-J_PER_KWH = 3_600_000.0
 CO2E_QUANTUM = 2.0**-20
 COMPONENTS = ("cpu_energy_j", "gpu_energy_j", "ram_energy_j", "energy_j")
 
@@ -72,7 +73,9 @@ class Reference:
     the order they reached Kafka (what matters is each run's order: a run's events share a
     partition). ``delay_ms`` is the job's bound on a run's out-of-orderness."""
 
-    def __init__(self, events: Iterable[Event], pricing: Pricing, delay_ms: int = 5_000) -> None:
+    def __init__(
+        self, events: Iterable[Event], pricing: ReferencePricing, delay_ms: int = 5_000
+    ) -> None:
         self.events = unique(events)
         self.delay_ms = delay_ms
         self.pricing = pricing
@@ -80,16 +83,9 @@ class Reference:
 
     def price(self, run_id: str, region: str) -> dict[str, Any]:
         started = self.started.get(run_id)
-        intensity, source, fallback = self.pricing.intensity(
-            region, started.intensity_g_per_kwh if started else None
-        )
-        pue = self.pricing.pue(region, started.pue if started else None)
-        return {
-            "pue": pue,
-            "intensity_g_per_kwh": intensity,
-            "intensity_source": source,
-            "intensity_fallback": fallback,
-        }
+        if started is None:
+            return self.pricing.price(region, None, None)
+        return self.pricing.price(region, started.intensity_g_per_kwh, started.pue)
 
     @staticmethod
     def co2e(doc: dict[str, Any]) -> dict[str, float]:

@@ -13,8 +13,12 @@ def test_event_columns_follow_the_schema_in_order():
     assert [name for name, _ in cols] == [
         "schema_version", "event_id", "event_type", "run_id", "seq", "ts_ms", "user_id",
         "project", "model", "region", "run_started", "measurement", "run_finished",
+        "interval_intensity_g_per_kwh", "interval_intensity_source",
     ]  # fmt: skip
     types = dict(cols)
+    assert (types["interval_intensity_g_per_kwh"], types["interval_intensity_source"]) == (
+        "DOUBLE", "STRING"
+    )  # fmt: skip
     assert (types["seq"], types["ts_ms"], types["model"]) == (
         "BIGINT NOT NULL", "BIGINT NOT NULL", "STRING NOT NULL"
     )  # fmt: skip

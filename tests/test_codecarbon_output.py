@@ -96,7 +96,7 @@ def test_cloud_region():
 def test_pue_is_applied_once_net_factor_is_the_pue():
     """CodeCarbon's energies include its PUE (1.5 here): the handler sends the device energy and
     the PUE, so the job's price (energy x run_started.pue x intensity) carries 1.5, not 2.25."""
-    from flink_jobs.carbon import co2e_g
+    from tests.reference_pricing import co2e_g
 
     t0 = (time.time_ns() // 1_000_000_000 - 60) * 1000
     producer = ListProducer()

@@ -53,7 +53,7 @@ def test_record_has_every_schema_field():
     """The Avro record carries the id, the type, and float energies even when given ints."""
     record = measurement(cpu_energy_j=10).to_record()
     assert (record["event_id"], record["event_type"], record["schema_version"]) == (
-        "run-1:3", "measurement", 1
+        "run-1:3", "measurement", 2
     )  # fmt: skip
     assert record["measurement"]["cpu_energy_j"] == 10.0
     assert isinstance(record["measurement"]["cpu_energy_j"], float)

@@ -15,16 +15,17 @@ from confluent_kafka import Consumer, TopicPartition
 from emitter import codec
 from emitter.events import Event, event_from_record
 from emitter.producer import EventProducer
-from flink_jobs import carbon
 from tests.integration.conftest import Pipeline
 from tests.reference import Reference
+from tests.reference_pricing import ReferencePricing, read_table
 
 WINDOW_MS = 60_000
 HOUR_MS = 3_600_000
 # Three hours ago, on an hour boundary: within the job's event-time window (7 days back), and
 # far enough back that a test's runs stay in the past however long the suite takes.
 T0_MS = (time.time_ns() // 1_000_000 // HOUR_MS - 3) * HOUR_MS
-PRICING = carbon.Pricing(carbon.load(), {})
+# The reference's own pricing, from the table's file; the jobs under test set no PUE.
+PRICING = ReferencePricing(read_table(), {})
 
 
 def varint(n: int) -> bytes:

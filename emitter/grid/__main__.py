@@ -1,0 +1,5 @@
+import sys
+
+from emitter.grid.cli import main
+
+sys.exit(main())
