@@ -15,7 +15,6 @@ from flink_jobs import checks
 from flink_jobs.avro_ddl import column_ddl
 from flink_jobs.carbon import Pricing, co2e_sql
 from flink_jobs.settings import JobSettings
-from schemas import limits
 
 SOURCE = "events"
 CHECKED = "checked_events"
@@ -144,6 +143,8 @@ _FLAT_SECTIONS = {
     "`step`": "measurement.`step`",
     "loss": "measurement.loss",
     "accuracy": "measurement.accuracy",
+    # Appended in contract version 2: the intensity the trainer knew for this interval.
+    "interval_intensity_g_per_kwh": "interval_intensity_g_per_kwh",
 }
 
 
@@ -204,7 +205,8 @@ _CO2E_COLUMNS = _doubles(tuple(_co2e_name(c) for c in COMPONENTS))
 _PRICING_COLUMNS = """  pue DOUBLE,
   intensity_g_per_kwh DOUBLE,
   intensity_source STRING,
-  intensity_fallback BOOLEAN"""
+  intensity_fallback BOOLEAN,
+  interval_priced_energy_j DOUBLE"""
 _PROGRESS_COLUMNS = """  `epoch` BIGINT,
   `step` BIGINT,
   loss DOUBLE,
@@ -343,10 +345,17 @@ def _priced(pricing: Pricing, region: str, pue: str, intensity: str) -> str:
     {pricing.fallback_sql(region, intensity)} AS intensity_fallback"""
 
 
+def _co2e(energy: str) -> str:
+    """CO2e of a component of a document: the energy of intervals that carried their own
+    intensity is priced with it, the rest with the run's (``docs/documents.md``). With no such
+    interval this is exactly ``co2e_sql`` of the whole energy (adding 0.0 changes no double)."""
+    own = co2e_sql(f"{energy}_x_interval_intensity", "pue", "CAST(1.0 AS DOUBLE)")
+    rest = co2e_sql(f"({energy} - {energy}_interval)", "pue", "intensity_g_per_kwh")
+    return f"{rest} + {own}"
+
+
 def _co2e_columns() -> str:
-    return ",\n".join(
-        f"  {co2e_sql(c, 'pue', 'intensity_g_per_kwh')} AS {_co2e_name(c)}" for c in COMPONENTS
-    )
+    return ",\n".join(f"  {_co2e(c)} AS {_co2e_name(c)}" for c in COMPONENTS)
 
 
 def runs_insert(s: JobSettings, pricing: Pricing) -> str:
@@ -377,7 +386,7 @@ SELECT
   TO_TIMESTAMP_LTZ(watermark_ms, 3),
   samples, tokens, power_w, `epoch`, `step`, loss, accuracy,
   {", ".join(COMPONENTS)},
-  pue, intensity_g_per_kwh, intensity_source, intensity_fallback,
+  pue, intensity_g_per_kwh, intensity_source, intensity_fallback, energy_j_interval,
   {", ".join(_co2e_name(c) for c in COMPONENTS)},
 {per},
 {methods},
@@ -404,7 +413,7 @@ SELECT
   CONCAT(run_id, '/', DATE_FORMAT(TO_TIMESTAMP_LTZ(window_start_ms, 3), {_UTC_ISO})) AS _id,
   run_id, window_start, window_end, events, `epoch`, samples, tokens, loss, accuracy,
   {", ".join(COMPONENTS)},
-  pue, intensity_g_per_kwh, intensity_source, intensity_fallback,
+  pue, intensity_g_per_kwh, intensity_source, intensity_fallback, energy_j_interval,
 {_co2e_columns()},
   user_id, `model`, region, window_start_ms, priced
 FROM (
@@ -427,7 +436,7 @@ FROM {LATE_PARTS}"""
 _WINDOW_DOC_COLUMNS = (
     "_id, run_id, window_start, window_end, events, `epoch`, samples, tokens, loss, accuracy, "
     + ", ".join(COMPONENTS)
-    + ", pue, intensity_g_per_kwh, intensity_source, intensity_fallback, "
+    + ", pue, intensity_g_per_kwh, intensity_source, intensity_fallback, energy_j_interval, "
     + ", ".join(_co2e_name(c) for c in COMPONENTS)
     # Its events, and 1 more once the run's run_started has priced it: a window stored before
     # that arrived is written again, priced.
@@ -493,7 +502,7 @@ def rollups_insert(s: JobSettings) -> str:
     energies = ", ".join(COMPONENTS)
     sums = ",\n".join(f"  SUM({c})" for c in COMPONENTS)
     scale = f"CAST({1 / CO2E_QUANTUM!r} AS DOUBLE)"
-    late_co2e = co2e_sql("energy_j", "pue", "intensity_g_per_kwh")
+    late_co2e = _co2e("energy_j")
     return f"""INSERT INTO {ROLLUPS_SINK}
 SELECT
   CONCAT_WS('/', user_id, `model`, region,
@@ -556,5 +565,3 @@ SELECT
   accuracy,
   events
 FROM {EPOCH_TOTALS}"""
-
-

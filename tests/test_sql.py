@@ -96,7 +96,7 @@ def test_events_view_has_the_columns_the_run_accounting_reads_in_its_order():
     expected = re.findall(r'"([a-z_]+)"', declared.group(1))
     assert [c.strip("`") for c in sql.EVENT_COLUMNS] == expected
     assert all(f" AS {c}" in sql.events_view() for c in sql.EVENT_COLUMNS)
-    assert len(expected) == 31
+    assert len(expected) == 32
 
 
 def test_kafka_sasl_options_come_from_the_settings_with_the_password_quoted():

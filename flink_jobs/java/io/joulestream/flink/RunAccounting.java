@@ -31,7 +31,7 @@ public final class RunAccounting {
             "region", "dataset", "framework", "event_pue", "event_intensity", "finished_status",
             "interval_start_ms", "cpu_energy_j", "gpu_energy_j", "ram_energy_j", "cpu_method",
             "ram_method", "gpu_method", "samples", "tokens", "epoch", "step", "loss", "accuracy",
-            "invalid_reason", "kafka_partition", "kafka_offset", "raw_bytes");
+            "interval_intensity_g_per_kwh", "invalid_reason", "kafka_partition", "kafka_offset", "raw_bytes");
 
     static final int EVENT_ID = 0;
     static final int EVENT_TYPE = 1;
@@ -60,10 +60,11 @@ public final class RunAccounting {
     static final int STEP = 24;
     static final int LOSS = 25;
     static final int ACCURACY = 26;
-    static final int INVALID_REASON = 27;
-    static final int KAFKA_PARTITION = 28;
-    static final int KAFKA_OFFSET = 29;
-    static final int RAW_BYTES = 30;
+    static final int INTERVAL_INTENSITY = 27;
+    static final int INVALID_REASON = 28;
+    static final int KAFKA_PARTITION = 29;
+    static final int KAFKA_OFFSET = 30;
+    static final int RAW_BYTES = 31;
 
     private static final String[] ENERGIES = {
         "cpu_energy_j", "gpu_energy_j", "ram_energy_j", "energy_j"
@@ -88,6 +89,18 @@ public final class RunAccounting {
         return out;
     }
 
+    /** The energy priced by its intervals' own intensity, and its product with it (J g/kWh). */
+    private static Object[] intervalPriced() {
+        Object[] out = new Object[ENERGIES.length * 4];
+        for (int i = 0; i < ENERGIES.length; i++) {
+            out[2 * i] = ENERGIES[i] + "_interval";
+            out[2 * i + 1] = Types.DOUBLE;
+            out[2 * (ENERGIES.length + i)] = ENERGIES[i] + "_x_interval_intensity";
+            out[2 * (ENERGIES.length + i) + 1] = Types.DOUBLE;
+        }
+        return out;
+    }
+
     private static Object[] concat(Object[]... parts) {
         return Arrays.stream(parts).flatMap(Arrays::stream).toArray();
     }
@@ -104,6 +117,7 @@ public final class RunAccounting {
                 "step", Types.LONG, "loss", Types.DOUBLE, "accuracy", Types.DOUBLE
             },
             energies(),
+            intervalPriced(),
             new Object[] {
                 "event_pue", Types.DOUBLE, "event_intensity", Types.DOUBLE,
                 "cpu_method_min", Types.STRING, "cpu_method_max", Types.STRING,
@@ -121,6 +135,7 @@ public final class RunAccounting {
                 "loss", Types.DOUBLE, "accuracy", Types.DOUBLE
             },
             energies(),
+            intervalPriced(),
             new Object[] {
                 "event_pue", Types.DOUBLE, "event_intensity", Types.DOUBLE, "priced", Types.INT
             }));
@@ -152,6 +167,7 @@ public final class RunAccounting {
                 "region", Types.STRING, "ts_ms", Types.LONG
             },
             energies(),
+            intervalPriced(),
             new Object[] {
                 "event_pue", Types.DOUBLE, "event_intensity", Types.DOUBLE, "priced", Types.INT
             }));

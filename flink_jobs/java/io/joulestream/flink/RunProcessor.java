@@ -191,6 +191,7 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
         Long step = (Long) event.getField(RunAccounting.STEP);
         Double loss = (Double) event.getField(RunAccounting.LOSS);
         Double accuracy = (Double) event.getField(RunAccounting.ACCURACY);
+        Double intervalIntensity = (Double) event.getField(RunAccounting.INTERVAL_INTENSITY);
 
         run.events++;
         if (intervalStartMs != null) {
@@ -224,6 +225,7 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
         run.gpuEnergyJ += gpuJ;
         run.ramEnergyJ += ramJ;
         run.energyJ += energyJ;
+        run.interval.add(cpuJ, gpuJ, ramJ, energyJ, intervalIntensity);
         String cpuMethod = (String) event.getField(RunAccounting.CPU_METHOD);
         String ramMethod = (String) event.getField(RunAccounting.RAM_METHOD);
         String gpuMethod = (String) event.getField(RunAccounting.GPU_METHOD);
@@ -282,6 +284,7 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
             part.gpuEnergyJ = gpuJ;
             part.ramEnergyJ = ramJ;
             part.energyJ = energyJ;
+            part.interval.add(cpuJ, gpuJ, ramJ, energyJ, intervalIntensity);
             if (run.priced) {
                 ctx.output(RunAccounting.LATE_PARTS_TAG, latePart(RowKind.INSERT, runId, part, run.eventPue, run.eventIntensity, 1));
             } else {
@@ -317,6 +320,7 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
         w.gpuEnergyJ += gpuJ;
         w.ramEnergyJ += ramJ;
         w.energyJ += energyJ;
+        w.interval.add(cpuJ, gpuJ, ramJ, energyJ, intervalIntensity);
         window.dirty = true;
         windows.put(windowStartMs, window);
     }
@@ -330,9 +334,13 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
     }
 
     private static Row latePart(RowKind kind, String runId, LatePart part, Double pue, Double intensity, int priced) {
-        Row row = Row.ofKind(kind, runId, part.userId, part.model, part.region, part.tsMs,
-                part.cpuEnergyJ, part.gpuEnergyJ, part.ramEnergyJ, part.energyJ, pue, intensity, priced);
-        return row;
+        return row(kind, new Object[] {runId, part.userId, part.model, part.region, part.tsMs,
+                part.cpuEnergyJ, part.gpuEnergyJ, part.ramEnergyJ, part.energyJ},
+                part.interval.values(), new Object[] {pue, intensity, priced});
+    }
+
+    private static Row row(RowKind kind, Object[]... parts) {
+        return Row.ofKind(kind, Arrays.stream(parts).flatMap(Arrays::stream).toArray());
     }
 
     @Override
@@ -419,18 +427,21 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
         String status = run.finishedStatus != null
                 ? run.finishedStatus
                 : run.silentMs > run.heardMs ? "lost" : "running";
-        return Row.of(runId, run.userId, run.project, run.model, run.region, run.dataset,
-                run.framework, status, run.events, run.lastSeq, run.startedMs, run.lastEventMs,
-                run.finishedMs, run.progressMs - settings.delayMs, run.samples, run.tokens,
-                run.powerW, run.epoch, run.step, run.loss, run.accuracy, run.cpuEnergyJ,
-                run.gpuEnergyJ, run.ramEnergyJ, run.energyJ, run.eventPue, run.eventIntensity,
-                run.cpuMethodMin, run.cpuMethodMax, run.ramMethodMin, run.ramMethodMax,
-                run.gpuMethodMin, run.gpuMethodMax, run.version);
+        return row(RowKind.INSERT, new Object[] {runId, run.userId, run.project, run.model,
+                run.region, run.dataset, run.framework, status, run.events, run.lastSeq,
+                run.startedMs, run.lastEventMs, run.finishedMs, run.progressMs - settings.delayMs,
+                run.samples, run.tokens, run.powerW, run.epoch, run.step, run.loss, run.accuracy,
+                run.cpuEnergyJ, run.gpuEnergyJ, run.ramEnergyJ, run.energyJ},
+                run.interval.values(),
+                new Object[] {run.eventPue, run.eventIntensity, run.cpuMethodMin,
+                run.cpuMethodMax, run.ramMethodMin, run.ramMethodMax, run.gpuMethodMin,
+                run.gpuMethodMax, run.version});
     }
 
     private static Row windowRow(RowKind kind, String runId, long windowStartMs, WindowValues w) {
-        return Row.ofKind(kind, runId, w.userId, w.model, w.region, windowStartMs, w.events,
-                w.epoch, w.samples, w.tokens, w.loss, w.accuracy, w.cpuEnergyJ, w.gpuEnergyJ,
-                w.ramEnergyJ, w.energyJ, w.eventPue, w.eventIntensity, w.priced);
+        return row(kind, new Object[] {runId, w.userId, w.model, w.region, windowStartMs,
+                w.events, w.epoch, w.samples, w.tokens, w.loss, w.accuracy, w.cpuEnergyJ,
+                w.gpuEnergyJ, w.ramEnergyJ, w.energyJ},
+                w.interval.values(), new Object[] {w.eventPue, w.eventIntensity, w.priced});
     }
 }

@@ -9,6 +9,56 @@ public final class RunState {
 
     private RunState() {}
 
+    /**
+     * The energy of the intervals that carried their own carbon intensity, and that energy
+     * times the intensity (J × g/kWh), per component: the SQL prices these intervals with
+     * their own figure and the rest with the run's (PUE applies to both).
+     */
+    public static final class IntervalPriced {
+        public double cpuEnergyJ;
+        public double gpuEnergyJ;
+        public double ramEnergyJ;
+        public double energyJ;
+        public double cpuJgPerKwh;
+        public double gpuJgPerKwh;
+        public double ramJgPerKwh;
+        public double jgPerKwh;
+
+        void add(double cpuJ, double gpuJ, double ramJ, double totalJ, Double intensity) {
+            if (intensity == null) {
+                return;
+            }
+            cpuEnergyJ += cpuJ;
+            gpuEnergyJ += gpuJ;
+            ramEnergyJ += ramJ;
+            energyJ += totalJ;
+            cpuJgPerKwh += cpuJ * intensity;
+            gpuJgPerKwh += gpuJ * intensity;
+            ramJgPerKwh += ramJ * intensity;
+            jgPerKwh += totalJ * intensity;
+        }
+
+        IntervalPriced copy() {
+            IntervalPriced c = new IntervalPriced();
+            c.cpuEnergyJ = cpuEnergyJ;
+            c.gpuEnergyJ = gpuEnergyJ;
+            c.ramEnergyJ = ramEnergyJ;
+            c.energyJ = energyJ;
+            c.cpuJgPerKwh = cpuJgPerKwh;
+            c.gpuJgPerKwh = gpuJgPerKwh;
+            c.ramJgPerKwh = ramJgPerKwh;
+            c.jgPerKwh = jgPerKwh;
+            return c;
+        }
+
+        Object[] values() {
+            return new Object[] {
+                cpuEnergyJ, gpuEnergyJ, ramEnergyJ, energyJ,
+                cpuJgPerKwh, gpuJgPerKwh, ramJgPerKwh, jgPerKwh
+            };
+        }
+    }
+
     /** What the run's events have said so far: the source of its {@code runs} document. */
     public static final class Run {
         public String userId;
@@ -40,6 +90,7 @@ public final class RunState {
         public double gpuEnergyJ;
         public double ramEnergyJ;
         public double energyJ;
+        public IntervalPriced interval = new IntervalPriced();
         public Double eventPue;
         public Double eventIntensity;
         /** Its run_started has arrived: windows and late parts are priced with the run's own
@@ -80,6 +131,7 @@ public final class RunState {
         public double gpuEnergyJ;
         public double ramEnergyJ;
         public double energyJ;
+        public IntervalPriced interval = new IntervalPriced();
         public Double eventPue;
         public Double eventIntensity;
         public int priced;
@@ -101,6 +153,7 @@ public final class RunState {
             c.gpuEnergyJ = gpuEnergyJ;
             c.ramEnergyJ = ramEnergyJ;
             c.energyJ = energyJ;
+            c.interval = interval.copy();
             c.eventPue = eventPue;
             c.eventIntensity = eventIntensity;
             c.priced = priced;
@@ -144,6 +197,7 @@ public final class RunState {
         public double gpuEnergyJ;
         public double ramEnergyJ;
         public double energyJ;
+        public IntervalPriced interval = new IntervalPriced();
     }
 
     /** LATEST_BY_SEQ's rule: the value with the highest seq, the larger value on a tie. */
