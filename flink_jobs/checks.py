@@ -161,6 +161,19 @@ def invalid_reason(max_age_s: int, max_ahead_s: int) -> str:
                 f"{limits.MAX_INTENSITY_G_PER_KWH:g}]",
             ),
         ),
+        (
+            _not_within(
+                "interval_intensity_g_per_kwh",
+                limits.MIN_INTENSITY_G_PER_KWH,
+                limits.MAX_INTENSITY_G_PER_KWH,
+            ),
+            _reason(
+                "interval_intensity_g_per_kwh",
+                "interval_intensity_g_per_kwh",
+                f"g/kWh is not within [{limits.MIN_INTENSITY_G_PER_KWH:g}, "
+                f"{limits.MAX_INTENSITY_G_PER_KWH:g}]",
+            ),
+        ),
     ]
     for count in COUNTS:
         column = f"{m}.`{count}`"

@@ -8,14 +8,19 @@ and the job's own settings come from the environment (``JobSettings``).
 
 import logging
 
+from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.java_gateway import get_gateway
-from pyflink.table import EnvironmentSettings, TableEnvironment, TableResult
+from pyflink.table import StreamTableEnvironment, TableResult
 
 from flink_jobs import carbon, sql
-from flink_jobs.plan import tuned
 from flink_jobs.settings import JobSettings
+from schemas import limits
 
 log = logging.getLogger(__name__)
+
+# How often the run accounting sends what changed (per run): runs are live ("power now"), and
+# a window, epoch or run is written once per interval however many events changed it.
+FLUSH_MS = 1000
 
 
 def table_config(s: JobSettings) -> dict[str, str]:
@@ -27,37 +32,41 @@ def table_config(s: JobSettings) -> dict[str, str]:
         # Every sink's _id is built from the keys of the statement writing it, so Flink need
         # not keep a copy of every output row to order updates (its upsert materializer).
         "table.exec.sink.upsert-materialize": "NONE",
-        # Plan the views every output shares once: one de-duplication state, and the late/on
-        # time split read from one operator's watermark, so each measurement goes one way.
-        "table.optimizer.reuse-optimize-block-with-digest-enabled": "true",
-        # Every aggregate folds a batch of a key's events into one state update and one output
-        # row, which multiplies the job's throughput. Safe for the whole job: no operator uses
-        # Flink's event-time watermarks (event time is judged per run, see sql.progressed_view).
+        # The SQL's only state is the rollups' (per user, model, region and period), which may
+        # expire; a run's own state has its TTLs in the run accounting (flink_jobs/java).
+        "table.exec.state.ttl": f"{s.state_ttl_s * 1000} ms",
+        # The rollups fold a batch of window updates into one state update and one output row.
+        # No operator uses Flink's event-time watermarks (event time is judged per run).
         "table.exec.mini-batch.enabled": "true" if s.mini_batch_ms > 0 else "false",
         "table.exec.mini-batch.allow-latency": f"{max(s.mini_batch_ms, 1)} ms",
         "table.exec.mini-batch.size": str(s.mini_batch_size),
     }
 
 
-def compiled_plan(t_env: TableEnvironment, s: JobSettings) -> str:
-    """Register the source, views and sinks and compile every INSERT into one plan (JSON),
-    with each stateful operator's state TTL (``flink_jobs/plan``)."""
+def register(t_env: StreamTableEnvironment, s: JobSettings) -> None:
+    """Register the source, the run accounting (``flink_jobs/java``), the views and the sinks."""
     config = t_env.get_config()
     for key, value in table_config(s).items():
         config.set(key, value)
+    for ddl in (sql.source_ddl(s), sql.checked_view(s), sql.events_view()):
+        t_env.execute_sql(ddl)
+    jvm = get_gateway().jvm
+    accounting = jvm.io.joulestream.flink.RunAccounting
+    accounting.attach(
+        t_env._j_tenv,
+        sql.FLAT_EVENTS,
+        accounting.Settings(
+            s.watermark_delay_s * 1000,
+            s.run_window_s * 1000,
+            s.lost_after_s * 1000,
+            s.dedup_ttl_s * 1000,
+            s.state_ttl_s * 1000,
+            FLUSH_MS,
+            limits.MAX_TEXT_LEN,
+        ),
+    )
     pricing = carbon.Pricing(carbon.load(), carbon.parse_pue(s.pue))
     for ddl in (
-        sql.LATEST_BY_SEQ_DDL,
-        sql.source_ddl(s),
-        sql.checked_view(s),
-        sql.progressed_view(),
-        sql.deduped_view(),
-        sql.measurements_view(s),
-        sql.on_time_view(),
-        sql.late_view(),
-        sql.run_meta_view(),
-        sql.silences_view(s),
-        sql.run_updates_view(),
         sql.windows_view(s, pricing),
         sql.priced_late_view(pricing),
         sql.runs_sink_ddl(s),
@@ -69,25 +78,29 @@ def compiled_plan(t_env: TableEnvironment, s: JobSettings) -> str:
         sql.windows_topic_sink_ddl(s),
     ):
         t_env.execute_sql(ddl)
+
+
+def inserts(s: JobSettings) -> list[str]:
+    """One INSERT per output."""
+    pricing = carbon.Pricing(carbon.load(), carbon.parse_pue(s.pue))
+    return [
+        sql.runs_insert(s, pricing),
+        sql.windows_insert(),
+        sql.windows_topic_insert(),
+        sql.rollups_insert(s),
+        sql.epochs_insert(),
+        sql.late_insert(),
+        sql.dead_letters_insert(s),
+    ]
+
+
+def build(t_env: StreamTableEnvironment, s: JobSettings) -> None:
+    """Register the job and submit it."""
+    register(t_env, s)
     statements = t_env.create_statement_set()
-    statements.add_insert_sql(sql.runs_insert(s, pricing))
-    statements.add_insert_sql(sql.windows_insert())
-    statements.add_insert_sql(sql.windows_topic_insert())
-    statements.add_insert_sql(sql.rollups_insert(s))
-    statements.add_insert_sql(sql.epochs_insert())
-    statements.add_insert_sql(sql.late_insert(s))
-    statements.add_insert_sql(sql.dead_letters_insert(s))
-    # Submitted as a compiled plan, to give each stateful operator its own TTL (flink_jobs/plan).
-    compiled = statements._j_statement_set.compilePlan().asJsonString()
-    return tuned(compiled, s.dedup_ttl_s * 1000, s.state_ttl_s * 1000)
-
-
-def build(t_env: TableEnvironment, s: JobSettings) -> None:
-    """Compile the job and submit it."""
-    plan = compiled_plan(t_env, s)
-    gateway = get_gateway()
-    reference = gateway.jvm.org.apache.flink.table.api.PlanReference.fromJsonString(plan)
-    result = TableResult(t_env._j_tenv.loadPlan(reference).execute())
+    for insert in inserts(s):
+        statements.add_insert_sql(insert)
+    result: TableResult = statements.execute()
     client = result.get_job_client()
     if client is not None:
         log.info("submitted %s as job %s", s.job_name, client.get_job_id())
@@ -96,7 +109,8 @@ def build(t_env: TableEnvironment, s: JobSettings) -> None:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = JobSettings.from_env()
-    build(TableEnvironment.create(EnvironmentSettings.in_streaming_mode()), settings)
+    env = StreamExecutionEnvironment.get_execution_environment()
+    build(StreamTableEnvironment.create(env), settings)
 
 
 if __name__ == "__main__":

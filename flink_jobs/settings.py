@@ -48,10 +48,10 @@ class JobSettings:
     windows_topic_name: str = ""
     """Kafka topic of the closed windows (exactly-once); empty: ``<topic>.windows``."""
     mini_batch_ms: int = 1000
-    """Run and epoch totals fold each key's events of this long into one update, milliseconds
-    (0: one update per event)."""
+    """The rollups fold the window updates of this long into one update, milliseconds (0: one
+    update per change)."""
     mini_batch_size: int = 5000
-    """At most this many events wait in one mini-batch."""
+    """At most this many updates wait in one mini-batch."""
 
     def __post_init__(self) -> None:
         for name in ("watermark_delay_s", "max_event_age_s", "max_event_ahead_s"):

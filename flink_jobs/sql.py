@@ -1,13 +1,13 @@
 """The pipeline's Flink SQL: source and sink DDL, views, and one INSERT per output.
 
-All per-record work is SQL, so it runs in the JVM; no Python code runs per record.
-The MongoDB document shapes these statements write are described in ``docs/documents.md``.
+All per-record work runs in the JVM; no Python code runs per record. The MongoDB document
+shapes these statements write are described in ``docs/documents.md``.
 
-Data flow: ``events`` (Kafka) → ``checked_events`` (valid, or a dead letter with its reason)
-→ ``progressed`` (each event with its run's progress in arrival order: event time per run) →
-``deduped`` (first arrival of each ``event_id``) → ``measurements`` (flattened), split by their
-run's own watermark into windows (on time) and ``late_events`` (behind it); ``runs`` and
-``rollups`` count every valid event, late or not.
+Data flow: ``events`` (Kafka) → ``checked_events`` (valid, or a dead letter with its reason) →
+``flat_events`` (what any output reads, as flat columns) → the run accounting of the job's jar
+(``RunAccounting``, keyed once by run: de-duplication, the run's own event time, totals,
+windows, epochs, late events, silences) → the views it registers, priced here and stored;
+``rollups`` add up the windows and the late events per user, model, region and period.
 """
 
 import schemas
@@ -15,22 +15,22 @@ from flink_jobs import checks
 from flink_jobs.avro_ddl import column_ddl
 from flink_jobs.carbon import Pricing, co2e_sql
 from flink_jobs.settings import JobSettings
-from schemas import limits
 
 SOURCE = "events"
 CHECKED = "checked_events"
-PROGRESSED = "progressed"
-DEDUPED = "deduped"
-SILENCES = "silences"
-RUN_UPDATES = "run_updates"
-MEASUREMENTS = "measurements"
-RUN_META = "run_meta"
+FLAT_EVENTS = "flat_events"
+# The views RunAccounting (flink_jobs/java) registers.
+RUN_TOTALS = "run_totals"
+WINDOW_TOTALS = "window_totals"
+EPOCH_TOTALS = "epoch_totals"
+LATE_MEASUREMENTS = "late_measurements"
+LATE_PARTS = "late_parts"
+INVALID_RECORDS = "invalid_records"
 RUNS_SINK = "runs_sink"
 WINDOWS_SINK = "windows_sink"
 WINDOWS_TOPIC_SINK = "windows_topic_sink"
 PRICED_WINDOWS = "priced_windows"
 PRICED_LATE = "priced_late_events"
-LATE_MEASUREMENTS = "late_measurements"
 ROLLUPS_SINK = "rollups_sink"
 EPOCHS_SINK = "epochs_sink"
 LATE_SINK = "late_events_sink"
@@ -40,14 +40,6 @@ COMPONENTS = (*ENERGY, "energy_j")
 # CO2e of a run and period in rollups is rounded down to a multiple of 2**-20 g (about 1 µg):
 # such numbers add up exactly in any order, so sums over runs do not depend on update order.
 CO2E_QUANTUM = 2.0**-20
-
-
-# A function of the job's jar (flink_jobs/java): the value at the highest seq, whatever the
-# order in which the events arrived.
-LATEST_BY_SEQ_DDL = (
-    "CREATE TEMPORARY SYSTEM FUNCTION LATEST_BY_SEQ AS "
-    "'io.joulestream.flink.LatestBySeq' LANGUAGE JAVA"
-)
 
 
 def literal(value: str) -> str:
@@ -131,8 +123,8 @@ FROM {SOURCE}"""
 
 
 # The fields of the event sections that some output reads, as flat columns: the events cross
-# the network to the de-duplication flat and without what no output needs (hyper-parameters,
-# per-GPU details, Kafka metadata), which is most of the job's serialization cost.
+# the network to their run flat and without what no output needs (hyper-parameters, per-GPU
+# details), which is most of the job's serialization cost.
 _FLAT_SECTIONS = {
     "dataset": "run_started.dataset",
     "framework": "run_started.framework",
@@ -151,89 +143,26 @@ _FLAT_SECTIONS = {
     "`step`": "measurement.`step`",
     "loss": "measurement.loss",
     "accuracy": "measurement.accuracy",
+    # Appended in contract version 2: the intensity the trainer knew for this interval.
+    "interval_intensity_g_per_kwh": "interval_intensity_g_per_kwh",
 }
 
 
-def progressed_view() -> str:
-    """Each valid event with its run's progress when it arrived: ``progress_ms``, the highest
-    ``ts_ms`` of the run so far (this event included), and ``finished``, 1 once the run's
-    ``run_finished`` has arrived. This is event time per run: a run's watermark is its own
-    progress less the bound, so one trainer's clock, delay or outage never touches another run.
+_LEADING = ("event_id", "event_type", "run_id", "seq", "ts_ms", "user_id", "project", "`model`")
+_TRAILING = ("invalid_reason", "kafka_partition", "kafka_offset", "raw_bytes")
+# The columns of flat_events, in the order RunAccounting (flink_jobs/java) reads them.
+EVENT_COLUMNS = (*_LEADING, "region", *_FLAT_SECTIONS, *_TRAILING)
 
-    Ordered by arrival (processing time) over the run's events as Kafka holds them: a run's
-    events share a partition (key = run id), so the order, and with it which events are late,
-    is the same on every read of the topic. Computed before de-duplication, which changes no
-    maximum (a copy carries its original's time). Each event crosses two exchanges as a wide
-    row, to its run and then to its id: most of the job's cost (docs/benchmarks.md).
-    The sections' fields are flat columns (null where the event's type has no such section):
-    events cross the network without what no output reads."""
-    flat = ",\n".join(f"  {expr} AS {name}" for name, expr in _FLAT_SECTIONS.items())
-    return f"""CREATE TEMPORARY VIEW {PROGRESSED} AS
+
+def events_view() -> str:
+    """Every record, valid or not, with the fields some output reads as flat columns (null where
+    the event's type has no such section), in the order ``RunAccounting.INPUT`` reads them:
+    events cross to their run without what no output needs."""
+    columns = ",\n".join(f"  {_FLAT_SECTIONS.get(c, c)} AS {c}" for c in EVENT_COLUMNS)
+    return f"""CREATE TEMPORARY VIEW {FLAT_EVENTS} AS
 SELECT
-  event_id, event_type, run_id, seq, ts_ms, user_id, project, `model`, region, proc_time,
-{flat},
-  MAX(ts_ms) OVER run_arrivals AS progress_ms,
-  MAX(CASE WHEN event_type = 'run_finished' THEN 1 ELSE 0 END) OVER run_arrivals AS finished
-FROM {CHECKED}
-WHERE invalid_reason IS NULL
-WINDOW run_arrivals AS (
-  PARTITION BY run_id ORDER BY proc_time ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"""
-
-
-def deduped_view() -> str:
-    """Each ``event_id`` once: the first arrival wins; a re-sent or replayed copy is dropped.
-
-    Ordered by processing time, so the result is append-only (Flink's deduplication keeping
-    the first row)."""
-    return f"""CREATE TEMPORARY VIEW {DEDUPED} AS
-SELECT * FROM (
-  SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY proc_time ASC) AS arrival
-  FROM {PROGRESSED}
-) WHERE arrival = 1"""
-
-
-def measurements_view(s: JobSettings) -> str:
-    """The de-duplicated measurement events, flattened; a component not measured counts 0 J.
-
-    ``late_reason`` is null for an event on time, else why it is late: behind its run's
-    watermark (its progress less the bound) or after its run's ``run_finished``, which closes
-    the run's windows."""
-    energies = ",\n".join(f"  COALESCE({c}, 0.0) AS {c}" for c in ENERGY)
-    total = " + ".join(f"COALESCE({c}, 0.0)" for c in ENERGY)
-    return f"""CREATE TEMPORARY VIEW {MEASUREMENTS} AS
-SELECT
-  event_id,
-  run_id,
-  user_id,
-  project,
-  `model`,
-  region,
-  seq,
-  ts_ms,
-  interval_start_ms,
-{energies},
-  {total} AS energy_j,
-  samples,
-  tokens,
-  `epoch`,
-  `step`,
-  loss,
-  accuracy,
-  progress_ms,
-  CASE
-    WHEN finished = 1 THEN 'after its run_finished'
-    WHEN ts_ms <= progress_ms - {s.watermark_delay_s * 1000} THEN 'behind its run''s watermark'
-  END AS late_reason
-FROM {DEDUPED}
-WHERE event_type = 'measurement'"""
-
-
-def run_meta_view() -> str:
-    """What prices a run, from its ``run_started`` event (null where it does not say)."""
-    return f"""CREATE TEMPORARY VIEW {RUN_META} AS
-SELECT run_id, event_pue, event_intensity
-FROM {DEDUPED}
-WHERE event_type = 'run_started'"""
+{columns}
+FROM {CHECKED}"""
 
 
 SLOW_FLUSH = ("windows", "rollups")
@@ -276,7 +205,8 @@ _CO2E_COLUMNS = _doubles(tuple(_co2e_name(c) for c in COMPONENTS))
 _PRICING_COLUMNS = """  pue DOUBLE,
   intensity_g_per_kwh DOUBLE,
   intensity_source STRING,
-  intensity_fallback BOOLEAN"""
+  intensity_fallback BOOLEAN,
+  interval_priced_energy_j DOUBLE"""
 _PROGRESS_COLUMNS = """  `epoch` BIGINT,
   `step` BIGINT,
   loss DOUBLE,
@@ -390,22 +320,21 @@ def dead_letters_sink_ddl(s: JobSettings) -> str:
 
 def dead_letters_insert(s: JobSettings) -> str:
     """Every record that is not a valid event, kept with its reason and where it came from; the
-    bytes themselves when they could not be decoded (else the decoded ids)."""
+    bytes themselves when they could not be decoded (else the decoded ids, cut to the
+    contract's length by ``RunAccounting``)."""
     return f"""INSERT INTO {DEAD_LETTERS_SINK}
 SELECT
   CONCAT({literal(s.topic)}, '/', CAST(kafka_partition AS STRING), '/',
     CAST(kafka_offset AS STRING)),
-  invalid_reason,
+  reason,
   kafka_partition,
   kafka_offset,
   raw_bytes,
-  -- Cut to the contract's length: a record is often a dead letter for an id far too long.
-  NULLIF(SUBSTRING(event_id, 1, {limits.MAX_TEXT_LEN}), ''),
-  NULLIF(SUBSTRING(run_id, 1, {limits.MAX_TEXT_LEN}), ''),
-  NULLIF(SUBSTRING(event_type, 1, {limits.MAX_TEXT_LEN}), ''),
-  CAST(proc_time AS TIMESTAMP_LTZ(3))
-FROM {CHECKED}
-WHERE invalid_reason IS NOT NULL"""
+  event_id,
+  run_id,
+  event_type,
+  TO_TIMESTAMP_LTZ(received_ms, 3)
+FROM {INVALID_RECORDS}"""
 
 
 def _priced(pricing: Pricing, region: str, pue: str, intensity: str) -> str:
@@ -416,77 +345,29 @@ def _priced(pricing: Pricing, region: str, pue: str, intensity: str) -> str:
     {pricing.fallback_sql(region, intensity)} AS intensity_fallback"""
 
 
+def _co2e(energy: str) -> str:
+    """CO2e of a component of a document: the energy of intervals that carried their own
+    intensity is priced with it, the rest with the run's (``docs/documents.md``). With no such
+    interval this is exactly ``co2e_sql`` of the whole energy (adding 0.0 changes no double)."""
+    own = co2e_sql(f"{energy}_x_interval_intensity", "pue", "CAST(1.0 AS DOUBLE)")
+    rest = co2e_sql(f"({energy} - {energy}_interval)", "pue", "intensity_g_per_kwh")
+    return f"{rest} + {own}"
+
+
 def _co2e_columns() -> str:
-    return ",\n".join(
-        f"  {co2e_sql(c, 'pue', 'intensity_g_per_kwh')} AS {_co2e_name(c)}" for c in COMPONENTS
-    )
-
-
-# What the run totals read of each event, with the type a silence (which has none of it) gives.
-_RUN_UPDATE_COLUMNS = {
-    "seq": "BIGINT",
-    "ts_ms": "BIGINT",
-    "user_id": "STRING",
-    "project": "STRING",
-    "`model`": "STRING",
-    "region": "STRING",
-    "dataset": "STRING",
-    "framework": "STRING",
-    "event_pue": "DOUBLE",
-    "event_intensity": "DOUBLE",
-    "finished_status": "STRING",
-    "interval_start_ms": "BIGINT",
-    **dict.fromkeys(ENERGY, "DOUBLE"),
-    "cpu_method": "STRING",
-    "ram_method": "STRING",
-    "gpu_method": "STRING",
-    "samples": "BIGINT",
-    "tokens": "BIGINT",
-    "`epoch`": "BIGINT",
-    "`step`": "BIGINT",
-    "loss": "DOUBLE",
-    "accuracy": "DOUBLE",
-}
-
-
-def silences_view(s: JobSettings) -> str:
-    """A row for each unfinished run that has sent nothing for ``lost_after_s`` (processing
-    time: a session window per run that closes after that silence). The run is then ``lost``
-    until it sends again."""
-    return f"""CREATE TEMPORARY VIEW {SILENCES} AS
-SELECT run_id, CAST(window_end AS TIMESTAMP_LTZ(3)) AS silent_at
-FROM TABLE(SESSION(
-  TABLE {DEDUPED} PARTITION BY run_id, DESCRIPTOR(proc_time),
-  INTERVAL '{s.lost_after_s}' SECOND({len(str(s.lost_after_s))})))
-GROUP BY run_id, window_start, window_end
-HAVING MAX(finished) = 0"""
-
-
-def run_updates_view() -> str:
-    """What changes a run: its events, each with the time it was heard, and its silences."""
-    columns = ", ".join(_RUN_UPDATE_COLUMNS)
-    nulls = ", ".join(f"CAST(NULL AS {t})" for t in _RUN_UPDATE_COLUMNS.values())
-    return f"""CREATE TEMPORARY VIEW {RUN_UPDATES} AS
-SELECT run_id, event_type, {columns},
-  CAST(proc_time AS TIMESTAMP_LTZ(3)) AS heard_at, CAST(NULL AS TIMESTAMP_LTZ(3)) AS silent_at
-FROM {DEDUPED}
-UNION ALL
-SELECT run_id, 'silence', {nulls}, CAST(NULL AS TIMESTAMP_LTZ(3)), silent_at
-FROM {SILENCES}"""
+    return ",\n".join(f"  {_co2e(c)} AS {_co2e_name(c)}" for c in COMPONENTS)
 
 
 def runs_insert(s: JobSettings, pricing: Pricing) -> str:
-    """Per-run cumulative totals over every event of the run (late ones too): a keyed aggregate
-    whose every update upserts the run. The sections of other event types are null and add
-    nothing. A run without ``run_finished`` is ``running`` while it reports and ``lost`` once
-    it has been silent for ``lost_after_s``; ``watermark_at`` is the run's own watermark."""
-    sums = ",\n".join(f"      COALESCE(SUM({c}), 0.0) AS {c}" for c in ENERGY)
-    total = " + ".join(f"COALESCE({c}, 0.0)" for c in ENERGY)
+    """Per-run cumulative totals over every event of the run (late ones too), priced with the
+    run's own PUE and intensity or the table's: one row per run per flush of the run
+    accounting, upserted by run id. A run without ``run_finished`` is ``running`` while it
+    reports and ``lost`` once it has been silent for ``lost_after_s``; ``watermark_at`` is the
+    run's own watermark."""
     methods = ",\n".join(
-        # MIN and MAX, not ARRAY_AGG(DISTINCT): a third of the job's throughput for the same
-        # answer whenever a run used at most two methods per component (a meter and its
-        # fallback). ARRAY_REMOVE drops the nulls of a component never measured.
-        f"      ARRAY_REMOVE(ARRAY_DISTINCT(ARRAY[MIN({name}_method), MAX({name}_method)]),"
+        # The smallest and largest method seen: a run uses at most a meter and its fallback
+        # per component. ARRAY_REMOVE drops the nulls of a component never measured.
+        f"  ARRAY_REMOVE(ARRAY_DISTINCT(ARRAY[{name}_method_min, {name}_method_max]),"
         f" CAST(NULL AS STRING)) AS {name}_methods"
         for name in ("cpu", "ram", "gpu")
     )
@@ -498,13 +379,17 @@ def runs_insert(s: JobSettings, pricing: Pricing) -> str:
     return f"""INSERT INTO {RUNS_SINK}
 SELECT
   run_id, run_id, user_id, project, `model`, region, dataset, framework, status, events,
-  last_seq, started_at, last_event_at, finished_at, watermark_at, samples, tokens, power_w,
-  `epoch`, `step`, loss, accuracy,
+  last_seq,
+  TO_TIMESTAMP_LTZ(started_ms, 3),
+  TO_TIMESTAMP_LTZ(last_event_ms, 3),
+  TO_TIMESTAMP_LTZ(finished_ms, 3),
+  TO_TIMESTAMP_LTZ(watermark_ms, 3),
+  samples, tokens, power_w, `epoch`, `step`, loss, accuracy,
   {", ".join(COMPONENTS)},
-  pue, intensity_g_per_kwh, intensity_source, intensity_fallback,
+  pue, intensity_g_per_kwh, intensity_source, intensity_fallback, energy_j_interval,
   {", ".join(_co2e_name(c) for c in COMPONENTS)},
 {per},
-  cpu_methods, ram_methods, gpu_methods,
+{methods},
   version
 FROM (
   SELECT *,
@@ -512,107 +397,46 @@ FROM (
   FROM (
     SELECT *,
     {_priced(pricing, "region", "event_pue", "event_intensity")}
-    FROM (
-      SELECT
-      run_id,
-      LAST_VALUE(user_id) AS user_id,
-      LAST_VALUE(project) AS project,
-      LAST_VALUE(`model`) AS `model`,
-      LAST_VALUE(region) AS region,
-      -- LAST_VALUE skips nulls: these keep what the run's events last said.
-      LAST_VALUE(dataset) AS dataset,
-      LAST_VALUE(framework) AS framework,
-      COALESCE(
-        LAST_VALUE(finished_status),
-        CASE WHEN MAX(silent_at) > MAX(heard_at) THEN 'lost' ELSE 'running' END) AS status,
-      COUNT(CASE WHEN event_type = 'measurement' THEN 1 END) AS events,
-      MAX(seq) AS last_seq,
-      TO_TIMESTAMP_LTZ(MIN(interval_start_ms), 3) AS started_at,
-      TO_TIMESTAMP_LTZ(MAX(CASE WHEN event_type = 'measurement' THEN ts_ms END), 3)
-        AS last_event_at,
-      TO_TIMESTAMP_LTZ(MAX(CASE WHEN event_type = 'run_finished' THEN ts_ms END), 3)
-        AS finished_at,
-      TO_TIMESTAMP_LTZ(MAX(ts_ms) - {s.watermark_delay_s * 1000}, 3) AS watermark_at,
-      COALESCE(SUM(samples), 0) AS samples,
-      COALESCE(SUM(tokens), 0) AS tokens,
-      MAX(`epoch`) AS `epoch`,
-      MAX(`step`) AS `step`,
-      LATEST_BY_SEQ(
-        CASE WHEN event_type = 'measurement' AND ts_ms > interval_start_ms
-          THEN ({total}) * CAST(1000 AS DOUBLE) / (ts_ms - interval_start_ms) END,
-        seq) AS power_w,
-      LATEST_BY_SEQ(loss, seq) AS loss,
-      LATEST_BY_SEQ(accuracy, seq) AS accuracy,
-{sums},
-      COALESCE(SUM({total}), 0.0) AS energy_j,
-      MAX(event_pue) AS event_pue,
-      MAX(event_intensity) AS event_intensity,
-{methods},
-      COUNT(*) AS version
-      FROM {RUN_UPDATES}
-      GROUP BY run_id
-    )
+    FROM {RUN_TOTALS}
   )
 )"""
 
 
 def windows_view(s: JobSettings, pricing: Pricing) -> str:
     """Per-run tumbling event-time windows over the on-time measurements, priced with the run's
-    ``run_started``. A window is updated as its events arrive (one update per mini-batch), so
-    it is stored while it fills and complete once its run's watermark has passed its end, the
-    run has finished or it is lost: it never waits for other runs' traffic."""
-    sums = ",\n".join(f"      SUM({c}) AS {c}" for c in COMPONENTS)
+    ``run_started`` (the run accounting sends a window again when that arrives). A window is
+    stored while it fills and complete once its run's watermark has passed its end, the run
+    has finished or it is lost: it never waits for other runs' traffic."""
     window_ms = s.run_window_s * 1000
     return f"""CREATE TEMPORARY VIEW {PRICED_WINDOWS} AS
 SELECT
   CONCAT(run_id, '/', DATE_FORMAT(TO_TIMESTAMP_LTZ(window_start_ms, 3), {_UTC_ISO})) AS _id,
   run_id, window_start, window_end, events, `epoch`, samples, tokens, loss, accuracy,
   {", ".join(COMPONENTS)},
-  pue, intensity_g_per_kwh, intensity_source, intensity_fallback,
+  pue, intensity_g_per_kwh, intensity_source, intensity_fallback, energy_j_interval,
 {_co2e_columns()},
   user_id, `model`, region, window_start_ms, priced
 FROM (
-  SELECT w.*, CASE WHEN m.run_id IS NULL THEN 0 ELSE 1 END AS priced,
-    {_priced(pricing, "w.region", "m.event_pue", "m.event_intensity")}
-  FROM (
-    SELECT
-      run_id,
-      user_id,
-      `model`,
-      region,
-      window_start_ms,
-      CAST(TO_TIMESTAMP_LTZ(window_start_ms, 3) AS TIMESTAMP(3)) AS window_start,
-      CAST(TO_TIMESTAMP_LTZ(window_start_ms + {window_ms}, 3) AS TIMESTAMP(3)) AS window_end,
-      COUNT(*) AS events,
-      MAX(`epoch`) AS `epoch`,
-      COALESCE(SUM(samples), 0) AS samples,
-      COALESCE(SUM(tokens), 0) AS tokens,
-      LATEST_BY_SEQ(loss, seq) AS loss,
-      LATEST_BY_SEQ(accuracy, seq) AS accuracy,
-{sums}
-    FROM (
-      SELECT *, ts_ms - MOD(ts_ms, {window_ms}) AS window_start_ms
-      FROM on_time_{MEASUREMENTS}
-    )
-    GROUP BY run_id, user_id, `model`, region, window_start_ms
-  ) AS w
-  LEFT JOIN {RUN_META} AS m ON w.run_id = m.run_id
+  SELECT *,
+    CAST(TO_TIMESTAMP_LTZ(window_start_ms, 3) AS TIMESTAMP(3)) AS window_start,
+    CAST(TO_TIMESTAMP_LTZ(window_start_ms + {window_ms}, 3) AS TIMESTAMP(3)) AS window_end,
+    {_priced(pricing, "region", "event_pue", "event_intensity")}
+  FROM {WINDOW_TOTALS}
 )"""
 
 
 def priced_late_view(pricing: Pricing) -> str:
-    """The late measurements, priced like their run (for the rollups)."""
+    """The late measurements' parts of the rollups, priced like their run."""
     return f"""CREATE TEMPORARY VIEW {PRICED_LATE} AS
-SELECT l.*, CASE WHEN m.run_id IS NULL THEN 0 ELSE 1 END AS priced,
-  {_priced(pricing, "l.region", "m.event_pue", "m.event_intensity")}
-FROM {LATE_MEASUREMENTS} AS l
-LEFT JOIN {RUN_META} AS m ON l.run_id = m.run_id"""
+SELECT *,
+  {_priced(pricing, "region", "event_pue", "event_intensity")}
+FROM {LATE_PARTS}"""
 
 
 _WINDOW_DOC_COLUMNS = (
     "_id, run_id, window_start, window_end, events, `epoch`, samples, tokens, loss, accuracy, "
     + ", ".join(COMPONENTS)
-    + ", pue, intensity_g_per_kwh, intensity_source, intensity_fallback, "
+    + ", pue, intensity_g_per_kwh, intensity_source, intensity_fallback, energy_j_interval, "
     + ", ".join(_co2e_name(c) for c in COMPONENTS)
     # Its events, and 1 more once the run's run_started has priced it: a window stored before
     # that arrived is written again, priced.
@@ -658,25 +482,13 @@ def windows_topic_insert() -> str:
     return f"INSERT INTO {WINDOWS_TOPIC_SINK} SELECT {_WINDOW_DOC_COLUMNS} FROM {PRICED_WINDOWS}"
 
 
-def on_time_view() -> str:
-    """The measurements ahead of their run's watermark: what windows may still take."""
-    return f"""CREATE TEMPORARY VIEW on_time_{MEASUREMENTS} AS
-SELECT * FROM {MEASUREMENTS} WHERE late_reason IS NULL"""
-
-
-def late_view() -> str:
-    """The late measurements: ``late_events`` and the rollups read them."""
-    return f"""CREATE TEMPORARY VIEW {LATE_MEASUREMENTS} AS
-SELECT * FROM {MEASUREMENTS} WHERE late_reason IS NOT NULL"""
-
-
-def late_insert(s: JobSettings) -> str:
+def late_insert() -> str:
     """Late measurements: kept one document each, never dropped silently, with their run's
     watermark when they arrived and why they are late."""
     return f"""INSERT INTO {LATE_SINK}
 SELECT
   event_id, event_id, run_id, seq, TO_TIMESTAMP_LTZ(ts_ms, 3),
-  TO_TIMESTAMP_LTZ(progress_ms - {s.watermark_delay_s * 1000}, 3), late_reason,
+  TO_TIMESTAMP_LTZ(watermark_ms, 3), reason,
   {", ".join(COMPONENTS)}
 FROM {LATE_MEASUREMENTS}"""
 
@@ -690,7 +502,7 @@ def rollups_insert(s: JobSettings) -> str:
     energies = ", ".join(COMPONENTS)
     sums = ",\n".join(f"  SUM({c})" for c in COMPONENTS)
     scale = f"CAST({1 / CO2E_QUANTUM!r} AS DOUBLE)"
-    late_co2e = co2e_sql("energy_j", "pue", "intensity_g_per_kwh")
+    late_co2e = _co2e("energy_j")
     return f"""INSERT INTO {ROLLUPS_SINK}
 SELECT
   CONCAT_WS('/', user_id, `model`, region,
@@ -736,22 +548,20 @@ def epochs_sink_ddl(s: JobSettings) -> str:
 def epochs_insert() -> str:
     """Per run and epoch, every measurement that reports an epoch, late or not, counted in the
     epoch it reports (trackers end an interval at each epoch's end). Not priced: the run's
-    pricing may still change when its ``run_started`` arrives, and the run document has it."""
-    sums = ",\n".join(f"  SUM({c})" for c in COMPONENTS)
+    pricing may still change when its ``run_started`` arrives, and the run document has it.
+    The version is the epoch's event count."""
     return f"""INSERT INTO {EPOCHS_SINK}
 SELECT
   CONCAT(run_id, '/', CAST(`epoch` AS STRING)),
   run_id,
   `epoch`,
-  COUNT(*),
-  TO_TIMESTAMP_LTZ(MIN(interval_start_ms), 3),
-  TO_TIMESTAMP_LTZ(MAX(ts_ms), 3),
-{sums},
-  COALESCE(SUM(samples), 0),
-  COALESCE(SUM(tokens), 0),
-  LATEST_BY_SEQ(loss, seq),
-  LATEST_BY_SEQ(accuracy, seq),
-  COUNT(*)
-FROM {MEASUREMENTS}
-WHERE `epoch` IS NOT NULL
-GROUP BY run_id, `epoch`"""
+  events,
+  TO_TIMESTAMP_LTZ(started_ms, 3),
+  TO_TIMESTAMP_LTZ(ended_ms, 3),
+  {", ".join(COMPONENTS)},
+  samples,
+  tokens,
+  loss,
+  accuracy,
+  events
+FROM {EPOCH_TOTALS}"""

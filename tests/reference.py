@@ -28,10 +28,10 @@ def iso(ms: int) -> str:
 
 
 def unique(events: Iterable[Event]) -> list[Event]:
-    """Each event id once, first arrival kept."""
-    seen: dict[str, Event] = {}
+    """Each event id of a run once, first arrival kept."""
+    seen: dict[tuple[str, str], Event] = {}
     for e in events:
-        seen.setdefault(e.event_id, e)
+        seen.setdefault((e.run_id, e.event_id), e)
     return list(seen.values())
 
 
@@ -47,6 +47,19 @@ def energies(e: Measurement) -> dict[str, float]:
 def _add(into: dict[str, Any], e: Measurement) -> None:
     for name, joules in energies(e).items():
         into[name] += joules
+
+
+def _add_priced(into: dict[str, Any], e: Measurement) -> None:
+    """Energies, and for an interval with its own intensity, its energy apart with its
+    product with that intensity (``_own``, which ``Reference.co2e`` prices and removes)."""
+    _add(into, e)
+    if e.interval_intensity_g_per_kwh is None:
+        return
+    own = into.setdefault("_own", {name: [0.0, 0.0] for name in COMPONENTS})
+    for name, joules in energies(e).items():
+        own[name][0] += joules
+        own[name][1] += joules * e.interval_intensity_g_per_kwh
+    into["interval_priced_energy_j"] += energies(e)["energy_j"]
 
 
 Latest = dict[tuple[str, str], tuple[int, float]]
@@ -89,13 +102,18 @@ class Reference:
 
     @staticmethod
     def co2e(doc: dict[str, Any]) -> dict[str, float]:
-        return {
-            name.replace("energy_j", "co2e_g"): doc[name]
-            * doc["pue"]
-            * doc["intensity_g_per_kwh"]
-            / J_PER_KWH
-            for name in COMPONENTS
-        }
+        """Per component: the energy of intervals with their own intensity priced with it, the
+        rest with the document's; PUE applies to both (docs/documents.md, "Pricing")."""
+        own = doc.pop("_own", {})
+        co2e = {}
+        for name in COMPONENTS:
+            own_j, own_j_g_per_kwh = own.get(name, (0.0, 0.0))
+            rest_j = doc[name] - own_j
+            co2e[name.replace("energy_j", "co2e_g")] = (
+                rest_j * doc["pue"] * doc["intensity_g_per_kwh"] / J_PER_KWH
+                + own_j_g_per_kwh * doc["pue"] * 1.0 / J_PER_KWH
+            )
+        return co2e
 
     def measurements(self) -> list[Measurement]:
         return [e for e in self.events if isinstance(e, Measurement)]
@@ -132,7 +150,7 @@ class Reference:
                 "loss": None, "accuracy": None, "status": "running", "events": 0,
                 "last_seq": -1, "started_at": None,
                 "last_event_at": None, "finished_at": None, "samples": 0, "tokens": 0,
-                **dict.fromkeys(COMPONENTS, 0.0), "version": 0,
+                **dict.fromkeys(COMPONENTS, 0.0), "interval_priced_energy_j": 0.0, "version": 0,
                 "cpu_methods": set(), "ram_methods": set(), "gpu_methods": set(),
             })  # fmt: skip
             run["version"] += 1  # every distinct event of the run
@@ -165,7 +183,7 @@ class Reference:
             start, end = utc(e.interval_start_ms), utc(e.ts_ms)
             run["started_at"] = min(run["started_at"] or start, start)
             run["last_event_at"] = max(run["last_event_at"] or end, end)
-            _add(run, e)
+            _add_priced(run, e)
         for run in runs.values():
             for name in ("cpu_methods", "ram_methods", "gpu_methods"):
                 # The job keeps the first and last by name (every method, up to two).
@@ -190,6 +208,7 @@ class Reference:
                 "window_end": utc(start_ms + window_ms), "events": 0, "epoch": None,
                 "samples": 0, "tokens": 0, "loss": None, "accuracy": None,
                 **dict.fromkeys(COMPONENTS, 0.0), **self.price(e.run_id, e.region),
+                "interval_priced_energy_j": 0.0,
                 "version": 1 if e.run_id in self.started else 0,
             })  # fmt: skip
             w["events"] += 1
@@ -197,7 +216,7 @@ class Reference:
             w["samples"] += e.samples or 0
             w["tokens"] += e.tokens or 0
             _progress(w, e, latest)
-            _add(w, e)
+            _add_priced(w, e)
         for w in windows.values():
             w.update(self.co2e(w))
         return windows
@@ -214,7 +233,13 @@ class Reference:
             parts.append((of_run[w["run_id"]], start_ms - start_ms % period_ms, w))
         for e in self.measurements():
             if e.event_id in late_ids:
-                late = {"events": 1, **energies(e), **self.price(e.run_id, e.region)}
+                late = {
+                    "events": 1,
+                    **dict.fromkeys(COMPONENTS, 0.0),
+                    **self.price(e.run_id, e.region),
+                    "interval_priced_energy_j": 0.0,
+                }
+                _add_priced(late, e)
                 late.update(self.co2e(late))
                 parts.append((e, e.ts_ms - e.ts_ms % period_ms, late))
         rollups: dict[str, dict[str, Any]] = {}

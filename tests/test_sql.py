@@ -1,9 +1,10 @@
-import json
+import re
 
 import pytest
 
-from flink_jobs import carbon, pipeline, plan, sql
+from flink_jobs import carbon, pipeline, sql
 from flink_jobs.settings import JobSettings
+from stack.settings import REPO_ROOT
 
 PRICING = carbon.Pricing(carbon.load(), {})
 
@@ -37,8 +38,9 @@ def test_sinks_upsert_by_primary_key():
 
 
 def test_window_length_comes_from_settings():
-    """The per-run window uses the configured length."""
-    assert "MOD(ts_ms, 120000)" in sql.windows_view(JobSettings(run_window_s=120), PRICING)
+    """A window ends the configured length after its start (the run accounting cuts windows
+    with the same setting)."""
+    assert "window_start_ms + 120000" in sql.windows_view(JobSettings(run_window_s=120), PRICING)
 
 
 def test_settings_read_from_environment():
@@ -78,31 +80,23 @@ def test_mini_batches_follow_the_settings():
     assert off["table.exec.mini-batch.enabled"] == "false"
 
 
-def test_compiled_plan_gets_a_ttl_per_kind_of_state():
-    """De-duplication expires after its TTL, run totals never (also when split into a local
-    and a global aggregate by mini-batches), other state after the state TTL; nodes without
-    state are left alone."""
-    nodes = [
-        {"id": 1, "type": "stream-exec-table-source-scan_1"},
-        {"id": 2, "type": "stream-exec-deduplicate_1", "state": [{"ttl": "0 ms"}]},
-        {"id": 3, "type": "stream-exec-global-group-aggregate_1",
-         "description": "GlobalGroupAggregate(groupBy=[run_id], select=[...])",
-         "state": [{"ttl": "0 ms"}]},
-        {"id": 4, "type": "stream-exec-join_1", "description": "Join(...)",
-         "state": [{"ttl": "0 ms"}, {"ttl": "0 ms"}]},
-        {"id": 5, "type": "stream-exec-group-aggregate_1",
-         "description": "GroupAggregate(groupBy=[run_id, user_id], select=[...])",
-         "state": [{"ttl": "0 ms"}]},
-    ]  # fmt: skip
-    edited = json.loads(plan.tuned(json.dumps({"nodes": nodes, "edges": []}), 1000, 7000))
-    ttls = {n["id"]: [s["ttl"] for s in n.get("state", [])] for n in edited["nodes"]}
-    assert ttls == {1: [], 2: ["1000 ms"], 3: ["0 ms"], 4: ["7000 ms", "7000 ms"], 5: ["7000 ms"]}
+def test_rollups_state_expires_after_the_state_ttl():
+    """The SQL's only state (the rollups') has the state TTL; a run's own state has its TTLs in
+    the run accounting."""
+    config = pipeline.table_config(JobSettings(state_ttl_s=3600))
+    assert config["table.exec.state.ttl"] == "3600000 ms"
 
 
-def test_a_plan_without_its_run_totals_is_refused():
-    """A change of statements that renames the run totals must not silently give them a TTL."""
-    with pytest.raises(ValueError, match="run-totals"):
-        plan.tuned(json.dumps({"nodes": [], "edges": []}), 1, 1)
+def test_events_view_has_the_columns_the_run_accounting_reads_in_its_order():
+    """RunAccounting (flink_jobs/java) reads the view by position, and refuses to start on
+    other columns: this catches a difference before any job is submitted."""
+    java = (REPO_ROOT / "flink_jobs/java/io/joulestream/flink/RunAccounting.java").read_text()
+    declared = re.search(r"INPUT = List\.of\((.*?)\);", java, re.S)
+    assert declared is not None
+    expected = re.findall(r'"([a-z_]+)"', declared.group(1))
+    assert [c.strip("`") for c in sql.EVENT_COLUMNS] == expected
+    assert all(f" AS {c}" in sql.events_view() for c in sql.EVENT_COLUMNS)
+    assert len(expected) == 32
 
 
 def test_kafka_sasl_options_come_from_the_settings_with_the_password_quoted():

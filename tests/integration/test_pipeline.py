@@ -13,6 +13,7 @@ from emitter.chaos import ChaosConfig, Malformed, inject
 from emitter.events import Event, Measurement, RunStarted
 from emitter.producer import producer_config
 from stack import flink
+from tests import test_schema_evolution
 from tests.integration.conftest import Pipeline
 from tests.integration.helpers import (
     HOUR_MS,
@@ -298,3 +299,60 @@ def test_a_stored_newer_document_is_never_replaced_by_an_older_value(
         "RUNNING",
         0,
     )
+
+
+def test_interval_intensities_and_events_of_the_previous_contract_are_priced_and_counted(
+    pipeline: Pipeline, tmp_path: Path
+):
+    """One trainer reports the grid intensity it knew for each interval (every other
+    measurement, over its run_started's own intensity, and a late one too); another is an
+    older emitter that writes the previous contract (version 1, without those fields). The
+    intervals are priced with their own intensity first, the old events are counted like any
+    other, and runs, windows and rollups equal the reference to the joule and to the gram."""
+    fleet = list(simulate.fleet(runs=2, duration_s=90, start_ms=T0_MS, seed=17))
+    modern, old = sorted({e.run_id for e in fleet})
+    # Multiples of 1/8 g/kWh: the products with the simulated energies (multiples of 2**-10 J)
+    # add up exactly in any order.
+    intensities = (212.5, None, 87.125)
+    priced = [
+        dataclasses.replace(e, interval_intensity_g_per_kwh=intensities[e.seq % 3])
+        if isinstance(e, Measurement) and e.run_id == modern
+        else dataclasses.replace(e, intensity_g_per_kwh=300.0)
+        if isinstance(e, RunStarted) and e.run_id == modern
+        else e
+        for e in fleet
+    ]  # fmt: skip
+    send(pipeline, [e for e in priced if e.run_id == modern], tmp_path)
+    version_1 = fastavro.parse_schema(test_schema_evolution.version_1())
+    producer = Producer(producer_config(pipeline.settings.bootstrap_servers))
+    for e in (e for e in priced if e.run_id == old):
+        record = test_schema_evolution.v1_record(e.to_record())
+        producer.produce(pipeline.topic, codec.encode(record, version_1), key=e.run_id)
+    assert producer.flush(30) == 0
+    last = [e for e in priced if isinstance(e, Measurement) and e.run_id == modern][-1]
+    # Behind the run's watermark: inside its first minute.
+    late = dataclasses.replace(
+        last, seq=10_000, interval_start_ms=T0_MS + 10_000, ts_ms=T0_MS + 20_000,
+        interval_intensity_g_per_kwh=40.5,
+    )  # fmt: skip
+    send(pipeline, [late], tmp_path)
+    expected = Reference([*priced, late], PRICING)
+    late_ids = set(expected.late())
+    assert late_ids == {late.event_id}
+    final = {
+        "runs": expected.runs(),
+        "windows": expected.windows(WINDOW_MS, late_ids),
+        "rollups": expected.rollups(HOUR_MS, WINDOW_MS, late_ids),
+    }
+    wait_until(
+        "every document at its final version",
+        lambda: not behind(pipeline, final),
+        seen=lambda: behind(pipeline, final),
+    )
+    for collection, docs in final.items():
+        assert_same(documents(pipeline, collection), docs)
+    runs = final["runs"]
+    assert 0 < runs[modern]["interval_priced_energy_j"] < runs[modern]["energy_j"]
+    assert runs[old]["interval_priced_energy_j"] == 0.0
+    assert runs[old]["events"] == len(simulate.measurements([e for e in fleet if e.run_id == old]))
+    assert pipeline.db.dead_letters.count_documents({}) == 0

@@ -39,6 +39,8 @@ final class DeadLetterDeserializationSchema implements DeserializationSchema<Row
     private transient Object[] placeholders;
     private transient GenericDatumReader<GenericRecord> reader;
     private transient BinaryDecoder decoder;
+    /** Readers of earlier contract versions, by their number of fields (built when needed). */
+    private transient OlderVersion[] olderVersions;
     private final String[] metadataKeys;
     private final TypeInformation<RowData> producedType;
 
@@ -81,8 +83,11 @@ final class DeadLetterDeserializationSchema implements DeserializationSchema<Row
             decoder = DecoderFactory.get().binaryDecoder(message, decoder);
             decoded = (RowData) converter.convert(reader.read(null, decoder));
         } catch (Exception e) {
-            out.collect(deadLetter(undecodable(e, message.length), message));
-            return;
+            decoded = olderVersion(message);
+            if (decoded == null) {
+                out.collect(deadLetter(undecodable(e, message.length), message));
+                return;
+            }
         }
         if (decoded == null) {
             out.collect(deadLetter("the record decoded to nothing", message));
@@ -93,6 +98,66 @@ final class DeadLetterDeserializationSchema implements DeserializationSchema<Row
             row.setField(i, getters[i].getFieldOrNull(decoded));
         }
         out.collect(row);
+    }
+
+    /**
+     * The record as an event of an earlier contract version: fields are only ever appended,
+     * nullable, so an earlier event is a prefix of the fields with the rest null. Tried only
+     * when the whole contract cannot be read, newest first; the record must be read to its
+     * last byte, so a damaged record stays a dead letter.
+     */
+    private RowData olderVersion(byte[] message) {
+        int fields = physicalType.getFieldCount();
+        if (olderVersions == null) {
+            olderVersions = new OlderVersion[fields];
+        }
+        for (int count = fields - 1; count > 0; count--) {
+            if (!physicalType.getTypeAt(count).isNullable()) {
+                return null;
+            }
+            if (olderVersions[count] == null) {
+                olderVersions[count] = new OlderVersion(physicalType, count);
+            }
+            RowData row = olderVersions[count].read(message, fields);
+            if (row != null) {
+                return row;
+            }
+        }
+        return null;
+    }
+
+    /** A reader of the first {@code count} fields of the contract. */
+    private static final class OlderVersion {
+        private final GenericDatumReader<GenericRecord> reader;
+        private final AvroToRowDataConverters.AvroToRowDataConverter converter;
+        private final RowData.FieldGetter[] getters;
+
+        OlderVersion(RowType full, int count) {
+            RowType prefix = new RowType(full.isNullable(), full.getFields().subList(0, count));
+            reader = new GenericDatumReader<>(AvroSchemaConverter.convertToSchema(prefix));
+            converter = AvroToRowDataConverters.createRowConverter(prefix);
+            getters = new RowData.FieldGetter[count];
+            for (int i = 0; i < count; i++) {
+                getters[i] = RowData.createFieldGetter(prefix.getTypeAt(i), i);
+            }
+        }
+
+        RowData read(byte[] message, int fields) {
+            try {
+                BinaryDecoder decoder = DecoderFactory.get().binaryDecoder(message, null);
+                RowData prefix = (RowData) converter.convert(reader.read(null, decoder));
+                if (prefix == null || !decoder.isEnd()) {
+                    return null;
+                }
+                GenericRowData row = new GenericRowData(prefix.getRowKind(), fields);
+                for (int i = 0; i < getters.length; i++) {
+                    row.setField(i, getters[i].getFieldOrNull(prefix));
+                }
+                return row;
+            } catch (Exception e) {
+                return null;
+            }
+        }
     }
 
     private int arity() {

@@ -1,0 +1,283 @@
+package io.joulestream.flink;
+
+import java.io.Serializable;
+import java.util.Arrays;
+import java.util.List;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.java.typeutils.RowTypeInfo;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+import org.apache.flink.streaming.api.functions.ProcessFunction;
+import org.apache.flink.table.api.Table;
+import org.apache.flink.table.api.bridge.java.StreamTableEnvironment;
+import org.apache.flink.types.Row;
+import org.apache.flink.util.Collector;
+import org.apache.flink.util.OutputTag;
+
+/**
+ * Wires {@link RunProcessor} between the job's SQL: reads the checked events (a view whose
+ * columns are {@link #INPUT}, in that order), sends each record that is not a valid event to
+ * the dead letters, keys the valid ones by run and registers the processor's outputs as
+ * temporary views for the SQL that prices and stores them ({@code flink_jobs/sql}).
+ */
+public final class RunAccounting {
+
+    private RunAccounting() {}
+
+    /** The columns of the input view, in order. */
+    public static final List<String> INPUT = List.of(
+            "event_id", "event_type", "run_id", "seq", "ts_ms", "user_id", "project", "model",
+            "region", "dataset", "framework", "event_pue", "event_intensity", "finished_status",
+            "interval_start_ms", "cpu_energy_j", "gpu_energy_j", "ram_energy_j", "cpu_method",
+            "ram_method", "gpu_method", "samples", "tokens", "epoch", "step", "loss", "accuracy",
+            "interval_intensity_g_per_kwh", "invalid_reason", "kafka_partition", "kafka_offset", "raw_bytes");
+
+    static final int EVENT_ID = 0;
+    static final int EVENT_TYPE = 1;
+    static final int RUN_ID = 2;
+    static final int SEQ = 3;
+    static final int TS_MS = 4;
+    static final int USER_ID = 5;
+    static final int PROJECT = 6;
+    static final int MODEL = 7;
+    static final int REGION = 8;
+    static final int DATASET = 9;
+    static final int FRAMEWORK = 10;
+    static final int EVENT_PUE = 11;
+    static final int EVENT_INTENSITY = 12;
+    static final int FINISHED_STATUS = 13;
+    static final int INTERVAL_START_MS = 14;
+    static final int CPU_ENERGY_J = 15;
+    static final int GPU_ENERGY_J = 16;
+    static final int RAM_ENERGY_J = 17;
+    static final int CPU_METHOD = 18;
+    static final int RAM_METHOD = 19;
+    static final int GPU_METHOD = 20;
+    static final int SAMPLES = 21;
+    static final int TOKENS = 22;
+    static final int EPOCH = 23;
+    static final int STEP = 24;
+    static final int LOSS = 25;
+    static final int ACCURACY = 26;
+    static final int INTERVAL_INTENSITY = 27;
+    static final int INVALID_REASON = 28;
+    static final int KAFKA_PARTITION = 29;
+    static final int KAFKA_OFFSET = 30;
+    static final int RAW_BYTES = 31;
+
+    private static final String[] ENERGIES = {
+        "cpu_energy_j", "gpu_energy_j", "ram_energy_j", "energy_j"
+    };
+
+    private static RowTypeInfo row(Object... namesAndTypes) {
+        String[] names = new String[namesAndTypes.length / 2];
+        TypeInformation<?>[] types = new TypeInformation<?>[names.length];
+        for (int i = 0; i < names.length; i++) {
+            names[i] = (String) namesAndTypes[2 * i];
+            types[i] = (TypeInformation<?>) namesAndTypes[2 * i + 1];
+        }
+        return new RowTypeInfo(types, names);
+    }
+
+    private static Object[] energies() {
+        Object[] out = new Object[ENERGIES.length * 2];
+        for (int i = 0; i < ENERGIES.length; i++) {
+            out[2 * i] = ENERGIES[i];
+            out[2 * i + 1] = Types.DOUBLE;
+        }
+        return out;
+    }
+
+    /** The energy priced by its intervals' own intensity, and its product with it (J g/kWh). */
+    private static Object[] intervalPriced() {
+        Object[] out = new Object[ENERGIES.length * 4];
+        for (int i = 0; i < ENERGIES.length; i++) {
+            out[2 * i] = ENERGIES[i] + "_interval";
+            out[2 * i + 1] = Types.DOUBLE;
+            out[2 * (ENERGIES.length + i)] = ENERGIES[i] + "_x_interval_intensity";
+            out[2 * (ENERGIES.length + i) + 1] = Types.DOUBLE;
+        }
+        return out;
+    }
+
+    private static Object[] concat(Object[]... parts) {
+        return Arrays.stream(parts).flatMap(Arrays::stream).toArray();
+    }
+
+    /** Per run: what its events have said so far (the main output). */
+    static final RowTypeInfo RUNS = row(concat(
+            new Object[] {
+                "run_id", Types.STRING, "user_id", Types.STRING, "project", Types.STRING,
+                "model", Types.STRING, "region", Types.STRING, "dataset", Types.STRING,
+                "framework", Types.STRING, "status", Types.STRING, "events", Types.LONG,
+                "last_seq", Types.LONG, "started_ms", Types.LONG, "last_event_ms", Types.LONG,
+                "finished_ms", Types.LONG, "watermark_ms", Types.LONG, "samples", Types.LONG,
+                "tokens", Types.LONG, "power_w", Types.DOUBLE, "epoch", Types.LONG,
+                "step", Types.LONG, "loss", Types.DOUBLE, "accuracy", Types.DOUBLE
+            },
+            energies(),
+            intervalPriced(),
+            new Object[] {
+                "event_pue", Types.DOUBLE, "event_intensity", Types.DOUBLE,
+                "cpu_method_min", Types.STRING, "cpu_method_max", Types.STRING,
+                "ram_method_min", Types.STRING, "ram_method_max", Types.STRING,
+                "gpu_method_min", Types.STRING, "gpu_method_max", Types.STRING,
+                "version", Types.LONG
+            }));
+
+    /** Per run and event-time window, its on-time measurements: a changelog. */
+    static final RowTypeInfo WINDOWS = row(concat(
+            new Object[] {
+                "run_id", Types.STRING, "user_id", Types.STRING, "model", Types.STRING,
+                "region", Types.STRING, "window_start_ms", Types.LONG, "events", Types.LONG,
+                "epoch", Types.LONG, "samples", Types.LONG, "tokens", Types.LONG,
+                "loss", Types.DOUBLE, "accuracy", Types.DOUBLE
+            },
+            energies(),
+            intervalPriced(),
+            new Object[] {
+                "event_pue", Types.DOUBLE, "event_intensity", Types.DOUBLE, "priced", Types.INT
+            }));
+
+    /** Per run and epoch, every measurement reporting it. */
+    static final RowTypeInfo EPOCHS = row(concat(
+            new Object[] {
+                "run_id", Types.STRING, "epoch", Types.LONG, "events", Types.LONG,
+                "started_ms", Types.LONG, "ended_ms", Types.LONG
+            },
+            energies(),
+            new Object[] {
+                "samples", Types.LONG, "tokens", Types.LONG, "loss", Types.DOUBLE,
+                "accuracy", Types.DOUBLE
+            }));
+
+    /** Each late measurement, once. */
+    static final RowTypeInfo LATE = row(concat(
+            new Object[] {
+                "event_id", Types.STRING, "run_id", Types.STRING, "seq", Types.LONG,
+                "ts_ms", Types.LONG, "watermark_ms", Types.LONG, "reason", Types.STRING
+            },
+            energies()));
+
+    /** Each late measurement's part of the rollups, priced like its run: a changelog. */
+    static final RowTypeInfo LATE_PARTS = row(concat(
+            new Object[] {
+                "run_id", Types.STRING, "user_id", Types.STRING, "model", Types.STRING,
+                "region", Types.STRING, "ts_ms", Types.LONG
+            },
+            energies(),
+            intervalPriced(),
+            new Object[] {
+                "event_pue", Types.DOUBLE, "event_intensity", Types.DOUBLE, "priced", Types.INT
+            }));
+
+    /** Each record that is not a valid event, with why. */
+    static final RowTypeInfo DEAD_LETTERS = row(
+            "reason", Types.STRING, "kafka_partition", Types.INT, "kafka_offset", Types.LONG,
+            "raw_bytes", Types.PRIMITIVE_ARRAY(Types.BYTE), "event_id", Types.STRING,
+            "run_id", Types.STRING, "event_type", Types.STRING, "received_ms", Types.LONG);
+
+    static final OutputTag<Row> WINDOWS_TAG = new OutputTag<>("windows", WINDOWS);
+    static final OutputTag<Row> EPOCHS_TAG = new OutputTag<>("epochs", EPOCHS);
+    static final OutputTag<Row> LATE_TAG = new OutputTag<>("late", LATE);
+    static final OutputTag<Row> LATE_PARTS_TAG = new OutputTag<>("late-parts", LATE_PARTS);
+    static final OutputTag<Row> DEAD_LETTERS_TAG = new OutputTag<>("dead-letters", DEAD_LETTERS);
+
+    /** The processor's settings, all in milliseconds. */
+    public static final class Settings implements Serializable {
+        private static final long serialVersionUID = 1L;
+        final long delayMs;
+        final long windowMs;
+        final long lostAfterMs;
+        final long dedupTtlMs;
+        final long stateTtlMs;
+        final long flushMs;
+        final int maxTextLength;
+
+        public Settings(long delayMs, long windowMs, long lostAfterMs, long dedupTtlMs,
+                long stateTtlMs, long flushMs, int maxTextLength) {
+            if (windowMs <= 0 || lostAfterMs <= 0 || flushMs <= 0 || maxTextLength <= 0) {
+                throw new IllegalArgumentException("window, silence, flush and text limits must be > 0");
+            }
+            this.delayMs = delayMs;
+            this.windowMs = windowMs;
+            this.lostAfterMs = lostAfterMs;
+            this.dedupTtlMs = dedupTtlMs;
+            this.stateTtlMs = stateTtlMs;
+            this.flushMs = flushMs;
+            this.maxTextLength = maxTextLength;
+        }
+    }
+
+    /**
+     * Reads {@code input}, registers the views {@code run_totals}, {@code window_totals},
+     * {@code epoch_totals}, {@code late_measurements}, {@code late_parts} and
+     * {@code invalid_records}. Called from Python through the gateway.
+     */
+    public static void attach(StreamTableEnvironment tEnv, String input, Settings settings) {
+        Table events = tEnv.from(input);
+        List<String> columns = events.getResolvedSchema().getColumnNames();
+        if (!columns.equals(INPUT)) {
+            throw new IllegalArgumentException(
+                    "the view " + input + " must have the columns " + INPUT + ", has " + columns);
+        }
+        DataStream<Row> rows = tEnv.toDataStream(events);
+        SingleOutputStreamOperator<Row> valid = rows
+                .process(new Split(settings.maxTextLength), rows.getType())
+                .name("valid-or-dead-letter")
+                .uid("valid-or-dead-letter");
+        SingleOutputStreamOperator<Row> runs = valid
+                .keyBy(row -> (String) row.getField(RUN_ID), Types.STRING)
+                .process(new RunProcessor(settings), RUNS)
+                .name("run-accounting")
+                .uid("run-accounting");
+        tEnv.createTemporaryView("run_totals", tEnv.fromDataStream(runs));
+        tEnv.createTemporaryView("window_totals",
+                tEnv.fromChangelogStream(runs.getSideOutput(WINDOWS_TAG)));
+        tEnv.createTemporaryView("epoch_totals", tEnv.fromDataStream(runs.getSideOutput(EPOCHS_TAG)));
+        tEnv.createTemporaryView("late_measurements", tEnv.fromDataStream(runs.getSideOutput(LATE_TAG)));
+        tEnv.createTemporaryView("late_parts",
+                tEnv.fromChangelogStream(runs.getSideOutput(LATE_PARTS_TAG)));
+        tEnv.createTemporaryView("invalid_records",
+                tEnv.fromDataStream(valid.getSideOutput(DEAD_LETTERS_TAG)));
+    }
+
+    /** Valid events go on to their run; any other record becomes a dead-letter row. */
+    static final class Split extends ProcessFunction<Row, Row> {
+        private static final long serialVersionUID = 1L;
+        private final int maxTextLength;
+
+        Split(int maxTextLength) {
+            this.maxTextLength = maxTextLength;
+        }
+
+        @Override
+        public void processElement(Row row, Context ctx, Collector<Row> out) {
+            String reason = (String) row.getField(INVALID_REASON);
+            if (reason == null) {
+                out.collect(row);
+                return;
+            }
+            ctx.output(DEAD_LETTERS_TAG, Row.of(
+                    reason, row.getField(KAFKA_PARTITION), row.getField(KAFKA_OFFSET),
+                    row.getField(RAW_BYTES), cut(row.getField(EVENT_ID)), cut(row.getField(RUN_ID)),
+                    cut(row.getField(EVENT_TYPE)), ctx.timerService().currentProcessingTime()));
+        }
+
+        /** Cut to the contract's length: a record is often a dead letter for an id far too long. */
+        private String cut(Object value) {
+            String text = (String) value;
+            if (text == null || text.isEmpty()) {
+                return null;
+            }
+            if (text.length() <= maxTextLength) {
+                return text;
+            }
+            // Never half of a character outside the BMP.
+            int end = Character.isHighSurrogate(text.charAt(maxTextLength - 1))
+                    ? maxTextLength - 1 : maxTextLength;
+            return text.substring(0, end);
+        }
+    }
+}

@@ -1,0 +1,447 @@
+package io.joulestream.flink;
+
+import io.joulestream.flink.RunState.Epoch;
+import io.joulestream.flink.RunState.LatePart;
+import io.joulestream.flink.RunState.Run;
+import io.joulestream.flink.RunState.Window;
+import io.joulestream.flink.RunState.WindowValues;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.api.common.state.ListState;
+import org.apache.flink.api.common.state.ListStateDescriptor;
+import org.apache.flink.api.common.state.MapState;
+import org.apache.flink.api.common.state.MapStateDescriptor;
+import org.apache.flink.api.common.state.StateTtlConfig;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
+import org.apache.flink.types.Row;
+import org.apache.flink.types.RowKind;
+import org.apache.flink.util.Collector;
+
+/**
+ * Everything the job knows of one run, keyed by run id, in the order its events reached Kafka:
+ * de-duplication, the run's own event time, its totals, windows, epochs and late events, and
+ * its silence. One exchange brings a run's events here; each output is sent at most once per
+ * flush interval per run, however many events changed it.
+ *
+ * <p>Event time is the run's own: its progress is the highest {@code ts_ms} it has sent, and a
+ * measurement is late when it is at or behind that less the bound, or arrives after the run's
+ * {@code run_finished}. No other run's clock, delay or outage reaches this state.
+ *
+ * <p>Main output: the run's totals (see {@link RunAccounting#RUNS}); side outputs: windows (a
+ * changelog: an update retracts what was sent before, for the rollups), epochs, late events
+ * and the late events' parts of the rollups (also a changelog, re-sent priced when the run's
+ * {@code run_started} arrives after them).
+ */
+public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
+
+    private static final long serialVersionUID = 1L;
+    static final String BEHIND = "behind its run's watermark";
+    static final String AFTER_FINISHED = "after its run_finished";
+
+    private final RunAccounting.Settings settings;
+
+    private transient ValueState<Run> runState;
+    private transient MapState<String, Boolean> seen;
+    private transient MapState<Long, Window> windows;
+    private transient MapState<Long, Epoch> epochs;
+    private transient ListState<LatePart> unpricedLate;
+
+    RunProcessor(RunAccounting.Settings settings) {
+        this.settings = settings;
+    }
+
+    @Override
+    public void open(Configuration parameters) {
+        // The run's totals never expire: a run quiet for longer would start again from zero.
+        runState = getRuntimeContext().getState(new ValueStateDescriptor<>("run", Run.class));
+        MapStateDescriptor<String, Boolean> seenDescriptor =
+                new MapStateDescriptor<>("seen-event-ids", Types.STRING, Types.BOOLEAN);
+        ttl(seenDescriptor, settings.dedupTtlMs);
+        seen = getRuntimeContext().getMapState(seenDescriptor);
+        MapStateDescriptor<Long, Window> windowsDescriptor =
+                new MapStateDescriptor<>("windows", Types.LONG, Types.POJO(Window.class));
+        ttl(windowsDescriptor, settings.stateTtlMs);
+        windows = getRuntimeContext().getMapState(windowsDescriptor);
+        MapStateDescriptor<Long, Epoch> epochsDescriptor =
+                new MapStateDescriptor<>("epochs", Types.LONG, Types.POJO(Epoch.class));
+        ttl(epochsDescriptor, settings.stateTtlMs);
+        epochs = getRuntimeContext().getMapState(epochsDescriptor);
+        ListStateDescriptor<LatePart> lateDescriptor =
+                new ListStateDescriptor<>("unpriced-late", Types.POJO(LatePart.class));
+        ttl(lateDescriptor, settings.stateTtlMs);
+        unpricedLate = getRuntimeContext().getListState(lateDescriptor);
+    }
+
+    private static void ttl(
+            org.apache.flink.api.common.state.StateDescriptor<?, ?> descriptor, long ttlMs) {
+        if (ttlMs > 0) {
+            descriptor.enableTimeToLive(
+                    StateTtlConfig.newBuilder(Duration.ofMillis(ttlMs))
+                            .setUpdateType(StateTtlConfig.UpdateType.OnCreateAndWrite)
+                            .setStateVisibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
+                            .build());
+        }
+    }
+
+    @Override
+    public void processElement(Row event, Context ctx, Collector<Row> out) throws Exception {
+        long nowMs = ctx.timerService().currentProcessingTime();
+        Run run = runState.value();
+        if (run == null) {
+            run = new Run();
+        }
+        String type = (String) event.getField(RunAccounting.EVENT_TYPE);
+        long tsMs = (Long) event.getField(RunAccounting.TS_MS);
+        // Progress and the end of the run count every valid event, copies too (a copy carries
+        // its original's time), so the order of copies never changes what is late.
+        run.progressMs = Math.max(run.progressMs, tsMs);
+        if ("run_finished".equals(type)) {
+            run.finished = true;
+        }
+        String eventId = (String) event.getField(RunAccounting.EVENT_ID);
+        if (seen.contains(eventId)) {
+            runState.update(run);
+            return;
+        }
+        seen.put(eventId, Boolean.TRUE);
+        run.version++;
+        run.heardMs = nowMs;
+        run.dirty = true;
+        run.userId = latest(run.userId, event, RunAccounting.USER_ID);
+        run.project = latest(run.project, event, RunAccounting.PROJECT);
+        run.model = latest(run.model, event, RunAccounting.MODEL);
+        run.region = latest(run.region, event, RunAccounting.REGION);
+        run.dataset = latest(run.dataset, event, RunAccounting.DATASET);
+        run.framework = latest(run.framework, event, RunAccounting.FRAMEWORK);
+        run.lastSeq = Math.max(run.lastSeq, (Long) event.getField(RunAccounting.SEQ));
+        if ("run_started".equals(type)) {
+            started(run, event, ctx);
+        } else if ("run_finished".equals(type)) {
+            run.finishedStatus = latest(run.finishedStatus, event, RunAccounting.FINISHED_STATUS);
+            run.finishedMs = run.finishedMs == null ? tsMs : Math.max(run.finishedMs, tsMs);
+        } else if ("measurement".equals(type)) {
+            measured(run, event, tsMs, ctx);
+        }
+        if (run.flushTimerMs == 0) {
+            run.flushTimerMs = nowMs + settings.flushMs;
+            ctx.timerService().registerProcessingTimeTimer(run.flushTimerMs);
+        }
+        if (!run.finished && run.silenceTimerMs == 0) {
+            run.silenceTimerMs = nowMs + settings.lostAfterMs;
+            ctx.timerService().registerProcessingTimeTimer(run.silenceTimerMs);
+        }
+        runState.update(run);
+    }
+
+    private static String latest(String current, Row event, int field) {
+        String value = (String) event.getField(field);
+        return value == null ? current : value;
+    }
+
+    private static Double maxOf(Double current, Double value) {
+        // Not a conditional expression: Java would unbox both branches to double.
+        if (value == null) {
+            return current;
+        }
+        if (current == null) {
+            return value;
+        }
+        return Math.max(current, value);
+    }
+
+    private void started(Run run, Row event, Context ctx) throws Exception {
+        run.eventPue = maxOf(run.eventPue, (Double) event.getField(RunAccounting.EVENT_PUE));
+        run.eventIntensity =
+                maxOf(run.eventIntensity, (Double) event.getField(RunAccounting.EVENT_INTENSITY));
+        boolean wasPriced = run.priced;
+        run.priced = true;
+        // Windows are priced again with the run's own PUE and intensity: each is sent again
+        // (its version counts the pricing), and late parts sent unpriced are replaced.
+        for (Map.Entry<Long, Window> entry : windows.entries()) {
+            Window window = entry.getValue();
+            window.dirty = true;
+            windows.put(entry.getKey(), window);
+        }
+        if (!wasPriced) {
+            for (LatePart part : unpricedLate.get()) {
+                ctx.output(RunAccounting.LATE_PARTS_TAG, latePart(RowKind.UPDATE_BEFORE, ctx.getCurrentKey(), part, null, null, 0));
+                ctx.output(RunAccounting.LATE_PARTS_TAG, latePart(RowKind.UPDATE_AFTER, ctx.getCurrentKey(), part, run.eventPue, run.eventIntensity, 1));
+            }
+            unpricedLate.clear();
+        }
+    }
+
+    private void measured(Run run, Row event, long tsMs, Context ctx) throws Exception {
+        long seq = (Long) event.getField(RunAccounting.SEQ);
+        Long intervalStartMs = (Long) event.getField(RunAccounting.INTERVAL_START_MS);
+        double cpuJ = orZero(event.getField(RunAccounting.CPU_ENERGY_J));
+        double gpuJ = orZero(event.getField(RunAccounting.GPU_ENERGY_J));
+        double ramJ = orZero(event.getField(RunAccounting.RAM_ENERGY_J));
+        double energyJ = cpuJ + gpuJ + ramJ;
+        long samples = orZero((Long) event.getField(RunAccounting.SAMPLES));
+        long tokens = orZero((Long) event.getField(RunAccounting.TOKENS));
+        Long epoch = (Long) event.getField(RunAccounting.EPOCH);
+        Long step = (Long) event.getField(RunAccounting.STEP);
+        Double loss = (Double) event.getField(RunAccounting.LOSS);
+        Double accuracy = (Double) event.getField(RunAccounting.ACCURACY);
+        Double intervalIntensity = (Double) event.getField(RunAccounting.INTERVAL_INTENSITY);
+
+        run.events++;
+        if (intervalStartMs != null) {
+            run.startedMs = run.startedMs == null ? intervalStartMs : Math.min(run.startedMs, intervalStartMs);
+            if (tsMs > intervalStartMs) {
+                double powerW = energyJ * 1000.0 / (double) (tsMs - intervalStartMs);
+                if (RunState.replaces(run.powerW, run.powerSeq, powerW, seq)) {
+                    run.powerW = powerW;
+                    run.powerSeq = seq;
+                }
+            }
+        }
+        run.lastEventMs = run.lastEventMs == null ? tsMs : Math.max(run.lastEventMs, tsMs);
+        run.samples += samples;
+        run.tokens += tokens;
+        if (epoch != null) {
+            run.epoch = run.epoch == null ? epoch : Math.max(run.epoch, epoch);
+        }
+        if (step != null) {
+            run.step = run.step == null ? step : Math.max(run.step, step);
+        }
+        if (loss != null && RunState.replaces(run.loss, run.lossSeq, loss, seq)) {
+            run.loss = loss;
+            run.lossSeq = seq;
+        }
+        if (accuracy != null && RunState.replaces(run.accuracy, run.accuracySeq, accuracy, seq)) {
+            run.accuracy = accuracy;
+            run.accuracySeq = seq;
+        }
+        run.cpuEnergyJ += cpuJ;
+        run.gpuEnergyJ += gpuJ;
+        run.ramEnergyJ += ramJ;
+        run.energyJ += energyJ;
+        run.interval.add(cpuJ, gpuJ, ramJ, energyJ, intervalIntensity);
+        String cpuMethod = (String) event.getField(RunAccounting.CPU_METHOD);
+        String ramMethod = (String) event.getField(RunAccounting.RAM_METHOD);
+        String gpuMethod = (String) event.getField(RunAccounting.GPU_METHOD);
+        run.cpuMethodMin = RunState.min(run.cpuMethodMin, cpuMethod);
+        run.cpuMethodMax = RunState.max(run.cpuMethodMax, cpuMethod);
+        run.ramMethodMin = RunState.min(run.ramMethodMin, ramMethod);
+        run.ramMethodMax = RunState.max(run.ramMethodMax, ramMethod);
+        run.gpuMethodMin = RunState.min(run.gpuMethodMin, gpuMethod);
+        run.gpuMethodMax = RunState.max(run.gpuMethodMax, gpuMethod);
+
+        if (epoch != null) {
+            Epoch e = epochs.get(epoch);
+            if (e == null) {
+                e = new Epoch();
+            }
+            e.events++;
+            if (intervalStartMs != null) {
+                e.startedMs = e.startedMs == null ? intervalStartMs : Math.min(e.startedMs, intervalStartMs);
+            }
+            e.endedMs = Math.max(e.endedMs, tsMs);
+            e.cpuEnergyJ += cpuJ;
+            e.gpuEnergyJ += gpuJ;
+            e.ramEnergyJ += ramJ;
+            e.energyJ += energyJ;
+            e.samples += samples;
+            e.tokens += tokens;
+            if (loss != null && RunState.replaces(e.loss, e.lossSeq, loss, seq)) {
+                e.loss = loss;
+                e.lossSeq = seq;
+            }
+            if (accuracy != null && RunState.replaces(e.accuracy, e.accuracySeq, accuracy, seq)) {
+                e.accuracy = accuracy;
+                e.accuracySeq = seq;
+            }
+            epochs.put(epoch, e);
+            long epochKey = epoch;
+            if (Arrays.stream(run.dirtyEpochs).noneMatch(k -> k == epochKey)) {
+                run.dirtyEpochs = Arrays.copyOf(run.dirtyEpochs, run.dirtyEpochs.length + 1);
+                run.dirtyEpochs[run.dirtyEpochs.length - 1] = epochKey;
+            }
+        }
+
+        String lateReason =
+                run.finished ? AFTER_FINISHED : tsMs <= run.progressMs - settings.delayMs ? BEHIND : null;
+        String runId = ctx.getCurrentKey();
+        if (lateReason != null) {
+            ctx.output(RunAccounting.LATE_TAG, Row.of(
+                    event.getField(RunAccounting.EVENT_ID), runId, seq, tsMs,
+                    run.progressMs - settings.delayMs, lateReason, cpuJ, gpuJ, ramJ, energyJ));
+            LatePart part = new LatePart();
+            part.userId = (String) event.getField(RunAccounting.USER_ID);
+            part.model = (String) event.getField(RunAccounting.MODEL);
+            part.region = (String) event.getField(RunAccounting.REGION);
+            part.tsMs = tsMs;
+            part.cpuEnergyJ = cpuJ;
+            part.gpuEnergyJ = gpuJ;
+            part.ramEnergyJ = ramJ;
+            part.energyJ = energyJ;
+            part.interval.add(cpuJ, gpuJ, ramJ, energyJ, intervalIntensity);
+            if (run.priced) {
+                ctx.output(RunAccounting.LATE_PARTS_TAG, latePart(RowKind.INSERT, runId, part, run.eventPue, run.eventIntensity, 1));
+            } else {
+                ctx.output(RunAccounting.LATE_PARTS_TAG, latePart(RowKind.INSERT, runId, part, null, null, 0));
+                unpricedLate.add(part);
+            }
+            return;
+        }
+        long windowStartMs = tsMs - Math.floorMod(tsMs, settings.windowMs);
+        Window window = windows.get(windowStartMs);
+        if (window == null) {
+            window = new Window();
+        }
+        WindowValues w = window.now;
+        w.userId = (String) event.getField(RunAccounting.USER_ID);
+        w.model = (String) event.getField(RunAccounting.MODEL);
+        w.region = (String) event.getField(RunAccounting.REGION);
+        w.events++;
+        if (epoch != null) {
+            w.epoch = w.epoch == null ? epoch : Math.max(w.epoch, epoch);
+        }
+        w.samples += samples;
+        w.tokens += tokens;
+        if (loss != null && RunState.replaces(w.loss, w.lossSeq, loss, seq)) {
+            w.loss = loss;
+            w.lossSeq = seq;
+        }
+        if (accuracy != null && RunState.replaces(w.accuracy, w.accuracySeq, accuracy, seq)) {
+            w.accuracy = accuracy;
+            w.accuracySeq = seq;
+        }
+        w.cpuEnergyJ += cpuJ;
+        w.gpuEnergyJ += gpuJ;
+        w.ramEnergyJ += ramJ;
+        w.energyJ += energyJ;
+        w.interval.add(cpuJ, gpuJ, ramJ, energyJ, intervalIntensity);
+        window.dirty = true;
+        windows.put(windowStartMs, window);
+    }
+
+    private static double orZero(Object value) {
+        return value == null ? 0.0 : (Double) value;
+    }
+
+    private static long orZero(Long value) {
+        return value == null ? 0L : value;
+    }
+
+    private static Row latePart(RowKind kind, String runId, LatePart part, Double pue, Double intensity, int priced) {
+        return row(kind, new Object[] {runId, part.userId, part.model, part.region, part.tsMs,
+                part.cpuEnergyJ, part.gpuEnergyJ, part.ramEnergyJ, part.energyJ},
+                part.interval.values(), new Object[] {pue, intensity, priced});
+    }
+
+    private static Row row(RowKind kind, Object[]... parts) {
+        return Row.ofKind(kind, Arrays.stream(parts).flatMap(Arrays::stream).toArray());
+    }
+
+    @Override
+    public void onTimer(long timestampMs, OnTimerContext ctx, Collector<Row> out) throws Exception {
+        Run run = runState.value();
+        if (run == null) {
+            return;
+        }
+        if (timestampMs == run.silenceTimerMs) {
+            run.silenceTimerMs = 0;
+            if (!run.finished) {
+                long silentAtMs = run.heardMs + settings.lostAfterMs;
+                if (timestampMs < silentAtMs) {
+                    // Heard since the timer was set: wait for the rest of the silence.
+                    run.silenceTimerMs = silentAtMs;
+                    ctx.timerService().registerProcessingTimeTimer(silentAtMs);
+                } else if (run.silentMs <= run.heardMs) {
+                    run.silentMs = timestampMs;
+                    run.version++;
+                    run.dirty = true;
+                }
+            }
+        }
+        if (timestampMs == run.flushTimerMs || (run.dirty && run.flushTimerMs == 0)) {
+            run.flushTimerMs = 0;
+            flush(run, ctx, out);
+        }
+        runState.update(run);
+    }
+
+    /** Sends what changed since the last flush: the run, its changed windows and epochs. */
+    private void flush(Run run, OnTimerContext ctx, Collector<Row> out) throws Exception {
+        String runId = ctx.getCurrentKey();
+        if (run.dirty) {
+            out.collect(runRow(runId, run));
+            run.dirty = false;
+        }
+        // Changed after the walk: not every state backend lets an entry change during it.
+        List<Map.Entry<Long, Window>> changed = new ArrayList<>();
+        List<Long> closed = new ArrayList<>();
+        for (Map.Entry<Long, Window> entry : windows.entries()) {
+            long windowStartMs = entry.getKey();
+            Window window = entry.getValue();
+            boolean isClosed =
+                    run.finished || run.progressMs - settings.delayMs >= windowStartMs + settings.windowMs;
+            if (window.dirty) {
+                WindowValues now = window.now;
+                now.eventPue = run.eventPue;
+                now.eventIntensity = run.eventIntensity;
+                now.priced = run.priced ? 1 : 0;
+                if (window.sent != null) {
+                    ctx.output(RunAccounting.WINDOWS_TAG, windowRow(RowKind.UPDATE_BEFORE, runId, windowStartMs, window.sent));
+                    ctx.output(RunAccounting.WINDOWS_TAG, windowRow(RowKind.UPDATE_AFTER, runId, windowStartMs, now));
+                } else {
+                    ctx.output(RunAccounting.WINDOWS_TAG, windowRow(RowKind.INSERT, runId, windowStartMs, now));
+                }
+                window.sent = now.copy();
+                window.dirty = false;
+                changed.add(Map.entry(windowStartMs, window));
+            }
+            // A closed, priced window can change no more: no on-time event can reach it.
+            if (isClosed && run.priced) {
+                closed.add(windowStartMs);
+            }
+        }
+        for (Map.Entry<Long, Window> entry : changed) {
+            windows.put(entry.getKey(), entry.getValue());
+        }
+        for (long windowStartMs : closed) {
+            windows.remove(windowStartMs);
+        }
+        for (long epoch : run.dirtyEpochs) {
+            Epoch e = epochs.get(epoch);
+            if (e != null) {
+                ctx.output(RunAccounting.EPOCHS_TAG, Row.of(runId, epoch, e.events, e.startedMs,
+                        e.endedMs, e.cpuEnergyJ, e.gpuEnergyJ, e.ramEnergyJ, e.energyJ, e.samples,
+                        e.tokens, e.loss, e.accuracy));
+            }
+        }
+        run.dirtyEpochs = new long[0];
+    }
+
+    private Row runRow(String runId, Run run) {
+        String status = run.finishedStatus != null
+                ? run.finishedStatus
+                : run.silentMs > run.heardMs ? "lost" : "running";
+        return row(RowKind.INSERT, new Object[] {runId, run.userId, run.project, run.model,
+                run.region, run.dataset, run.framework, status, run.events, run.lastSeq,
+                run.startedMs, run.lastEventMs, run.finishedMs, run.progressMs - settings.delayMs,
+                run.samples, run.tokens, run.powerW, run.epoch, run.step, run.loss, run.accuracy,
+                run.cpuEnergyJ, run.gpuEnergyJ, run.ramEnergyJ, run.energyJ},
+                run.interval.values(),
+                new Object[] {run.eventPue, run.eventIntensity, run.cpuMethodMin,
+                run.cpuMethodMax, run.ramMethodMin, run.ramMethodMax, run.gpuMethodMin,
+                run.gpuMethodMax, run.version});
+    }
+
+    private static Row windowRow(RowKind kind, String runId, long windowStartMs, WindowValues w) {
+        return row(kind, new Object[] {runId, w.userId, w.model, w.region, windowStartMs,
+                w.events, w.epoch, w.samples, w.tokens, w.loss, w.accuracy, w.cpuEnergyJ,
+                w.gpuEnergyJ, w.ramEnergyJ, w.energyJ},
+                w.interval.values(), new Object[] {w.eventPue, w.eventIntensity, w.priced});
+    }
+}

@@ -1,0 +1,217 @@
+package io.joulestream.flink;
+
+/**
+ * The keyed state of one run in {@link RunProcessor}: plain objects with public fields, so that
+ * Flink serializes them with its POJO serializer (checkpoints and RocksDB) and the heap backend
+ * keeps them as they are.
+ */
+public final class RunState {
+
+    private RunState() {}
+
+    /**
+     * The energy of the intervals that carried their own carbon intensity, and that energy
+     * times the intensity (J × g/kWh), per component: the SQL prices these intervals with
+     * their own figure and the rest with the run's (PUE applies to both).
+     */
+    public static final class IntervalPriced {
+        public double cpuEnergyJ;
+        public double gpuEnergyJ;
+        public double ramEnergyJ;
+        public double energyJ;
+        public double cpuJgPerKwh;
+        public double gpuJgPerKwh;
+        public double ramJgPerKwh;
+        public double jgPerKwh;
+
+        void add(double cpuJ, double gpuJ, double ramJ, double totalJ, Double intensity) {
+            if (intensity == null) {
+                return;
+            }
+            cpuEnergyJ += cpuJ;
+            gpuEnergyJ += gpuJ;
+            ramEnergyJ += ramJ;
+            energyJ += totalJ;
+            cpuJgPerKwh += cpuJ * intensity;
+            gpuJgPerKwh += gpuJ * intensity;
+            ramJgPerKwh += ramJ * intensity;
+            jgPerKwh += totalJ * intensity;
+        }
+
+        IntervalPriced copy() {
+            IntervalPriced c = new IntervalPriced();
+            c.cpuEnergyJ = cpuEnergyJ;
+            c.gpuEnergyJ = gpuEnergyJ;
+            c.ramEnergyJ = ramEnergyJ;
+            c.energyJ = energyJ;
+            c.cpuJgPerKwh = cpuJgPerKwh;
+            c.gpuJgPerKwh = gpuJgPerKwh;
+            c.ramJgPerKwh = ramJgPerKwh;
+            c.jgPerKwh = jgPerKwh;
+            return c;
+        }
+
+        Object[] values() {
+            return new Object[] {
+                cpuEnergyJ, gpuEnergyJ, ramEnergyJ, energyJ,
+                cpuJgPerKwh, gpuJgPerKwh, ramJgPerKwh, jgPerKwh
+            };
+        }
+    }
+
+    /** What the run's events have said so far: the source of its {@code runs} document. */
+    public static final class Run {
+        public String userId;
+        public String project;
+        public String model;
+        public String region;
+        public String dataset;
+        public String framework;
+        public String finishedStatus;
+        /** The highest ts_ms of the run's valid events, copies included: its event time. */
+        public long progressMs = Long.MIN_VALUE;
+        public boolean finished;
+        public long events;
+        public long lastSeq = Long.MIN_VALUE;
+        public Long startedMs;
+        public Long lastEventMs;
+        public Long finishedMs;
+        public long samples;
+        public long tokens;
+        public Long epoch;
+        public Long step;
+        public Double powerW;
+        public long powerSeq;
+        public Double loss;
+        public long lossSeq;
+        public Double accuracy;
+        public long accuracySeq;
+        public double cpuEnergyJ;
+        public double gpuEnergyJ;
+        public double ramEnergyJ;
+        public double energyJ;
+        public IntervalPriced interval = new IntervalPriced();
+        public Double eventPue;
+        public Double eventIntensity;
+        /** Its run_started has arrived: windows and late parts are priced with the run's own
+         * PUE and intensity (or the table's, where the event says nothing). */
+        public boolean priced;
+        public String cpuMethodMin;
+        public String cpuMethodMax;
+        public String ramMethodMin;
+        public String ramMethodMax;
+        public String gpuMethodMin;
+        public String gpuMethodMax;
+        /** Events counted and silences found: the document's version. */
+        public long version;
+        /** Processing time of the last event, and of the silence that made the run lost. */
+        public long heardMs;
+        public long silentMs;
+        public long flushTimerMs;
+        public long silenceTimerMs;
+        public boolean dirty;
+        /** Epochs changed since the last flush (a short list: the run's current epoch). */
+        public long[] dirtyEpochs = new long[0];
+    }
+
+    /** The totals of one window, as summed or as last sent. */
+    public static final class WindowValues {
+        public String userId;
+        public String model;
+        public String region;
+        public long events;
+        public Long epoch;
+        public long samples;
+        public long tokens;
+        public Double loss;
+        public long lossSeq;
+        public Double accuracy;
+        public long accuracySeq;
+        public double cpuEnergyJ;
+        public double gpuEnergyJ;
+        public double ramEnergyJ;
+        public double energyJ;
+        public IntervalPriced interval = new IntervalPriced();
+        public Double eventPue;
+        public Double eventIntensity;
+        public int priced;
+
+        WindowValues copy() {
+            WindowValues c = new WindowValues();
+            c.userId = userId;
+            c.model = model;
+            c.region = region;
+            c.events = events;
+            c.epoch = epoch;
+            c.samples = samples;
+            c.tokens = tokens;
+            c.loss = loss;
+            c.lossSeq = lossSeq;
+            c.accuracy = accuracy;
+            c.accuracySeq = accuracySeq;
+            c.cpuEnergyJ = cpuEnergyJ;
+            c.gpuEnergyJ = gpuEnergyJ;
+            c.ramEnergyJ = ramEnergyJ;
+            c.energyJ = energyJ;
+            c.interval = interval.copy();
+            c.eventPue = eventPue;
+            c.eventIntensity = eventIntensity;
+            c.priced = priced;
+            return c;
+        }
+    }
+
+    /** One event-time window of a run: its totals now, and what was last sent downstream (a
+     * change retracts exactly that, so the rollups stay the sum of the windows). */
+    public static final class Window {
+        public WindowValues now = new WindowValues();
+        public WindowValues sent;
+        public boolean dirty;
+    }
+
+    /** One training epoch of a run (every measurement reporting it, late ones too). */
+    public static final class Epoch {
+        public long events;
+        public Long startedMs;
+        public long endedMs = Long.MIN_VALUE;
+        public double cpuEnergyJ;
+        public double gpuEnergyJ;
+        public double ramEnergyJ;
+        public double energyJ;
+        public long samples;
+        public long tokens;
+        public Double loss;
+        public long lossSeq;
+        public Double accuracy;
+        public long accuracySeq;
+    }
+
+    /** A late measurement of a run not yet priced, as sent to the rollups: it is sent again,
+     * priced, when the run's run_started arrives. */
+    public static final class LatePart {
+        public String userId;
+        public String model;
+        public String region;
+        public long tsMs;
+        public double cpuEnergyJ;
+        public double gpuEnergyJ;
+        public double ramEnergyJ;
+        public double energyJ;
+        public IntervalPriced interval = new IntervalPriced();
+    }
+
+    /** LATEST_BY_SEQ's rule: the value with the highest seq, the larger value on a tie. */
+    static boolean replaces(Double current, long currentSeq, double value, long seq) {
+        return current == null
+                || seq > currentSeq
+                || (seq == currentSeq && Double.compare(value, current) > 0);
+    }
+
+    static String min(String current, String value) {
+        return value == null || (current != null && current.compareTo(value) <= 0) ? current : value;
+    }
+
+    static String max(String current, String value) {
+        return value == null || (current != null && current.compareTo(value) >= 0) ? current : value;
+    }
+}
