@@ -1,5 +1,5 @@
-"""``python -m emitter simulate|replay|track|doctor``: send a simulated fleet or a spool to
-Kafka, measure a training command, or say how this host is measured.
+"""``joulestream simulate|replay|track|doctor`` (or ``python -m joulestream``): send a simulated
+fleet or a spool to Kafka, measure a training command, or say how this host is measured.
 
 Settings come from flags, with defaults from the environment (KAFKA_BOOTSTRAP_SERVERS,
 JOULESTREAM_TOPIC), so the same command works against the local stack and a cluster.
@@ -14,14 +14,14 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
-from emitter import chaos, replay, simulate, track
-from emitter.meters.select import CPU_CHOICES, GPU_CHOICES, RAM_CHOICES
-from emitter.producer import DEFAULT_SPOOL, EventProducer, producer_config
+from joulestream import chaos, replay, simulate, track
+from joulestream.meters.select import CPU_CHOICES, GPU_CHOICES, RAM_CHOICES
+from joulestream.producer import DEFAULT_SPOOL, EventProducer, producer_config
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m emitter",
+        prog="joulestream",
         description="Emit joulestream training events to Kafka.",
     )
     commands = parser.add_subparsers(dest="command", required=True)

@@ -1,4 +1,4 @@
-"""``python -m emitter track -- cmd args`` and ``doctor``: wrap any training command, or say how
+"""``joulestream track -- cmd args`` and ``doctor``: wrap any training command, or say how
 this host would be measured.
 
 ``track`` checks everything it can before it starts the command (the command is found and
@@ -18,11 +18,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from emitter.meters.base import MeterError, is_estimate
-from emitter.meters.load import LaterProcessTreeLoad
-from emitter.meters.select import select_meters
-from emitter.producer import DEFAULT_SPOOL, EventProducer
-from emitter.tracker import DEFAULT_STOP_TIMEOUT_S, MAX_INTERVAL_S, Tracker
+from joulestream.meters.base import MeterError, is_estimate
+from joulestream.meters.load import LaterProcessTreeLoad
+from joulestream.meters.select import select_meters
+from joulestream.producer import DEFAULT_SPOOL, EventProducer
+from joulestream.tracker import DEFAULT_STOP_TIMEOUT_S, MAX_INTERVAL_S, Tracker
 
 USAGE_ERROR = 2
 """Bad arguments, meters or Kafka settings: nothing was started."""

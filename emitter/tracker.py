@@ -7,7 +7,7 @@ the progress ``log`` attached since the last one. ``end_epoch`` closes the inter
 that each epoch's energy is exact where the job counts a measurement in the epoch it reports.
 Emitting only queues (``EventProducer``): training never waits for Kafka. ``stop`` waits at
 most ``stop_timeout_s`` for Kafka to take what is left (the rest goes to the spool), then logs the
-run's summary in kWh and g CO2e (``emitter.summary``) and keeps it as ``summary``.
+run's summary in kWh and g CO2e (``joulestream.summary``) and keeps it as ``summary``.
 """
 
 import functools
@@ -25,16 +25,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
-from emitter import limits
-from emitter.events import GpuEnergy, Measurement, RunFinished, RunStarted
-from emitter.meters import fallback
-from emitter.meters.base import EnergyMeter
-from emitter.meters.gpu_model import GpuModelMeter
-from emitter.meters.load import Utilisation
-from emitter.meters.select import Meters, choices_from_env, select_meters
-from emitter.producer import DEFAULT_SPOOL, EventProducer
-from emitter.summary import RunSummary, summarise
-from schemas import intensity
+from joulestream import limits
+from joulestream.events import GpuEnergy, Measurement, RunFinished, RunStarted
+from joulestream.meters import fallback
+from joulestream.meters.base import EnergyMeter
+from joulestream.meters.gpu_model import GpuModelMeter
+from joulestream.meters.load import Utilisation
+from joulestream.meters.select import Meters, choices_from_env, select_meters
+from joulestream.producer import DEFAULT_SPOOL, EventProducer
+from joulestream.schemas import intensity
+from joulestream.summary import RunSummary, summarise
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -43,8 +43,8 @@ log = logging.getLogger(__name__)
 
 MAX_FAILED_READS = 3
 """Reads of one meter failing in a row after which it is replaced by its estimate (its
-``_model`` fallback, ``emitter.meters.fallback``). Fewer are skipped: the interval goes on and the
-next good read, of cumulative counters, covers it. Three skipped intervals of at most an hour
+``_model`` fallback, ``joulestream.meters.fallback``). Fewer are skipped: the interval goes on and
+the next good read, of cumulative counters, covers it. Three skipped intervals of at most an hour
 keep a measurement far within ``limits.MAX_INTERVAL_MS``."""
 Reading = tuple[float, float, dict[int, tuple[float, str, float | None]]]
 """Cumulative CPU and RAM joules, and per GPU index (joules, method, utilisation)."""

@@ -11,9 +11,9 @@ import logging
 from pyflink.java_gateway import get_gateway
 from pyflink.table import EnvironmentSettings, TableEnvironment, TableResult
 
-from flink_jobs import carbon, sql
-from flink_jobs.plan import tuned
-from flink_jobs.settings import JobSettings
+from joulestream.flink_jobs import carbon, sql
+from joulestream.flink_jobs.plan import tuned
+from joulestream.flink_jobs.settings import JobSettings
 
 log = logging.getLogger(__name__)
 

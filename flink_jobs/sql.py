@@ -10,12 +10,12 @@ run's own watermark into windows (on time) and ``late_events`` (behind it); ``ru
 ``rollups`` count every valid event, late or not.
 """
 
-import schemas
-from flink_jobs import checks
-from flink_jobs.avro_ddl import column_ddl
-from flink_jobs.carbon import Pricing, co2e_sql
-from flink_jobs.settings import JobSettings
-from schemas import limits
+from joulestream import schemas
+from joulestream.flink_jobs import checks
+from joulestream.flink_jobs.avro_ddl import column_ddl
+from joulestream.flink_jobs.carbon import Pricing, co2e_sql
+from joulestream.flink_jobs.settings import JobSettings
+from joulestream.schemas import limits
 
 SOURCE = "events"
 CHECKED = "checked_events"

@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from emitter.events import Event, Measurement, RunFinished, RunStarted
-from flink_jobs.carbon import Pricing
+from joulestream.events import Event, Measurement, RunFinished, RunStarted
+from joulestream.flink_jobs.carbon import Pricing
 
 J_PER_KWH = 3_600_000.0
 CO2E_QUANTUM = 2.0**-20

@@ -4,9 +4,9 @@ from typing import Any
 
 from codecarbon.output_methods.emissions_data import EmissionsData
 
-from emitter.codecarbon_output import JoulestreamOutput, region_of
-from emitter.events import Measurement, RunFinished, RunStarted
-from emitter.spool import read_lines
+from joulestream.codecarbon_output import JoulestreamOutput, region_of
+from joulestream.events import Measurement, RunFinished, RunStarted
+from joulestream.spool import read_lines
 from tests.fakes import ListProducer
 
 
@@ -96,7 +96,7 @@ def test_cloud_region():
 def test_pue_is_applied_once_net_factor_is_the_pue():
     """CodeCarbon's energies include its PUE (1.5 here): the handler sends the device energy and
     the PUE, so the job's price (energy x run_started.pue x intensity) carries 1.5, not 2.25."""
-    from flink_jobs.carbon import co2e_g
+    from joulestream.flink_jobs.carbon import co2e_g
 
     t0 = (time.time_ns() // 1_000_000_000 - 60) * 1000
     producer = ListProducer()

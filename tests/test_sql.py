@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from flink_jobs import carbon, pipeline, plan, sql
-from flink_jobs.settings import JobSettings
+from joulestream.flink_jobs import carbon, pipeline, plan, sql
+from joulestream.flink_jobs.settings import JobSettings
 
 PRICING = carbon.Pricing(carbon.load(), {})
 

@@ -3,7 +3,7 @@
 ``auto`` takes the best method this host allows: RAPL for the CPU packages and DRAM, else the
 ``tdp_model`` and ``ram_model`` estimates; NVML for NVIDIA GPUs, else no GPU. A method named
 explicitly is used or fails with its reason (``MeterError``), never silently replaced. The
-choice is what ``python -m emitter doctor`` prints.
+choice is what ``joulestream doctor`` prints.
 """
 
 import os
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import psutil
 
-from emitter.meters import nvml, ram, rapl, tdp
-from emitter.meters.base import (
+from joulestream.meters import nvml, ram, rapl, tdp
+from joulestream.meters.base import (
     CpuMeter,
     GpuMeter,
     MeterError,
@@ -23,7 +23,7 @@ from emitter.meters.base import (
     RaplUnavailableError,
     UnknownMeterError,
 )
-from emitter.meters.load import CpuLoad, MachineLoad, ProcessTreeLoad
+from joulestream.meters.load import CpuLoad, MachineLoad, ProcessTreeLoad
 
 CPU_CHOICES = ("auto", rapl.METHOD, tdp.METHOD)
 RAM_CHOICES = ("auto", rapl.METHOD, ram.METHOD)

@@ -12,10 +12,10 @@ from typing import Any
 import fastavro
 from confluent_kafka import Consumer, TopicPartition
 
-from emitter import codec
-from emitter.events import Event, event_from_record
-from emitter.producer import EventProducer
-from flink_jobs import carbon
+from joulestream import codec
+from joulestream.events import Event, event_from_record
+from joulestream.flink_jobs import carbon
+from joulestream.producer import EventProducer
 from tests.integration.conftest import Pipeline
 from tests.reference import Reference
 
