@@ -12,10 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from joulestream.tracker import Tracker
+    from joulestream.windows import WindowError, WindowMeasurement
 
-__all__ = ["Tracker"]
+__all__ = ["Tracker", "WindowError", "WindowMeasurement"]
 
-_LAZY = {"Tracker": "joulestream.tracker"}
+_LAZY = {
+    "Tracker": "joulestream.tracker",
+    "WindowError": "joulestream.windows",
+    "WindowMeasurement": "joulestream.windows",
+}
 
 
 def __getattr__(name: str) -> Any:  # noqa: ANN401 (whatever the named attribute is)

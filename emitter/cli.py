@@ -14,7 +14,7 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
-from joulestream import chaos, replay, simulate, track
+from joulestream import chaos, doctor, replay, simulate, track
 from joulestream.meters.select import CPU_CHOICES, GPU_CHOICES, RAM_CHOICES
 from joulestream.producer import DEFAULT_SPOOL, EventProducer, producer_config
 
@@ -111,11 +111,32 @@ def _parser() -> argparse.ArgumentParser:
         default=60.0,
         help="how long an event may wait for Kafka's acknowledgement (default: 60)",
     )
-    doctor = commands.add_parser(
+    checkup = commands.add_parser(
         "doctor",
-        help="say what this host's meters measure, how, and why",
-        description="Choose the meters as a tracker would and print each one's method and the "
-        "reason for the choice. Exit code 1 if a meter named explicitly cannot be used.",
+        help="say what this host can measure, and whether events would reach Kafka",
+        description="Choose the meters as a tracker would (RAPL, NVML, the estimates; psutil) "
+        "and print each one's method and the reason for the choice; check that the spool can "
+        "be written and that the broker answers. Exit code 1 on a hard problem: a meter named "
+        "explicitly that cannot be used, a spool that cannot be written, bad Kafka settings "
+        "(and, with --require-broker, a broker that does not answer).",
+    )
+    checkup.add_argument(
+        "--spool",
+        type=Path,
+        default=Path(os.environ.get("JOULESTREAM_SPOOL", str(DEFAULT_SPOOL))),
+        help="the spool a run would use "
+        "(env JOULESTREAM_SPOOL, default: ./joulestream-spool.jsonl)",
+    )
+    checkup.add_argument(
+        "--timeout-s",
+        type=float,
+        default=doctor.DEFAULT_TIMEOUT_S,
+        help=f"how long to wait for the broker (default: {doctor.DEFAULT_TIMEOUT_S:g})",
+    )
+    checkup.add_argument(
+        "--require-broker",
+        action="store_true",
+        help="a broker that does not answer is a hard problem (exit code 1)",
     )
     tracked = commands.add_parser(
         "track",
@@ -161,14 +182,14 @@ def _parser() -> argparse.ArgumentParser:
         ("ram", "JOULESTREAM_RAM_METER", RAM_CHOICES),
         ("gpu", "JOULESTREAM_GPU_METER", GPU_CHOICES),
     ):
-        for sub in (doctor, tracked):
+        for sub in (checkup, tracked):
             sub.add_argument(
                 f"--{part}-meter",
                 choices=choices,
                 default=os.environ.get(env_name, "auto"),
                 help=f"{part.upper()} meter (env {env_name}, default: auto)",
             )
-    for command in (sim, replay, tracked):
+    for command in (sim, replay, tracked, checkup):
         command.add_argument(
             "--bootstrap-servers",
             default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
@@ -286,7 +307,16 @@ def _simulate(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "doctor":
-        return track.doctor(args.cpu_meter, args.ram_meter, args.gpu_meter)
+        return doctor.doctor(
+            args.cpu_meter,
+            args.ram_meter,
+            args.gpu_meter,
+            args.bootstrap_servers,
+            args.topic,
+            args.spool,
+            timeout_s=args.timeout_s,
+            require_broker=args.require_broker,
+        )
     if args.command == "track":
         return track.track(args)
     return _replay(args) if args.command == "replay" else _simulate(args)

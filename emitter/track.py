@@ -1,5 +1,4 @@
-"""``joulestream track -- cmd args`` and ``doctor``: wrap any training command, or say how
-this host would be measured.
+"""``joulestream track -- cmd args``: wrap any training command and measure it.
 
 ``track`` checks everything it can before it starts the command (the command is found and
 executable, the arguments, the meters, the Kafka settings), so that a mistake costs nothing; once
@@ -18,7 +17,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from joulestream.meters.base import MeterError, is_estimate
+from joulestream.meters.base import MeterError
 from joulestream.meters.load import LaterProcessTreeLoad
 from joulestream.meters.select import select_meters
 from joulestream.producer import DEFAULT_SPOOL, EventProducer
@@ -37,32 +36,6 @@ DEFAULT_KILL_AFTER_S = 10.0
 """After SIGTERM, how long an ended command has to stop before it gets SIGKILL."""
 POLL_S = 0.25
 """How often ``track`` looks at the tracker while the command runs."""
-
-
-def doctor(cpu: str, ram: str, gpu: str) -> int:
-    """Print what would be measured how, and why; 1 if a meter named explicitly is unusable."""
-    try:
-        meters = select_meters(cpu, ram, gpu)
-    except MeterError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    try:
-        host = meters.host
-        print(
-            f"host: {host.cpu_model or 'unknown CPU'}, {host.cpu_count} CPUs, "
-            f"{host.cpu_packages} package(s), {host.ram_gb:.1f} GB RAM"
-        )
-        for meter in (meters.cpu, meters.ram, meters.gpu):
-            print(meter.describe())
-        print("why:")
-        for reason in meters.reasons:
-            print(f"  {reason}")
-        estimates = [m.method for m in (meters.cpu, meters.ram) if is_estimate(m.method)]
-        if estimates:
-            print(f"estimates (method names ending in _model): {', '.join(estimates)}")
-    finally:
-        meters.close()
-    return 0
 
 
 def track(args: argparse.Namespace) -> int:

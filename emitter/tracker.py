@@ -1,6 +1,8 @@
 """Measure a real training run: ``run_started``, one ``measurement`` per interval, ``run_finished``.
 
-``Tracker`` is a context manager and a decorator. A background thread closes an interval every
+``Tracker`` is a context manager and a decorator, and can be used again: each ``start`` after a
+run has finished begins a new run (a new run id). ``begin_window``/``end_window`` measure a
+region of code within a run (``joulestream.windows``). A background thread closes an interval every
 ``interval_s`` seconds: it reads the meters (cumulative counters, so the interval's energy is a
 difference and the intervals tile the run without gap or overlap) and emits a measurement with
 the progress ``log`` attached since the last one. ``end_epoch`` closes the interval at once, so
@@ -35,6 +37,7 @@ from joulestream.meters.select import Meters, choices_from_env, select_meters
 from joulestream.producer import DEFAULT_SPOOL, EventProducer
 from joulestream.schemas import intensity
 from joulestream.summary import RunSummary, summarise
+from joulestream.windows import Snapshot, WindowMeasurement, Windows
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -127,6 +130,7 @@ class Tracker:
         self.interval_s = interval_s
         self.stop_timeout_s = float(stop_timeout_s)
         self.run_id = run_id or uuid.uuid4().hex
+        self._fixed_run_id = run_id is not None
         self._who: dict[str, Any] = {
             "run_id": self.run_id,
             "user_id": user_id or os.environ.get("JOULESTREAM_USER") or getpass.getuser(),
@@ -149,6 +153,13 @@ class Tracker:
         self._clock_ms = clock_ms
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
+        self._reset_run()
+        self.summary: RunSummary | None = None
+        """The run's energy in kWh and CO2e in g, priced with the shared intensity table, once
+        ``stop`` has run (None before, or if it could not be priced)."""
+
+    def _reset_run(self) -> None:
+        """The state of one run, fresh for each ``start``."""
         self._progress = _Progress()
         self._seq = 0
         self._started = False
@@ -165,9 +176,7 @@ class Tracker:
         """The CPU and RAM estimates a failing meter falls back to, read at every closed
         interval so that the one that takes over covers the gap since then."""
         self._shadow_j: dict[str, float] = {}
-        self.summary: RunSummary | None = None
-        """The run's energy in kWh and CO2e in g, priced with the shared intensity table, once
-        ``stop`` has run (None before, or if it could not be priced)."""
+        self._windows = Windows()
 
     def _check_metadata(self) -> None:
         """Fail now, not at ``start``, on metadata run_started would refuse: the same checks,
@@ -177,7 +186,7 @@ class Tracker:
 
     @property
     def started(self) -> bool:
-        """Whether ``start`` has run (it runs once per tracker)."""
+        """Whether the current (or last) run has started."""
         return self._started
 
     @property
@@ -188,9 +197,24 @@ class Tracker:
 
     # Life cycle.
     def start(self) -> "Tracker":
-        """Choose the meters, emit ``run_started`` and start sampling."""
-        if self._started:
-            raise RuntimeError("a tracker starts once")
+        """Choose the meters, emit ``run_started`` and start sampling. Once a run has stopped,
+        ``start`` begins a new one with a new run id (a tracker made with ``run_id`` measures
+        that one run only); one run at a time."""
+        if self._started and not self._finished:
+            raise RuntimeError(f"run {self.run_id} is being measured: a tracker runs one at a time")
+        if self._finished:
+            if self._fixed_run_id:
+                raise RuntimeError(
+                    f"run {self.run_id!r} has ended: a tracker given a run_id measures that run "
+                    "once; leave run_id out to measure each use as a new run"
+                )
+            self.run_id = self._who["run_id"] = uuid.uuid4().hex
+            self._reset_run()
+            self.summary = None
+            if self._own_producer:
+                self._producer = None
+            if self._own_meters:
+                self._meters = None
         if self._producer is None:
             self._producer = EventProducer(
                 os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
@@ -242,6 +266,12 @@ class Tracker:
                 return
             self._finished = True
             self._wake.notify_all()
+            if self._windows.open_names:
+                log.warning(
+                    "run %s ended with windows still open, not measured: %s",
+                    self.run_id,
+                    ", ".join(self._windows.open_names),
+                )
         if self._thread is not None:
             self._thread.join()
         with self._lock:
@@ -309,6 +339,55 @@ class Tracker:
                 return func(*args, **kwargs)
 
         return tracked
+
+    # Code regions (Zeus-style windows).
+    def begin_window(self, name: str) -> None:
+        """Start measuring the region of code ``name`` within the run. Windows nest; a name is
+        open once at a time (``WindowError``). A meter that cannot be read here makes that
+        component unknown (None) in the window's measurement, never an error."""
+        with self._lock:
+            self._require_running("begin_window")
+            self._windows.begin(name, self._snapshot)
+
+    def end_window(self, name: str) -> WindowMeasurement:
+        """Stop measuring ``name`` and return its energy per component and its time. It must be
+        the innermost open window: ending one never begun, or one with a window begun inside
+        it still open, is a ``WindowError``."""
+        with self._lock:
+            self._require_running("end_window")
+            return self._windows.end(name, self._snapshot)
+
+    def _require_running(self, what: str) -> None:
+        if not self._started or self._finished:
+            raise RuntimeError(
+                f"{what} needs a running tracker: start it (or enter its with block)"
+            )
+
+    def _snapshot(self) -> Snapshot:
+        """Every meter's cumulative reading now, for a window. Holds the lock."""
+        meters = self.meters
+        energy: dict[str, float | None] = {}
+        for name, meter in (("cpu", meters.cpu), ("ram", meters.ram)):
+            try:
+                energy[name] = meter.energy_j()
+            except Exception as exc:  # never into the training loop
+                log.debug("run %s: window read of the %s meter failed: %s", self.run_id, name, exc)
+                energy[name] = None
+        gpus: dict[int, float] | None
+        try:
+            readings = meters.gpu.read()
+            gpus = {r.index: r.energy_j for r in readings}
+            gpu_method = ",".join(sorted({r.method for r in readings})) or "none"
+        except Exception as exc:  # never into the training loop
+            log.debug("run %s: window read of the GPUs failed: %s", self.run_id, exc)
+            gpus, gpu_method = None, "unknown"
+        return Snapshot(
+            ts_ms=self._clock_ms(),
+            energy_j=energy,
+            gpu_energy_j=gpus,
+            meters={"cpu": meters.cpu, "ram": meters.ram, "gpu": meters.gpu},
+            methods={"cpu": meters.cpu.method, "ram": meters.ram.method, "gpu": gpu_method},
+        )
 
     # Progress, from the training loop.
     def log(
