@@ -21,6 +21,7 @@ from joulestream.meters.base import MeterError
 from joulestream.meters.load import LaterProcessTreeLoad
 from joulestream.meters.select import select_meters
 from joulestream.producer import DEFAULT_SPOOL, EventProducer
+from joulestream.settings import EmitterSettings
 from joulestream.tracker import DEFAULT_STOP_TIMEOUT_S, MAX_INTERVAL_S, Tracker
 
 USAGE_ERROR = 2
@@ -57,9 +58,21 @@ def track(args: argparse.Namespace) -> int:
     if problem is not None:
         return _error(*problem)
 
+    try:
+        settings = EmitterSettings.from_env()
+    except ValueError as exc:
+        return _error(str(exc), USAGE_ERROR)
     load = LaterProcessTreeLoad()
     try:
-        meters = select_meters(args.cpu_meter, args.ram_meter, args.gpu_meter, load=load)
+        meters = select_meters(
+            args.cpu_meter,
+            args.ram_meter,
+            args.gpu_meter,
+            load=load,
+            cpu_power_w=settings.cpu_power_w,
+            ram_power_w=settings.ram_power_w,
+            gpu_ids=settings.gpu_ids,
+        )
     except MeterError as exc:
         return _error(str(exc), USAGE_ERROR)
     spool = Path(os.environ.get("JOULESTREAM_SPOOL", str(DEFAULT_SPOOL)))
@@ -80,6 +93,7 @@ def track(args: argparse.Namespace) -> int:
             interval_s=interval_s,
             meters=meters,
             producer=producer,
+            settings=settings,
         )
     except ValueError as exc:
         meters.close()

@@ -16,7 +16,6 @@ import functools
 import getpass
 import logging
 import math
-import os
 import socket
 import threading
 import time
@@ -27,15 +26,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
-from joulestream import limits
+from joulestream import csv_output, limits
 from joulestream.events import GpuEnergy, Measurement, RunFinished, RunStarted
 from joulestream.meters import fallback
 from joulestream.meters.base import EnergyMeter
 from joulestream.meters.gpu_model import GpuModelMeter
 from joulestream.meters.load import Utilisation
-from joulestream.meters.select import Meters, choices_from_env, select_meters
-from joulestream.producer import DEFAULT_SPOOL, EventProducer
+from joulestream.meters.select import Meters, select_meters
+from joulestream.producer import EventProducer
 from joulestream.schemas import intensity
+from joulestream.settings import EmitterSettings
 from joulestream.summary import RunSummary, summarise
 from joulestream.windows import Snapshot, WindowMeasurement, Windows
 
@@ -96,19 +96,25 @@ class Tracker:
         framework: str | None = None,
         hyperparameters: Mapping[str, str] | None = None,
         pue: float | None = None,
+        intensity_g_per_kwh: float | None = None,
         interval_s: float = 1.0,
         producer: EventProducer | None = None,
         meters: Meters | None = None,
         pid: int | None = None,
         clock_ms: Callable[[], int] = now_ms,
         stop_timeout_s: float = DEFAULT_STOP_TIMEOUT_S,
+        settings: EmitterSettings | None = None,
     ) -> None:
-        """``region``, ``user_id`` default from JOULESTREAM_REGION (else 'WORLD', priced with
-        the world average) and JOULESTREAM_USER (else the login name). Without ``producer``
-        one is made from KAFKA_BOOTSTRAP_SERVERS, JOULESTREAM_TOPIC and JOULESTREAM_SPOOL and
-        closed with the tracker. Without ``meters`` they are chosen automatically (overrides:
-        JOULESTREAM_CPU_METER, _RAM_METER, _GPU_METER); ``pid`` estimates that process tree's
-        CPU rather than the machine's. ``stop_timeout_s``: how long ``stop`` (and the end of a
+        """What is not given comes from ``settings`` (default ``EmitterSettings.from_env()``,
+        where each variable is documented): ``region`` (JOULESTREAM_REGION, else 'WORLD',
+        priced with the world average), ``user_id`` (JOULESTREAM_USER, else the login name),
+        ``pue`` (JOULESTREAM_RUN_PUE) and ``intensity_g_per_kwh``
+        (JOULESTREAM_INTENSITY_G_PER_KWH), both sent in run_started. Without ``producer`` one
+        is made from the settings' Kafka address, topic and spool, and closed with the tracker.
+        Without ``meters`` they are chosen automatically, with the settings' overrides (forced
+        CPU/RAM power, meter choices, GPU ids); ``pid`` estimates that process tree's CPU
+        rather than the machine's. With the settings' ``csv_path``, ``stop`` appends the run's
+        row there (``csv_output``). ``stop_timeout_s``: how long ``stop`` (and the end of a
         ``with`` block) waits for Kafka to take the last events before it spools them; it
         returns within about a second of it, broker or not. It bounds the close of a producer
         the tracker made; a producer passed in is closed by its owner."""
@@ -127,22 +133,28 @@ class Tracker:
             and stop_timeout_s >= 0
         ):
             raise ValueError(f"stop_timeout_s must be a number >= 0, got {stop_timeout_s!r}")
+        self.settings = settings if settings is not None else EmitterSettings.from_env()
         self.interval_s = interval_s
         self.stop_timeout_s = float(stop_timeout_s)
         self.run_id = run_id or uuid.uuid4().hex
         self._fixed_run_id = run_id is not None
         self._who: dict[str, Any] = {
             "run_id": self.run_id,
-            "user_id": user_id or os.environ.get("JOULESTREAM_USER") or getpass.getuser(),
+            "user_id": user_id or self.settings.user_id or getpass.getuser(),
             "project": project,
             "model": model,
-            "region": region or os.environ.get("JOULESTREAM_REGION", "WORLD"),
+            "region": region or self.settings.region,
         }
         self._metadata: dict[str, Any] = {
             "dataset": dataset,
             "framework": framework,
             "hyperparameters": dict(hyperparameters or {}),
-            "pue": pue,
+            "pue": pue if pue is not None else self.settings.pue,
+            "intensity_g_per_kwh": (
+                intensity_g_per_kwh
+                if intensity_g_per_kwh is not None
+                else self.settings.intensity_g_per_kwh
+            ),
         }
         self._check_metadata()
         self._own_producer = producer is None
@@ -215,15 +227,21 @@ class Tracker:
                 self._producer = None
             if self._own_meters:
                 self._meters = None
+        settings = self.settings
         if self._producer is None:
             self._producer = EventProducer(
-                os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-                os.environ.get("JOULESTREAM_TOPIC", "training.events"),
-                spool_path=Path(os.environ.get("JOULESTREAM_SPOOL", str(DEFAULT_SPOOL))),
+                settings.bootstrap_servers, settings.topic, spool_path=settings.spool
             )
         if self._meters is None:
-            cpu, ram, gpu = choices_from_env(os.environ)
-            self._meters = select_meters(cpu, ram, gpu, pid=self._pid)
+            self._meters = select_meters(
+                settings.cpu_meter,
+                settings.ram_meter,
+                settings.gpu_meter,
+                pid=self._pid,
+                cpu_power_w=settings.cpu_power_w,
+                ram_power_w=settings.ram_power_w,
+                gpu_ids=settings.gpu_ids,
+            )
         meters = self._meters
         host = meters.host
         self._utilisation = Utilisation(meters.load)
@@ -282,11 +300,12 @@ class Tracker:
                     self._failed(exc)
             if reason is not None and len(reason) > limits.MAX_REASON_LEN:
                 reason = reason[: limits.MAX_REASON_LEN - 3] + "..."
+            self._end_ms = max(self._clock_ms(), self._interval_start_ms)
             self._emit(
                 RunFinished(
                     **self._who,
                     seq=self._next_seq(),
-                    ts_ms=max(self._clock_ms(), self._interval_start_ms),
+                    ts_ms=self._end_ms,
                     status=status,
                     reason=reason,
                 )
@@ -298,6 +317,35 @@ class Tracker:
         self.summary = self._summarise()
         if self.summary is not None:
             log.info("%s", self.summary.line())
+            if self.settings.csv_path is not None:
+                self._write_csv(self.settings.csv_path, self.summary, status)
+
+    def _write_csv(self, path: Path, summary: RunSummary, status: str) -> None:
+        """The run's row in the local CSV (``csv_output``); never raises."""
+        meters = self.meters  # closed by now: only what they were is read
+        gpu_methods = sorted({method for _, method, _ in self._last[2].values()})
+        record = csv_output.RunRecord(
+            project=self._who["project"],
+            model=self._who["model"],
+            user_id=self._who["user_id"],
+            status=status,
+            start_ms=self._start_ms,
+            end_ms=self._end_ms,
+            cpu_count=meters.host.cpu_count,
+            cpu_model=meters.host.cpu_model,
+            ram_gb=meters.host.ram_gb,
+            gpus=meters.gpu.devices(),
+            tracking_mode="machine" if meters.load.scope == "machine" else "process",
+            methods={
+                "cpu": meters.cpu.method,
+                "ram": meters.ram.method,
+                "gpu": ",".join(gpu_methods) or "none",
+            },
+        )
+        try:
+            csv_output.append(path, csv_output.row(summary, record))
+        except Exception as exc:  # a local file must never fail the end of a run
+            log.warning("run %s: no CSV row (%s)", self.run_id, exc)
 
     def _summarise(self) -> RunSummary | None:
         """The run priced as the job prices it; None, with a warning, if the table cannot be
@@ -309,6 +357,7 @@ class Tracker:
                 self._who["region"],
                 intensity.load(),
                 pue=self._metadata["pue"],
+                intensity_g_per_kwh=self._metadata["intensity_g_per_kwh"],
             )
         except Exception as exc:  # a summary must never fail the end of a run
             log.warning("run %s: no CO2e summary (%s)", self.run_id, exc)
