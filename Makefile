@@ -4,18 +4,20 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install up status down demo lint unit chromium integration test clean
+.PHONY: help install typeview up status down demo lint unit wheel-check chromium integration test clean
 
 help:
 	@echo "make demo    start Kafka, MongoDB (FerretDB), Flink, the job, a simulated fleet and the dashboard"
 	@echo "make up      start the services and the Flink job (no fleet); make status / make down"
-	@echo "make test    lint, type-check, unit tests and the integration suite on real services"
+	@echo "make test    lint, type-check, unit tests, the wheel check and the integration suite on real services"
+	@echo "make wheel-check  build the wheel, install it alone on Python 3.10, 3.12 and 3.13, run a tracker offline"
 
-# The virtual environment, rebuilt when the pinned dependencies change.
+# The virtual environment, rebuilt when the pinned dependencies change: the project (the package
+# joulestream, editable) with the server side's extras and the tools, at the pins of the lock.
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found: install Python 3.11 (Debian: apt-get install python3.11-venv)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[job,dashboard,stack,dev]'
 	@touch $@
 
 install: $(STAMP)
@@ -32,10 +34,20 @@ down: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m stack demo
 
-lint: $(STAMP)
+# mypy reads emitter/, schemas/, flink_jobs/ and dash_app/ as the package joulestream through
+# links (stack/typeview.py); the trainer's part is checked for Python 3.10 as well.
+TRAINER_TYPES := build/typecheck/joulestream/*.py build/typecheck/joulestream/meters \
+	build/typecheck/joulestream/callbacks build/typecheck/joulestream/grid \
+	build/typecheck/joulestream/schemas
+
+typeview: $(STAMP)
+	$(PY) -m stack.typeview
+
+lint: typeview
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(PY) -m mypy --python-version 3.10 $(TRAINER_TYPES)
 
 unit: $(STAMP)
 	$(PY) -m pytest -m "not integration" tests
@@ -46,10 +58,14 @@ chromium:
 	  (apt-get update && apt-get install -y --no-install-recommends chromium) \
 	  || { echo "error: /usr/bin/chromium is missing and could not be installed: run apt-get install chromium as root"; exit 1; }; }
 
+# The trainer-side install, as a user gets it (stack/wheelcheck.py).
+wheel-check: $(STAMP)
+	$(PY) -m stack.wheelcheck
+
 integration: $(STAMP) chromium
 	$(PY) -m pytest -m integration tests/integration
 
-test: lint unit integration
+test: lint unit wheel-check integration
 
 clean: down
 	rm -rf .joulestream

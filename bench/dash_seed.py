@@ -11,7 +11,7 @@ from typing import Any
 
 from pymongo.database import Database
 
-from schemas import intensity as intensity_table
+from joulestream.schemas import intensity as intensity_table
 
 Document = dict[str, Any]
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
-from emitter import codec, simulate
-from emitter.events import Measurement
-from emitter.producer import EventProducer, producer_config
-from emitter.replay import replay
-from emitter.spool import Spool
+from joulestream import codec, simulate
+from joulestream.events import Measurement
+from joulestream.producer import EventProducer, producer_config
+from joulestream.replay import replay
+from joulestream.spool import Spool
 
 
 def fleet(n: int) -> list[Measurement]:

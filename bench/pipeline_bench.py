@@ -26,10 +26,10 @@ from confluent_kafka.admin import AdminClient
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from emitter import codec
-from emitter.events import Measurement
-from emitter.producer import producer_config
-from flink_jobs.indexes import ensure_indexes
+from joulestream import codec
+from joulestream.events import Measurement
+from joulestream.flink_jobs.indexes import ensure_indexes
+from joulestream.producer import producer_config
 from stack import flink, kafka, procs
 from stack.services import job_env
 from stack.settings import StackSettings

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from codecarbon import OfflineEmissionsTracker
 
-from emitter.producer import EventProducer
-from emitter.tracker import Tracker
+from joulestream.producer import EventProducer
+from joulestream.tracker import Tracker
 
 
 def work(iterations: int) -> int:

@@ -1,3 +1,3 @@
-from dash_app.serve import main
+from joulestream.dash_app.serve import main
 
 main()

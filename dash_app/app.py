@@ -21,8 +21,8 @@ from pymongo import MongoClient
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
-from dash_app import checks, data, headers, params
-from dash_app.pages import compare, fleet, leaderboards, run, runs
+from joulestream.dash_app import checks, data, headers, params
+from joulestream.dash_app.pages import compare, fleet, leaderboards, run, runs
 
 REFRESH_MS = 5_000
 PAGES = {

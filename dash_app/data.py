@@ -16,7 +16,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 
-from dash_app import checks
+from joulestream.dash_app import checks
 
 Document = dict[str, Any]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from dash_app import escape, units
+from joulestream.dash_app import escape, units
 
 Document = dict[str, Any]
 COMPONENTS = (("gpu_energy_j", "GPU"), ("cpu_energy_j", "CPU"), ("ram_energy_j", "RAM"))

@@ -4,7 +4,7 @@
 from collections.abc import Mapping
 from functools import cache
 
-from schemas.intensity import Intensity, load
+from joulestream.schemas.intensity import Intensity, load
 
 
 @cache

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode
 
-from dash_app import checks
-from dash_app.data import FILTER_FIELDS, RunFilter
+from joulestream.dash_app import checks
+from joulestream.dash_app.data import FILTER_FIELDS, RunFilter
 
 GROUPS = {"user": "user_id", "model": "model", "region": "region"}
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}

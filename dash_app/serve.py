@@ -17,7 +17,7 @@ from gunicorn.app import wsgiapp  # type: ignore[import-untyped]  # gunicorn shi
 
 WORKERS = 2
 THREADS = 4
-APP = "dash_app.wsgi:server"
+APP = "joulestream.dash_app.wsgi:server"
 
 
 def command(host: str, port: int) -> list[str]:
@@ -45,7 +45,7 @@ class _Dashboard(wsgiapp.WSGIApplication):  # type: ignore[misc]  # an untyped b
 
     def load_wsgiapp(self) -> object:
         # In each worker, after the fork: each has its own MongoDB client.
-        from dash_app.wsgi import server
+        from joulestream.dash_app.wsgi import server
 
         return server
 

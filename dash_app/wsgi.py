@@ -9,6 +9,6 @@ Each gunicorn worker imports this module itself (no ``--preload``), so each has 
 client, created after the fork as pymongo requires.
 """
 
-from dash_app.app import app_from_env
+from joulestream.dash_app.app import app_from_env
 
 server = app_from_env().server

@@ -1,5 +1,5 @@
 import sys
 
-from emitter.cli import main
+from joulestream.cli import main
 
 sys.exit(main())

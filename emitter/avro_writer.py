@@ -8,7 +8,7 @@ double, bytes, string, record, array, map, enum and unions of those that differ 
 anything else raises ``NotImplementedError`` when compiling, never when encoding.
 
 A value the writer cannot encode raises the usual ``TypeError``/``ValueError``/``KeyError``;
-``emitter.codec`` then asks fastavro to encode it, so the caller sees fastavro's error message.
+``joulestream.codec`` then asks fastavro to encode it, so the caller sees fastavro's error message.
 Tests check byte equality with fastavro on the fleet's events.
 """
 

@@ -12,8 +12,8 @@ import random
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from emitter import limits
-from emitter.events import Event, Measurement
+from joulestream import limits
+from joulestream.events import Event, Measurement
 
 
 @dataclass(frozen=True)

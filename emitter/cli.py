@@ -1,5 +1,6 @@
-"""``python -m emitter simulate|replay|track|doctor``: send a simulated fleet or a spool to
-Kafka, measure a training command, or say how this host is measured.
+"""``joulestream simulate|replay|track|doctor|grid`` (or ``python -m joulestream``): send a
+simulated fleet or a spool to Kafka, measure a training command, say how this host is measured,
+or send grid carbon-intensity series.
 
 Settings come from flags, with defaults from the environment (KAFKA_BOOTSTRAP_SERVERS,
 JOULESTREAM_TOPIC), so the same command works against the local stack and a cluster.
@@ -14,17 +15,23 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
-from emitter import chaos, replay, simulate, track
-from emitter.meters.select import CPU_CHOICES, GPU_CHOICES, RAM_CHOICES
-from emitter.producer import DEFAULT_SPOOL, EventProducer, producer_config
+from joulestream import chaos, doctor, replay, simulate, track
+from joulestream.meters.select import CPU_CHOICES, GPU_CHOICES, RAM_CHOICES
+from joulestream.producer import DEFAULT_SPOOL, EventProducer, producer_config
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m emitter",
+        prog="joulestream",
         description="Emit joulestream training events to Kafka.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser(
+        "grid",
+        help="send grid carbon-intensity series to the grid.intensity topic "
+        "(joulestream grid --help)",
+        add_help=False,
+    )
     sim = commands.add_parser(
         "simulate",
         help="send a seeded, reproducible fleet of simulated training runs",
@@ -111,11 +118,32 @@ def _parser() -> argparse.ArgumentParser:
         default=60.0,
         help="how long an event may wait for Kafka's acknowledgement (default: 60)",
     )
-    doctor = commands.add_parser(
+    checkup = commands.add_parser(
         "doctor",
-        help="say what this host's meters measure, how, and why",
-        description="Choose the meters as a tracker would and print each one's method and the "
-        "reason for the choice. Exit code 1 if a meter named explicitly cannot be used.",
+        help="say what this host can measure, and whether events would reach Kafka",
+        description="Choose the meters as a tracker would (RAPL, NVML, the estimates; psutil) "
+        "and print each one's method and the reason for the choice; check that the spool can "
+        "be written and that the broker answers. Exit code 1 on a hard problem: a meter named "
+        "explicitly that cannot be used, a spool that cannot be written, bad Kafka settings "
+        "(and, with --require-broker, a broker that does not answer).",
+    )
+    checkup.add_argument(
+        "--spool",
+        type=Path,
+        default=Path(os.environ.get("JOULESTREAM_SPOOL", str(DEFAULT_SPOOL))),
+        help="the spool a run would use "
+        "(env JOULESTREAM_SPOOL, default: ./joulestream-spool.jsonl)",
+    )
+    checkup.add_argument(
+        "--timeout-s",
+        type=float,
+        default=doctor.DEFAULT_TIMEOUT_S,
+        help=f"how long to wait for the broker (default: {doctor.DEFAULT_TIMEOUT_S:g})",
+    )
+    checkup.add_argument(
+        "--require-broker",
+        action="store_true",
+        help="a broker that does not answer is a hard problem (exit code 1)",
     )
     tracked = commands.add_parser(
         "track",
@@ -161,14 +189,14 @@ def _parser() -> argparse.ArgumentParser:
         ("ram", "JOULESTREAM_RAM_METER", RAM_CHOICES),
         ("gpu", "JOULESTREAM_GPU_METER", GPU_CHOICES),
     ):
-        for sub in (doctor, tracked):
+        for sub in (checkup, tracked):
             sub.add_argument(
                 f"--{part}-meter",
                 choices=choices,
                 default=os.environ.get(env_name, "auto"),
                 help=f"{part.upper()} meter (env {env_name}, default: auto)",
             )
-    for command in (sim, replay, tracked):
+    for command in (sim, replay, tracked, checkup):
         command.add_argument(
             "--bootstrap-servers",
             default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
@@ -284,9 +312,24 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else argv
+    if given[:1] == ["grid"]:
+        # The grid feed has its own sources and options (joulestream/grid/cli.py).
+        from joulestream.grid import cli as grid_cli
+
+        return grid_cli.main(given[1:])
     args = _parser().parse_args(argv)
     if args.command == "doctor":
-        return track.doctor(args.cpu_meter, args.ram_meter, args.gpu_meter)
+        return doctor.doctor(
+            args.cpu_meter,
+            args.ram_meter,
+            args.gpu_meter,
+            args.bootstrap_servers,
+            args.topic,
+            args.spool,
+            timeout_s=args.timeout_s,
+            require_broker=args.require_broker,
+        )
     if args.command == "track":
         return track.track(args)
     return _replay(args) if args.command == "replay" else _simulate(args)

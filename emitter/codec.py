@@ -1,7 +1,7 @@
 """Avro binary encoding of events, schema from ``schemas/``.
 
 The bytes are plain Avro (no container header, no registry prefix): what Flink's ``avro`` format
-reads. Events are written by a writer compiled from the contract (``emitter.avro_writer``, about
+reads. Events are written by a writer compiled from the contract (``joulestream.avro_writer``, about
 four times faster than fastavro's generic one); fastavro reads them back and explains a record
 that does not match the schema.
 """
@@ -11,9 +11,8 @@ from typing import Any
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
-import schemas
-from emitter import limits
-from emitter.avro_writer import compile_writer
+from joulestream import limits, schemas
+from joulestream.avro_writer import compile_writer
 
 EVENT_SCHEMA = parse_schema(schemas.load(schemas.TRAINING_EVENT))
 _write_event = compile_writer(EVENT_SCHEMA)

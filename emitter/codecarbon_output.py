@@ -1,7 +1,7 @@
 """Feed CodeCarbon's measurements into joulestream: a CodeCarbon output handler.
 
     from codecarbon import EmissionsTracker
-    from emitter.codecarbon_output import JoulestreamOutput
+    from joulestream.codecarbon_output import JoulestreamOutput
 
     tracker = EmissionsTracker(
         measure_power_secs=1, api_call_interval=1, output_handlers=[JoulestreamOutput(model="m")]
@@ -27,7 +27,7 @@ energies are still divided by it, since CodeCarbon did multiply them.
 
 Methods are ``codecarbon``: CodeCarbon does not tell an output
 whether a figure was measured (RAPL, NVML) or estimated (its TDP and RAM rules), so a
-``codecarbon`` figure is "as CodeCarbon reported it"; ``python -m emitter doctor`` on the same
+``codecarbon`` figure is "as CodeCarbon reported it"; ``joulestream doctor`` on the same
 host says what can be measured there. Needs CodeCarbon (not a dependency of the core).
 """
 
@@ -40,10 +40,10 @@ from typing import Any
 from codecarbon.output_methods.base_output import BaseOutput
 from codecarbon.output_methods.emissions_data import EmissionsData
 
-from emitter.events import Measurement, RunFinished, RunStarted
-from emitter.limits import MAX_PUE, MIN_PUE
-from emitter.producer import DEFAULT_SPOOL, EventProducer
-from emitter.tracker import DEFAULT_STOP_TIMEOUT_S, now_ms
+from joulestream.events import Measurement, RunFinished, RunStarted
+from joulestream.limits import MAX_PUE, MIN_PUE
+from joulestream.producer import DEFAULT_SPOOL, EventProducer
+from joulestream.tracker import DEFAULT_STOP_TIMEOUT_S, now_ms
 
 log = logging.getLogger(__name__)
 

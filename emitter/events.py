@@ -4,9 +4,9 @@ Three kinds share a header (run, sequence number, event time, who and where): ``
 (metadata), ``Measurement`` (energy over an interval, with training progress) and
 ``RunFinished`` (status). Each maps to one ``TrainingEvent`` record of
 ``schemas/training_event.avsc``. A bad field raises ``ValueError`` naming it, when the event is
-built: nothing invalid is ever sent. The limits, with their reasons, are ``emitter.limits``; the
+built: nothing invalid is ever sent. The limits, with their reasons, are ``joulestream.limits``; the
 event-time window is checked against this host's clock when an event is built (widen it with
-``emitter.limits.event_time_window`` to build old or future events).
+``joulestream.limits.event_time_window`` to build old or future events).
 """
 
 import math
@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from emitter import codec, limits
-from emitter.limits import (
+from joulestream import codec, limits
+from joulestream.limits import (
     MAX_COMPONENT_POWER_W,
     MAX_COUNT,
     MAX_CPU_COUNT,

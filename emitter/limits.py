@@ -1,6 +1,6 @@
 """The limits every event must respect, applied on the trainer's side.
 
-The event model (``emitter.events``) applies them when an event is built, the codec when it is
+The event model (``joulestream.events``) applies them when an event is built, the codec when it is
 encoded; the Flink job applies the same numbers (``schemas/limits.py``, their one home, with
 the reason for each) to whatever else writes the topic (see the table in ``emitter/README.md``).
 All bounds are inclusive. Text lengths count characters (code points), not bytes.
@@ -18,78 +18,78 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from schemas.limits import (
+from joulestream.schemas.limits import (
     DEFAULT_MAX_AGE_MS as DEFAULT_MAX_AGE_MS,
 )
-from schemas.limits import (
+from joulestream.schemas.limits import (
     DEFAULT_MAX_AHEAD_MS as DEFAULT_MAX_AHEAD_MS,
 )
-from schemas.limits import (
+from joulestream.schemas.limits import (
     MAX_ABS_LOSS as MAX_ABS_LOSS,
 )
-from schemas.limits import (
+from joulestream.schemas.limits import (
     MAX_COMPONENT_POWER_W as MAX_COMPONENT_POWER_W,
 )
-from schemas.limits import (
+from joulestream.schemas.limits import (
     MAX_COUNT as MAX_COUNT,
 )
-from schemas.limits import (
+from joulestream.schemas.limits import (
     MAX_CPU_COUNT as MAX_CPU_COUNT,
 )
-from schemas.limits import (
+from joulestream.schemas.limits import (
     MAX_DEVICE_POWER_W as MAX_DEVICE_POWER_W,
 )
-from schemas.limits import (
+from joulestream.schemas.limits import (
     MAX_EPOCH as MAX_EPOCH,
 )
-from schemas.limits import (
+from joulestream.schemas.limits import (
     MAX_EVENT_SIZE_BYTES as MAX_EVENT_SIZE_BYTES,
 )
-from schemas.limits import (
+from joulestream.schemas.limits import (
     MAX_GPUS as MAX_GPUS,
 )
-from schemas.limits import (
+from joulestream.schemas.limits import (
     MAX_HYPERPARAMETER_VALUE_LEN as MAX_HYPERPARAMETER_VALUE_LEN,
 )
-from schemas.limits import (
+from joulestream.schemas.limits import (
     MAX_HYPERPARAMETERS as MAX_HYPERPARAMETERS,
 )
-from schemas.limits import (
+from joulestream.schemas.limits import (
     MAX_INTENSITY_G_PER_KWH as MAX_INTENSITY_G_PER_KWH,
 )
-from schemas.limits import (
+from joulestream.schemas.limits import (
     MAX_INTERVAL_MS as MAX_INTERVAL_MS,
 )
-from schemas.limits import (
+from joulestream.schemas.limits import (
     MAX_PUE as MAX_PUE,
 )
-from schemas.limits import (
+from joulestream.schemas.limits import (
     MAX_RAM_GB as MAX_RAM_GB,
 )
-from schemas.limits import (
+from joulestream.schemas.limits import (
     MAX_REASON_LEN as MAX_REASON_LEN,
 )
 
 # The numbers are part of the contract, shared with the Flink job: schemas/limits.py.
-from schemas.limits import (
+from joulestream.schemas.limits import (
     MAX_TEXT_LEN as MAX_TEXT_LEN,
 )
-from schemas.limits import (
+from joulestream.schemas.limits import (
     MAX_TS_MS as MAX_TS_MS,
 )
-from schemas.limits import (
+from joulestream.schemas.limits import (
     MIN_CREDITED_INTERVAL_MS as MIN_CREDITED_INTERVAL_MS,
 )
-from schemas.limits import (
+from joulestream.schemas.limits import (
     MIN_INTENSITY_G_PER_KWH as MIN_INTENSITY_G_PER_KWH,
 )
-from schemas.limits import (
+from joulestream.schemas.limits import (
     MIN_PUE as MIN_PUE,
 )
-from schemas.limits import (
+from joulestream.schemas.limits import (
     MIN_TS_MS as MIN_TS_MS,
 )
-from schemas.limits import (
+from joulestream.schemas.limits import (
     max_energy_j as max_energy_j,
 )
 
@@ -152,7 +152,7 @@ def check_ts_ms(name: str, value: object, window: TimeWindow | None = None) -> N
         raise ValueError(
             f"{name}={value} is {(now_ms - value) / 3_600_000:.1f} h before this host's clock, "
             f"more than {window.max_age_ms} ms (build old events inside "
-            f"emitter.limits.event_time_window)"
+            f"joulestream.limits.event_time_window)"
         )
     if window.max_ahead_ms is not None and value > now_ms + window.max_ahead_ms:
         raise ValueError(

@@ -5,14 +5,14 @@ thread encodes it (fastavro) and hands it to confluent-kafka: idempotent, ``acks
 key = run id. When librdkafka's bounded buffer is full the thread waits for room, and events
 emitted meanwhile beyond ``max_queued`` are set aside for the spool, which the same thread
 writes; events whose delivery failed (broker down past ``message.timeout.ms``) are spooled too
-(``emitter/spool.py``), and ``python -m emitter replay`` sends them later. Event ids are
+(``emitter/spool.py``), and ``joulestream replay`` sends them later. Event ids are
 deterministic, so a re-sent event is recognisable downstream. ``close`` (also run at interpreter
 exit and, when asked, on SIGTERM) drains the queue, flushes, and spools what is still
 undelivered.
 
 With no broker reachable the user's terminal gets one warning per producer, through Python
-logging (``emitter.producer``): librdkafka's own log lines (a "Connection refused" several times
-a second) go to the ``emitter.producer.librdkafka`` logger at DEBUG instead of stderr, and its
+logging (``joulestream.producer``): librdkafka's own log lines (a "Connection refused" several times
+a second) go to the ``joulestream.producer.librdkafka`` logger at DEBUG instead of stderr, and its
 later errors to DEBUG as well.
 """
 
@@ -32,9 +32,9 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from emitter import codec
-from emitter.events import EVENT_TYPES, Event
-from emitter.spool import Spool
+from joulestream import codec
+from joulestream.events import EVENT_TYPES, Event
+from joulestream.spool import Spool
 
 log = logging.getLogger(__name__)
 librdkafka_log = logging.getLogger(f"{__name__}.librdkafka")
@@ -169,7 +169,7 @@ class BrokerWarning:
             return
         log.warning(
             "Kafka at %s: %s; undelivered events go to the spool %s (send them later with "
-            "`python -m emitter replay`)",
+            "`joulestream replay`)",
             self.bootstrap_servers,
             problem,
             self.spool_path,
@@ -281,12 +281,14 @@ class EventProducer:
         """Queue one event for delivery; never blocks on Kafka.
 
         Raises ``ValueError`` only for a programming error at the call site (not an event of
-        ``emitter.events``, whose constructors validate every field); what goes wrong later
+        ``joulestream.events``, whose constructors validate every field); what goes wrong later
         (queue full, broker down, disk trouble) is handled here and never raised into training.
         After ``close``, events are written to the spool on the caller's thread.
         """
         if type(event) not in EVENT_TYPES:
-            raise ValueError(f"emit() takes an event of emitter.events, got {type(event).__name__}")
+            raise ValueError(
+                f"emit() takes an event of joulestream.events, got {type(event).__name__}"
+            )
         with self._lock:
             self.stats.accepted += 1
             if not self._closed:

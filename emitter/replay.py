@@ -22,10 +22,10 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from emitter import codec, limits
-from emitter.events import event_from_record
-from emitter.producer import producer_config
-from emitter.spool import BadLine, Line, keep_only, locked_size, scan
+from joulestream import codec, limits
+from joulestream.events import event_from_record
+from joulestream.producer import producer_config
+from joulestream.spool import BadLine, Line, keep_only, locked_size, scan
 
 UNACKNOWLEDGED = (KafkaError._MSG_TIMED_OUT, KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT)
 """Delivery errors that mean no acknowledgement came in time (the event may still have arrived:

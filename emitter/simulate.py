@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from emitter import limits
-from emitter.events import Event, GpuDevice, GpuEnergy, Measurement, RunFinished, RunStarted
+from joulestream import limits
+from joulestream.events import Event, GpuDevice, GpuEnergy, Measurement, RunFinished, RunStarted
 
 QUANTUM_J = 2.0**-10
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from emitter import codec
-from emitter.avro_json import tagger, untagger
+from joulestream import codec
+from joulestream.avro_json import tagger, untagger
 
 MAX_LINE_BYTES = 4 * 1024 * 1024
 """Longest line read as an event: the largest valid event (``limits.MAX_EVENT_SIZE_BYTES``) in

@@ -15,7 +15,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from schemas.intensity import WORLD, Intensity
+from joulestream.schemas.intensity import WORLD, Intensity
 
 J_PER_KWH = 3_600_000.0
 EVENT_SOURCE = "run_started event"

@@ -1,5 +1,4 @@
-"""``python -m emitter track -- cmd args`` and ``doctor``: wrap any training command, or say how
-this host would be measured.
+"""``joulestream track -- cmd args``: wrap any training command and measure it.
 
 ``track`` checks everything it can before it starts the command (the command is found and
 executable, the arguments, the meters, the Kafka settings), so that a mistake costs nothing; once
@@ -18,11 +17,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from emitter.meters.base import MeterError, is_estimate
-from emitter.meters.load import LaterProcessTreeLoad
-from emitter.meters.select import select_meters
-from emitter.producer import DEFAULT_SPOOL, EventProducer
-from emitter.tracker import DEFAULT_STOP_TIMEOUT_S, MAX_INTERVAL_S, Tracker
+from joulestream.meters.base import MeterError
+from joulestream.meters.load import LaterProcessTreeLoad
+from joulestream.meters.select import select_meters
+from joulestream.producer import DEFAULT_SPOOL, EventProducer
+from joulestream.settings import EmitterSettings
+from joulestream.tracker import DEFAULT_STOP_TIMEOUT_S, MAX_INTERVAL_S, Tracker
 
 USAGE_ERROR = 2
 """Bad arguments, meters or Kafka settings: nothing was started."""
@@ -37,32 +37,6 @@ DEFAULT_KILL_AFTER_S = 10.0
 """After SIGTERM, how long an ended command has to stop before it gets SIGKILL."""
 POLL_S = 0.25
 """How often ``track`` looks at the tracker while the command runs."""
-
-
-def doctor(cpu: str, ram: str, gpu: str) -> int:
-    """Print what would be measured how, and why; 1 if a meter named explicitly is unusable."""
-    try:
-        meters = select_meters(cpu, ram, gpu)
-    except MeterError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    try:
-        host = meters.host
-        print(
-            f"host: {host.cpu_model or 'unknown CPU'}, {host.cpu_count} CPUs, "
-            f"{host.cpu_packages} package(s), {host.ram_gb:.1f} GB RAM"
-        )
-        for meter in (meters.cpu, meters.ram, meters.gpu):
-            print(meter.describe())
-        print("why:")
-        for reason in meters.reasons:
-            print(f"  {reason}")
-        estimates = [m.method for m in (meters.cpu, meters.ram) if is_estimate(m.method)]
-        if estimates:
-            print(f"estimates (method names ending in _model): {', '.join(estimates)}")
-    finally:
-        meters.close()
-    return 0
 
 
 def track(args: argparse.Namespace) -> int:
@@ -84,9 +58,21 @@ def track(args: argparse.Namespace) -> int:
     if problem is not None:
         return _error(*problem)
 
+    try:
+        settings = EmitterSettings.from_env()
+    except ValueError as exc:
+        return _error(str(exc), USAGE_ERROR)
     load = LaterProcessTreeLoad()
     try:
-        meters = select_meters(args.cpu_meter, args.ram_meter, args.gpu_meter, load=load)
+        meters = select_meters(
+            args.cpu_meter,
+            args.ram_meter,
+            args.gpu_meter,
+            load=load,
+            cpu_power_w=settings.cpu_power_w,
+            ram_power_w=settings.ram_power_w,
+            gpu_ids=settings.gpu_ids,
+        )
     except MeterError as exc:
         return _error(str(exc), USAGE_ERROR)
     spool = Path(os.environ.get("JOULESTREAM_SPOOL", str(DEFAULT_SPOOL)))
@@ -107,6 +93,7 @@ def track(args: argparse.Namespace) -> int:
             interval_s=interval_s,
             meters=meters,
             producer=producer,
+            settings=settings,
         )
     except ValueError as exc:
         meters.close()

@@ -1,20 +1,21 @@
 """Measure a real training run: ``run_started``, one ``measurement`` per interval, ``run_finished``.
 
-``Tracker`` is a context manager and a decorator. A background thread closes an interval every
+``Tracker`` is a context manager and a decorator, and can be used again: each ``start`` after a
+run has finished begins a new run (a new run id). ``begin_window``/``end_window`` measure a
+region of code within a run (``joulestream.windows``). A background thread closes an interval every
 ``interval_s`` seconds: it reads the meters (cumulative counters, so the interval's energy is a
 difference and the intervals tile the run without gap or overlap) and emits a measurement with
 the progress ``log`` attached since the last one. ``end_epoch`` closes the interval at once, so
 that each epoch's energy is exact where the job counts a measurement in the epoch it reports.
 Emitting only queues (``EventProducer``): training never waits for Kafka. ``stop`` waits at
 most ``stop_timeout_s`` for Kafka to take what is left (the rest goes to the spool), then logs the
-run's summary in kWh and g CO2e (``emitter.summary``) and keeps it as ``summary``.
+run's summary in kWh and g CO2e (``joulestream.summary``) and keeps it as ``summary``.
 """
 
 import functools
 import getpass
 import logging
 import math
-import os
 import socket
 import threading
 import time
@@ -25,16 +26,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
-from emitter import limits
-from emitter.events import GpuEnergy, Measurement, RunFinished, RunStarted
-from emitter.meters import fallback
-from emitter.meters.base import EnergyMeter
-from emitter.meters.gpu_model import GpuModelMeter
-from emitter.meters.load import Utilisation
-from emitter.meters.select import Meters, choices_from_env, select_meters
-from emitter.producer import DEFAULT_SPOOL, EventProducer
-from emitter.summary import RunSummary, summarise
-from schemas import intensity
+from joulestream import csv_output, limits
+from joulestream.events import GpuEnergy, Measurement, RunFinished, RunStarted
+from joulestream.meters import fallback
+from joulestream.meters.base import EnergyMeter
+from joulestream.meters.gpu_model import GpuModelMeter
+from joulestream.meters.load import Utilisation
+from joulestream.meters.select import Meters, select_meters
+from joulestream.producer import EventProducer
+from joulestream.schemas import intensity
+from joulestream.settings import EmitterSettings
+from joulestream.summary import RunSummary, summarise
+from joulestream.windows import Snapshot, WindowMeasurement, Windows
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -43,8 +46,8 @@ log = logging.getLogger(__name__)
 
 MAX_FAILED_READS = 3
 """Reads of one meter failing in a row after which it is replaced by its estimate (its
-``_model`` fallback, ``emitter.meters.fallback``). Fewer are skipped: the interval goes on and the
-next good read, of cumulative counters, covers it. Three skipped intervals of at most an hour
+``_model`` fallback, ``joulestream.meters.fallback``). Fewer are skipped: the interval goes on and
+the next good read, of cumulative counters, covers it. Three skipped intervals of at most an hour
 keep a measurement far within ``limits.MAX_INTERVAL_MS``."""
 Reading = tuple[float, float, dict[int, tuple[float, str, float | None]]]
 """Cumulative CPU and RAM joules, and per GPU index (joules, method, utilisation)."""
@@ -93,19 +96,25 @@ class Tracker:
         framework: str | None = None,
         hyperparameters: Mapping[str, str] | None = None,
         pue: float | None = None,
+        intensity_g_per_kwh: float | None = None,
         interval_s: float = 1.0,
         producer: EventProducer | None = None,
         meters: Meters | None = None,
         pid: int | None = None,
         clock_ms: Callable[[], int] = now_ms,
         stop_timeout_s: float = DEFAULT_STOP_TIMEOUT_S,
+        settings: EmitterSettings | None = None,
     ) -> None:
-        """``region``, ``user_id`` default from JOULESTREAM_REGION (else 'WORLD', priced with
-        the world average) and JOULESTREAM_USER (else the login name). Without ``producer``
-        one is made from KAFKA_BOOTSTRAP_SERVERS, JOULESTREAM_TOPIC and JOULESTREAM_SPOOL and
-        closed with the tracker. Without ``meters`` they are chosen automatically (overrides:
-        JOULESTREAM_CPU_METER, _RAM_METER, _GPU_METER); ``pid`` estimates that process tree's
-        CPU rather than the machine's. ``stop_timeout_s``: how long ``stop`` (and the end of a
+        """What is not given comes from ``settings`` (default ``EmitterSettings.from_env()``,
+        where each variable is documented): ``region`` (JOULESTREAM_REGION, else 'WORLD',
+        priced with the world average), ``user_id`` (JOULESTREAM_USER, else the login name),
+        ``pue`` (JOULESTREAM_RUN_PUE) and ``intensity_g_per_kwh``
+        (JOULESTREAM_INTENSITY_G_PER_KWH), both sent in run_started. Without ``producer`` one
+        is made from the settings' Kafka address, topic and spool, and closed with the tracker.
+        Without ``meters`` they are chosen automatically, with the settings' overrides (forced
+        CPU/RAM power, meter choices, GPU ids); ``pid`` estimates that process tree's CPU
+        rather than the machine's. With the settings' ``csv_path``, ``stop`` appends the run's
+        row there (``csv_output``). ``stop_timeout_s``: how long ``stop`` (and the end of a
         ``with`` block) waits for Kafka to take the last events before it spools them; it
         returns within about a second of it, broker or not. It bounds the close of a producer
         the tracker made; a producer passed in is closed by its owner."""
@@ -124,21 +133,28 @@ class Tracker:
             and stop_timeout_s >= 0
         ):
             raise ValueError(f"stop_timeout_s must be a number >= 0, got {stop_timeout_s!r}")
+        self.settings = settings if settings is not None else EmitterSettings.from_env()
         self.interval_s = interval_s
         self.stop_timeout_s = float(stop_timeout_s)
         self.run_id = run_id or uuid.uuid4().hex
+        self._fixed_run_id = run_id is not None
         self._who: dict[str, Any] = {
             "run_id": self.run_id,
-            "user_id": user_id or os.environ.get("JOULESTREAM_USER") or getpass.getuser(),
+            "user_id": user_id or self.settings.user_id or getpass.getuser(),
             "project": project,
             "model": model,
-            "region": region or os.environ.get("JOULESTREAM_REGION", "WORLD"),
+            "region": region or self.settings.region,
         }
         self._metadata: dict[str, Any] = {
             "dataset": dataset,
             "framework": framework,
             "hyperparameters": dict(hyperparameters or {}),
-            "pue": pue,
+            "pue": pue if pue is not None else self.settings.pue,
+            "intensity_g_per_kwh": (
+                intensity_g_per_kwh
+                if intensity_g_per_kwh is not None
+                else self.settings.intensity_g_per_kwh
+            ),
         }
         self._check_metadata()
         self._own_producer = producer is None
@@ -149,6 +165,13 @@ class Tracker:
         self._clock_ms = clock_ms
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
+        self._reset_run()
+        self.summary: RunSummary | None = None
+        """The run's energy in kWh and CO2e in g, priced with the shared intensity table, once
+        ``stop`` has run (None before, or if it could not be priced)."""
+
+    def _reset_run(self) -> None:
+        """The state of one run, fresh for each ``start``."""
         self._progress = _Progress()
         self._seq = 0
         self._started = False
@@ -165,9 +188,7 @@ class Tracker:
         """The CPU and RAM estimates a failing meter falls back to, read at every closed
         interval so that the one that takes over covers the gap since then."""
         self._shadow_j: dict[str, float] = {}
-        self.summary: RunSummary | None = None
-        """The run's energy in kWh and CO2e in g, priced with the shared intensity table, once
-        ``stop`` has run (None before, or if it could not be priced)."""
+        self._windows = Windows()
 
     def _check_metadata(self) -> None:
         """Fail now, not at ``start``, on metadata run_started would refuse: the same checks,
@@ -177,7 +198,7 @@ class Tracker:
 
     @property
     def started(self) -> bool:
-        """Whether ``start`` has run (it runs once per tracker)."""
+        """Whether the current (or last) run has started."""
         return self._started
 
     @property
@@ -188,18 +209,39 @@ class Tracker:
 
     # Life cycle.
     def start(self) -> "Tracker":
-        """Choose the meters, emit ``run_started`` and start sampling."""
-        if self._started:
-            raise RuntimeError("a tracker starts once")
+        """Choose the meters, emit ``run_started`` and start sampling. Once a run has stopped,
+        ``start`` begins a new one with a new run id (a tracker made with ``run_id`` measures
+        that one run only); one run at a time."""
+        if self._started and not self._finished:
+            raise RuntimeError(f"run {self.run_id} is being measured: a tracker runs one at a time")
+        if self._finished:
+            if self._fixed_run_id:
+                raise RuntimeError(
+                    f"run {self.run_id!r} has ended: a tracker given a run_id measures that run "
+                    "once; leave run_id out to measure each use as a new run"
+                )
+            self.run_id = self._who["run_id"] = uuid.uuid4().hex
+            self._reset_run()
+            self.summary = None
+            if self._own_producer:
+                self._producer = None
+            if self._own_meters:
+                self._meters = None
+        settings = self.settings
         if self._producer is None:
             self._producer = EventProducer(
-                os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-                os.environ.get("JOULESTREAM_TOPIC", "training.events"),
-                spool_path=Path(os.environ.get("JOULESTREAM_SPOOL", str(DEFAULT_SPOOL))),
+                settings.bootstrap_servers, settings.topic, spool_path=settings.spool
             )
         if self._meters is None:
-            cpu, ram, gpu = choices_from_env(os.environ)
-            self._meters = select_meters(cpu, ram, gpu, pid=self._pid)
+            self._meters = select_meters(
+                settings.cpu_meter,
+                settings.ram_meter,
+                settings.gpu_meter,
+                pid=self._pid,
+                cpu_power_w=settings.cpu_power_w,
+                ram_power_w=settings.ram_power_w,
+                gpu_ids=settings.gpu_ids,
+            )
         meters = self._meters
         host = meters.host
         self._utilisation = Utilisation(meters.load)
@@ -242,6 +284,12 @@ class Tracker:
                 return
             self._finished = True
             self._wake.notify_all()
+            if self._windows.open_names:
+                log.warning(
+                    "run %s ended with windows still open, not measured: %s",
+                    self.run_id,
+                    ", ".join(self._windows.open_names),
+                )
         if self._thread is not None:
             self._thread.join()
         with self._lock:
@@ -252,11 +300,12 @@ class Tracker:
                     self._failed(exc)
             if reason is not None and len(reason) > limits.MAX_REASON_LEN:
                 reason = reason[: limits.MAX_REASON_LEN - 3] + "..."
+            self._end_ms = max(self._clock_ms(), self._interval_start_ms)
             self._emit(
                 RunFinished(
                     **self._who,
                     seq=self._next_seq(),
-                    ts_ms=max(self._clock_ms(), self._interval_start_ms),
+                    ts_ms=self._end_ms,
                     status=status,
                     reason=reason,
                 )
@@ -268,6 +317,35 @@ class Tracker:
         self.summary = self._summarise()
         if self.summary is not None:
             log.info("%s", self.summary.line())
+            if self.settings.csv_path is not None:
+                self._write_csv(self.settings.csv_path, self.summary, status)
+
+    def _write_csv(self, path: Path, summary: RunSummary, status: str) -> None:
+        """The run's row in the local CSV (``csv_output``); never raises."""
+        meters = self.meters  # closed by now: only what they were is read
+        gpu_methods = sorted({method for _, method, _ in self._last[2].values()})
+        record = csv_output.RunRecord(
+            project=self._who["project"],
+            model=self._who["model"],
+            user_id=self._who["user_id"],
+            status=status,
+            start_ms=self._start_ms,
+            end_ms=self._end_ms,
+            cpu_count=meters.host.cpu_count,
+            cpu_model=meters.host.cpu_model,
+            ram_gb=meters.host.ram_gb,
+            gpus=meters.gpu.devices(),
+            tracking_mode="machine" if meters.load.scope == "machine" else "process",
+            methods={
+                "cpu": meters.cpu.method,
+                "ram": meters.ram.method,
+                "gpu": ",".join(gpu_methods) or "none",
+            },
+        )
+        try:
+            csv_output.append(path, csv_output.row(summary, record))
+        except Exception as exc:  # a local file must never fail the end of a run
+            log.warning("run %s: no CSV row (%s)", self.run_id, exc)
 
     def _summarise(self) -> RunSummary | None:
         """The run priced as the job prices it; None, with a warning, if the table cannot be
@@ -279,6 +357,7 @@ class Tracker:
                 self._who["region"],
                 intensity.load(),
                 pue=self._metadata["pue"],
+                intensity_g_per_kwh=self._metadata["intensity_g_per_kwh"],
             )
         except Exception as exc:  # a summary must never fail the end of a run
             log.warning("run %s: no CO2e summary (%s)", self.run_id, exc)
@@ -309,6 +388,55 @@ class Tracker:
                 return func(*args, **kwargs)
 
         return tracked
+
+    # Code regions (Zeus-style windows).
+    def begin_window(self, name: str) -> None:
+        """Start measuring the region of code ``name`` within the run. Windows nest; a name is
+        open once at a time (``WindowError``). A meter that cannot be read here makes that
+        component unknown (None) in the window's measurement, never an error."""
+        with self._lock:
+            self._require_running("begin_window")
+            self._windows.begin(name, self._snapshot)
+
+    def end_window(self, name: str) -> WindowMeasurement:
+        """Stop measuring ``name`` and return its energy per component and its time. It must be
+        the innermost open window: ending one never begun, or one with a window begun inside
+        it still open, is a ``WindowError``."""
+        with self._lock:
+            self._require_running("end_window")
+            return self._windows.end(name, self._snapshot)
+
+    def _require_running(self, what: str) -> None:
+        if not self._started or self._finished:
+            raise RuntimeError(
+                f"{what} needs a running tracker: start it (or enter its with block)"
+            )
+
+    def _snapshot(self) -> Snapshot:
+        """Every meter's cumulative reading now, for a window. Holds the lock."""
+        meters = self.meters
+        energy: dict[str, float | None] = {}
+        for name, meter in (("cpu", meters.cpu), ("ram", meters.ram)):
+            try:
+                energy[name] = meter.energy_j()
+            except Exception as exc:  # never into the training loop
+                log.debug("run %s: window read of the %s meter failed: %s", self.run_id, name, exc)
+                energy[name] = None
+        gpus: dict[int, float] | None
+        try:
+            readings = meters.gpu.read()
+            gpus = {r.index: r.energy_j for r in readings}
+            gpu_method = ",".join(sorted({r.method for r in readings})) or "none"
+        except Exception as exc:  # never into the training loop
+            log.debug("run %s: window read of the GPUs failed: %s", self.run_id, exc)
+            gpus, gpu_method = None, "unknown"
+        return Snapshot(
+            ts_ms=self._clock_ms(),
+            energy_j=energy,
+            gpu_energy_j=gpus,
+            meters={"cpu": meters.cpu, "ram": meters.ram, "gpu": meters.gpu},
+            methods={"cpu": meters.cpu.method, "ram": meters.ram.method, "gpu": gpu_method},
+        )
 
     # Progress, from the training loop.
     def log(

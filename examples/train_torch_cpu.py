@@ -1,6 +1,6 @@
 """A small PyTorch (CPU) training script measured by joulestream, two ways:
 
-    .venv/bin/python -m emitter track --model mlp --dataset synthetic -- \
+    .venv/bin/joulestream track --model mlp --dataset synthetic -- \
         .venv/bin/python examples/train_torch_cpu.py
     .venv/bin/python examples/train_torch_cpu.py --tracker   # the tracker inside, epochs closed
 
@@ -13,7 +13,7 @@ from contextlib import nullcontext
 import torch
 from torch import nn
 
-from emitter.tracker import Tracker
+from joulestream.tracker import Tracker
 
 
 def main() -> None:

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from schemas import intensity
-from schemas.intensity import WORLD, Intensity
+from joulestream.schemas import intensity
+from joulestream.schemas.intensity import WORLD, Intensity
 
 J_PER_KWH = 3_600_000.0
 EVENT_SOURCE = "run_started event"

@@ -7,7 +7,7 @@ within a physical bound, and the event time lies within a window around the time
 reached Kafka (a record outside it is a dead letter before it reaches any run's progress).
 """
 
-from schemas import limits
+from joulestream.schemas import limits
 
 # Every text field that an output reads, with its column expression in the source table.
 TEXTS = {

@@ -1,6 +1,6 @@
 """The joulestream pipeline: Kafka (Avro) → per-run totals, windows, rollups, late events.
 
-Submitted with ``flink run -pym flink_jobs.pipeline`` (see ``stack/flink.py``) or, on Kubernetes,
+Submitted with ``flink run -pym joulestream.flink_jobs.pipeline`` (see ``stack/flink.py``) or, on Kubernetes,
 through ``PythonDriver``. Connector jars are on the cluster's class path (``-C`` locally,
 ``/opt/flink/lib`` in the Kubernetes image), checkpointing comes from the cluster configuration,
 and the job's own settings come from the environment (``JobSettings``).
@@ -12,9 +12,9 @@ from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.java_gateway import get_gateway
 from pyflink.table import StreamTableEnvironment, TableResult
 
-from flink_jobs import carbon, sql
-from flink_jobs.settings import JobSettings
-from schemas import limits
+from joulestream.flink_jobs import carbon, sql
+from joulestream.flink_jobs.settings import JobSettings
+from joulestream.schemas import limits
 
 log = logging.getLogger(__name__)
 

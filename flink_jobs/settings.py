@@ -4,7 +4,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from schemas import limits
+from joulestream.schemas import limits
 
 
 @dataclass(frozen=True)

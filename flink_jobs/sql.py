@@ -10,11 +10,11 @@ windows, epochs, late events, silences) → the views it registers, priced here 
 ``rollups`` add up the windows and the late events per user, model, region and period.
 """
 
-import schemas
-from flink_jobs import checks
-from flink_jobs.avro_ddl import column_ddl
-from flink_jobs.carbon import Pricing, co2e_sql
-from flink_jobs.settings import JobSettings
+from joulestream import schemas
+from joulestream.flink_jobs import checks
+from joulestream.flink_jobs.avro_ddl import column_ddl
+from joulestream.flink_jobs.carbon import Pricing, co2e_sql
+from joulestream.flink_jobs.settings import JobSettings
 
 SOURCE = "events"
 CHECKED = "checked_events"

@@ -1,5 +1,5 @@
 """The bounds every event must respect, part of the contract: the emitter refuses an event
-outside them when it is built (``emitter.limits``), and the Flink job sends any record outside
+outside them when it is built (``joulestream.limits``), and the Flink job sends any record outside
 them to the dead letters with the reason (``flink_jobs.checks``). One home for the numbers;
 the reason for each is beside it. All bounds are inclusive; text lengths count characters.
 """

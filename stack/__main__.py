@@ -35,10 +35,10 @@ def _demo(settings: StackSettings) -> None:
             (
                 "demo-fleet",
                 # Real time: the dashboard shows the runs as they happen, a window at a time.
-                [sys.executable, "-m", "emitter", "simulate", "--runs", "8", "--speed", "1",
+                [sys.executable, "-m", "joulestream", "simulate", "--runs", "8", "--speed", "1",
                  "--duration-s", "7200"],
             ),
-            ("demo-dashboard", [sys.executable, "-m", "dash_app"]),
+            ("demo-dashboard", [sys.executable, "-m", "joulestream.dash_app"]),
         ):  # fmt: skip
             procs.start(settings, name, argv, env=env, cwd=REPO_ROOT)
         print(f"\njoulestream dashboard: {url}   (Ctrl-C stops the demo)\n", flush=True)

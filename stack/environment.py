@@ -9,7 +9,7 @@ client that as well as the variables the job reads.
 
 from collections.abc import Iterator, Mapping
 
-from flink_jobs.settings import JobSettings
+from joulestream.flink_jobs.settings import JobSettings
 
 SYSTEM_NAMES = frozenset(
     {

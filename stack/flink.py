@@ -90,10 +90,11 @@ def config_yaml(settings: StackSettings) -> str:
         # a job recovers quickly; a loopback cluster has no network delays to tolerate.
         "heartbeat.interval": 2000,
         "heartbeat.timeout": 15000,
-        # Without these PyFlink starts the system Python, which lacks the job's packages.
+        # Without these PyFlink starts the system Python, which lacks the job's packages. The
+        # job's own code is this environment's joulestream package (joulestream.flink_jobs, an
+        # editable install of the checkout): no folder of the repository goes on the path.
         "python.executable": python,
         "python.client.executable": python,
-        "python.pythonpath": str(REPO_ROOT),
         "env.pid.dir": str(settings.pids),
     }
     return "".join(f"{key}: {json.dumps(value)}\n" for key, value in options.items())
@@ -253,7 +254,7 @@ def submit(
         argv += ["-C", f"file://{jar}"]
     if savepoint:
         argv += ["--fromSavepoint", savepoint]
-    argv += ["-pym", "flink_jobs.pipeline"]
+    argv += ["-pym", "joulestream.flink_jobs.pipeline"]
     result = subprocess.run(
         argv,
         env=env,

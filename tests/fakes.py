@@ -2,11 +2,11 @@
 
 from typing import Any
 
-from emitter.events import Event, GpuDevice
-from emitter.meters.base import CpuMeter, GpuMeter, GpuReading, RamMeter
-from emitter.meters.load import CpuLoad
-from emitter.meters.select import HostInfo, Meters
-from emitter.producer import EventProducer
+from joulestream.events import Event, GpuDevice
+from joulestream.meters.base import CpuMeter, GpuMeter, GpuReading, RamMeter
+from joulestream.meters.load import CpuLoad
+from joulestream.meters.select import HostInfo, Meters
+from joulestream.producer import EventProducer
 
 
 class FakeLoad(CpuLoad):

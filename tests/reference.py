@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from emitter.events import Event, Measurement, RunFinished, RunStarted
+from joulestream.events import Event, Measurement, RunFinished, RunStarted
 from tests.reference_pricing import J_PER_KWH, ReferencePricing
 
 CO2E_QUANTUM = 2.0**-20

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-import schemas
-from flink_jobs.avro_ddl import UnsupportedAvroType, columns, flink_type
+from joulestream import schemas
+from joulestream.flink_jobs.avro_ddl import UnsupportedAvroType, columns, flink_type
 
 
 def test_event_columns_follow_the_schema_in_order():

@@ -6,9 +6,9 @@ from typing import Any
 import fastavro
 import pytest
 
-from emitter import codec, simulate
-from emitter.avro_json import tagger, untagger
-from emitter.avro_writer import compile_writer
+from joulestream import codec, simulate
+from joulestream.avro_json import tagger, untagger
+from joulestream.avro_writer import compile_writer
 
 NESTED = fastavro.parse_schema(json.loads((Path(__file__).parent / "data/nested.avsc").read_text()))
 

@@ -6,9 +6,9 @@ import types
 
 import pytest
 
-from emitter.callbacks.core import TrackerCallbackCore, number, share
-from emitter.events import Measurement, RunFinished, RunStarted
-from emitter.tracker import Tracker
+from joulestream.callbacks.core import TrackerCallbackCore, number, share
+from joulestream.events import Measurement, RunFinished, RunStarted
+from joulestream.tracker import Tracker
 from tests.fakes import ListProducer, fake_meters
 
 
@@ -70,8 +70,8 @@ def stand_in(monkeypatch, name: str, **attrs: object) -> None:
 
 
 def adapter(monkeypatch, module: str):
-    monkeypatch.delitem(sys.modules, f"emitter.callbacks.{module}", raising=False)
-    return importlib.import_module(f"emitter.callbacks.{module}")
+    monkeypatch.delitem(sys.modules, f"joulestream.callbacks.{module}", raising=False)
+    return importlib.import_module(f"joulestream.callbacks.{module}")
 
 
 def test_lightning_adapter(monkeypatch):

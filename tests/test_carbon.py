@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from flink_jobs import carbon
-from schemas import intensity
-from schemas.intensity import Intensity
+from joulestream.flink_jobs import carbon
+from joulestream.schemas import intensity
+from joulestream.schemas.intensity import Intensity
 
 HEADER = "zone,intensity_g_per_kwh,source,year,location\n"
 
@@ -125,7 +125,7 @@ def test_a_table_with_other_columns_is_refused(tmp_path: Path):
 
 
 def test_the_dashboard_and_the_job_read_the_same_table():
-    from dash_app import intensity as dashboard_table
+    from joulestream.dash_app import intensity as dashboard_table
 
     assert dict(dashboard_table.table()) == carbon.load()
 

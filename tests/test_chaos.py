@@ -3,9 +3,9 @@ from dataclasses import replace
 
 import pytest
 
-from emitter import simulate
-from emitter.chaos import ChaosConfig, Malformed, inject
-from emitter.events import Event, Measurement
+from joulestream import simulate
+from joulestream.chaos import ChaosConfig, Malformed, inject
+from joulestream.events import Event, Measurement
 
 T0_MS = 1_767_225_600_000
 

@@ -2,8 +2,7 @@ from typing import Any
 
 import fastavro
 
-import schemas
-from emitter import codec
+from joulestream import codec, schemas
 from tests.test_events import finished, measurement, started
 
 

@@ -4,9 +4,9 @@ from typing import Any
 
 from codecarbon.output_methods.emissions_data import EmissionsData
 
-from emitter.codecarbon_output import JoulestreamOutput, region_of
-from emitter.events import Measurement, RunFinished, RunStarted
-from emitter.spool import read_lines
+from joulestream.codecarbon_output import JoulestreamOutput, region_of
+from joulestream.events import Measurement, RunFinished, RunStarted
+from joulestream.spool import read_lines
 from tests.fakes import ListProducer
 
 

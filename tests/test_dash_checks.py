@@ -8,8 +8,8 @@ from typing import Any, cast
 import pytest
 from pymongo.database import Database
 
-from dash_app import checks, data, params
-from dash_app.pages import compare, fleet, run, runs
+from joulestream.dash_app import checks, data, params
+from joulestream.dash_app.pages import compare, fleet, run, runs
 
 OBJECT = "expected text of at most 256 characters, got an object; nothing was read for it."
 OPERATORS: list[Any] = [{"$ne": None}, {"$regex": ".*"}, {"$gt": ""}]

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dash_app import escape, figures
-from dash_app.pages import runs
+from joulestream.dash_app import escape, figures
+from joulestream.dash_app.pages import runs
 
 HOSTILE_LINK = "[pay here](https://evil.example/)"
 HOSTILE_HTML = '<a href="https://evil.example/">mallory</a>'

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from dash_app import app as dash_app
-from dash_app import headers, serve
+from joulestream.dash_app import app as dash_app
+from joulestream.dash_app import headers, serve
 from tests.test_dash_checks import OBJECT, no_database
 
 DOCKERFILE = Path(__file__).resolve().parents[1] / "k8s/flink-operator/images/app.Dockerfile"
@@ -154,7 +154,7 @@ def test_the_image_runs_the_gunicorn_command_of_serve():
     assert json.loads(cmd.group(1)) == serve.command("0.0.0.0", 8050)
     assert serve.command("0.0.0.0", 8050) == [
         "gunicorn", "--bind", "0.0.0.0:8050", "--workers", "2", "--threads", "4",
-        "--no-control-socket", "dash_app.wsgi:server",
+        "--no-control-socket", "joulestream.dash_app.wsgi:server",
     ]  # fmt: skip
     assert serve.command("::", 8050)[2] == "[::]:8050"
 
@@ -174,8 +174,8 @@ def test_the_wsgi_module_exposes_the_configured_flask_server(monkeypatch):
     monkeypatch.setenv("MONGODB_USERNAME", "dashboard")
     monkeypatch.setenv("MONGODB_PASSWORD", "s3cret")
     monkeypatch.setattr(dash_app, "client", client)
-    monkeypatch.delitem(sys.modules, "dash_app.wsgi", raising=False)
-    wsgi = importlib.import_module("dash_app.wsgi")
+    monkeypatch.delitem(sys.modules, "joulestream.dash_app.wsgi", raising=False)
+    wsgi = importlib.import_module("joulestream.dash_app.wsgi")
     assert asked == [("mongodb://mongo.example:27017/", "dashboard", "s3cret")]
     assert wsgi.server.config["MAX_CONTENT_LENGTH"] == 1_000_000
     assert wsgi.server.test_client().get("/").headers["X-Frame-Options"] == "DENY"

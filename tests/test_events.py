@@ -3,8 +3,8 @@ import time
 
 import pytest
 
-import schemas
-from emitter.events import (
+from joulestream import schemas
+from joulestream.events import (
     GpuDevice,
     GpuEnergy,
     Measurement,
@@ -13,7 +13,7 @@ from emitter.events import (
     event_from_record,
     event_id_for,
 )
-from emitter.limits import MAX_TEXT_LEN
+from joulestream.limits import MAX_TEXT_LEN
 
 # A recent whole minute: events built from it are within the default event-time window (7 days
 # back) for the length of any test session.

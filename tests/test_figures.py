@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dash_app import figures, params, units
+from joulestream.dash_app import figures, params, units
 
 AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -146,7 +146,7 @@ def test_runs_filters_are_written_back_into_the_address_and_read_again():
 
 
 def test_run_meta_shows_zero_and_marks_only_missing_values():
-    from dash_app.pages import run
+    from joulestream.dash_app.pages import run
 
     assert [run._shown(v) for v in (0, None, "", "resnet50")] == ["0", "-", "-", "resnet50"]
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from emitter.grid import electricitymaps, gb_carbon_intensity, watttime
-from emitter.grid.events import GridIntensity
-from emitter.grid.parsing import Problem, SourceFormatError
+from joulestream.grid import electricitymaps, gb_carbon_intensity, watttime
+from joulestream.grid.events import GridIntensity
+from joulestream.grid.parsing import Problem, SourceFormatError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "grid"
 FETCHED_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: when the response was fetched

@@ -6,10 +6,10 @@ import math
 import fastavro
 import pytest
 
-import schemas
-from emitter.grid import codec
-from emitter.grid.events import FIELDS, GridIntensity
-from flink_jobs.avro_ddl import columns
+from joulestream import schemas
+from joulestream.flink_jobs.avro_ddl import columns
+from joulestream.grid import codec
+from joulestream.grid.events import FIELDS, GridIntensity
 
 T0_MS = 1_709_668_800_000  # 2024-03-05T20:00:00Z
 

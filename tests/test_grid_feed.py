@@ -6,11 +6,11 @@ from typing import Any, ClassVar
 
 import pytest
 
-from emitter.grid import codec, csv_source, send, simulated
-from emitter.grid.cli import main
-from emitter.grid.events import GridIntensity
-from emitter.grid.parsing import Problem, SourceFormatError
-from emitter.producer import producer_config
+from joulestream.grid import codec, csv_source, send, simulated
+from joulestream.grid.cli import main
+from joulestream.grid.events import GridIntensity
+from joulestream.grid.parsing import Problem, SourceFormatError
+from joulestream.producer import producer_config
 
 T0_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 HOUR_MS = 3_600_000

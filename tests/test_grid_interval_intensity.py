@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from emitter import codec
-from emitter.events import event_from_record
-from emitter.spool import Spool, read_lines
+from joulestream import codec
+from joulestream.events import event_from_record
+from joulestream.spool import Spool, read_lines
 from tests.test_events import finished, measurement
 
 

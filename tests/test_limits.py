@@ -1,11 +1,11 @@
-"""The event limits of ``emitter.limits``, as the event model applies them at build time."""
+"""The event limits of ``joulestream.limits``, as the event model applies them at build time."""
 
 import time
 
 import pytest
 
-from emitter import codec, limits
-from emitter.events import GpuEnergy, Measurement
+from joulestream import codec, limits
+from joulestream.events import GpuEnergy, Measurement
 from tests.test_events import T0_MS, finished, measurement, started
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from emitter.meters.load import CACHE_S, PROC, LaterProcessTreeLoad, ProcessTreeLoad
-from emitter.meters.tdp import IDLE_SHARE, Tdp, TdpModelCpuMeter
+from joulestream.meters.load import CACHE_S, PROC, LaterProcessTreeLoad, ProcessTreeLoad
+from joulestream.meters.tdp import IDLE_SHARE, Tdp, TdpModelCpuMeter
 
 # The root starts two children that each burn 0.5 CPU-seconds, reaps them, and prints the
 # kernel's total for itself and what it reaped just before it exits.

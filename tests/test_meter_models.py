@@ -1,9 +1,9 @@
 from pathlib import Path
 from typing import Any
 
-from emitter.meters import is_estimate
-from emitter.meters.ram import RAM_W_PER_GIB, RamModelMeter
-from emitter.meters.tdp import (
+from joulestream.meters import is_estimate
+from joulestream.meters.ram import RAM_W_PER_GIB, RamModelMeter
+from joulestream.meters.tdp import (
     DEFAULT_W_PER_THREAD,
     IDLE_SHARE,
     Tdp,

@@ -2,8 +2,8 @@
 
 import pytest
 
-from emitter.meters.base import MeterError, NvmlUnavailableError
-from emitter.meters.nvml import COUNTER, POLLING, NvmlGpuMeter, visible_handles
+from joulestream.meters.base import MeterError, NvmlUnavailableError
+from joulestream.meters.nvml import COUNTER, POLLING, NvmlGpuMeter, visible_handles
 from tests.fakes import FakeNvml
 
 

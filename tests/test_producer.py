@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from emitter.producer import EventProducer, KafkaSecurity, producer_config
-from emitter.spool import read_lines
+from joulestream.producer import EventProducer, KafkaSecurity, producer_config
+from joulestream.spool import read_lines
 from tests.test_events import measurement
 
 # Nothing listens on port 1: every delivery fails, fast with a short message timeout.
@@ -52,7 +52,8 @@ def test_events_emitted_after_close_are_spooled(tmp_path: Path):
 def test_emit_rejects_what_is_not_an_event(tmp_path: Path):
     """A wrong argument is a programming error and fails at the call site."""
     producer = EventProducer(NO_BROKER, "t", tmp_path / "s.jsonl")
-    with pytest.raises(ValueError, match=r"emit\(\) takes an event of emitter\.events, got dict"):
+    expected = r"emit\(\) takes an event of joulestream\.events, got dict"
+    with pytest.raises(ValueError, match=expected):
         producer.emit({"run_id": "r"})  # type: ignore[arg-type]
     producer.close(timeout_s=1)
 
@@ -117,7 +118,7 @@ class FullBufferProducer:
 
 
 def producer_with(monkeypatch, fake: FullBufferProducer, tmp_path: Path) -> EventProducer:
-    monkeypatch.setattr("emitter.producer.Producer", lambda config: fake)
+    monkeypatch.setattr("joulestream.producer.Producer", lambda config: fake)
     return EventProducer("unused:1", "t", tmp_path / "s.jsonl")
 
 
@@ -223,7 +224,7 @@ def test_the_event_producer_reads_the_security_settings_from_the_environment(
         seen.append(config)
         return fake
 
-    monkeypatch.setattr("emitter.producer.Producer", make)
+    monkeypatch.setattr("joulestream.producer.Producer", make)
     EventProducer("unused:1", "t", tmp_path / "s.jsonl").close(timeout_s=1)
     assert (seen[0]["security.protocol"], seen[0]["sasl.username"]) == ("SASL_SSL", "trainer")
     monkeypatch.setenv("KAFKA_SASL_MECHANISM", "MD5")
@@ -245,7 +246,7 @@ def broker_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.getMessage()
         for r in caplog.records
-        if r.name.startswith("emitter") and r.levelno >= logging.WARNING
+        if r.name.startswith("joulestream") and r.levelno >= logging.WARNING
     ]
 
 
@@ -256,7 +257,7 @@ def test_with_no_broker_close_keeps_its_deadline_spools_all_and_warns_once(
     """No broker: close() returns within its deadline plus 1.5 s, every event is in the spool,
     librdkafka prints nothing to stderr, and one warning (Python logging) names the broker."""
     address = closed_port() if address == "closed port" else address
-    caplog.set_level(logging.DEBUG, logger="emitter")
+    caplog.set_level(logging.DEBUG, logger="joulestream")
     producer = EventProducer(address, "t", tmp_path / "s.jsonl")  # message timeout 30 s
     producer.emit_all(measurement(seq=seq) for seq in range(10))
     time.sleep(1.0)  # librdkafka retries the connection several times meanwhile
@@ -273,16 +274,16 @@ def test_with_no_broker_close_keeps_its_deadline_spools_all_and_warns_once(
     assert str(tmp_path / "s.jsonl") in warnings[0]
     # What librdkafka said is kept, at DEBUG, for whoever asks for it.
     assert any(
-        r.name == "emitter.producer.librdkafka" and r.levelno == logging.DEBUG
+        r.name == "joulestream.producer.librdkafka" and r.levelno == logging.DEBUG
         for r in caplog.records
     )
 
 
 def test_later_broker_errors_are_debug_lines(caplog):
     """The first error is a warning, later ones DEBUG; a fatal one is always an error."""
-    from emitter.producer import BrokerWarning
+    from joulestream.producer import BrokerWarning
 
-    caplog.set_level(logging.DEBUG, logger="emitter")
+    caplog.set_level(logging.DEBUG, logger="joulestream")
     warning = BrokerWarning("b:9092")
     warning.warn("Connection refused")
     warning.warn("Connection refused")
@@ -295,12 +296,12 @@ def test_later_broker_errors_are_debug_lines(caplog):
 
 
 def test_librdkafka_log_lines_go_to_python_logging_at_debug(caplog):
-    """librdkafka's log callback: each line to emitter.producer.librdkafka at DEBUG, with its
+    """librdkafka's log callback: each line to joulestream.producer.librdkafka at DEBUG, with its
     own level in the message."""
-    from emitter.producer import LibrdkafkaLog
+    from joulestream.producer import LibrdkafkaLog
 
-    caplog.set_level(logging.DEBUG, logger="emitter")
+    caplog.set_level(logging.DEBUG, logger="joulestream")
     LibrdkafkaLog().log(logging.ERROR, "%s: Connect failed", "FAIL")
     assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
-        ("emitter.producer.librdkafka", logging.DEBUG, "[ERROR] FAIL: Connect failed")
+        ("joulestream.producer.librdkafka", logging.DEBUG, "[ERROR] FAIL: Connect failed")
     ]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from emitter.meters.base import RaplPermissionError, RaplUnavailableError
-from emitter.meters.rapl import RaplCpuMeter, RaplRamMeter, RaplZone, find_mirrors, find_zones
-from emitter.meters.select import select_meters
+from joulestream.meters.base import RaplPermissionError, RaplUnavailableError
+from joulestream.meters.rapl import RaplCpuMeter, RaplRamMeter, RaplZone, find_mirrors, find_zones
+from joulestream.meters.select import select_meters
 
 MAX_UJ = 262143328850
 
@@ -111,8 +111,8 @@ def test_tree_without_package_is_unavailable(tmp_path):
 UNREADABLE = """
 import os, sys
 from pathlib import Path
-from emitter.meters.base import RaplPermissionError
-from emitter.meters.rapl import find_zones
+from joulestream.meters.base import RaplPermissionError
+from joulestream.meters.rapl import find_zones
 if os.geteuid() == 0:
     os.setgid(65534); os.setuid(65534)  # root reads anything: drop to nobody
 try:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from emitter import simulate
-from emitter.events import Measurement, RunStarted
-from flink_jobs import carbon
+from joulestream import simulate
+from joulestream.events import Measurement, RunStarted
+from joulestream.flink_jobs import carbon
 from tests.reference import Reference
 from tests.reference_pricing import (
     Figure,

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from emitter import cli, codec
-from emitter.replay import replay
-from emitter.spool import Spool
+from joulestream import cli, codec
+from joulestream.replay import replay
+from joulestream.spool import Spool
 from tests.test_events import measurement
 
 # Nothing listens on port 1: every delivery fails, fast with a short timeout.
@@ -67,7 +67,7 @@ def line(seq: int, **changes: Any) -> bytes:
 @pytest.fixture
 def kafka(monkeypatch) -> FakeKafka:
     fake = FakeKafka(too_large={4}, lost={6})
-    monkeypatch.setattr("emitter.replay.Producer", fake)
+    monkeypatch.setattr("joulestream.replay.Producer", fake)
     return fake
 
 
@@ -182,7 +182,7 @@ def test_a_file_that_cannot_be_rewritten_is_left_whole(kafka, tmp_path: Path, mo
     def disk_full(src: str, dst: Path) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("emitter.spool.os.replace", disk_full)
+    monkeypatch.setattr("joulestream.spool.os.replace", disk_full)
     summary = replay(path, "unused:1", "t")
     assert summary.keep_error == (
         f"could not rewrite {path} ([Errno 28] No space left on device); it is unchanged"

@@ -6,7 +6,7 @@ from typing import Any
 
 import fastavro
 
-import schemas
+from joulestream import schemas
 from tests.test_events import finished, measurement
 
 

@@ -1,5 +1,5 @@
-from emitter import simulate
-from emitter.events import Measurement, RunFinished, RunStarted
+from joulestream import simulate
+from joulestream.events import Measurement, RunFinished, RunStarted
 
 T0_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: a simulation may start at any valid time
 

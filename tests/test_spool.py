@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from emitter.events import event_from_record
-from emitter.spool import BadLine, Spool, read_lines
+from joulestream.events import event_from_record
+from joulestream.spool import BadLine, Spool, read_lines
 from tests.test_events import measurement
 
 

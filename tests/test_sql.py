@@ -2,8 +2,8 @@ import re
 
 import pytest
 
-from flink_jobs import carbon, pipeline, sql
-from flink_jobs.settings import JobSettings
+from joulestream.flink_jobs import carbon, pipeline, sql
+from joulestream.flink_jobs.settings import JobSettings
 from stack.settings import REPO_ROOT
 
 PRICING = carbon.Pricing(carbon.load(), {})

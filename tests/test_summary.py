@@ -1,8 +1,8 @@
 import pytest
 
-from emitter.summary import EVENT_SOURCE, summarise
-from schemas import intensity
-from schemas.intensity import Intensity
+from joulestream.schemas import intensity
+from joulestream.schemas.intensity import Intensity
+from joulestream.summary import EVENT_SOURCE, summarise
 
 TABLE = {
     "WORLD": Intensity("WORLD", 480.0, "Ember", 2023, "World"),

@@ -8,9 +8,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from emitter import cli, track
-from emitter.meters.base import RaplUnavailableError
-from emitter.producer import ProducerStats
+from joulestream import cli, track
+from joulestream.meters.base import RaplUnavailableError
+from joulestream.producer import ProducerStats
 from tests.fakes import ListProducer, fake_meters
 from tests.test_tracker import BrokenCpu
 
@@ -31,7 +31,7 @@ class RecordingProducer(ListProducer):
 @pytest.fixture
 def producers(monkeypatch) -> list[RecordingProducer]:
     RecordingProducer.made = []
-    monkeypatch.setattr("emitter.track.EventProducer", RecordingProducer)
+    monkeypatch.setattr("joulestream.track.EventProducer", RecordingProducer)
     return RecordingProducer.made
 
 
@@ -98,7 +98,7 @@ def test_an_unusable_meter_is_refused_before_the_command_starts(
     def no_rapl(*args: Any, **kwargs: Any) -> Any:
         raise RaplUnavailableError("/sys/class/powercap does not exist")
 
-    monkeypatch.setattr("emitter.track.select_meters", no_rapl)
+    monkeypatch.setattr("joulestream.track.select_meters", no_rapl)
     marker = tmp_path / "ran"
     assert run_track("--cpu-meter", "rapl", *python(f"open({str(marker)!r}, 'w')")) == 2
     assert capsys.readouterr().err == "error: /sys/class/powercap does not exist\n"
@@ -130,7 +130,7 @@ def broken_meters(*args: Any, load: Any = None, **kwargs: Any) -> Any:
 def test_a_failing_tracker_ends_the_command_and_says_so(producers, monkeypatch, capsys):
     """The tracker fails while the command runs: the command, which ignores SIGTERM, is killed
     after the grace period; exit code 125; run_finished says why."""
-    monkeypatch.setattr("emitter.track.select_meters", broken_meters)
+    monkeypatch.setattr("joulestream.track.select_meters", broken_meters)
     stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
     start_s = time.monotonic()
     code = run_track("--interval-s", "0.1", "--kill-after-s", "0.5", *python(stubborn))
@@ -151,7 +151,7 @@ def test_a_failing_tracker_ends_the_command_and_says_so(producers, monkeypatch, 
 
 def test_a_command_that_stops_on_sigterm_is_not_killed(producers, monkeypatch, capsys):
     """An ordinary command stops at SIGTERM: no SIGKILL needed."""
-    monkeypatch.setattr("emitter.track.select_meters", broken_meters)
+    monkeypatch.setattr("joulestream.track.select_meters", broken_meters)
     code = run_track("--interval-s", "0.1", *python("import time; time.sleep(60)"))
     assert code == track.TRACKER_FAILED
     assert capsys.readouterr().err.splitlines()[0].endswith("the command was ended (SIGTERM)")

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from emitter.events import Measurement, RunFinished, RunStarted
-from emitter.meters.base import MeterError
-from emitter.meters.nvml import NvmlGpuMeter
-from emitter.spool import read_lines
-from emitter.tracker import MAX_FAILED_READS, Tracker
+from joulestream.events import Measurement, RunFinished, RunStarted
+from joulestream.meters.base import MeterError
+from joulestream.meters.nvml import NvmlGpuMeter
+from joulestream.spool import read_lines
+from joulestream.tracker import MAX_FAILED_READS, Tracker
 from tests.fakes import FakeCpu, FakeNvml, ListProducer, fake_meters
 
 # A recent whole second: events are built within the default event-time window.
@@ -386,7 +386,7 @@ def test_end_epoch_never_raises_into_training_code():
 def test_stop_prices_the_run_and_logs_the_summary(caplog):
     """After stop: summary in kWh and g CO2e from the shared table (FR, 56 g/kWh, Ember 2023)
     and the run's PUE: 36 kJ x 1.5 x 56 g/kWh = 0.84 g; the same line is logged at INFO."""
-    caplog.set_level(logging.INFO, logger="emitter")
+    caplog.set_level(logging.INFO, logger="joulestream")
     producer, clock = ListProducer(), Clock()
     tracker = Tracker(
         model="m", region="FR", run_id="r1", pue=1.5, producer=producer,
@@ -427,7 +427,7 @@ def test_with_no_broker_stop_keeps_its_deadline_and_spools_every_event(
     """No broker: leaving the with block returns within stop_timeout_s + 1.5 s, the run's
     events are all in JOULESTREAM_SPOOL, librdkafka prints nothing, and one warning
     (Python logging) is about the broker."""
-    caplog.set_level(logging.DEBUG, logger="emitter")
+    caplog.set_level(logging.DEBUG, logger="joulestream")
     spool = tmp_path / "spool.jsonl"
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", closed_port())
     monkeypatch.setenv("JOULESTREAM_SPOOL", str(spool))
@@ -444,7 +444,7 @@ def test_with_no_broker_stop_keeps_its_deadline_and_spools_every_event(
     captured = capfd.readouterr()
     assert "rdkafka" not in captured.err + captured.out
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
-    assert [r.name for r in warnings] == ["emitter.producer"]
+    assert [r.name for r in warnings] == ["joulestream.producer"]
     assert warnings[0].getMessage().startswith("Kafka at 127.0.0.1:")
     assert tracker.summary is not None
     assert tracker.summary.run_id == "r9"

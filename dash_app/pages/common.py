@@ -8,7 +8,7 @@ from dash import dcc, html
 from dash.dash_table.DataTable import DataTable
 from pymongo.errors import PyMongoError
 
-from dash_app import checks
+from joulestream.dash_app import checks
 
 EMPTY_FLEET = "No runs yet: start a trainer, or `make demo` for a simulated fleet."
 TABLE_STYLE: dict[str, Any] = {

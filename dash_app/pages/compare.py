@@ -11,8 +11,8 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
 from pymongo.database import Database
 
-from dash_app import data, figures, params
-from dash_app.pages import common
+from joulestream.dash_app import data, figures, params
+from joulestream.dash_app.pages import common
 
 
 def layout(route: params.Route) -> html.Div:

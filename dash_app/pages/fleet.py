@@ -9,8 +9,8 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
 from pymongo.database import Database
 
-from dash_app import data, figures, params, units
-from dash_app.pages import common
+from joulestream.dash_app import data, figures, params, units
+from joulestream.dash_app.pages import common
 
 # "Power now" counts the running runs whose last event is this recent. Trackers report every few
 # seconds (a window closes every minute), so 5 minutes leaves room for a slow or briefly

@@ -5,8 +5,8 @@ from typing import Any
 from dash import Dash, Input, Output, html
 from pymongo.database import Database
 
-from dash_app import data, figures, params
-from dash_app.pages import common
+from joulestream.dash_app import data, figures, params
+from joulestream.dash_app.pages import common
 
 BOARDS = (("user_id", "Users"), ("model", "Models"), ("region", "Regions"))
 COLUMNS = [

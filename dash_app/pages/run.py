@@ -21,8 +21,8 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, dcc, html
 from pymongo.database import Database
 
-from dash_app import checks, data, figures, intensity, params, units
-from dash_app.pages import common
+from joulestream.dash_app import checks, data, figures, intensity, params, units
+from joulestream.dash_app.pages import common
 
 # Windows close once a minute (by default), so re-reading them more often shows nothing new.
 RUN_WINDOWS_REFRESH_MS = 15_000

@@ -14,8 +14,8 @@ from typing import Any
 from dash import Dash, Input, Output, State, dcc, html, no_update
 from pymongo.database import Database
 
-from dash_app import checks, data, figures, params
-from dash_app.pages import common
+from joulestream.dash_app import checks, data, figures, params
+from joulestream.dash_app.pages import common
 
 COLUMNS = [
     ("run", "Run"),

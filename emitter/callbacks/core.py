@@ -7,7 +7,7 @@ exactly that epoch's.
 
 from collections.abc import Callable, Mapping
 
-from emitter.tracker import Tracker
+from joulestream.tracker import Tracker
 
 
 class TrackerCallbackCore:

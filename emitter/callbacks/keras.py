@@ -14,8 +14,8 @@ try:
 except ImportError as exc:
     raise ImportError("the Keras callback needs keras: pip install 'joulestream[keras]'") from exc
 
-from emitter.callbacks.core import TrackerCallbackCore, number, share
-from emitter.tracker import Tracker
+from joulestream.callbacks.core import TrackerCallbackCore, number, share
+from joulestream.tracker import Tracker
 
 
 class JoulestreamCallback(keras.callbacks.Callback):  # type: ignore[misc]  # untyped here

@@ -18,8 +18,8 @@ except ImportError:  # the older package name
             "the Lightning callback needs lightning: pip install 'joulestream[lightning]'"
         ) from exc
 
-from emitter.callbacks.core import TrackerCallbackCore, number, share
-from emitter.tracker import Tracker
+from joulestream.callbacks.core import TrackerCallbackCore, number, share
+from joulestream.tracker import Tracker
 
 LOSS_KEYS = ("train_loss", "loss")
 ACCURACY_KEYS = ("train_acc", "acc", "accuracy", "train_accuracy")

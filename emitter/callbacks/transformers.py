@@ -15,8 +15,8 @@ except ImportError as exc:
         "the Transformers callback needs transformers: pip install 'joulestream[transformers]'"
     ) from exc
 
-from emitter.callbacks.core import TrackerCallbackCore, number, share
-from emitter.tracker import Tracker
+from joulestream.callbacks.core import TrackerCallbackCore, number, share
+from joulestream.tracker import Tracker
 
 
 def samples_per_step(args: Any) -> int | None:  # noqa: ANN401  (TrainingArguments)

@@ -2,6 +2,6 @@
 codec (``codec``), readers that turn a CSV file or a public source's JSON into events
 (``csv_source``, ``electricitymaps``, ``gb_carbon_intensity``, ``watttime``), a simulated
 diurnal feed (``simulated``), the Kafka sender (``send``) and the command line (``cli``, run as
-``python -m emitter.grid``)."""
+``joulestream grid``)."""
 
-from emitter.grid.events import GridIntensity as GridIntensity
+from joulestream.grid.events import GridIntensity as GridIntensity

@@ -1,5 +1,5 @@
 import sys
 
-from emitter.grid.cli import main
+from joulestream.grid.cli import main
 
 sys.exit(main())

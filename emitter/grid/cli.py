@@ -1,4 +1,4 @@
-"""``python -m emitter.grid csv|electricitymaps|gb-carbon-intensity|watttime|simulate``: send
+"""``joulestream grid csv|electricitymaps|gb-carbon-intensity|watttime|simulate``: send
 grid carbon intensity to the ``grid.intensity`` topic (Kafka key = zone).
 
 ``main(argv)`` is the entry point (for a console script too). Kafka settings as the emitter's:
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from emitter.grid import (
+from joulestream.grid import (
     csv_source,
     electricitymaps,
     gb_carbon_intensity,
@@ -25,9 +25,9 @@ from emitter.grid import (
     simulated,
     watttime,
 )
-from emitter.grid.parsing import Parsed, SourceFormatError, utc_ms
-from emitter.producer import producer_config
-from emitter.simulate import REGIONS
+from joulestream.grid.parsing import Parsed, SourceFormatError, utc_ms
+from joulestream.producer import producer_config
+from joulestream.simulate import REGIONS
 
 MAX_JSON_BYTES = 64 * 1024 * 1024
 """A response larger than this is not read (a year of 5-minute points is about 10 MB)."""
@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     parser = argparse.ArgumentParser(
-        prog="python -m emitter.grid",
+        prog="joulestream grid",
         description="Send grid carbon intensity (one record per zone and period) to Kafka.",
     )
     commands = parser.add_subparsers(dest="command", required=True)

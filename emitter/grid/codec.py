@@ -8,9 +8,9 @@ import io
 
 from fastavro import parse_schema, schemaless_reader
 
-import schemas
-from emitter.avro_writer import compile_writer
-from emitter.grid.events import GridIntensity
+from joulestream import schemas
+from joulestream.avro_writer import compile_writer
+from joulestream.grid.events import GridIntensity
 
 GRID_SCHEMA = parse_schema(schemas.load(schemas.GRID_INTENSITY))
 _write = compile_writer(GRID_SCHEMA)

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from emitter.grid.events import GridIntensity
-from emitter.grid.parsing import Parsed, Problem, SourceFormatError, number, utc_ms
+from joulestream.grid.events import GridIntensity
+from joulestream.grid.parsing import Parsed, Problem, SourceFormatError, number, utc_ms
 
 REQUIRED = ("start", "intensity_g_per_kwh")
 BOOLEANS = {"true": True, "false": False, "1": True, "0": False, "": None}

@@ -13,8 +13,8 @@ data) is a problem, not an event.
 from functools import partial
 from typing import Any
 
-from emitter.grid.events import GridIntensity
-from emitter.grid.parsing import Parsed, SourceFormatError, as_list, as_object, number, utc_ms
+from joulestream.grid.events import GridIntensity
+from joulestream.grid.parsing import Parsed, SourceFormatError, as_list, as_object, number, utc_ms
 
 SOURCE = "Electricity Maps"
 GRANULARITY_MS = {

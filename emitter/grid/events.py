@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from emitter import limits
-from schemas.limits import (
+from joulestream import limits
+from joulestream.schemas.limits import (
     GRID_INTENSITY_KINDS,
     MAX_GRID_PERIOD_MS,
     MAX_INTENSITY_G_PER_KWH,

@@ -22,8 +22,8 @@ response was fetched. The figures are averages of the generation mix, g CO2/kWh.
 from functools import partial
 from typing import Any
 
-from emitter.grid.events import GridIntensity
-from emitter.grid.parsing import Parsed, SourceFormatError, as_list, as_object, number, utc_ms
+from joulestream.grid.events import GridIntensity
+from joulestream.grid.parsing import Parsed, SourceFormatError, as_list, as_object, number, utc_ms
 
 SOURCE = "Carbon Intensity API (GB)"
 NATIONAL_ZONE = "GB"

@@ -8,12 +8,12 @@ is not of the expected shape at all raises ``SourceFormatError``.
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from emitter.grid.events import GridIntensity
+from joulestream.grid.events import GridIntensity
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class SourceFormatError(ValueError):
@@ -59,6 +59,9 @@ def utc_ms(value: object, name: str) -> int:
     text = value.strip()
     if text.lstrip("-").isdigit():
         return int(text)
+    if text[-1:] in ("Z", "z"):
+        # Python 3.10's fromisoformat reads offsets, not the "Z" designator.
+        text = text[:-1] + "+00:00"
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

@@ -15,8 +15,8 @@ from typing import IO, Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from emitter.grid import codec
-from emitter.grid.events import GridIntensity
+from joulestream.grid import codec
+from joulestream.grid.events import GridIntensity
 
 DEFAULT_TOPIC = "grid.intensity"
 

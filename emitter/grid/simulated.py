@@ -12,9 +12,9 @@ import math
 import random
 from collections.abc import Iterable
 
-from emitter.grid.events import GridIntensity
-from schemas import intensity
-from schemas.limits import MAX_INTENSITY_G_PER_KWH
+from joulestream.grid.events import GridIntensity
+from joulestream.schemas import intensity
+from joulestream.schemas.limits import MAX_INTENSITY_G_PER_KWH
 
 SOURCE = "simulated"
 HOUR_MS = 3_600_000

@@ -14,8 +14,8 @@ WattTime's rates are CO2 only.
 from functools import partial
 from typing import Any
 
-from emitter.grid.events import GridIntensity
-from emitter.grid.parsing import Parsed, SourceFormatError, as_list, as_object, number, utc_ms
+from joulestream.grid.events import GridIntensity
+from joulestream.grid.parsing import Parsed, SourceFormatError, as_list, as_object, number, utc_ms
 
 SOURCE = "WattTime"
 KINDS = {"co2_moer": "marginal", "co2_aoer": "average"}

@@ -3,7 +3,7 @@
 See ``base.py`` for the interfaces and errors, ``select.py`` for the automatic choice.
 """
 
-from emitter.meters.base import (
+from joulestream.meters.base import (
     CpuMeter,
     GpuMeter,
     GpuReading,
@@ -16,7 +16,7 @@ from emitter.meters.base import (
     UnknownMeterError,
     is_estimate,
 )
-from emitter.meters.select import Meters, select_meters
+from joulestream.meters.select import Meters, select_meters
 
 __all__ = [
     "CpuMeter",

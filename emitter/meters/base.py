@@ -19,7 +19,7 @@ Errors (catch ``MeterError`` for all of them)::
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from emitter.events import GpuDevice
+from joulestream.events import GpuDevice
 
 ESTIMATE_SUFFIX = "_model"
 """Every method name of an estimate ends with this, e.g. ``tdp_model``, ``ram_model``."""

@@ -10,10 +10,10 @@ estimate and its metadata agree.
 import time
 from collections.abc import Callable, Mapping
 
-from emitter.meters import gpu_model, ram, tdp
-from emitter.meters.base import CpuMeter, GpuMeter, RamMeter, is_estimate
-from emitter.meters.load import MachineLoad
-from emitter.meters.select import Meters
+from joulestream.meters import gpu_model, ram, tdp
+from joulestream.meters.base import CpuMeter, GpuMeter, RamMeter, is_estimate
+from joulestream.meters.load import MachineLoad
+from joulestream.meters.select import Meters
 
 
 def cpu_fallback(meters: Meters, clock: Callable[[], float] = time.monotonic) -> CpuMeter | None:

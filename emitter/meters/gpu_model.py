@@ -12,8 +12,8 @@ There is no model constant to source: both figures come from the device.
 import time
 from collections.abc import Callable, Mapping
 
-from emitter.events import GpuDevice
-from emitter.meters.base import GpuMeter, GpuReading
+from joulestream.events import GpuDevice
+from joulestream.meters.base import GpuMeter, GpuReading
 
 METHOD = "gpu_model"
 

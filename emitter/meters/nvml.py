@@ -22,8 +22,8 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
-from emitter.events import GpuDevice
-from emitter.meters.base import GpuMeter, GpuReading, MeterError, NvmlUnavailableError
+from joulestream.events import GpuDevice
+from joulestream.meters.base import GpuMeter, GpuReading, MeterError, NvmlUnavailableError
 
 log = logging.getLogger(__name__)
 

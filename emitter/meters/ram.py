@@ -24,7 +24,7 @@ knows the module count (it takes root to read).
 import time
 from collections.abc import Callable
 
-from emitter.meters.base import RamMeter
+from joulestream.meters.base import RamMeter
 
 METHOD = "ram_model"
 RAM_W_PER_GIB = 3.0 / 8.0

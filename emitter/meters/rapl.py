@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from emitter.meters.base import (
+from joulestream.meters.base import (
     CpuMeter,
     MeterError,
     RamMeter,

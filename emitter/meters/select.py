@@ -3,7 +3,7 @@
 ``auto`` takes the best method this host allows: RAPL for the CPU packages and DRAM, else the
 ``tdp_model`` and ``ram_model`` estimates; NVML for NVIDIA GPUs, else no GPU. A method named
 explicitly is used or fails with its reason (``MeterError``), never silently replaced. The
-choice is what ``python -m emitter doctor`` prints.
+choice is what ``joulestream doctor`` prints.
 """
 
 import os
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import psutil
 
-from emitter.meters import nvml, ram, rapl, tdp
-from emitter.meters.base import (
+from joulestream.meters import forced, nvml, ram, rapl, tdp
+from joulestream.meters.base import (
     CpuMeter,
     GpuMeter,
     MeterError,
@@ -23,7 +23,7 @@ from emitter.meters.base import (
     RaplUnavailableError,
     UnknownMeterError,
 )
-from emitter.meters.load import CpuLoad, MachineLoad, ProcessTreeLoad
+from joulestream.meters.load import CpuLoad, MachineLoad, ProcessTreeLoad
 
 CPU_CHOICES = ("auto", rapl.METHOD, tdp.METHOD)
 RAM_CHOICES = ("auto", rapl.METHOD, ram.METHOD)
@@ -102,13 +102,25 @@ def select_meters(
     load: CpuLoad | None = None,
     powercap: Path = rapl.POWERCAP,
     nvml_module: object = None,
+    cpu_power_w: float | None = None,
+    ram_power_w: float | None = None,
+    gpu_ids: str | None = None,
 ) -> Meters:
     """Meters for this host. ``pid``: estimate the CPU of that process tree rather than the
     machine (RAPL always measures the whole packages); ``load``: estimate from that (wins over
-    ``pid``). Raises ``MeterError`` for a method named explicitly that cannot be used."""
+    ``pid``). ``cpu_power_w``, ``ram_power_w``: count that component at this constant power
+    (``forced``), with ``auto`` only; ``gpu_ids``: the GPUs measured, as CUDA_VISIBLE_DEVICES
+    names them (None: that variable). Raises ``MeterError`` for a method named explicitly that
+    cannot be used."""
     _check("cpu", cpu, CPU_CHOICES)
     _check("ram", ram_choice, RAM_CHOICES)
     _check("gpu", gpu, GPU_CHOICES)
+    for kind, choice, power_w in (("cpu", cpu, cpu_power_w), ("ram", ram_choice, ram_power_w)):
+        if power_w is not None and choice != "auto":
+            raise UnknownMeterError(
+                f"{kind}: a forced power ({power_w:g} W) and the meter {choice!r} were both "
+                "asked for; choose one"
+            )
     reasons: list[str] = []
     if load is None:
         load = MachineLoad() if pid is None else ProcessTreeLoad(pid)
@@ -136,7 +148,10 @@ def select_meters(
         raise rapl_error
 
     cpu_meter: CpuMeter
-    if zones is not None and cpu in ("auto", rapl.METHOD):
+    if cpu_power_w is not None:
+        cpu_meter = forced.ForcedPowerCpuMeter(cpu_power_w)
+        reasons.append(f"CPU: forced to {cpu_power_w:g} W (JOULESTREAM_CPU_POWER_W)")
+    elif zones is not None and cpu in ("auto", rapl.METHOD):
         cpu_meter = rapl.RaplCpuMeter(zones[0])
         reasons.append("CPU: RAPL package counters are readable")
     else:
@@ -154,7 +169,10 @@ def select_meters(
         reasons.append(f"CPU: estimate, {why}; CPU model {model!r} {known}")
 
     ram_meter: RamMeter
-    if zones is not None and zones[1] and ram_choice in ("auto", rapl.METHOD):
+    if ram_power_w is not None:
+        ram_meter = forced.ForcedPowerRamMeter(ram_power_w)
+        reasons.append(f"RAM: forced to {ram_power_w:g} W (JOULESTREAM_RAM_POWER_W)")
+    elif zones is not None and zones[1] and ram_choice in ("auto", rapl.METHOD):
         ram_meter = rapl.RaplRamMeter(zones[1])
         reasons.append("RAM: RAPL dram counters are readable")
     elif ram_choice == rapl.METHOD:
@@ -176,7 +194,7 @@ def select_meters(
         reasons.append("GPU: turned off")
     else:
         try:
-            gpu_meter = nvml.NvmlGpuMeter(nvml_module)
+            gpu_meter = nvml.NvmlGpuMeter(nvml_module, cuda_visible_devices=gpu_ids)
             reasons.append("GPU: NVML is available")
         except MeterError as exc:
             if gpu == "nvml":

@@ -45,8 +45,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from emitter.meters.base import CpuMeter
-from emitter.meters.load import CpuLoad
+from joulestream.meters.base import CpuMeter
+from joulestream.meters.load import CpuLoad
 
 METHOD = "tdp_model"
 IDLE_SHARE = 0.1

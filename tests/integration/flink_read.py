@@ -11,10 +11,10 @@ from pathlib import Path
 
 from pyflink.table import EnvironmentSettings, TableEnvironment
 
-import schemas
-from flink_jobs import sql
-from flink_jobs.avro_ddl import column_ddl
-from flink_jobs.settings import JobSettings
+from joulestream import schemas
+from joulestream.flink_jobs import sql
+from joulestream.flink_jobs.avro_ddl import column_ddl
+from joulestream.flink_jobs.settings import JobSettings
 
 
 def main(topic: str, bootstrap_servers: str, jars: str, schema_file: str | None = None) -> None:

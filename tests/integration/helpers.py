@@ -12,9 +12,9 @@ from typing import Any
 import fastavro
 from confluent_kafka import Consumer, TopicPartition
 
-from emitter import codec
-from emitter.events import Event, event_from_record
-from emitter.producer import EventProducer
+from joulestream import codec
+from joulestream.events import Event, event_from_record
+from joulestream.producer import EventProducer
 from tests.integration.conftest import Pipeline
 from tests.reference import Reference
 from tests.reference_pricing import ReferencePricing, read_table

@@ -8,8 +8,8 @@ from typing import Any
 import fastavro
 from confluent_kafka import Producer
 
-from emitter import codec
-from emitter.producer import producer_config
+from joulestream import codec
+from joulestream.producer import producer_config
 from stack import fetch, jobjar, kafka
 from stack.settings import REPO_ROOT, StackSettings
 from tests.test_events import finished, measurement, started

@@ -19,9 +19,9 @@ from playwright.sync_api import Page, expect, sync_playwright
 from pymongo.database import Database
 from werkzeug.serving import make_server
 
-from dash_app import app as dash_app
-from dash_app import data
-from dash_app.pages import run
+from joulestream.dash_app import app as dash_app
+from joulestream.dash_app import data
+from joulestream.dash_app.pages import run
 from tests.integration import dashboard_fleet
 from tests.integration.conftest import free_ports
 from tests.integration.dashboard_env import WRITES, Commands, seeded_database

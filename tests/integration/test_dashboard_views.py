@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 import pytest
 from pymongo import MongoClient
 
-from dash_app import app as dash_app
-from dash_app import data
-from dash_app.pages import compare, fleet, leaderboards, run, runs
+from joulestream.dash_app import app as dash_app
+from joulestream.dash_app import data
+from joulestream.dash_app.pages import compare, fleet, leaderboards, run, runs
 from tests.integration.conftest import free_ports
 from tests.integration.dashboard_env import WRITES, Commands, seeded_database
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from emitter import simulate
-from emitter.events import Event
-from emitter.producer import EventProducer
-from emitter.replay import replay
+from joulestream import simulate
+from joulestream.events import Event
+from joulestream.producer import EventProducer
+from joulestream.replay import replay
 from stack import flink, kafka, procs
 from stack.settings import StackSettings
 from tests.integration.conftest import Pipeline, running_pipeline

@@ -7,11 +7,10 @@ from typing import Any
 import fastavro
 from confluent_kafka import Producer
 
-import schemas
-from emitter import codec, simulate
-from emitter.chaos import ChaosConfig, Malformed, inject
-from emitter.events import Event, Measurement, RunStarted
-from emitter.producer import producer_config
+from joulestream import codec, schemas, simulate
+from joulestream.chaos import ChaosConfig, Malformed, inject
+from joulestream.events import Event, Measurement, RunStarted
+from joulestream.producer import producer_config
 from stack import flink
 from tests import test_schema_evolution
 from tests.integration.conftest import Pipeline

@@ -13,12 +13,12 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from emitter import codec, simulate
-from emitter.chaos import ChaosConfig, inject
-from emitter.events import Event, Measurement, RunFinished, RunStarted
-from emitter.limits import ANY_TIME, event_time_window
-from emitter.producer import EventProducer, producer_config
-from emitter.replay import replay
+from joulestream import codec, simulate
+from joulestream.chaos import ChaosConfig, inject
+from joulestream.events import Event, Measurement, RunFinished, RunStarted
+from joulestream.limits import ANY_TIME, event_time_window
+from joulestream.producer import EventProducer, producer_config
+from joulestream.replay import replay
 from stack import flink
 from stack.settings import StackSettings
 from tests.integration.conftest import Pipeline, running_pipeline

@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from emitter.producer import EventProducer
-from emitter.replay import replay
+from joulestream.producer import EventProducer
+from joulestream.replay import replay
 from stack import kafka, procs
 from stack.settings import StackSettings
 from tests.integration.helpers import topic_records

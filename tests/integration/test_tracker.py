@@ -6,9 +6,9 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
-from emitter.cli import main
-from emitter.producer import EventProducer
-from emitter.tracker import Tracker
+from joulestream.cli import main
+from joulestream.producer import EventProducer
+from joulestream.tracker import Tracker
 from stack import kafka
 from stack.settings import StackSettings
 from tests.integration.helpers import topic_records

@@ -6,13 +6,15 @@ Nothing here is a hand-written list: a new setting or import in the code shows u
 import ast
 import re
 import sys
-import tomllib
 from importlib.metadata import packages_distributions
-from pathlib import Path
 
+import tomllib
+
+from stack import packages
 from stack.settings import REPO_ROOT
 
-LOCAL_PACKAGES = {"schemas", "emitter", "flink_jobs", "dash_app", "stack"}
+LOCAL_PACKAGES = {packages.ROOT_PACKAGE, "stack"}
+"""Top-level import names of this repository's code (joulestream maps onto several folders)."""
 
 
 def _is_environ(node: ast.AST) -> bool:
@@ -63,9 +65,10 @@ def env_reads_in(source: str) -> set[str]:
     return reads
 
 
-def env_reads(package: str) -> set[str]:
-    """Every environment variable a package of this repository reads."""
-    return set().union(*(env_reads_in(p.read_text()) for p in (REPO_ROOT / package).rglob("*.py")))
+def env_reads(folder: str) -> set[str]:
+    """Every environment variable the code in a folder of this repository reads (``emitter``,
+    ``flink_jobs``, ...)."""
+    return set().union(*(env_reads_in(p.read_text()) for p in (REPO_ROOT / folder).rglob("*.py")))
 
 
 def documented_defaults() -> set[str]:
@@ -76,14 +79,6 @@ def documented_defaults() -> set[str]:
     return {name for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split("|")[1])}
 
 
-def _module_file(module: str) -> Path | None:
-    base = REPO_ROOT.joinpath(*module.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.exists():
-            return candidate
-    return None
-
-
 def third_party_imports(*entry_modules: str) -> set[str]:
     """Top-level names of the non-standard, non-local modules that ``entry_modules`` import,
     following the imports of this repository's own modules transitively."""
@@ -92,7 +87,7 @@ def third_party_imports(*entry_modules: str) -> set[str]:
     found: set[str] = set()
     while todo:
         module = todo.pop()
-        path = _module_file(module)
+        path = packages.module_file(module)
         if module in seen or path is None:
             continue
         seen.add(module)
@@ -133,12 +128,41 @@ def pyproject() -> dict[str, object]:
         return tomllib.load(f)
 
 
-def pinned_dependencies() -> dict[str, str]:
-    """Direct runtime dependencies of pyproject.toml: normalised name → pinned version."""
+def locked_versions() -> dict[str, str]:
+    """requirements.lock: normalised name → the version `make` and the images install."""
+    pins = {}
+    for line in (REPO_ROOT / "requirements.lock").read_text().splitlines():
+        name, sep, version = line.partition("==")
+        if sep and not line.startswith("#"):
+            pins[normalise(name)] = version.strip()
+    return pins
+
+
+def requirement_name(requirement: str) -> str:
+    """The normalised distribution name of a requirement (``dash>=4.4,<5`` → ``dash``)."""
+    match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+    assert match is not None, requirement
+    return normalise(match.group(0))
+
+
+def project_requirements(extras: set[str]) -> set[str]:
+    """The distributions ``pip install '.[extras]'`` asks for directly: the project's own
+    dependencies and those of the extras, an extra that names the project itself followed."""
     project = pyproject()["project"]
     assert isinstance(project, dict)
-    pins = {}
-    for requirement in project["dependencies"]:
-        name, _, version = requirement.partition("==")
-        pins[normalise(name)] = version
-    return pins
+    names: set[str] = set()
+    todo, seen = [None, *sorted(extras)], set()
+    while todo:
+        extra = todo.pop()
+        if extra in seen:
+            continue
+        seen.add(extra)
+        extras_table = project["optional-dependencies"]
+        listed = project["dependencies"] if extra is None else extras_table[extra]
+        for requirement in listed:
+            name = requirement_name(requirement)
+            if name == normalise(project["name"]):
+                todo.extend(re.findall(r"[\w-]+", requirement.partition("[")[2]))
+            else:
+                names.add(name)
+    return names

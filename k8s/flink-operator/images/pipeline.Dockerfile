@@ -21,9 +21,11 @@ RUN mkdir /build/classes \
  && cp -r /build/flink_jobs/java/META-INF /build/classes/ \
  && jar cf /build/joulestream-flink.jar -C /build/classes .
 
-# Python 3.11 (the project's only version) and a virtual environment with apache-flink at the
-# pin of pyproject.toml, its dependencies at the pins of requirements.lock. The Flink image is
-# Ubuntu 22.04, whose own python3 is 3.10, so the interpreter comes from uv.
+# Python 3.11 (the version of requirements.lock) and a virtual environment with the project
+# installed with its `job` extra (apache-flink, pymongo), every version at the pin of
+# requirements.lock. The Flink image is Ubuntu 22.04, whose own python3 is 3.10, so the
+# interpreter comes from uv. The project installs as the package joulestream (pyproject.toml maps
+# the folders onto it), so every mapped folder is copied for the build.
 FROM flink:1.20.5-java17 AS python
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3-pip \
@@ -31,18 +33,22 @@ RUN apt-get update \
 RUN pip3 install --no-cache-dir uv==0.13.8
 ENV UV_PYTHON_INSTALL_DIR=/opt/python
 COPY requirements.lock /tmp/requirements.lock
+COPY pyproject.toml /src/pyproject.toml
+COPY README.md /src/README.md
+COPY emitter /src/emitter
+COPY schemas /src/schemas
+COPY flink_jobs /src/flink_jobs
+COPY dash_app /src/dash_app
 RUN uv python install 3.11 \
  && uv venv --python 3.11 /opt/venv \
  && uv pip install --python /opt/venv/bin/python --no-cache \
-      -c /tmp/requirements.lock apache-flink==1.20.5
+      -c /tmp/requirements.lock '/src[job]'
 
 FROM flink:1.20.5-java17
 COPY --from=python /opt/python /opt/python
 COPY --from=python /opt/venv /opt/venv
 COPY --from=jars /build/jars/ /opt/flink/lib/
 COPY --from=jobjar /build/joulestream-flink.jar /opt/flink/lib/
-# PythonDriver runs `python -m flink_jobs.pipeline`; the job imports schemas (the Avro contract).
-COPY --chown=flink:flink schemas /opt/flink/usrlib/schemas
-COPY --chown=flink:flink flink_jobs /opt/flink/usrlib/flink_jobs
-ENV PYTHONPATH=/opt/flink/usrlib \
-    PATH=/opt/venv/bin:$PATH
+# PythonDriver runs `python -m joulestream.flink_jobs.pipeline` with /opt/venv's Python, where
+# the job is installed.
+ENV PATH=/opt/venv/bin:$PATH
