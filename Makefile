@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install up status down demo lint unit chromium integration test clean
+.PHONY: help install up status down demo lint unit java-test chromium integration test clean
 
 help:
 	@echo "make demo    start Kafka, MongoDB (FerretDB), Flink, the job, a simulated fleet and the dashboard"
@@ -40,6 +40,10 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest -m "not integration" tests
 
+# The job's Java (flink_jobs/java): compiled with -Xlint:all -Werror and its JUnit tests run.
+java-test:
+	cd flink_jobs/java && mvn -B -q test
+
 # The browser tests drive Debian's Chromium; installed here when missing (CI runs as root).
 chromium:
 	@test -x /usr/bin/chromium || { echo "installing chromium for the dashboard's browser tests"; \
@@ -49,7 +53,7 @@ chromium:
 integration: $(STAMP) chromium
 	$(PY) -m pytest -m integration tests/integration
 
-test: lint unit integration
+test: lint unit java-test integration
 
 clean: down
 	rm -rf .joulestream
