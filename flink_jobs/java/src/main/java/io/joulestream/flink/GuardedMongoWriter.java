@@ -30,7 +30,6 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.flink.api.common.operators.ProcessingTimeService;
 import org.apache.flink.api.connector.sink2.SinkWriter;
-import org.apache.flink.connector.mongodb.table.converter.RowDataToBsonConverters;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.runtime.typeutils.RowDataSerializer;
 import org.apache.flink.table.types.logical.RowType;
@@ -64,7 +63,7 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
     static final int READ_CHUNK = 500;
 
     private final GuardedMongoSink.Settings settings;
-    private final RowDataToBsonConverters.RowDataToBsonConverter converter;
+    private final RowToBson converter;
     private final VersionGuard<RowData> guard;
     private final ProcessingTimeService timers;
     private final MongoClient client;
@@ -80,7 +79,7 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
     GuardedMongoWriter(
             GuardedMongoSink.Settings settings, RowType rowType, ProcessingTimeService timers) {
         this.settings = settings;
-        this.converter = RowDataToBsonConverters.createConverter(rowType);
+        this.converter = new RowToBson(rowType);
         this.serializer = new RowDataSerializer(rowType);
         this.idIndex = rowType.getFieldIndex("_id");
         this.versionIndex = rowType.getFieldIndex(settings.versionField);

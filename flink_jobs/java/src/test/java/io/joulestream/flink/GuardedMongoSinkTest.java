@@ -3,6 +3,12 @@ package io.joulestream.flink;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.apache.flink.table.factories.DeserializationFormatFactory;
 import org.apache.flink.table.factories.DynamicTableSinkFactory;
 import org.apache.flink.table.factories.FactoryUtil;
@@ -68,5 +74,27 @@ class GuardedMongoSinkTest {
                 FactoryUtil.discoverFactory(
                                 loader, DynamicTableSinkFactory.class, "joulestream-mongodb")
                         .getClass());
+    }
+
+    @Test
+    void theSinkUsesNoClassOfTheMongoDbConnector() throws IOException {
+        // The connector is on the class path for its driver only; its classes are internal.
+        List<String> users;
+        try (Stream<Path> sources = Files.walk(Path.of("src", "main", "java"))) {
+            users =
+                    sources.filter(p -> p.toString().endsWith(".java"))
+                            .filter(
+                                    p -> {
+                                        try {
+                                            return Files.readString(p)
+                                                    .contains("org.apache.flink.connector.mongodb");
+                                        } catch (IOException e) {
+                                            throw new java.io.UncheckedIOException(e);
+                                        }
+                                    })
+                            .map(p -> p.getFileName().toString())
+                            .collect(Collectors.toList());
+        }
+        assertEquals(List.of(), users);
     }
 }
