@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install typeview up status down demo lint unit wheel-check chromium integration test clean
+.PHONY: help install typeview up status down demo lint unit java-test wheel-check chromium integration test clean
 
 help:
 	@echo "make demo    start Kafka, MongoDB (FerretDB), Flink, the job, a simulated fleet and the dashboard"
@@ -52,6 +52,10 @@ lint: typeview
 unit: $(STAMP)
 	$(PY) -m pytest -m "not integration" tests
 
+# The job's Java (flink_jobs/java): compiled with -Xlint:all -Werror and its JUnit tests run.
+java-test:
+	cd flink_jobs/java && mvn -B -q test
+
 # The browser tests drive Debian's Chromium; installed here when missing (CI runs as root).
 chromium:
 	@test -x /usr/bin/chromium || { echo "installing chromium for the dashboard's browser tests"; \
@@ -65,7 +69,7 @@ wheel-check: $(STAMP)
 integration: $(STAMP) chromium
 	$(PY) -m pytest -m integration tests/integration
 
-test: lint unit wheel-check integration
+test: lint unit java-test wheel-check integration
 
 clean: down
 	rm -rf .joulestream

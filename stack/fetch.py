@@ -7,6 +7,7 @@ recipe, so a second checkout or a CI run on the same machine reuses it.
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -28,7 +29,7 @@ def digest(*parts: bytes) -> str:
 def jars(settings: StackSettings, name: str) -> list[Path]:
     """The runtime jars of ``stack/maven/<name>/pom.xml``, fetched with Maven on first use."""
     pom = MAVEN_DIR / name / "pom.xml"
-    target = settings.cache / "jars" / f"{name}-{digest(pom.read_bytes())}"
+    target = settings.cache / "jars" / f"{name}-{digest(*(p.read_bytes() for p in poms(pom)))}"
     marker = target / ".complete"
     if not marker.exists():
         mvn = tools.require("mvn")
@@ -51,6 +52,19 @@ def jars(settings: StackSettings, name: str) -> list[Path]:
     if not found:
         raise FetchError(f"no jars in {target}; delete it and retry")
     return found
+
+
+def poms(pom: Path) -> list[Path]:
+    """``pom`` and the parents it names by ``relativePath`` (the versions it inherits): together
+    they decide its jars."""
+    chain = [pom]
+    while found := _RELATIVE_PATH.search(chain[-1].read_text()):
+        parent = (chain[-1].parent / found.group(1).strip()).resolve()
+        chain.append(parent / "pom.xml" if parent.is_dir() else parent)
+    return chain
+
+
+_RELATIVE_PATH = re.compile(r"<parent>.*?<relativePath>([^<]+)</relativePath>.*?</parent>", re.S)
 
 
 def ferretdb(settings: StackSettings) -> Path:

@@ -1,61 +1,62 @@
-"""The job's own jar: the Java parts of ``flink_jobs/java`` (the dead-letter format and the
-guarded MongoDB sink), compiled with ``javac`` against the Flink and connector jars already here.
+"""The job's own jar: the Maven module ``flink_jobs/java`` (the dead-letter format, the guarded
+MongoDB sink and ``LATEST_BY_SEQ``), built with ``mvn package``.
 
-No build tool is needed: the sources depend only on jars the stack has fetched. The jar is cached
-by the digest of its sources and class path, so it is rebuilt exactly when one of them changes.
+Flink and the connectors are ``provided`` (the PyFlink wheel and ``fetch.jars(settings, "flink")``
+supply them at run time), so the jar holds only the module's classes. The jar is cached by the
+digest of the module's poms and main sources, so it is rebuilt exactly when one of them changes.
+Maven works offline once its local repository (``~/.m2``) holds the build's plugins and jars; the
+first build, or one after a version change, resolves them online. The unit tests are not run
+here: ``make java-test`` (part of ``make test``) runs them.
 """
 
 import shutil
 import subprocess
 import tempfile
-import zipfile
 from pathlib import Path
 
 from stack import fetch, tools
 from stack.errors import FetchError
 from stack.settings import REPO_ROOT, StackSettings
 
-SOURCES = REPO_ROOT / "flink_jobs" / "java"
+MODULE = REPO_ROOT / "flink_jobs" / "java"
+# Maven's words when an offline build lacks a plugin or jar in the local repository.
+_NOT_CACHED = "offline mode"
 
 
-def _flink_lib() -> Path:
-    import pyflink  # imported here: only the job jar build needs the wheel's location
-
-    return Path(pyflink.__file__).resolve().parent / "lib"
+def inputs() -> list[Path]:
+    """What the jar is built from: the poms and the main sources and resources (not the tests)."""
+    main = sorted(p for p in (MODULE / "src" / "main").rglob("*") if p.is_file())
+    # The module's pom and its parent, the versions it shares with stack/maven/flink/pom.xml.
+    return [*fetch.poms(MODULE / "pom.xml"), *main]
 
 
 def build(settings: StackSettings) -> Path:
-    """The job jar, compiled on first use."""
-    sources = sorted(SOURCES.rglob("*.java"))
-    resources = sorted(p for p in (SOURCES / "META-INF").rglob("*") if p.is_file())
-    classpath = sorted(_flink_lib().glob("*.jar")) + fetch.jars(settings, "flink")
+    """The job jar, built on first use."""
     digest = fetch.digest(
-        *(p.relative_to(SOURCES).as_posix().encode() + p.read_bytes() for p in sources),
-        *(p.read_bytes() for p in resources),
-        *(p.name.encode() for p in classpath),
+        *(p.relative_to(REPO_ROOT).as_posix().encode() + p.read_bytes() for p in inputs())
     )
     jar = settings.cache / "build" / f"joulestream-flink-{digest}.jar"
     if jar.exists():
         return jar
-    javac = tools.require("javac")
+    mvn = tools.require("mvn")
+    tools.require("javac")  # Maven compiles with the JDK it runs on
     with tempfile.TemporaryDirectory() as tmp:
-        classes = Path(tmp) / "classes"
-        result = subprocess.run(
-            [javac, "--release", "11", "-Xlint:all", "-Werror", "-d", str(classes),
-             "-cp", ":".join(map(str, classpath)), *map(str, sources)],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+        argv = [
+            mvn, "-B", "-q", "-f", str(MODULE / "pom.xml"), "package",
+            "-Dmaven.test.skip=true", f"-Djoulestream.build.directory={tmp}",
+        ]  # fmt: skip
+        result = _run([*argv, "-o"])
+        if result.returncode != 0 and _NOT_CACHED in result.stdout + result.stderr:
+            result = _run(argv)
         if result.returncode != 0:
-            raise FetchError(f"javac failed on {SOURCES}:\n{result.stdout}{result.stderr}")
-        for resource in resources:
-            target = classes / resource.relative_to(SOURCES)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(resource, target)
+            tail = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
+            raise FetchError(f"Maven could not build {MODULE}:\n{tail}")
         partial = jar.with_suffix(".partial")
         partial.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path in sorted(classes.rglob("*")):
-                if path.is_file():
-                    archive.write(path, path.relative_to(classes).as_posix())
+        shutil.copyfile(Path(tmp) / "joulestream-flink.jar", partial)
         partial.replace(jar)
     return jar
+
+
+def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, check=False)

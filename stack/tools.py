@@ -7,6 +7,7 @@ from stack.errors import MissingToolError
 # The Debian package that provides each program.
 _PACKAGES = {
     "java": "openjdk-17-jre-headless",
+    "javac": "openjdk-17-jdk-headless",
     "mvn": "maven",
     "go": "golang",
     "patch": "patch",

@@ -3,13 +3,14 @@ import stat
 import time
 import zipfile
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
-from stack import environment, flink, kafka, private, procs, services, tools
+from stack import environment, fetch, flink, jobjar, kafka, private, procs, services, tools
 from stack.errors import ConfigError, MissingToolError, ServiceError
 from stack.mongouri import MongoConnection, connection, split_credentials
-from stack.settings import StackSettings
+from stack.settings import REPO_ROOT, StackSettings
 
 
 def settings(**env: str) -> StackSettings:
@@ -47,6 +48,49 @@ def test_missing_tool_names_the_package(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(MissingToolError, match="apt-get install maven"):
         tools.require("mvn")
+
+
+POM = {"m": "http://maven.apache.org/POM/4.0.0"}
+VERSIONS_POM = REPO_ROOT / "flink_jobs" / "java" / "versions" / "pom.xml"
+
+
+def pom_dependencies(pom: Path) -> dict[str, dict[str, str]]:
+    """Each dependency of a pom by artifactId: its version and scope as written (absent: "")."""
+    root = ElementTree.parse(pom).getroot()
+    return {
+        d.findtext("m:artifactId", "", POM): {
+            "version": d.findtext("m:version", "", POM),
+            "scope": d.findtext("m:scope", "", POM),
+        }
+        for d in root.findall("m:dependencies/m:dependency", POM)
+    }
+
+
+def test_the_connector_jars_and_the_job_jar_take_their_versions_from_one_pom():
+    """The stack's connector pom and the job's Maven module both inherit the versions pom and
+    write no Flink version of their own; the module takes Flink and the connector as provided."""
+    stack_pom = fetch.MAVEN_DIR / "flink" / "pom.xml"
+    module_pom = jobjar.MODULE / "pom.xml"
+    assert fetch.poms(stack_pom) == [stack_pom, VERSIONS_POM]
+    assert fetch.poms(module_pom) == [module_pom, VERSIONS_POM]
+    managed = ElementTree.parse(VERSIONS_POM).getroot()
+    assert managed.find("m:dependencies", POM) is None  # versions only, nothing inherited
+    stack = pom_dependencies(stack_pom)
+    assert set(stack) == {"flink-connector-kafka", "flink-sql-avro", "flink-connector-mongodb"}
+    assert {d["version"] for d in stack.values()} == {""}
+    module = {name: d for name, d in pom_dependencies(module_pom).items() if "flink" in name}
+    assert {d["version"] for d in module.values()} == {""}
+    assert {d["scope"] for d in module.values()} == {"provided"}
+    assert {"flink-streaming-java", "flink-table-api-java-bridge"} <= set(module)
+
+
+def test_the_job_jar_is_rebuilt_from_its_poms_and_main_sources_only():
+    """The jar's cache key covers both poms and every main source and resource, no test."""
+    names = [p.relative_to(jobjar.MODULE).as_posix() for p in jobjar.inputs()]
+    assert names[:2] == ["pom.xml", "versions/pom.xml"]
+    assert "src/main/resources/META-INF/services/org.apache.flink.table.factories.Factory" in names
+    assert "src/main/java/io/joulestream/flink/GuardedMongoWriter.java" in names
+    assert [n for n in names[2:] if not n.startswith("src/main/")] == []
 
 
 def test_a_killed_service_is_reaped_and_no_longer_running(tmp_path: Path):

@@ -2,24 +2,24 @@
 # the job's code. Build from the repository root:
 #   docker build -f k8s/flink-operator/images/pipeline.Dockerfile -t joulestream-pipeline:0.1.0 .
 
-# The connector jars, fetched from the same pom the local stack uses: one list of versions.
+# The connector jars, fetched from the same pom the local stack uses; its versions come from
+# flink_jobs/java/versions/pom.xml, which the job's jar is compiled against too.
 FROM maven:3.9-eclipse-temurin-17 AS jars
-COPY stack/maven/flink/pom.xml /build/pom.xml
-RUN mvn -B -q -f /build/pom.xml dependency:copy-dependencies \
+COPY flink_jobs/java/versions/pom.xml /build/flink_jobs/java/versions/pom.xml
+COPY stack/maven/flink/pom.xml /build/stack/maven/flink/pom.xml
+RUN mvn -B -q -f /build/stack/maven/flink/pom.xml dependency:copy-dependencies \
       -DincludeScope=runtime -DoutputDirectory=/build/jars
 
-# The job's own jar (flink_jobs/java: the dead-letter format and the guarded MongoDB sink),
-# compiled against Flink's lib and the connector jars, as stack/jobjar.py does locally.
-FROM flink:1.20.5-java17 AS flink
+# The job's own jar: the Maven module flink_jobs/java (Flink and the connectors provided), built
+# and unit-tested as `make java-test` and stack/jobjar.py do locally. A build of the poms alone
+# resolves the plugins and the provided jars in a layer of their own, so a change to the sources
+# downloads only the test runner's provider (Surefire resolves it when tests exist).
 FROM maven:3.9-eclipse-temurin-17 AS jobjar
-COPY --from=flink /opt/flink/lib /build/flink-lib
-COPY --from=jars /build/jars /build/jars
-COPY flink_jobs /build/flink_jobs
-RUN mkdir /build/classes \
- && javac --release 11 -Xlint:all -Werror -d /build/classes \
-      -cp '/build/flink-lib/*:/build/jars/*' $(find /build/flink_jobs/java -name '*.java') \
- && cp -r /build/flink_jobs/java/META-INF /build/classes/ \
- && jar cf /build/joulestream-flink.jar -C /build/classes .
+COPY flink_jobs/java/versions/pom.xml /build/flink_jobs/java/versions/pom.xml
+COPY flink_jobs/java/pom.xml /build/flink_jobs/java/pom.xml
+RUN mvn -B -q -f /build/flink_jobs/java/pom.xml package
+COPY flink_jobs/java/src /build/flink_jobs/java/src
+RUN mvn -B -q -f /build/flink_jobs/java/pom.xml package
 
 # Python 3.11 (the version of requirements.lock) and a virtual environment with the project
 # installed with its `job` extra (apache-flink, pymongo), every version at the pin of
@@ -48,7 +48,7 @@ FROM flink:1.20.5-java17
 COPY --from=python /opt/python /opt/python
 COPY --from=python /opt/venv /opt/venv
 COPY --from=jars /build/jars/ /opt/flink/lib/
-COPY --from=jobjar /build/joulestream-flink.jar /opt/flink/lib/
+COPY --from=jobjar /build/flink_jobs/java/target/joulestream-flink.jar /opt/flink/lib/
 # PythonDriver runs `python -m joulestream.flink_jobs.pipeline` with /opt/venv's Python, where
 # the job is installed.
 ENV PATH=/opt/venv/bin:$PATH

@@ -5,11 +5,6 @@ import com.mongodb.MongoBulkWriteException;
 import com.mongodb.MongoClientSettings;
 import com.mongodb.MongoCredential;
 import com.mongodb.MongoException;
-import com.mongodb.MongoExecutionTimeoutException;
-import com.mongodb.MongoNodeIsRecoveringException;
-import com.mongodb.MongoNotPrimaryException;
-import com.mongodb.MongoSocketException;
-import com.mongodb.MongoTimeoutException;
 import com.mongodb.MongoWriteException;
 import com.mongodb.bulk.BulkWriteError;
 import com.mongodb.client.MongoClient;
@@ -35,7 +30,6 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.flink.api.common.operators.ProcessingTimeService;
 import org.apache.flink.api.connector.sink2.SinkWriter;
-import org.apache.flink.connector.mongodb.table.converter.RowDataToBsonConverters;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.runtime.typeutils.RowDataSerializer;
 import org.apache.flink.table.types.logical.RowType;
@@ -63,14 +57,14 @@ import org.slf4j.LoggerFactory;
  */
 final class GuardedMongoWriter implements SinkWriter<RowData> {
 
-    static final int DUPLICATE_KEY = 11000;
     private static final Logger LOG = LoggerFactory.getLogger(GuardedMongoWriter.class);
     private static final Pattern AUTH_SOURCE = Pattern.compile("[?&]authSource=([^&]+)");
     /** Ids per read of stored versions: well inside a 16 MB query. */
     static final int READ_CHUNK = 500;
 
     private final GuardedMongoSink.Settings settings;
-    private final RowDataToBsonConverters.RowDataToBsonConverter converter;
+    private final RowToBson converter;
+    private final VersionGuard<RowData> guard;
     private final ProcessingTimeService timers;
     private final MongoClient client;
     private final MongoCollection<BsonDocument> collection;
@@ -85,10 +79,11 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
     GuardedMongoWriter(
             GuardedMongoSink.Settings settings, RowType rowType, ProcessingTimeService timers) {
         this.settings = settings;
-        this.converter = RowDataToBsonConverters.createConverter(rowType);
+        this.converter = new RowToBson(rowType);
         this.serializer = new RowDataSerializer(rowType);
         this.idIndex = rowType.getFieldIndex("_id");
         this.versionIndex = rowType.getFieldIndex(settings.versionField);
+        this.guard = new VersionGuard<>(settings.mode, this::version);
         this.timers = timers;
         this.client = connect(settings);
         this.collection =
@@ -144,15 +139,8 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
             return;
         }
         String id = row.getString(idIndex).toString();
-        if (settings.mode == GuardedMongoSink.Mode.INSERT_ONCE) {
-            if (!buffer.containsKey(id)) {
-                buffer.put(id, serializer.copy(row));
-            }
-        } else {
-            RowData buffered = buffer.get(id);
-            if (buffered == null || version(row) >= version(buffered)) {
-                buffer.put(id, serializer.copy(row)); // the operator may reuse the row object
-            }
+        if (guard.buffers(buffer.get(id), row)) {
+            buffer.put(id, serializer.copy(row)); // the operator may reuse the row object
         }
         if (buffer.size() >= settings.maxRows) {
             awaitInFlight(); // a full buffer waits for the store: back-pressure
@@ -218,22 +206,22 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
 
     private void writeBatch(Map<String, RowData> batch) throws IOException {
         List<WriteModel<BsonDocument>> models = new ArrayList<>(batch.size());
-        if (settings.mode == GuardedMongoSink.Mode.INSERT_ONCE) {
-            for (RowData row : batch.values()) {
-                models.add(new InsertOneModel<>(converter.convert(row)));
-            }
-        } else {
-            Map<String, Long> stored = storedVersions(batch);
-            for (Map.Entry<String, RowData> entry : batch.entrySet()) {
-                Long current = stored.get(entry.getKey());
-                long version = version(entry.getValue());
-                BsonDocument document = converter.convert(entry.getValue());
-                if (!stored.containsKey(entry.getKey())) {
+        Map<String, Long> stored =
+                settings.mode == GuardedMongoSink.Mode.INSERT_ONCE
+                        ? Map.of()
+                        : storedVersions(batch);
+        for (Map.Entry<String, RowData> entry : batch.entrySet()) {
+            String id = entry.getKey();
+            BsonDocument document = converter.convert(entry.getValue());
+            switch (guard.action(entry.getValue(), stored.containsKey(id), stored.get(id))) {
+                case INSERT:
                     models.add(new InsertOneModel<>(document));
-                } else if (current == null || current < version) {
-                    models.add(
-                            new ReplaceOneModel<>(Filters.eq("_id", entry.getKey()), document));
-                } // else the stored document is as new or newer: a replay, nothing to write
+                    break;
+                case REPLACE:
+                    models.add(new ReplaceOneModel<>(Filters.eq("_id", id), document));
+                    break;
+                case SKIP:
+                    break;
             }
         }
         if (!models.isEmpty()) {
@@ -285,26 +273,23 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
             try {
                 collection.bulkWrite(models, new BulkWriteOptions().ordered(false));
                 return;
-            } catch (MongoBulkWriteException e) {
-                if (e.getWriteConcernError() == null) {
-                    for (BulkWriteError error : e.getWriteErrors()) {
-                        if (error.getCode() != DUPLICATE_KEY) { // else the guard kept a newer one
-                            String reason = error.getCode() + " " + error.getMessage();
-                            refused(models.get(error.getIndex()), reason);
+            } catch (RuntimeException e) { // the driver's errors are all unchecked
+                switch (WriteFailures.handling(e)) {
+                    case REFUSED_DOCUMENTS:
+                        for (BulkWriteError error : ((MongoBulkWriteException) e).getWriteErrors()) {
+                            if (WriteFailures.refuses(error)) {
+                                String reason = error.getCode() + " " + error.getMessage();
+                                refused(models.get(error.getIndex()), reason);
+                            }
                         }
-                    }
-                    return;
+                        return;
+                    case RETRY:
+                        retryOrFail(attempt, e);
+                        break;
+                    case ONE_BY_ONE:
+                        refuseEach(models, e);
+                        return;
                 }
-                retryOrFail(attempt, e);
-            } catch (MongoException e) {
-                if (!transient_(e)) {
-                    refuseEach(models, e);
-                    return;
-                }
-                retryOrFail(attempt, e);
-            } catch (RuntimeException e) { // refused by the driver before sending (size, BSON)
-                refuseEach(models, e);
-                return;
             }
         }
     }
@@ -321,17 +306,7 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
         }
     }
 
-    static boolean transient_(MongoException e) {
-        return e instanceof MongoSocketException
-                || e instanceof MongoTimeoutException
-                || e instanceof MongoExecutionTimeoutException
-                || e instanceof MongoNotPrimaryException
-                || e instanceof MongoNodeIsRecoveringException
-                || e.hasErrorLabel(MongoException.TRANSIENT_TRANSACTION_ERROR_LABEL)
-                || e.hasErrorLabel("RetryableWriteError");
-    }
-
-    private void retryOrFail(int attempt, MongoException e) throws IOException {
+    private void retryOrFail(int attempt, RuntimeException e) throws IOException {
         if (attempt >= settings.maxRetries) {
             throw new IOException("writing to " + settings.collection + " failed", e);
         }
@@ -357,12 +332,12 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
                 deadLetters.insertOne(letter);
                 return;
             } catch (MongoWriteException e) {
-                if (e.getCode() == DUPLICATE_KEY) {
+                if (e.getCode() == WriteFailures.DUPLICATE_KEY) {
                     return; // already kept by an earlier attempt
                 }
                 throw new IOException("cannot keep a refused document in dead_letters", e);
             } catch (MongoException e) {
-                if (!transient_(e)) {
+                if (!WriteFailures.isTransient(e)) {
                     throw new IOException("cannot keep a refused document in dead_letters", e);
                 }
                 retryOrFail(attempt, e);
