@@ -32,6 +32,9 @@ def table_config(s: JobSettings) -> dict[str, str]:
         # Every sink's _id is built from the keys of the statement writing it, so Flink need
         # not keep a copy of every output row to order updates (its upsert materializer).
         "table.exec.sink.upsert-materialize": "NONE",
+        # Records pass between chained operators without a copy each: no operator of the job
+        # keeps a record it was given (the MongoDB sink copies what it buffers).
+        "pipeline.object-reuse": "true",
         # The SQL's only state is the rollups' (per user, model, region and period), which may
         # expire; a run's own state has its TTLs in the run accounting (flink_jobs/java).
         "table.exec.state.ttl": f"{s.state_ttl_s * 1000} ms",

@@ -5,7 +5,6 @@ import io.joulestream.flink.RunState.LatePart;
 import io.joulestream.flink.RunState.Run;
 import io.joulestream.flink.RunState.Window;
 import io.joulestream.flink.RunState.WindowValues;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -14,7 +13,6 @@ import org.apache.flink.api.common.state.ListState;
 import org.apache.flink.api.common.state.ListStateDescriptor;
 import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
-import org.apache.flink.api.common.state.StateTtlConfig;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.Types;
@@ -48,7 +46,8 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
     private final RunAccounting.Settings settings;
 
     private transient ValueState<Run> runState;
-    private transient MapState<String, Boolean> seen;
+    /** The run's event ids, each with when it was first seen (processing time, ms). */
+    private transient MapState<String, Long> seen;
     private transient MapState<Long, Window> windows;
     private transient MapState<Long, Epoch> epochs;
     private transient ListState<LatePart> unpricedLate;
@@ -59,35 +58,18 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
 
     @Override
     public void open(Configuration parameters) {
-        // The run's totals never expire: a run quiet for longer would start again from zero.
+        // No state TTL: on the heap backend its incremental cleanup walks whole maps (every id
+        // a run has sent) on each access, which cost the job most of its throughput. A sweep
+        // timer per run expires what must expire instead (onTimer).
         runState = getRuntimeContext().getState(new ValueStateDescriptor<>("run", Run.class));
-        MapStateDescriptor<String, Boolean> seenDescriptor =
-                new MapStateDescriptor<>("seen-event-ids", Types.STRING, Types.BOOLEAN);
-        ttl(seenDescriptor, settings.dedupTtlMs);
-        seen = getRuntimeContext().getMapState(seenDescriptor);
-        MapStateDescriptor<Long, Window> windowsDescriptor =
-                new MapStateDescriptor<>("windows", Types.LONG, Types.POJO(Window.class));
-        ttl(windowsDescriptor, settings.stateTtlMs);
-        windows = getRuntimeContext().getMapState(windowsDescriptor);
-        MapStateDescriptor<Long, Epoch> epochsDescriptor =
-                new MapStateDescriptor<>("epochs", Types.LONG, Types.POJO(Epoch.class));
-        ttl(epochsDescriptor, settings.stateTtlMs);
-        epochs = getRuntimeContext().getMapState(epochsDescriptor);
-        ListStateDescriptor<LatePart> lateDescriptor =
-                new ListStateDescriptor<>("unpriced-late", Types.POJO(LatePart.class));
-        ttl(lateDescriptor, settings.stateTtlMs);
-        unpricedLate = getRuntimeContext().getListState(lateDescriptor);
-    }
-
-    private static void ttl(
-            org.apache.flink.api.common.state.StateDescriptor<?, ?> descriptor, long ttlMs) {
-        if (ttlMs > 0) {
-            descriptor.enableTimeToLive(
-                    StateTtlConfig.newBuilder(Duration.ofMillis(ttlMs))
-                            .setUpdateType(StateTtlConfig.UpdateType.OnCreateAndWrite)
-                            .setStateVisibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
-                            .build());
-        }
+        seen = getRuntimeContext().getMapState(
+                new MapStateDescriptor<>("seen-event-ids", Types.STRING, Types.LONG));
+        windows = getRuntimeContext().getMapState(
+                new MapStateDescriptor<>("windows", Types.LONG, Types.POJO(Window.class)));
+        epochs = getRuntimeContext().getMapState(
+                new MapStateDescriptor<>("epochs", Types.LONG, Types.POJO(Epoch.class)));
+        unpricedLate = getRuntimeContext().getListState(
+                new ListStateDescriptor<>("unpriced-late", Types.POJO(LatePart.class)));
     }
 
     @Override
@@ -110,7 +92,7 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
             runState.update(run);
             return;
         }
-        seen.put(eventId, Boolean.TRUE);
+        seen.put(eventId, nowMs);
         run.version++;
         run.heardMs = nowMs;
         run.dirty = true;
@@ -132,6 +114,10 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
         if (run.flushTimerMs == 0) {
             run.flushTimerMs = nowMs + settings.flushMs;
             ctx.timerService().registerProcessingTimeTimer(run.flushTimerMs);
+        }
+        if (run.sweepTimerMs == 0) {
+            run.sweepTimerMs = nowMs + sweepEveryMs();
+            ctx.timerService().registerProcessingTimeTimer(run.sweepTimerMs);
         }
         if (!run.finished && run.silenceTimerMs == 0) {
             run.silenceTimerMs = nowMs + settings.lostAfterMs;
@@ -364,11 +350,55 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
                 }
             }
         }
+        if (timestampMs == run.sweepTimerMs) {
+            run.sweepTimerMs = 0;
+            sweep(run, timestampMs, ctx);
+        }
         if (timestampMs == run.flushTimerMs || (run.dirty && run.flushTimerMs == 0)) {
             run.flushTimerMs = 0;
             flush(run, ctx, out);
         }
         runState.update(run);
+    }
+
+    /** How often a run's expired state is swept: hourly, or each dedup TTL when shorter. */
+    private long sweepEveryMs() {
+        long hour = 3_600_000L;
+        return settings.dedupTtlMs > 0 ? Math.min(hour, settings.dedupTtlMs) : hour;
+    }
+
+    /**
+     * Forgets event ids older than the dedup TTL and, once the run has been silent for the
+     * state TTL, its windows, epochs and unpriced late parts (its totals stay). Swept again
+     * while anything is left to expire.
+     */
+    private void sweep(Run run, long nowMs, OnTimerContext ctx) throws Exception {
+        boolean left = false;
+        if (settings.dedupTtlMs > 0) {
+            List<String> expired = new ArrayList<>();
+            for (Map.Entry<String, Long> entry : seen.entries()) {
+                if (nowMs - entry.getValue() >= settings.dedupTtlMs) {
+                    expired.add(entry.getKey());
+                } else {
+                    left = true;
+                }
+            }
+            for (String eventId : expired) {
+                seen.remove(eventId);
+            }
+        }
+        if (settings.stateTtlMs > 0 && nowMs - run.heardMs >= settings.stateTtlMs) {
+            windows.clear();
+            epochs.clear();
+            unpricedLate.clear();
+            run.dirtyEpochs = new long[0];
+        } else if (settings.stateTtlMs > 0 && (!windows.isEmpty() || !epochs.isEmpty())) {
+            left = true;
+        }
+        if (left) {
+            run.sweepTimerMs = nowMs + sweepEveryMs();
+            ctx.timerService().registerProcessingTimeTimer(run.sweepTimerMs);
+        }
     }
 
     /** Sends what changed since the last flush: the run, its changed windows and epochs. */

@@ -109,6 +109,7 @@ public final class RunState {
         public long silentMs;
         public long flushTimerMs;
         public long silenceTimerMs;
+        public long sweepTimerMs;
         public boolean dirty;
         /** Epochs changed since the last flush (a short list: the run's current epoch). */
         public long[] dirtyEpochs = new long[0];

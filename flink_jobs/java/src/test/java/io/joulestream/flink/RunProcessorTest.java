@@ -1,0 +1,203 @@
+package io.joulestream.flink;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import org.apache.flink.api.common.serialization.SerializerConfigImpl;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.streaming.api.operators.KeyedProcessOperator;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
+import org.apache.flink.types.Row;
+import org.apache.flink.types.RowKind;
+import org.apache.flink.util.OutputTag;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The run accounting in Flink's operator harness: processing time and timers by hand. */
+class RunProcessorTest {
+
+    private static final long T0 = 1_790_000_000_000L;
+    private static final long WINDOW_MS = 60_000;
+    private static final long DELAY_MS = 5_000;
+    private static final long LOST_AFTER_MS = 300_000;
+    private static final long FLUSH_MS = 1_000;
+
+    private KeyedOneInputStreamOperatorTestHarness<String, Row, Row> harness;
+
+    @BeforeEach
+    void open() throws Exception {
+        RunAccounting.Settings settings = new RunAccounting.Settings(
+                DELAY_MS, WINDOW_MS, LOST_AFTER_MS, 86_400_000, 604_800_000, FLUSH_MS, 256);
+        harness = new KeyedOneInputStreamOperatorTestHarness<>(
+                new KeyedProcessOperator<>(new RunProcessor(settings)),
+                row -> (String) row.getField(RunAccounting.RUN_ID),
+                Types.STRING);
+        // The runs' own type, as the job declares it (not a generic one).
+        harness.setup(RunAccounting.RUNS.createSerializer(new SerializerConfigImpl()));
+        harness.open();
+        harness.setProcessingTime(0);
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        harness.close();
+    }
+
+    private static Row event(String type, String run, long seq, long tsMs) {
+        Row row = new Row(RunAccounting.INPUT.size());
+        row.setField(RunAccounting.EVENT_ID, run + ":" + seq);
+        row.setField(RunAccounting.EVENT_TYPE, type);
+        row.setField(RunAccounting.RUN_ID, run);
+        row.setField(RunAccounting.SEQ, seq);
+        row.setField(RunAccounting.TS_MS, tsMs);
+        row.setField(RunAccounting.USER_ID, "ada");
+        row.setField(RunAccounting.MODEL, "m");
+        row.setField(RunAccounting.REGION, "FR");
+        return row;
+    }
+
+    private static Row measurement(String run, long seq, long tsMs, double cpuJ) {
+        Row row = event("measurement", run, seq, tsMs);
+        row.setField(RunAccounting.INTERVAL_START_MS, tsMs - 1_000);
+        row.setField(RunAccounting.CPU_ENERGY_J, cpuJ);
+        row.setField(RunAccounting.GPU_ENERGY_J, 0.5);
+        row.setField(RunAccounting.EPOCH, 0L);
+        return row;
+    }
+
+    private void send(Row row) throws Exception {
+        harness.processElement(new StreamRecord<>(row));
+    }
+
+    private void advance(long toMs) throws Exception {
+        harness.setProcessingTime(toMs);
+    }
+
+    private List<Row> runs() {
+        return new ArrayList<>(harness.extractOutputValues());
+    }
+
+    private List<Row> side(OutputTag<Row> tag) {
+        ConcurrentLinkedQueue<StreamRecord<Row>> records = harness.getSideOutput(tag);
+        List<Row> rows = new ArrayList<>();
+        if (records != null) {
+            records.forEach(r -> rows.add(r.getValue()));
+        }
+        return rows;
+    }
+
+    private static Object field(Row row, String name) {
+        return row.getField(RunAccounting.RUNS.getFieldIndex(name));
+    }
+
+    @Test
+    void copiesAreDroppedAndTheRunIsSentOncePerFlush() throws Exception {
+        send(measurement("r", 1, T0 + 1_000, 2.0));
+        send(measurement("r", 2, T0 + 2_000, 3.0));
+        send(measurement("r", 1, T0 + 1_000, 2.0));
+        assertEquals(0, runs().size());
+        advance(FLUSH_MS);
+        List<Row> runs = runs();
+        assertEquals(1, runs.size());
+        Row run = runs.get(0);
+        assertEquals(2L, field(run, "events"));
+        assertEquals(2L, field(run, "version"));
+        assertEquals(5.0, field(run, "cpu_energy_j"));
+        assertEquals(6.0, field(run, "energy_j"));
+        assertEquals("running", field(run, "status"));
+        assertEquals(T0 + 2_000 - DELAY_MS, field(run, "watermark_ms"));
+        // One window row, sent once for both events.
+        List<Row> windows = side(RunAccounting.WINDOWS_TAG);
+        assertEquals(1, windows.size());
+        assertEquals(RowKind.INSERT, windows.get(0).getKind());
+        assertEquals(2L, windows.get(0).getField(RunAccounting.WINDOWS.getFieldIndex("events")));
+    }
+
+    @Test
+    void lateIsJudgedAgainstTheRunsOwnProgressOnly() throws Exception {
+        send(measurement("ahead", 1, T0 + 7_200_000, 1.0));
+        send(measurement("r", 1, T0 + 10_000, 1.0));
+        send(measurement("r", 2, T0 + 20_000, 1.0));
+        send(measurement("r", 3, T0 + 15_001, 1.0));
+        send(measurement("r", 4, T0 + 14_000, 1.0));
+        List<Row> late = side(RunAccounting.LATE_TAG);
+        assertEquals(1, late.size());
+        Row row = late.get(0);
+        assertEquals("r:4", row.getField(0));
+        assertEquals(RunProcessor.BEHIND, row.getField(RunAccounting.LATE.getFieldIndex("reason")));
+        assertEquals(T0 + 15_000L, row.getField(RunAccounting.LATE.getFieldIndex("watermark_ms")));
+    }
+
+    @Test
+    void aMeasurementAfterRunFinishedIsLate() throws Exception {
+        send(event("run_started", "r", 0, T0));
+        send(measurement("r", 1, T0 + 1_000, 1.0));
+        Row finished = event("run_finished", "r", 2, T0 + 2_000);
+        finished.setField(RunAccounting.FINISHED_STATUS, "completed");
+        send(finished);
+        send(measurement("r", 3, T0 + 1_500, 1.0));
+        assertEquals(RunProcessor.AFTER_FINISHED,
+                side(RunAccounting.LATE_TAG).get(0).getField(RunAccounting.LATE.getFieldIndex("reason")));
+        advance(FLUSH_MS);
+        Row run = runs().get(0);
+        assertEquals("completed", field(run, "status"));
+        assertEquals(2L, field(run, "events"));
+        assertEquals(1, side(RunAccounting.WINDOWS_TAG).size());
+    }
+
+    @Test
+    void aSilentRunIsLostAndRunningAgainWhenItSends() throws Exception {
+        send(measurement("r", 1, T0 + 1_000, 1.0));
+        advance(FLUSH_MS);
+        advance(LOST_AFTER_MS);
+        List<Row> runs = runs();
+        assertEquals("lost", field(runs.get(runs.size() - 1), "status"));
+        assertEquals(2L, field(runs.get(runs.size() - 1), "version"));
+        send(measurement("r", 2, T0 + 2_000, 1.0));
+        advance(LOST_AFTER_MS + FLUSH_MS);
+        runs = runs();
+        assertEquals("running", field(runs.get(runs.size() - 1), "status"));
+        assertEquals(3L, field(runs.get(runs.size() - 1), "version"));
+    }
+
+    @Test
+    void aLateRunStartedPricesTheWindowsAndLatePartsSentBeforeIt() throws Exception {
+        send(measurement("r", 1, T0 + 20_000, 1.0));
+        send(measurement("r", 2, T0 + 1_000, 1.0));
+        advance(FLUSH_MS);
+        Row started = event("run_started", "r", 0, T0);
+        started.setField(RunAccounting.EVENT_INTENSITY, 100.0);
+        send(started);
+        advance(2 * FLUSH_MS);
+        List<Row> windows = side(RunAccounting.WINDOWS_TAG);
+        int priced = RunAccounting.WINDOWS.getFieldIndex("priced");
+        assertEquals(List.of(RowKind.INSERT, RowKind.UPDATE_BEFORE, RowKind.UPDATE_AFTER),
+                windows.stream().map(Row::getKind).collect(java.util.stream.Collectors.toList()));
+        assertEquals(0, windows.get(1).getField(priced));
+        assertEquals(1, windows.get(2).getField(priced));
+        assertEquals(100.0, windows.get(2).getField(RunAccounting.WINDOWS.getFieldIndex("event_intensity")));
+        List<Row> parts = side(RunAccounting.LATE_PARTS_TAG);
+        assertEquals(List.of(RowKind.INSERT, RowKind.UPDATE_BEFORE, RowKind.UPDATE_AFTER),
+                parts.stream().map(Row::getKind).collect(java.util.stream.Collectors.toList()));
+        assertTrue(parts.get(2).getField(RunAccounting.LATE_PARTS.getFieldIndex("event_intensity")) != null);
+    }
+
+    @Test
+    void intervalsWithTheirOwnIntensityAreKeptApart() throws Exception {
+        Row own = measurement("r", 1, T0 + 1_000, 2.0);
+        own.setField(RunAccounting.INTERVAL_INTENSITY, 200.0);
+        send(own);
+        send(measurement("r", 2, T0 + 2_000, 4.0));
+        advance(FLUSH_MS);
+        Row run = runs().get(0);
+        assertEquals(2.5, field(run, "energy_j_interval"));
+        assertEquals(500.0, field(run, "energy_j_x_interval_intensity"));
+        assertEquals(400.0, field(run, "cpu_energy_j_x_interval_intensity"));
+        assertEquals(7.0, field(run, "energy_j"));
+    }
+}
