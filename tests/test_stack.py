@@ -54,8 +54,9 @@ POM = {"m": "http://maven.apache.org/POM/4.0.0"}
 VERSIONS_POM = REPO_ROOT / "flink_jobs" / "java" / "versions" / "pom.xml"
 
 
-def pom_dependencies(pom: Path) -> dict[str, dict[str, str]]:
-    """Each dependency of a pom by artifactId: its version and scope as written (absent: "")."""
+def pom_dependencies(pom: Path, *, tests: bool = False) -> dict[str, dict[str, str]]:
+    """Each dependency of a pom by artifactId: its version and scope as written (absent: "");
+    the test-scoped ones only with ``tests`` (a test-jar shares its artifactId)."""
     root = ElementTree.parse(pom).getroot()
     return {
         d.findtext("m:artifactId", "", POM): {
@@ -63,6 +64,7 @@ def pom_dependencies(pom: Path) -> dict[str, dict[str, str]]:
             "scope": d.findtext("m:scope", "", POM),
         }
         for d in root.findall("m:dependencies/m:dependency", POM)
+        if (d.findtext("m:scope", "", POM) == "test") == tests
     }
 
 
@@ -82,6 +84,10 @@ def test_the_connector_jars_and_the_job_jar_take_their_versions_from_one_pom():
     assert {d["version"] for d in module.values()} == {""}
     assert {d["scope"] for d in module.values()} == {"provided"}
     assert {"flink-streaming-java", "flink-table-api-java-bridge"} <= set(module)
+    # Flink's operator test harnesses, for the tests only, versioned by the same parent.
+    harness = pom_dependencies(module_pom, tests=True)
+    assert {"flink-streaming-java", "flink-runtime", "flink-test-utils-junit"} <= set(harness)
+    assert {d["version"] for n, d in harness.items() if "flink" in n} == {""}
 
 
 def test_the_job_jar_is_rebuilt_from_its_poms_and_main_sources_only():
