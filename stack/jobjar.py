@@ -1,5 +1,5 @@
 """The job's own jar: the Maven module ``flink_jobs/java`` (the dead-letter format, the guarded
-MongoDB sink and ``LATEST_BY_SEQ``), built with ``mvn package``.
+MongoDB sink and the run accounting), built with ``mvn package``.
 
 Flink and the connectors are ``provided`` (the PyFlink wheel and ``fetch.jars(settings, "flink")``
 supply them at run time), so the jar holds only the module's classes. The jar is cached by the
