@@ -13,8 +13,6 @@ Served by gunicorn (``wsgi.py``, ``serve.py``), never by Dash's development serv
 server refuses large requests and sends security headers (``headers.py``).
 """
 
-import os
-
 from dash import Dash, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 from pymongo import MongoClient
@@ -23,8 +21,9 @@ from pymongo.errors import PyMongoError
 
 from dash_app import checks, data, headers, params
 from dash_app.pages import compare, fleet, leaderboards, run, runs
+from dash_app.settings import DashSettings
+from dash_app.settings import from_env as settings_from_env
 
-REFRESH_MS = 5_000
 PAGES = {
     "fleet": fleet,
     "runs": runs,
@@ -40,7 +39,7 @@ NAV = [
 ]
 
 
-def layout(refresh_ms: int = REFRESH_MS) -> html.Div:
+def layout(refresh_ms: int) -> html.Div:
     return html.Div(
         [
             # "callback-nav": a callback that sets the address changes it without a reload.
@@ -97,7 +96,14 @@ def banner(db: Database[data.Document]) -> html.Div:
     return html.Div()
 
 
-def create_app(db: Database[data.Document], refresh_ms: int = REFRESH_MS) -> Dash:
+def create_app(
+    db: Database[data.Document],
+    refresh_ms: int | None = None,
+    settings: DashSettings | None = None,
+) -> Dash:
+    """The app on ``db``; ``refresh_ms`` (tests) overrides the settings' refresh."""
+    settings = settings or DashSettings()
+    refresh_ms = settings.refresh_ms if refresh_ms is None else refresh_ms
     app = Dash(__name__, title="joulestream", suppress_callback_exceptions=True)
     app.layout = lambda: layout(refresh_ms)
 
@@ -122,7 +128,7 @@ def create_app(db: Database[data.Document], refresh_ms: int = REFRESH_MS) -> Das
         return banner(db)
 
     for module in PAGES.values():
-        module.register(app, db)
+        module.register(app, db, settings)
     headers.install(app)
     return app
 
@@ -138,10 +144,9 @@ def client(uri: str, username: str = "", password: str = "") -> MongoClient[data
 
 
 def app_from_env() -> Dash:
-    """The app on the database ``MONGODB_URI`` and ``MONGODB_DATABASE`` name, logged in as
-    ``MONGODB_USERNAME`` with ``MONGODB_PASSWORD`` when they are set."""
-    uri = os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017/")
-    database = os.environ.get("MONGODB_DATABASE", "joulestream")
-    username = os.environ.get("MONGODB_USERNAME", "")
-    password = os.environ.get("MONGODB_PASSWORD", "")
-    return create_app(client(uri, username, password)[database])
+    """The app as the environment configures it (``settings.from_env``): on the database
+    ``MONGODB_URI`` and ``MONGODB_DATABASE`` name, logged in as ``MONGODB_USERNAME`` with
+    ``MONGODB_PASSWORD`` when they are set."""
+    s = settings_from_env()
+    db = client(s.mongodb_uri, s.mongodb_username, s.mongodb_password)[s.mongodb_database]
+    return create_app(db, settings=s)

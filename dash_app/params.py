@@ -144,6 +144,13 @@ def compare_ids(values: object) -> tuple[list[str], str | None]:
     return ids, None
 
 
+def compare_search(values: object) -> str:
+    """Compare's address query for the runs chosen: ``?runs=a,b`` (ids percent-encoded, commas
+    between them); ``""`` with none."""
+    ids = list(dict.fromkeys(checks.texts(values, "runs")))
+    return f"?runs={','.join(quote(run_id, safe='') for run_id in ids)}" if ids else ""
+
+
 def since(range_key: str, now: datetime) -> datetime | None:
     """The start of a fleet time range ending ``now``; ``None`` for all time."""
     return now - RANGES[range_key] if range_key in RANGES else None

@@ -8,13 +8,16 @@ from dash import dcc, html
 from dash.dash_table.DataTable import DataTable
 from pymongo.errors import PyMongoError
 
-from dash_app import checks
+from dash_app import checks, marks
 
 EMPTY_FLEET = "No runs yet: start a trainer, or `make demo` for a simulated fleet."
 TABLE_STYLE: dict[str, Any] = {
     "style_cell": {"fontFamily": "sans-serif", "padding": "4px", "fontSize": "13px"},
     "style_header": {"fontWeight": "bold"},
     "style_table": {"overflowX": "auto"},
+    # Long ids and names are cut with an ellipsis (the whole text in the cell's tooltip) rather
+    # than widening the table past the page.
+    "style_data": {"overflow": "hidden", "textOverflow": "ellipsis", "maxWidth": "220px"},
 }
 
 
@@ -61,18 +64,54 @@ def graph(graph_id: str, figure: go.Figure | None = None) -> dcc.Graph:
 
 
 def table(table_id: str, columns: list[tuple[str, str]], **kwargs: Any) -> DataTable:  # noqa: ANN401
+    """A table whose sorting is done by the server (``sort_action="custom"``): cells show text
+    in the unit each value reaches ("6.00 Wh", "1.20 kWh"), which sorts by its raw number only
+    there (``figures.sorted_rows``)."""
     return DataTable(
         id=table_id,
         columns=[
             {"id": key, "name": name, "presentation": "markdown" if key == "run" else "input"}
             for key, name in columns
         ],
-        sort_action="native",
+        sort_action="custom",
+        sort_mode="single",
+        sort_by=[],
         # A run's link opens its page in the same tab (a table's default is a new one).
         markdown_options={"link_target": "_self"},
         **TABLE_STYLE,
         **kwargs,
     )
+
+
+def legend(element_id: str) -> html.Div:
+    """What the marks on CO2e figures mean (``marks.LEGEND``)."""
+    return html.Div(
+        marks.LEGEND,
+        id=element_id,
+        className="marks-legend",
+        style={"fontSize": "12px", "color": "#555"},
+    )
+
+
+def export_buttons(prefix: str, label: str = "Export") -> html.Div:
+    """CSV and JSON buttons (``<prefix>-csv``, ``<prefix>-json``), a message (``<prefix>-message``)
+    and the download they fill (``<prefix>-download``)."""
+    return html.Div(
+        [
+            html.Span(label, style={"fontSize": "13px"}),
+            html.Button("CSV", id=f"{prefix}-csv", n_clicks=0),
+            html.Button("JSON", id=f"{prefix}-json", n_clicks=0),
+            html.Span(id=f"{prefix}-message"),
+            dcc.Download(id=f"{prefix}-download"),
+        ],
+        className="export",
+        style={"display": "flex", "gap": "6px", "alignItems": "center"},
+    )
+
+
+def export_format(triggered_id: object) -> str:
+    """``"csv"`` or ``"json"`` from the id of the export button pressed."""
+    return "json" if str(triggered_id).endswith("-json") else "csv"
 
 
 def db_error(exc: Exception) -> str:
