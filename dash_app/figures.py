@@ -444,18 +444,21 @@ def leaderboard(
     for part in parts:
         key = str(part.get(group_field))
         group = groups.setdefault(
-            key, {"runs": 0, "energy_j": 0.0, "co2e_g": 0.0, "samples": 0, "cost": 0.0}
-        )
+            key,
+            {"runs": 0, "energy_j": 0.0, "co2e_g": 0.0, "samples": 0, "samples_energy_j": 0.0,
+             "cost": 0.0},
+        )  # fmt: skip
         energy_j = float(part.get("energy_j") or 0.0)
         group["runs"] += int(part.get("runs") or 0)
         group["energy_j"] += energy_j
         group["co2e_g"] += float(part.get("co2e_g") or 0.0)
         group["samples"] += int(part.get("samples") or 0)
+        group["samples_energy_j"] += float(part.get("samples_energy_j", energy_j) or 0.0)
         group["cost"] += settings.cost(energy_j, part.get("region"))
     rows = []
     for key, group in groups.items():
         energy_j, samples, co2e_g = group["energy_j"], group["samples"], group["co2e_g"]
-        per_1k = energy_j / units.J_PER_WH / samples * 1000 if samples else None
+        per_1k = group["samples_energy_j"] / units.J_PER_WH / samples * 1000 if samples else None
         g_per_kwh = co2e_g / units.kwh(energy_j) if energy_j else None
         rows.append(
             {
@@ -476,6 +479,34 @@ def leaderboard(
             }
         )
     return sorted(rows, key=lambda row: (-row["co2e_g"], row["name"]))
+
+
+def range_parts(rollups: Iterable[Document], runs: Iterable[Document]) -> list[Document]:
+    """Leaderboard parts over a time range: energy and CO2e from the range's hourly
+    ``rollups``, the runs active in it counted from ``runs``, whose whole totals give the
+    samples and the energy they cost (``samples_energy_j``: efficiency is a run's, not a
+    period's, as rollups count no samples)."""
+    parts: dict[tuple[str, str, str], Document] = {}
+
+    def part(doc: Document) -> Document:
+        key = (str(doc.get("user_id")), str(doc.get("model")), str(doc.get("region")))
+        return parts.setdefault(
+            key,
+            {"user_id": key[0], "model": key[1], "region": key[2], "runs": 0, "energy_j": 0.0,
+             "co2e_g": 0.0, "samples": 0, "samples_energy_j": 0.0},
+        )  # fmt: skip
+
+    for rollup in rollups:
+        shown = part(rollup)
+        shown["energy_j"] += float(rollup.get("energy_j") or 0.0)
+        shown["co2e_g"] += float(rollup.get("co2e_g") or 0.0)
+    for run in runs:
+        shown = part(run)
+        shown["runs"] += 1
+        shown["samples"] += int(run.get("samples") or 0)
+        if run.get("samples"):
+            shown["samples_energy_j"] += float(run.get("energy_j") or 0.0)
+    return list(parts.values())
 
 
 LEADERBOARD_SORT_KEYS = {

@@ -323,3 +323,79 @@ def test_leaderboard_folds_sums_of_runs_per_group():
         ("m1", 5),
         ("m2", 1),
     ]
+
+
+def test_time_ranges_presets_custom_dates_and_their_address():
+    """A preset ends now; custom days (to: the whole day) win over a preset; both go into the
+    address, with the page's other parameters first."""
+    now = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
+    assert params.time_range("7d", None, None, now) == (now - timedelta(days=7), None, [])
+    assert params.time_range("all", None, "", now) == (None, None, [])
+    assert params.time_range("7d", "2026-06-01", "2026-06-02", now) == (
+        datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 6, 3, tzinfo=UTC), []
+    )  # fmt: skip
+    assert params.time_range("7d", "2026-02-30", None, now) == (
+        None, None, ["from: '2026-02-30' is not a date; use YYYY-MM-DD (UTC)."]
+    )  # fmt: skip
+    assert params.range_search([("group", "model")], "30d", None, None) == (
+        "?group=model&range=30d"
+    )
+    assert params.range_search([("group", "user")], "custom", "2026-06-01", "2026-06-02") == (
+        "?group=user&from=2026-06-01&to=2026-06-02"
+    )
+    assert params.range_search([], None, None, None) == ""
+    assert params.compare_search(["a b", "c,d", "a b"]) == "?runs=a%20b,c%2Cd"
+    assert params.compare_search([]) == ""
+
+
+def test_range_controls_stay_consistent():
+    """A preset clears the dates; a date picked makes the range custom; clearing both falls
+    back to all time."""
+    from dash_app.pages import common
+
+    assert common.sync_range("fleet-range", "7d", "2026-06-01", None) == ("7d", None, None)
+    assert common.sync_range("fleet-dates", "7d", "2026-06-01", None) == (
+        "custom", "2026-06-01", None
+    )  # fmt: skip
+    assert common.sync_range("fleet-dates", "custom", None, None) == ("all", None, None)
+
+
+def test_granularity_follows_the_range():
+    """Hours up to two days, days up to two months, weeks beyond; buckets start on the hour,
+    the day or the Monday."""
+    assert [figures.granularity(timedelta(days=d)) for d in (1, 2, 7, 30, 90)] == [
+        "hour", "hour", "day", "day", "week"
+    ]  # fmt: skip
+    assert figures.granularity(None) == "week"
+    at = datetime(2026, 6, 10, 13, 45, tzinfo=UTC)  # a Wednesday
+    assert [figures.bucket_start(at, size) for size in ("hour", "day", "week")] == [
+        datetime(2026, 6, 10, 13, tzinfo=UTC),
+        datetime(2026, 6, 10, tzinfo=UTC),
+        datetime(2026, 6, 8, tzinfo=UTC),
+    ]
+    rollups = [
+        {"user_id": "a", "period_start": at, "energy_j": 3600.0},
+        {"user_id": "a", "period_start": at + timedelta(hours=3), "energy_j": 3600.0},
+    ]
+    daily = figures.fleet_figure(rollups, "user_id", "energy_j", None, "day")
+    assert (list(daily.data[0].x), list(daily.data[0].y)) == (
+        [datetime(2026, 6, 10, 12, tzinfo=UTC)], [2.0]
+    )  # fmt: skip
+    assert daily.layout.title.text == "Energy per day by user"
+
+
+def test_leaderboard_parts_over_a_range():
+    """Energy and CO2e from the range's rollups; runs counted once each; efficiency from the
+    runs' own totals where they report samples."""
+    rollups = [
+        {"user_id": "a", "model": "m", "region": "SE", "energy_j": 100.0, "co2e_g": 1.0},
+        {"user_id": "a", "model": "m", "region": "SE", "energy_j": 50.0, "co2e_g": 0.5},
+    ]
+    runs = [
+        {"user_id": "a", "model": "m", "region": "SE", "samples": 10, "energy_j": 400.0},
+        {"user_id": "a", "model": "m", "region": "SE", "samples": 0, "energy_j": 9.0},
+    ]
+    assert figures.range_parts(rollups, runs) == [
+        {"user_id": "a", "model": "m", "region": "SE", "runs": 2, "energy_j": 150.0,
+         "co2e_g": 1.5, "samples": 10, "samples_energy_j": 400.0}
+    ]  # fmt: skip

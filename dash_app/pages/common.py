@@ -8,7 +8,7 @@ from dash import dcc, html
 from dash.dash_table.DataTable import DataTable
 from pymongo.errors import PyMongoError
 
-from dash_app import checks, marks
+from dash_app import checks, marks, params
 
 EMPTY_FLEET = "No runs yet: start a trainer, or `make demo` for a simulated fleet."
 TABLE_STYLE: dict[str, Any] = {
@@ -112,6 +112,60 @@ def export_buttons(prefix: str, label: str = "Export") -> html.Div:
 def export_format(triggered_id: object) -> str:
     """``"csv"`` or ``"json"`` from the id of the export button pressed."""
     return "json" if str(triggered_id).endswith("-json") else "csv"
+
+
+def range_controls(
+    prefix: str, query: dict[str, list[str]], default: str
+) -> tuple[html.Div, list[str]]:
+    """A time range: presets (``<prefix>-range``) and a custom range of days with date pickers
+    (``<prefix>-dates``), from the address's ``range``, ``from`` and ``to``; and the messages
+    about what the address got wrong. ``sync_range`` keeps the two consistent."""
+    options = [*params.RANGES, params.ALL_TIME, params.CUSTOM]
+    range_key, problem = params.choice(query, "range", options, default)
+    since = next(iter(query.get("from") or []), None)
+    until = next(iter(query.get("to") or []), None)
+    if since or until:
+        range_key = params.CUSTOM
+    controls = html.Div(
+        [
+            html.Label("Range", htmlFor=f"{prefix}-range"),
+            dcc.Dropdown(
+                id=f"{prefix}-range",
+                options=[{"label": params.RANGE_LABELS[k], "value": k} for k in options],
+                value=range_key,
+                clearable=False,
+                searchable=False,
+                style={"width": "200px"},
+            ),
+            dcc.DatePickerRange(
+                id=f"{prefix}-dates",
+                start_date=since[:10] if since else None,
+                end_date=until[:10] if until else None,
+                display_format="YYYY-MM-DD",
+                start_date_placeholder_text="from",
+                end_date_placeholder_text="to",
+                clearable=True,
+                minimum_nights=0,
+            ),
+        ],
+        className="range-controls",
+        style={"display": "flex", "gap": "8px", "alignItems": "center", "flexWrap": "wrap"},
+    )
+    return controls, [problem] if problem else []
+
+
+def sync_range(
+    triggered: object, range_key: object, since: object, until: object
+) -> tuple[object, object, object]:
+    """(range, from, to) after a person's change: a preset clears the dates, a date picked sets
+    the range to custom."""
+    if str(triggered).endswith("-range"):
+        if range_key == params.CUSTOM:
+            return range_key, since, until
+        return range_key, None, None
+    if since or until:
+        return params.CUSTOM, since, until
+    return params.ALL_TIME if range_key == params.CUSTOM else range_key, since, until
 
 
 def db_error(exc: Exception) -> str:

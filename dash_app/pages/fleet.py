@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import plotly.graph_objects as go
-from dash import Dash, Input, Output, dcc, html
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from pymongo.database import Database
 
-from dash_app import data, figures, liveness, marks, params, units
+from dash_app import checks, data, figures, liveness, marks, params, units
 from dash_app.pages import common
 from dash_app.settings import DashSettings
 
@@ -35,34 +35,36 @@ TOP_COLUMNS = [
 
 def layout(route: params.Route) -> html.Div:
     group, group_msg = params.choice(route.query, "group", list(params.GROUPS), "user")
-    ranges = [*params.RANGES, params.ALL_TIME]
-    range_key, range_msg = params.choice(route.query, "range", ranges, "7d")
+    ranges, range_msgs = common.range_controls("fleet", route.query, "7d")
+    known = {"group", "range", "from", "to"}
+    unknown = [f"Unknown parameter {key!r}; known: {', '.join(sorted(known))}."
+               for key in sorted(set(route.query) - known)]  # fmt: skip
     return html.Div(
         [
             html.H2("Fleet"),
-            common.message([m for m in (group_msg, range_msg) if m]),
+            common.message([m for m in (group_msg, *range_msgs, *unknown) if m]),
             html.Div(id="fleet-message"),
             html.Div(id="fleet-cards"),
             html.Div(
                 [
-                    html.Label("Stack by "),
+                    html.Label("Stack by", htmlFor="fleet-group"),
                     dcc.Dropdown(
                         id="fleet-group",
                         options=[{"label": k, "value": k} for k in params.GROUPS],
                         value=group,
                         clearable=False,
-                        style={"width": "160px"},
+                        searchable=False,
+                        style={"width": "140px"},
                     ),
-                    html.Label(" over "),
-                    dcc.Dropdown(
-                        id="fleet-range",
-                        options=[{"label": k, "value": k} for k in ranges],
-                        value=range_key,
-                        clearable=False,
-                        style={"width": "120px"},
-                    ),
+                    ranges,
                 ],
-                style={"display": "flex", "gap": "8px", "alignItems": "center", "margin": "8px 0"},
+                style={
+                    "display": "flex",
+                    "gap": "8px",
+                    "alignItems": "center",
+                    "margin": "8px 0",
+                    "flexWrap": "wrap",
+                },
             ),
             common.graph("fleet-energy"),
             common.graph("fleet-co2e"),
@@ -97,15 +99,17 @@ def view(
     now: datetime,
     settings: DashSettings | None = None,
     sort_by: object = None,
+    dates: tuple[object, object] = (None, None),
 ) -> FleetView:
+    """What the page shows; the charts over the range (a preset, or ``dates``: custom from and
+    to), the cards over their own periods."""
     settings = settings or DashSettings()
     group_field = params.GROUPS[params.known(group, "group", params.GROUPS, "user")]
-    ranges = [*params.RANGES, params.ALL_TIME]
-    since = params.since(params.known(range_key, "range", ranges, params.ALL_TIME), now)
+    since, until, range_messages = params.time_range(range_key, *dates, now)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     week = today - timedelta(days=today.weekday())
     chart_since = min(s for s in (since, week, today) if s is not None) if since else None
-    rollups = data.rollups_since(db, chart_since, now + CLOCK_AHEAD)
+    rollups = data.rollups_since(db, chart_since, max(now, until or now) + CLOCK_AHEAD)
     runs_energy_j, _, run_count = data.all_time_totals(db)
     energy_all_j, co2e_all_g = data.rollup_totals(db)
     stale_after = timedelta(seconds=settings.stale_after_s)
@@ -156,12 +160,12 @@ def view(
         ]
     )
     rows = figures.run_rows(data.top_runs(db), now, settings)
-    size = figures.granularity(now - since if since is not None else None)
+    size = figures.granularity((until or now) - since if since is not None else None)
     return FleetView(
-        message="" if run_count else common.EMPTY_FLEET,
+        message=" ".join([*range_messages, "" if run_count else common.EMPTY_FLEET]).strip(),
         cards=html.Div([totals, html.Div(pending, id="fleet-pending", className="card-note")]),
-        energy=figures.fleet_figure(rollups, group_field, "energy_j", since, size),
-        co2e=figures.fleet_figure(rollups, group_field, "co2e_g", since, size),
+        energy=figures.fleet_figure(rollups, group_field, "energy_j", since, size, until),
+        co2e=figures.fleet_figure(rollups, group_field, "co2e_g", since, size, until),
         top=figures.sorted_rows(rows, sort_by, [key for key, _ in TOP_COLUMNS]),
         health=_health(data.health(db)),
     )
@@ -217,13 +221,21 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
         Input("refresh", "n_intervals"),
         Input("fleet-group", "value"),
         Input("fleet-range", "value"),
+        Input("fleet-dates", "start_date"),
+        Input("fleet-dates", "end_date"),
         Input("fleet-top", "sort_by"),
     )
     def refresh(
-        _n: int | None, group: str, range_key: str, sort_by: object
+        _n: int | None,
+        group: str,
+        range_key: str,
+        since: object,
+        until: object,
+        sort_by: object,
     ) -> tuple[html.Div, Any, go.Figure, go.Figure, list[dict[str, Any]], Any]:
         try:
-            shown = view(db, group, range_key, common.now(), settings, sort_by)
+            now = common.now()
+            shown = view(db, group, range_key, now, settings, sort_by, (since, until))
         except common.FAILURES as exc:
             blank = figures.empty_figure("No data")
             return common.message(common.failure(exc)), [], blank, blank, [], []
@@ -235,3 +247,37 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
             shown.top,
             shown.health,
         )
+
+    @app.callback(
+        Output("fleet-range", "value"),
+        Output("fleet-dates", "start_date"),
+        Output("fleet-dates", "end_date"),
+        Input("fleet-range", "value"),
+        Input("fleet-dates", "start_date"),
+        Input("fleet-dates", "end_date"),
+        prevent_initial_call=True,
+    )
+    def sync(range_key: object, since: object, until: object) -> tuple[object, object, object]:
+        return common.sync_range(ctx.triggered_id, range_key, since, until)
+
+    # Only a person's change writes the address (group and range), one history entry each.
+    @app.callback(
+        Output("url", "search", allow_duplicate=True),
+        Output("url-written", "data", allow_duplicate=True),
+        Input("fleet-group", "value"),
+        Input("fleet-range", "value"),
+        Input("fleet-dates", "start_date"),
+        Input("fleet-dates", "end_date"),
+        State("url", "search"),
+        prevent_initial_call=True,
+    )
+    def write_address(
+        group: object, range_key: object, since: object, until: object, current: object
+    ) -> tuple[Any, Any]:
+        try:
+            search = params.range_search([("group", group)], range_key, since, until)
+        except checks.InvalidInput:
+            return no_update, no_update
+        if search == (current or ""):
+            return no_update, no_update
+        return search, search

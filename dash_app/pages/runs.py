@@ -48,6 +48,15 @@ def export_columns(settings: DashSettings) -> list[str]:
     ]  # fmt: skip
 
 
+def _date_or_none(text: str, name: str, messages: list[str]) -> str | None:
+    """``text``'s day (``YYYY-MM-DD``) for a date picker, or ``None`` with a message when it is
+    not a date."""
+    at, problem = params.parse_date(text, name)
+    if problem:
+        messages.append(problem)
+    return f"{at:%Y-%m-%d}" if at is not None else None
+
+
 def layout(route: params.Route) -> html.Div:
     values, messages = params.url_filter_values(route.query)
     since = (route.query.get("from") or [""])[0]
@@ -64,8 +73,17 @@ def layout(route: params.Route) -> html.Div:
         for key in data.FILTER_FIELDS
     ]
     filters += [
-        dcc.Input(id="runs-from", value=since, placeholder="from YYYY-MM-DD", debounce=True),
-        dcc.Input(id="runs-to", value=until, placeholder="to YYYY-MM-DD", debounce=True),
+        dcc.DatePickerRange(
+            id="runs-dates",
+            # A malformed date in the address is reported above and not given to the picker.
+            start_date=_date_or_none(since, "from", messages),
+            end_date=_date_or_none(until, "to", messages),
+            display_format="YYYY-MM-DD",
+            start_date_placeholder_text="active from",
+            end_date_placeholder_text="to",
+            clearable=True,
+            minimum_nights=0,
+        ),
     ]
     return html.Div(
         [
@@ -133,8 +151,8 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
         Output("runs-count", "children"),
         *(Output(f"runs-filter-{key}", "options") for key in keys),
         Input("refresh", "n_intervals"),
-        Input("runs-from", "value"),
-        Input("runs-to", "value"),
+        Input("runs-dates", "start_date"),
+        Input("runs-dates", "end_date"),
         Input("runs-table", "sort_by"),
         *(Input(f"runs-filter-{key}", "value") for key in keys),
     )
@@ -162,8 +180,8 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
     @app.callback(
         Output("url", "search", allow_duplicate=True),
         Output("url-written", "data", allow_duplicate=True),
-        Input("runs-from", "value"),
-        Input("runs-to", "value"),
+        Input("runs-dates", "start_date"),
+        Input("runs-dates", "end_date"),
         *(Input(f"runs-filter-{key}", "value") for key in keys),
         State("url", "search"),
         prevent_initial_call=True,
@@ -183,8 +201,8 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
         Output("runs-export-message", "children"),
         Input("runs-export-csv", "n_clicks"),
         Input("runs-export-json", "n_clicks"),
-        State("runs-from", "value"),
-        State("runs-to", "value"),
+        State("runs-dates", "start_date"),
+        State("runs-dates", "end_date"),
         *(State(f"runs-filter-{key}", "value") for key in keys),
         State("runs-table", "sort_by"),
         prevent_initial_call=True,

@@ -148,6 +148,16 @@ def test_every_page_with_a_filter_and_a_run_opened(services, page):
         expect(page.locator("#fleet-top")).to_contain_text("run-a")
         expect(page.locator("#fleet-legend")).to_contain_text("† priced at the world-average")
         shots_at_widths(page, "fleet")
+        # Group and range go into the address; the bars follow the range (days over 30 days).
+        page.locator("#fleet-group").click()
+        pick(page, "model")
+        expect(page).to_have_url(re.compile(r"/\?group=model&range=7d$"))
+        page.locator("#fleet-range").click()
+        pick(page, "last 30 days")
+        expect(page).to_have_url(re.compile(r"/\?group=model&range=30d$"))
+        page.reload()
+        expect(page.locator("#fleet-energy")).to_contain_text("Energy per day by model")
+        expect(page.locator("#fleet-energy .legendtext").first).to_have_text("bert-base")
 
         page.click("#nav-runs")
         expect(page.locator("#runs-count")).to_have_text("2 runs")
@@ -227,6 +237,10 @@ def test_every_page_with_a_filter_and_a_run_opened(services, page):
         expect(page.locator("#leaders-user_id")).to_contain_text("alice")
         expect(page.locator("#leaders-region")).to_contain_text("381")
         shots_at_widths(page, "leaderboards")
+        page.locator("#leaders-range").click()
+        pick(page, "last 7 days")
+        expect(page).to_have_url(re.compile(r"/leaderboards\?range=7d$"))
+        expect(page.locator("#leaders-user_id")).to_contain_text("alice")
         with page.expect_download() as exported:
             page.click("#leaders-model-export-csv")
         assert re.fullmatch(
@@ -271,9 +285,9 @@ def test_empty_database_and_bad_addresses(services, page):
             "No run with id 'nope': open one from the Runs page."
         )
         page.goto(url + "/runs?from=2026-13-45&colour=red")
-        expect(page.locator("#runs-message")).to_contain_text(
-            "from: '2026-13-45' is not a date; use YYYY-MM-DD (UTC)."
-        )
+        expect(
+            page.get_by_text("from: '2026-13-45' is not a date; use YYYY-MM-DD (UTC).")
+        ).to_be_visible()
         expect(page.get_by_text("Unknown parameter 'colour'")).to_be_visible()
         shot(page, "runs-bad-date")
         page.goto(url + "/fleet/unknown")

@@ -247,6 +247,15 @@ def test_compare_and_leaderboards(db, commands):
         {"name": "bob", "runs": 1, "energy": "1.00 Wh", "co2e": "36.0 mg CO2e",
          "cost": "< 0.01 EUR", "wh_per_1k": "-", "g_per_kwh": "36"},
     ]  # fmt: skip
+    # Over a range: the hour from 12:00 holds run-a's rollup and activity only.
+    message, boards = leaderboards.view(
+        db, None, (), "custom", ("2026-06-10T12:00", "2026-06-10T13:00"), NOW
+    )
+    assert [(r["name"], r["runs"], r["energy"]) for r in boards[0]] == [("alice", 1, "6.00 Wh")]
+    message, boards = leaderboards.view(db, None, (), "7d", (None, None), NOW)
+    assert [(r["name"], r["runs"]) for r in boards[0]] == [("alice", 1), ("bob", 1)]
+    message, boards = leaderboards.view(db, None, (), "custom", ("2020-01-01", "2020-01-02"), NOW)
+    assert (message, boards[0]) == ("No energy measured in this range.", [])
     board = leaderboards.export(db, "user_id", None, "csv", NOW)
     assert board["filename"] == "joulestream-leaderboard-users-20260610T123020Z.csv"
     assert board["content"].split("\r\n")[:2] == [
