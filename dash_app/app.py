@@ -13,13 +13,14 @@ Served by gunicorn (``wsgi.py``, ``serve.py``), never by Dash's development serv
 server refuses large requests and sends security headers (``headers.py``).
 """
 
-from dash import Dash, Input, Output, State, ctx, dcc, html
+import dash_mantine_components as dmc  # type: ignore[import-untyped]  # ships no type information
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 from pymongo import MongoClient
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
-from dash_app import checks, data, headers, params
+from dash_app import checks, data, headers, params, theme
 from dash_app.pages import compare, fleet, leaderboards, run, runs
 from dash_app.settings import DashSettings
 from dash_app.settings import from_env as settings_from_env
@@ -39,28 +40,57 @@ NAV = [
 ]
 
 
-def layout(refresh_ms: int) -> html.Div:
-    return html.Div(
+def navigation() -> html.Header:
+    """The bar on every page: the name, the pages, and the dark-mode switch."""
+    return html.Header(
+        dmc.Group(
+            [
+                dmc.Group(
+                    [
+                        html.B("joulestream", style={"fontSize": "18px"}),
+                        html.Nav(
+                            [
+                                dcc.Link(
+                                    label,
+                                    href=href,
+                                    id=f"nav-{label.lower()}",
+                                    className="nav-link",
+                                )
+                                for href, label in NAV
+                            ],
+                            style={"display": "flex", "gap": "4px"},
+                        ),
+                    ],
+                    gap="lg",
+                ),
+                dmc.Switch(id="theme-dark", label="Dark mode", checked=False, size="sm"),
+            ],
+            justify="space-between",
+            px="md",
+            py="xs",
+        ),
+        className="js-header",
+    )
+
+
+def layout(refresh_ms: int) -> dmc.MantineProvider:
+    return dmc.MantineProvider(
         [
             # "callback-nav": a callback that sets the address changes it without a reload.
             dcc.Location(id="url", refresh="callback-nav"),
             # The address query a page wrote itself (see the module's docstring).
             dcc.Store(id="url-written", data=None),
+            # The dark-mode choice, kept in the browser across visits.
+            dcc.Store(id="theme-choice", storage_type="local"),
             dcc.Interval(id="refresh", interval=refresh_ms),
-            html.Div(
-                [html.B("joulestream", style={"marginRight": "18px"})]
-                + [
-                    dcc.Link(
-                        label, href=href, style={"marginRight": "14px"}, id=f"nav-{label.lower()}"
-                    )
-                    for href, label in NAV
-                ],
-                style={"padding": "8px 0", "borderBottom": "1px solid #ddd"},
+            navigation(),
+            html.Main(
+                dmc.Container([html.Div(id="banner"), html.Div(id="page")], size="xl", py="sm"),
             ),
-            html.Div(id="banner"),
-            html.Div(id="page"),
         ],
-        style={"maxWidth": "1200px", "margin": "auto", "fontFamily": "sans-serif"},
+        id="theme-provider",
+        theme=theme.THEME,
+        forceColorScheme="light",
     )
 
 
@@ -122,6 +152,28 @@ def create_app(
         if set(ctx.triggered_prop_ids) == {"url.search"} and (search or "") == (written or ""):
             raise PreventUpdate
         return page(pathname, search), search or ""
+
+    # The switch, the stored choice and the provider's scheme: the choice sets the switch when
+    # the page loads, the switch sets the choice and the scheme.
+    @app.callback(
+        Output("theme-dark", "checked"),
+        Input("theme-choice", "modified_timestamp"),
+        State("theme-choice", "data"),
+    )
+    def restore_theme(_at: int | None, stored: object) -> bool:
+        return stored == "dark"
+
+    @app.callback(
+        Output("theme-provider", "forceColorScheme"),
+        Output("theme-choice", "data"),
+        Input("theme-dark", "checked"),
+        State("theme-choice", "data"),
+        prevent_initial_call=True,
+    )
+    def switch_theme(dark: object, stored: object) -> tuple[str, object]:
+        chosen = theme.scheme(dark)
+        # Writing the same choice again would set the switch again, and so on.
+        return chosen, (no_update if stored == chosen else chosen)
 
     @app.callback(Output("banner", "children"), Input("refresh", "n_intervals"))
     def refresh_banner(_n: int | None) -> html.Div:

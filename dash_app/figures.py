@@ -11,18 +11,29 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from dash_app import checks, escape, liveness, marks, units
+from dash_app import checks, escape, liveness, marks, theme, units
 from dash_app.settings import DashSettings
 
 Document = dict[str, Any]
 COMPONENTS = (("gpu_energy_j", "GPU"), ("cpu_energy_j", "CPU"), ("ram_energy_j", "RAM"))
-MARGIN = {"l": 60, "r": 20, "t": 50, "b": 50}
+MARGIN = {"l": 60, "r": 20, "t": 80, "b": 50}
+
+
+# The Plotly template matching the components (``theme``), on transparent backgrounds so that
+# the dark mode's stylesheet can recolour a figure drawn once for every viewer.
+STYLE = {
+    "template": theme.TEMPLATE,
+    "paper_bgcolor": "rgba(0,0,0,0)",
+    "plot_bgcolor": "rgba(0,0,0,0)",
+    "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+}
 
 
 def empty_figure(message: str) -> go.Figure:
     """A blank chart that says why it is blank."""
     figure = go.Figure()
     figure.update_layout(
+        **STYLE,
         title=message,
         xaxis={"visible": False},
         yaxis={"visible": False},
@@ -34,8 +45,9 @@ def empty_figure(message: str) -> go.Figure:
 
 def _layout(figure: go.Figure, title: str, x: str, y: str, **extra: Any) -> go.Figure:  # noqa: ANN401
     figure.update_layout(
-        title=title, xaxis_title=x, yaxis_title=y, margin=MARGIN, height=360, **extra
+        **STYLE, title=title, xaxis_title=x, yaxis_title=y, margin=MARGIN, height=360
     )
+    figure.update_layout(**extra)
     return figure
 
 

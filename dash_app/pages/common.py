@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
+import dash_mantine_components as dmc  # type: ignore[import-untyped]  # ships no type information
 import plotly.graph_objects as go
 from dash import dcc, html
 from dash.dash_table.DataTable import DataTable
@@ -25,24 +26,20 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def card(title: str, value: str, note: str = "", card_id: str | None = None) -> html.Div:
+def card(title: str, value: str, note: str = "", card_id: str | None = None) -> Any:  # noqa: ANN401
+    """A figure with its title and a note under it, on a Mantine paper."""
     children = [
         html.Div(title, className="card-title"),
         html.Div(value, className="card-value"),
         html.Div(note, className="card-note"),
     ]
-    style = {
-        "border": "1px solid #ddd",
-        "borderRadius": "6px",
-        "padding": "8px 12px",
-        "minWidth": "150px",
-    }
-    if card_id is None:
-        return html.Div(children, style=style)
-    return html.Div(children, style=style, id=card_id)
+    kwargs: dict[str, Any] = {"id": card_id} if card_id else {}
+    return dmc.Paper(
+        children, withBorder=True, shadow="xs", p="sm", style={"minWidth": "160px"}, **kwargs
+    )
 
 
-def cards(children: list[html.Div]) -> html.Div:
+def cards(children: list[Any]) -> html.Div:
     return html.Div(children, style={"display": "flex", "flexWrap": "wrap", "gap": "10px"})
 
 

@@ -178,7 +178,7 @@ def _totals_card(
     flags: marks.Flags,
     settings: DashSettings,
     card_id: str | None = None,
-) -> html.Div:
+) -> Any:  # noqa: ANN401
     cost = units.money(settings.cost(energy_j), settings.currency)
     equivalents = units.equivalents(energy_j, co2e_g)
     return common.card(

@@ -385,3 +385,65 @@ def test_names_written_as_links_or_formulas_are_shown_as_text(services, page):
         expect(page.locator("#compare-message")).to_have_text("")
         assert links_elsewhere(page) == []
         shot(page, "hostile-compare")
+
+
+AXE_VERSION = "4.14.1"
+AXE = (
+    Path(__file__).resolve().parents[2] / ".joulestream" / "npm" / f"axe-core-{AXE_VERSION}.min.js"
+)
+SERIOUS = ("serious", "critical")
+
+
+def axe_violations(page: Page) -> list[str]:
+    """The page's serious and critical accessibility violations as axe-core reports them:
+    ``rule: target`` per element."""
+    page.add_script_tag(path=str(AXE))
+    found: list[str] = page.evaluate(
+        """async (impacts) => {
+            const result = await axe.run(document, {resultTypes: ['violations']});
+            return result.violations.filter(v => impacts.includes(v.impact)).flatMap(
+                v => v.nodes.map(n => `${v.id} (${v.impact}): ${n.target.join(' ')}`));
+        }""",
+        list(SERIOUS),
+    )
+    return found
+
+
+@pytest.mark.skipif(
+    not AXE.exists(),
+    reason=f"needs axe-core: cd .joulestream/npm && npm pack axe-core@{AXE_VERSION} and "
+    f"extract package/axe.min.js as axe-core-{AXE_VERSION}.min.js",
+)
+def test_no_serious_accessibility_violation_on_any_page(services, browser):
+    """axe-core finds no serious or critical violation on any page, light or dark. axe is
+    injected as a script, so this context alone bypasses the page's policy."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    found: dict[str, list[str]] = {}
+    try:
+        with (
+            seeded_database(services.mongo_uri, datetime.now(UTC), Commands()) as db,
+            serving(db) as url,
+        ):
+            pages = {
+                "fleet": ("/", "#fleet-active .card-value"),
+                "runs": ("/runs", "#runs-table td"),
+                "run": ("/run/run-a", "#run-energy .card-value"),
+                "compare": ("/compare?runs=run-a,run-b", "#compare-co2e .legendtext"),
+                "leaderboards": ("/leaderboards", "#leaders-user_id td"),
+            }
+            for dark in (False, True):
+                for name, (path, ready) in pages.items():
+                    page.goto(url + path)
+                    if dark:
+                        page.locator("#theme-dark").check()
+                    expect(page.locator(ready).first).to_be_visible()
+                    page.wait_for_timeout(500)
+                    found[f"{name}{' (dark)' if dark else ''}"] = axe_violations(page)
+                    if dark:
+                        shot(page, f"{name}-dark-1280")
+                        page.locator("#theme-dark").uncheck()
+    finally:
+        context.close()
+    assert found == {name: [] for name in found}
