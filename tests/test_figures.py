@@ -358,6 +358,11 @@ def test_range_controls_stay_consistent():
         "custom", "2026-06-01", None
     )  # fmt: skip
     assert common.sync_range("fleet-dates", "custom", None, None) == ("all", None, None)
+    zoom = {"xaxis.range[0]": "2026-06-03 10:12:00.5", "xaxis.range[1]": "2026-06-05 01:00"}
+    assert common.zoomed_days(zoom) == ("2026-06-03", "2026-06-05")
+    assert common.zoomed_days({"xaxis.autorange": True}) is None
+    assert common.zoomed_days({"xaxis.range[0]": {"$ne": 1}, "xaxis.range[1]": "x"}) is None
+    assert common.zoomed_days({"xaxis.range[0]": "bogus-date", "xaxis.range[1]": "x"}) is None
 
 
 def test_granularity_follows_the_range():

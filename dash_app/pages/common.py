@@ -165,6 +165,22 @@ def sync_range(
     return params.ALL_TIME if range_key == params.CUSTOM else range_key, since, until
 
 
+def zoomed_days(relayout: object) -> tuple[str, str] | None:
+    """The days a zoom on a time axis spans (Plotly's ``relayoutData``:
+    ``{"xaxis.range[0]": "2026-06-03 10:12:00", "xaxis.range[1]": …}``), as ``YYYY-MM-DD``
+    for the date pickers; ``None`` for anything else (a reset, a legend click, a hand-made
+    value)."""
+    if not isinstance(relayout, dict):
+        return None
+    start, end = relayout.get("xaxis.range[0]"), relayout.get("xaxis.range[1]")
+    if not isinstance(start, str) or not isinstance(end, str):
+        return None
+    days = start[:10], end[:10]
+    if any(params.parse_date(day, "zoom")[1] for day in days):
+        return None
+    return days
+
+
 def db_error(exc: Exception) -> str:
     return f"MongoDB did not answer ({type(exc).__name__}); showing nothing until it does."
 

@@ -255,9 +255,20 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
         Input("fleet-range", "value"),
         Input("fleet-dates", "start_date"),
         Input("fleet-dates", "end_date"),
+        Input("fleet-energy", "relayoutData"),
+        Input("fleet-co2e", "relayoutData"),
         prevent_initial_call=True,
     )
-    def sync(range_key: object, since: object, until: object) -> tuple[object, object, object]:
+    def sync(
+        range_key: object, since: object, until: object, *zooms: object
+    ) -> tuple[object, object, object]:
+        # A zoom on either chart picks its days as a custom range (rollups are hourly and the
+        # pickers take days, so a zoom within a day shows that day).
+        if str(ctx.triggered_id) in ("fleet-energy", "fleet-co2e"):
+            days = common.zoomed_days(zooms[0 if ctx.triggered_id == "fleet-energy" else 1])
+            if days is None:
+                return no_update, no_update, no_update
+            return params.CUSTOM, *days
         return common.sync_range(ctx.triggered_id, range_key, since, until)
 
     # Only a person's change writes the address (group and range), one history entry each.
