@@ -13,18 +13,18 @@ Served by gunicorn (``wsgi.py``, ``serve.py``), never by Dash's development serv
 server refuses large requests and sends security headers (``headers.py``).
 """
 
-import os
-
-from dash import Dash, Input, Output, State, ctx, dcc, html
+import dash_mantine_components as dmc  # type: ignore[import-untyped]  # ships no type information
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 from pymongo import MongoClient
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
-from joulestream.dash_app import checks, data, headers, params
+from joulestream.dash_app import checks, data, headers, params, theme
 from joulestream.dash_app.pages import compare, fleet, leaderboards, run, runs
+from joulestream.dash_app.settings import DashSettings
+from joulestream.dash_app.settings import from_env as settings_from_env
 
-REFRESH_MS = 5_000
 PAGES = {
     "fleet": fleet,
     "runs": runs,
@@ -40,28 +40,57 @@ NAV = [
 ]
 
 
-def layout(refresh_ms: int = REFRESH_MS) -> html.Div:
-    return html.Div(
+def navigation() -> html.Header:
+    """The bar on every page: the name, the pages, and the dark-mode switch."""
+    return html.Header(
+        dmc.Group(
+            [
+                dmc.Group(
+                    [
+                        html.B("joulestream", style={"fontSize": "18px"}),
+                        html.Nav(
+                            [
+                                dcc.Link(
+                                    label,
+                                    href=href,
+                                    id=f"nav-{label.lower()}",
+                                    className="nav-link",
+                                )
+                                for href, label in NAV
+                            ],
+                            style={"display": "flex", "gap": "4px"},
+                        ),
+                    ],
+                    gap="lg",
+                ),
+                dmc.Switch(id="theme-dark", label="Dark mode", checked=False, size="sm"),
+            ],
+            justify="space-between",
+            px="md",
+            py="xs",
+        ),
+        className="js-header",
+    )
+
+
+def layout(refresh_ms: int) -> dmc.MantineProvider:
+    return dmc.MantineProvider(
         [
             # "callback-nav": a callback that sets the address changes it without a reload.
             dcc.Location(id="url", refresh="callback-nav"),
             # The address query a page wrote itself (see the module's docstring).
             dcc.Store(id="url-written", data=None),
+            # The dark-mode choice, kept in the browser across visits.
+            dcc.Store(id="theme-choice", storage_type="local"),
             dcc.Interval(id="refresh", interval=refresh_ms),
-            html.Div(
-                [html.B("joulestream", style={"marginRight": "18px"})]
-                + [
-                    dcc.Link(
-                        label, href=href, style={"marginRight": "14px"}, id=f"nav-{label.lower()}"
-                    )
-                    for href, label in NAV
-                ],
-                style={"padding": "8px 0", "borderBottom": "1px solid #ddd"},
+            navigation(),
+            html.Main(
+                dmc.Container([html.Div(id="banner"), html.Div(id="page")], size="xl", py="sm"),
             ),
-            html.Div(id="banner"),
-            html.Div(id="page"),
         ],
-        style={"maxWidth": "1200px", "margin": "auto", "fontFamily": "sans-serif"},
+        id="theme-provider",
+        theme=theme.THEME,
+        forceColorScheme="light",
     )
 
 
@@ -97,7 +126,14 @@ def banner(db: Database[data.Document]) -> html.Div:
     return html.Div()
 
 
-def create_app(db: Database[data.Document], refresh_ms: int = REFRESH_MS) -> Dash:
+def create_app(
+    db: Database[data.Document],
+    refresh_ms: int | None = None,
+    settings: DashSettings | None = None,
+) -> Dash:
+    """The app on ``db``; ``refresh_ms`` (tests) overrides the settings' refresh."""
+    settings = settings or DashSettings()
+    refresh_ms = settings.refresh_ms if refresh_ms is None else refresh_ms
     app = Dash(__name__, title="joulestream", suppress_callback_exceptions=True)
     app.layout = lambda: layout(refresh_ms)
 
@@ -117,12 +153,34 @@ def create_app(db: Database[data.Document], refresh_ms: int = REFRESH_MS) -> Das
             raise PreventUpdate
         return page(pathname, search), search or ""
 
+    # The switch, the stored choice and the provider's scheme: the choice sets the switch when
+    # the page loads, the switch sets the choice and the scheme.
+    @app.callback(
+        Output("theme-dark", "checked"),
+        Input("theme-choice", "modified_timestamp"),
+        State("theme-choice", "data"),
+    )
+    def restore_theme(_at: int | None, stored: object) -> bool:
+        return stored == "dark"
+
+    @app.callback(
+        Output("theme-provider", "forceColorScheme"),
+        Output("theme-choice", "data"),
+        Input("theme-dark", "checked"),
+        State("theme-choice", "data"),
+        prevent_initial_call=True,
+    )
+    def switch_theme(dark: object, stored: object) -> tuple[str, object]:
+        chosen = theme.scheme(dark)
+        # Writing the same choice again would set the switch again, and so on.
+        return chosen, (no_update if stored == chosen else chosen)
+
     @app.callback(Output("banner", "children"), Input("refresh", "n_intervals"))
     def refresh_banner(_n: int | None) -> html.Div:
         return banner(db)
 
     for module in PAGES.values():
-        module.register(app, db)
+        module.register(app, db, settings)
     headers.install(app)
     return app
 
@@ -138,10 +196,9 @@ def client(uri: str, username: str = "", password: str = "") -> MongoClient[data
 
 
 def app_from_env() -> Dash:
-    """The app on the database ``MONGODB_URI`` and ``MONGODB_DATABASE`` name, logged in as
-    ``MONGODB_USERNAME`` with ``MONGODB_PASSWORD`` when they are set."""
-    uri = os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017/")
-    database = os.environ.get("MONGODB_DATABASE", "joulestream")
-    username = os.environ.get("MONGODB_USERNAME", "")
-    password = os.environ.get("MONGODB_PASSWORD", "")
-    return create_app(client(uri, username, password)[database])
+    """The app as the environment configures it (``settings.from_env``): on the database
+    ``MONGODB_URI`` and ``MONGODB_DATABASE`` name, logged in as ``MONGODB_USERNAME`` with
+    ``MONGODB_PASSWORD`` when they are set."""
+    s = settings_from_env()
+    db = client(s.mongodb_uri, s.mongodb_username, s.mongodb_password)[s.mongodb_database]
+    return create_app(db, settings=s)

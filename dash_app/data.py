@@ -41,6 +41,26 @@ RUN_FIELDS = {
     "energy_j_per_sample": 1,
     "co2e_g_per_sample": 1,
     "power_w": 1,
+    "pue": 1,
+    "intensity_g_per_kwh": 1,
+    "intensity_fallback": 1,
+    "cpu_methods": 1,
+    "gpu_methods": 1,
+    "ram_methods": 1,
+}
+# What marks a run's CO2e (``marks.of_run``), and what a group of runs is folded by.
+FLAG_FIELDS = {
+    "_id": 0,
+    "run_id": 1,
+    "user_id": 1,
+    "model": 1,
+    "region": 1,
+    "started_at": 1,
+    "last_event_at": 1,
+    "intensity_fallback": 1,
+    "cpu_methods": 1,
+    "gpu_methods": 1,
+    "ram_methods": 1,
 }
 # The runs table's filters, as URL parameter → field of ``runs``.
 FILTER_FIELDS = {
@@ -68,6 +88,10 @@ WINDOW_FIELDS = {
     "ram_energy_j": 1,
     "energy_j": 1,
     "co2e_g": 1,
+    "pue": 1,
+    "intensity_g_per_kwh": 1,
+    "intensity_source": 1,
+    "intensity_fallback": 1,
 }
 MAX_RUNS = 5_000
 
@@ -185,6 +209,32 @@ def running_runs(db: Database[Document]) -> list[Document]:
     the Fleet page reads no ``windows``."""
     cursor = db.runs.find({"status": "running"}, RUN_FIELDS).sort("last_event_at", DESCENDING)
     return list(cursor.limit(MAX_RUNS))
+
+
+def lost_run_count(db: Database[Document]) -> int:
+    """Runs the job marked ``lost`` (index ``runs.status_1_last_event_at_-1``)."""
+    return len(list(db.runs.find({"status": "lost"}, {"_id": 1}).limit(MAX_RUNS)))
+
+
+def flagged_runs(db: Database[Document]) -> list[Document]:
+    """The runs whose CO2e carries a mark (``marks``): priced at the world average, or with a
+    component measured by a ``*_model`` estimate (a regular expression on an array matches any
+    of its elements). Few runs in a fleet that is priced and metered, so totals of many runs
+    get their marks without reading every run."""
+    estimated = [
+        {field: {"$regex": "_model$"}} for field in ("cpu_methods", "gpu_methods", "ram_methods")
+    ]
+    query = {"$or": [{"intensity_fallback": True}, *estimated]}
+    return list(db.runs.find(query, FLAG_FIELDS).limit(MAX_RUNS))
+
+
+def rollup_totals(db: Database[Document]) -> tuple[float, float]:
+    """(energy_j, co2e_g) of every rollup, summed by the server: the all-time total from the
+    same documents as the fleet's "today" and "this week"."""
+    totals = {"energy_j": {"$sum": "$energy_j"}, "co2e_g": {"$sum": "$co2e_g"}}
+    for row in db.rollups.aggregate([{"$group": {"_id": None, **totals}}]):
+        return float(row["energy_j"]), float(row["co2e_g"])
+    return 0.0, 0.0
 
 
 def all_time_totals(db: Database[Document]) -> tuple[float, float, int]:

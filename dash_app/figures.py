@@ -3,27 +3,37 @@
 Text from the documents (ids, names) goes through ``escape`` wherever something interprets it:
 the runs table's markdown, Plotly's labels, the CSV export."""
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from typing import Any
 
 import plotly.graph_objects as go
 
-from joulestream.dash_app import escape, units
+from joulestream.dash_app import checks, escape, liveness, marks, theme, units
+from joulestream.dash_app.settings import DashSettings
 
 Document = dict[str, Any]
 COMPONENTS = (("gpu_energy_j", "GPU"), ("cpu_energy_j", "CPU"), ("ram_energy_j", "RAM"))
-MARGIN = {"l": 60, "r": 20, "t": 50, "b": 50}
+MARGIN = {"l": 60, "r": 20, "t": 80, "b": 50}
+
+
+# The Plotly template matching the components (``theme``), on transparent backgrounds so that
+# the dark mode's stylesheet can recolour a figure drawn once for every viewer.
+STYLE = {
+    "template": theme.TEMPLATE,
+    "paper_bgcolor": "rgba(0,0,0,0)",
+    "plot_bgcolor": "rgba(0,0,0,0)",
+    "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+}
 
 
 def empty_figure(message: str) -> go.Figure:
     """A blank chart that says why it is blank."""
     figure = go.Figure()
     figure.update_layout(
+        **STYLE,
         title=message,
         xaxis={"visible": False},
         yaxis={"visible": False},
@@ -35,8 +45,9 @@ def empty_figure(message: str) -> go.Figure:
 
 def _layout(figure: go.Figure, title: str, x: str, y: str, **extra: Any) -> go.Figure:  # noqa: ANN401
     figure.update_layout(
-        title=title, xaxis_title=x, yaxis_title=y, margin=MARGIN, height=360, **extra
+        **STYLE, title=title, xaxis_title=x, yaxis_title=y, margin=MARGIN, height=360
     )
+    figure.update_layout(**extra)
     return figure
 
 
@@ -44,32 +55,114 @@ def _iso(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else ""
 
 
-def run_rows(runs: Iterable[Document]) -> list[Document]:
-    """Rows of the runs table: energy in kWh, CO2e in kg, times as UTC strings; the run id links
-    to its page (as literal text, to the encoded id)."""
+def _short_time(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value is not None else ""
+
+
+def cost_column(settings: DashSettings) -> str:
+    """The export's cost column, named by its currency: ``cost_eur``."""
+    return f"cost_{settings.currency.lower()}"
+
+
+def run_record(run: Document, now: datetime, settings: DashSettings) -> Document:
+    """One run as exports hold it: stored SI values, unit in every name, the marks as flags."""
+    flags = marks.of_run(run)
+    started, last = run.get("started_at"), run.get("last_event_at")
+    duration_s = (last - started).total_seconds() if started and last else None
+    energy_j = float(run.get("energy_j") or 0.0)
+    stale_after = timedelta(seconds=settings.stale_after_s)
+    return {
+        **{field: run.get(field) for field in RECORD_FIELDS},
+        "state": liveness.state(run, now, stale_after),
+        "started_at_utc": started,
+        "last_event_at_utc": last,
+        "finished_at_utc": run.get("finished_at"),
+        "duration_s": duration_s,
+        "energy_j": energy_j,
+        "mean_power_w": energy_j / duration_s if duration_s else None,
+        "co2e_g": float(run.get("co2e_g") or 0.0),
+        cost_column(settings): settings.cost(energy_j, run.get("region")),
+        "intensity_fallback": flags.fallback,
+        "energy_estimated": flags.estimate,
+    }
+
+
+RECORD_FIELDS = (
+    "run_id",
+    "user_id",
+    "project",
+    "model",
+    "dataset",
+    "framework",
+    "region",
+    "status",
+    "events",
+    "samples",
+    "pue",
+    "intensity_g_per_kwh",
+    "energy_j_per_sample",
+    "co2e_g_per_sample",
+)
+
+
+def run_rows(
+    runs: Iterable[Document], now: datetime | None = None, settings: DashSettings | None = None
+) -> list[Document]:
+    """Rows of the runs tables: the run's record (``run_record``, which sorting and exports
+    read) and what the table shows: energy, CO2e (marked) and cost in the unit each reaches,
+    the status with stale runs told apart, times as UTC minutes, the run id as a link (literal
+    text, to the encoded id)."""
+    settings = settings or DashSettings()
+    now = now or datetime.now(UTC)
+    stale_after = timedelta(seconds=settings.stale_after_s)
     rows = []
     for run in runs:
+        record = run_record(run, now, settings)
+        flags = marks.of_run(run)
         run_id = str(run.get("run_id"))
         rows.append(
             {
+                **record,
                 "id": run_id,  # DataTable's row id: selections follow the run
                 "run": escape.run_link(run_id),
-                "run_id": run_id,
-                "user_id": run.get("user_id"),
-                "project": run.get("project"),
-                "model": run.get("model"),
-                "dataset": run.get("dataset"),
-                "framework": run.get("framework"),
-                "region": run.get("region"),
-                "status": run.get("status"),
-                "events": run.get("events"),
-                "energy_kwh": round(units.kwh(float(run.get("energy_j") or 0.0)), 4),
-                "co2e_kg": round(float(run.get("co2e_g") or 0.0) / 1000.0, 4),
-                "started_at": _iso(run.get("started_at")),
-                "last_event_at": _iso(run.get("last_event_at")),
+                "status_shown": liveness.status_text(run, now, stale_after),
+                "energy": units.energy(record["energy_j"]),
+                "co2e": marks.marked(units.co2e(record["co2e_g"]), flags),
+                "cost": units.money(record[cost_column(settings)], settings.currency),
+                "started": _short_time(record["started_at_utc"]),
+                "last_event": _short_time(record["last_event_at_utc"]),
             }
         )
     return rows
+
+
+# A shown column → the value it sorts by (the raw number, not its text).
+SORT_KEYS = {
+    "run": "run_id",
+    "status_shown": "status_shown",
+    "energy": "energy_j",
+    "co2e": "co2e_g",
+    "started": "started_at_utc",
+    "last_event": "last_event_at_utc",
+}
+
+
+def sorted_rows(
+    rows: list[Document], sort_by: object, columns: list[str], keys: dict[str, str] | None = None
+) -> list[Document]:
+    """``rows`` in the order of a table's ``sort_by`` (the first column first), each shown
+    column sorted by its raw value (``keys``, ``SORT_KEYS`` by default; ``cost`` by whatever
+    cost column the rows have); an empty value goes last either way."""
+    keys = SORT_KEYS if keys is None else keys
+    ordered = list(rows)
+    for column, descending in reversed(checks.sort_by(sort_by, columns)):
+        field = keys.get(column, column)
+        if column == "cost" and ordered:
+            field = next((k for k in ordered[0] if k.startswith("cost_")), column)
+        present = [row for row in ordered if row.get(field) not in (None, "")]
+        empty = [row for row in ordered if row.get(field) in (None, "")]
+        ordered = sorted(present, key=lambda row: row[field], reverse=descending) + empty
+    return ordered
 
 
 def window_length_s(window: Document) -> float:
@@ -99,17 +192,56 @@ def power_now_w(running: Iterable[Document], since: datetime) -> tuple[float, in
     return watts, reporting
 
 
+# Time ticks by their spacing: never finer than a second ("09:59:59.9996" is no time to read).
+TIME_TICKS = [
+    {"dtickrange": [None, 60_000], "value": "%H:%M:%S"},
+    {"dtickrange": [60_000, 86_400_000], "value": "%H:%M"},
+    {"dtickrange": [86_400_000, None], "value": "%b %d"},
+]
+MIN_TIME_SPAN = timedelta(minutes=2)
+
+
+def _time_axis(figure: go.Figure, times: list[datetime]) -> None:
+    """Readable UTC time ticks; a span of less than two minutes (a young run, one window) is
+    widened around its points so that they do not sit on one edge of a sub-second axis."""
+    axis: Document = {"tickformatstops": TIME_TICKS, "hoverformat": "%Y-%m-%d %H:%M:%S"}
+    if times and max(times) - min(times) < MIN_TIME_SPAN:
+        middle = min(times) + (max(times) - min(times)) / 2
+        axis["range"] = [middle - MIN_TIME_SPAN / 2, middle + MIN_TIME_SPAN / 2]
+    figure.update_xaxes(**axis)
+
+
+def _mode(points: int) -> str:
+    """Markers where a line alone would be invisible (one or two points)."""
+    return "lines+markers" if points <= 2 else "lines"
+
+
 def power_figure(windows: list[Document]) -> go.Figure:
-    """Mean power per component per window, stacked, in W."""
+    """Mean power per component per window, stacked, in the unit the peak reaches."""
     if not windows:
-        return empty_figure("Power: no closed window yet")
+        return empty_figure("Power: no window yet (the first closes a minute after the start)")
+    peak_w = max(power_w(w) for w in windows)
+    factor, unit = units.unit_for(peak_w, units.POWER_UNITS)
     figure = go.Figure()
     ends = [w["window_end"] for w in windows]
     for field, label in COMPONENTS:
         figure.add_scatter(
-            x=ends, y=[power_w(w, field) for w in windows], name=label, stackgroup="power"
+            x=ends,
+            y=[power_w(w, field) / factor for w in windows],
+            name=label,
+            stackgroup="power",
+            mode=_mode(len(windows)),
         )
-    return _layout(figure, "Power per component", "window end (UTC)", "power (W)")
+    _time_axis(figure, ends)
+    figure.update_yaxes(rangemode="tozero")
+    return _layout(
+        figure, "Power per component (1-minute means)", "window end (UTC)", f"power ({unit})"
+    )
+
+
+def peak_power_w(windows: list[Document]) -> float | None:
+    """The highest one-window mean power: the run's peak as its windows resolve it."""
+    return max((power_w(w) for w in windows), default=None)
 
 
 def cumulative(windows: list[Document]) -> tuple[list[float], list[float]]:
@@ -119,21 +251,28 @@ def cumulative(windows: list[Document]) -> tuple[list[float], list[float]]:
     return energy_j, co2e_g
 
 
-def cumulative_figure(windows: list[Document]) -> go.Figure:
-    """Cumulative energy (kWh, left) and CO2e (kg, right) over time."""
+def cumulative_figure(windows: list[Document], flags: marks.Flags = marks.NONE) -> go.Figure:
+    """Cumulative energy over time, in the unit its total reaches; the CO2e at each point in
+    the hover. One axis: CO2e follows energy at the run's one intensity, so a second line
+    would only hide the first."""
     if not windows:
-        return empty_figure("Cumulative energy: no closed window yet")
+        return empty_figure("Cumulative energy: no window yet")
     energy_j, co2e_g = cumulative(windows)
+    factor, unit = units.unit_for(energy_j[-1], units.ENERGY_UNITS)
     ends = [w["window_end"] for w in windows]
     figure = go.Figure()
-    figure.add_scatter(x=ends, y=[units.kwh(e) for e in energy_j], name="energy (kWh)")
-    figure.add_scatter(x=ends, y=[g / 1000.0 for g in co2e_g], name="CO2e (kg)", yaxis="y2")
+    figure.add_scatter(
+        x=ends,
+        y=[e / factor for e in energy_j],
+        name="energy",
+        mode=_mode(len(windows)),
+        text=[marks.marked(units.co2e(g), flags) for g in co2e_g],
+        hovertemplate=f"%{{x}}<br>%{{y:.3g}} {unit}<br>%{{text}}<extra></extra>",
+    )
+    _time_axis(figure, ends)
+    figure.update_yaxes(rangemode="tozero")
     return _layout(
-        figure,
-        "Cumulative energy and CO2e (closed windows)",
-        "window end (UTC)",
-        "energy (kWh)",
-        yaxis2={"title": "CO2e (kg)", "overlaying": "y", "side": "right"},
+        figure, "Cumulative energy (CO2e in the hover)", "window end (UTC)", f"energy ({unit})"
     )
 
 
@@ -148,25 +287,32 @@ def epoch_co2e_g(epoch: Document, run: Document) -> float:
     return priced_co2e_g(float(epoch.get("energy_j") or 0.0), run, intensity)
 
 
-def epochs_figure(epochs: list[Document], run: Document) -> go.Figure:
-    """Energy per epoch in kWh, its CO2e in the hover text."""
+def epochs_figure(
+    epochs: list[Document], run: Document, flags: marks.Flags = marks.NONE
+) -> go.Figure:
+    """Energy per epoch in the unit the largest reaches, its CO2e as the bar's text."""
     if not epochs:
         return empty_figure("Energy per epoch: no epoch reported")
+    energies = [float(e.get("energy_j") or 0.0) for e in epochs]
+    factor, unit = units.unit_for(max(energies), units.ENERGY_UNITS)
     figure = go.Figure()
     figure.add_bar(
         x=[e["epoch"] for e in epochs],
-        y=[units.kwh(float(e.get("energy_j") or 0.0)) for e in epochs],
-        text=[units.co2e(epoch_co2e_g(e, run)) for e in epochs],
+        y=[e / factor for e in energies],
+        text=[marks.marked(units.co2e(epoch_co2e_g(e, run)), flags) for e in epochs],
         name="energy",
     )
     figure.update_xaxes(dtick=1)  # epochs are whole numbers
-    return _layout(figure, "Energy per epoch", "epoch", "energy (kWh)")
+    figure.update_yaxes(rangemode="tozero")
+    return _layout(figure, "Energy per epoch", "epoch", f"energy ({unit})")
 
 
 def progress_figure(windows: list[Document]) -> go.Figure:
-    """Loss and accuracy at the end of each window against the energy spent by then (kWh)."""
+    """Loss (and accuracy, on a 0-1 axis of its own only when reported) at the end of each
+    window against the energy spent by then, in the unit the total reaches."""
     energy_j, _ = cumulative(windows)
-    points = [(units.kwh(e), w) for e, w in zip(energy_j, windows, strict=True)]
+    factor, unit = units.unit_for(energy_j[-1] if energy_j else 0.0, units.ENERGY_UNITS)
+    points = [(e / factor, w) for e, w in zip(energy_j, windows, strict=True)]
     figure = go.Figure()
     for field in ("loss", "accuracy"):
         shown = [(x, w[field]) for x, w in points if w.get(field) is not None]
@@ -180,12 +326,19 @@ def progress_figure(windows: list[Document]) -> go.Figure:
             )
     if not figure.data:
         return empty_figure("Loss and accuracy: none reported")
+    figure.update_xaxes(rangemode="tozero")
+    figure.update_yaxes(rangemode="tozero")
+    extra: Document = {}
+    if any(trace.yaxis == "y2" for trace in figure.data):
+        extra["yaxis2"] = {
+            "title": "accuracy",
+            "overlaying": "y",
+            "side": "right",
+            "range": [0, 1],
+            "showgrid": False,
+        }
     return _layout(
-        figure,
-        "Loss and accuracy against energy spent",
-        "energy spent (kWh)",
-        "loss",
-        yaxis2={"title": "accuracy", "overlaying": "y", "side": "right"},
+        figure, "Loss and accuracy against energy spent", f"energy spent ({unit})", "loss", **extra
     )
 
 
@@ -194,38 +347,85 @@ def what_if_co2e_g(run: Document, intensity_g_per_kwh: float) -> float:
     return priced_co2e_g(float(run.get("energy_j") or 0.0), run, intensity_g_per_kwh)
 
 
+GRANULARITIES = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7)}
+
+
+def granularity(span: timedelta | None) -> str:
+    """The bar width a range reads best in (a few dozen bars): hours up to two days, days up to
+    two months, weeks beyond (and for all time). Rollups are hourly, so nothing finer."""
+    if span is not None and span <= timedelta(days=2):
+        return "hour"
+    if span is not None and span <= timedelta(days=62):
+        return "day"
+    return "week"
+
+
+def bucket_start(at: datetime, size: str) -> datetime:
+    """The start of ``at``'s hour, day or ISO week (Monday), UTC."""
+    hour = at.replace(minute=0, second=0, microsecond=0)
+    if size == "hour":
+        return hour
+    day = hour.replace(hour=0)
+    return day if size == "day" else day - timedelta(days=day.weekday())
+
+
 def fleet_series(
-    rollups: list[Document], group_field: str, metric: str, since: datetime | None
+    rollups: list[Document],
+    group_field: str,
+    metric: str,
+    since: datetime | None,
+    size: str = "hour",
+    until: datetime | None = None,
 ) -> dict[str, dict[datetime, float]]:
-    """``metric`` per group per period, from rollups of periods starting at or after ``since``."""
+    """``metric`` per group per hour, day or week (``size``), from rollups of periods starting
+    at or after ``since`` and before ``until``."""
     series: dict[str, dict[datetime, float]] = defaultdict(lambda: defaultdict(float))
     for rollup in rollups:
-        if since is None or rollup["period_start"] >= since:
-            series[str(rollup.get(group_field))][rollup["period_start"]] += float(
+        start = rollup["period_start"]
+        if (since is None or start >= since) and (until is None or start < until):
+            series[str(rollup.get(group_field))][bucket_start(start, size)] += float(
                 rollup.get(metric) or 0.0
             )
     return series
 
 
 def fleet_figure(
-    rollups: list[Document], group_field: str, metric: str, since: datetime | None
+    rollups: list[Document],
+    group_field: str,
+    metric: str,
+    since: datetime | None,
+    size: str = "hour",
+    until: datetime | None = None,
 ) -> go.Figure:
-    """Energy (kWh) or CO2e (kg) per period, stacked by ``group_field``."""
-    name, label, scale = {
-        "energy_j": ("Energy", "energy (kWh)", units.J_PER_KWH),
-        "co2e_g": ("CO2e", "CO2e (kg)", 1e3),
+    """Energy or CO2e per hour, day or week, stacked by ``group_field``, in the unit the
+    largest bar reaches; each bar as wide as its period."""
+    name, steps = {
+        "energy_j": ("Energy", units.ENERGY_UNITS),
+        "co2e_g": ("CO2e", units.CO2E_UNITS),
     }[metric]
-    series = fleet_series(rollups, group_field, metric, since)
+    series = fleet_series(rollups, group_field, metric, since, size, until)
     if not series:
         return empty_figure(f"{name}: nothing measured in this range")
+    stacked: dict[datetime, float] = defaultdict(float)
+    for values in series.values():
+        for at, value in values.items():
+            stacked[at] += value
+    factor, unit = units.unit_for(max(stacked.values()), steps)
+    width_ms = GRANULARITIES[size].total_seconds() * 1000 * 0.9
     figure = go.Figure()
     for group in sorted(series):
         points = sorted(series[group].items())
         figure.add_bar(
-            x=[p for p, _ in points], y=[v / scale for _, v in points], name=escape.plotly(group)
+            x=[p + GRANULARITIES[size] / 2 for p, _ in points],
+            y=[v / factor for _, v in points],
+            width=width_ms,
+            name=escape.plotly(group),
         )
-    title = f"{name} per hour by {group_field.removesuffix('_id')}"
-    return _layout(figure, title, "period start (UTC)", label, barmode="stack")
+    figure.update_xaxes(tickformatstops=TIME_TICKS)
+    figure.update_yaxes(rangemode="tozero")
+    title = f"{name} per {size} by {group_field.removesuffix('_id')}"
+    label = f"{'energy' if metric == 'energy_j' else 'CO2e'} ({unit})"
+    return _layout(figure, title, f"{size} (UTC)", label, barmode="stack")
 
 
 def totals_since(rollups: list[Document], since: datetime) -> tuple[float, float]:
@@ -237,43 +437,121 @@ def totals_since(rollups: list[Document], since: datetime) -> tuple[float, float
     )
 
 
-def leaderboard(parts: list[Document], group_field: str) -> list[Document]:
-    """Per group: runs, energy (kWh), CO2e (kg), and efficiency: Wh per 1,000 samples and the
-    effective intensity (g CO2e per kWh, PUE included); the most CO2e first. ``parts`` are sums
-    of runs with their count, ``runs`` (``data.leaderboard_groups``)."""
+def leaderboard(
+    parts: list[Document],
+    group_field: str,
+    flagged: Iterable[Document] = (),
+    settings: DashSettings | None = None,
+) -> list[Document]:
+    """Per group: runs, energy, CO2e (marked when a flagged run is in the group), cost, and
+    efficiency: Wh per 1,000 samples and the effective intensity (g CO2e per kWh, PUE
+    included); the most CO2e first. ``parts`` are sums of runs per user, model and region with
+    their count, ``runs`` (``data.leaderboard_groups``); the cost is priced per region."""
+    settings = settings or DashSettings()
+    cost_key = cost_column(settings)
+    flags: dict[str, marks.Flags] = defaultdict(lambda: marks.NONE)
+    for run in flagged:
+        flags[str(run.get(group_field))] |= marks.of_run(run)
     groups: dict[str, Document] = {}
     for part in parts:
         key = str(part.get(group_field))
-        group = groups.setdefault(key, {"runs": 0, "energy_j": 0.0, "co2e_g": 0.0, "samples": 0})
-        group["runs"] += int(part["runs"])
-        group["energy_j"] += float(part.get("energy_j") or 0.0)
+        group = groups.setdefault(
+            key,
+            {"runs": 0, "energy_j": 0.0, "co2e_g": 0.0, "samples": 0, "samples_energy_j": 0.0,
+             "cost": 0.0},
+        )  # fmt: skip
+        energy_j = float(part.get("energy_j") or 0.0)
+        group["runs"] += int(part.get("runs") or 0)
+        group["energy_j"] += energy_j
         group["co2e_g"] += float(part.get("co2e_g") or 0.0)
         group["samples"] += int(part.get("samples") or 0)
+        group["samples_energy_j"] += float(part.get("samples_energy_j", energy_j) or 0.0)
+        group["cost"] += settings.cost(energy_j, part.get("region"))
     rows = []
     for key, group in groups.items():
-        energy_j, samples = group["energy_j"], group["samples"]
+        energy_j, samples, co2e_g = group["energy_j"], group["samples"], group["co2e_g"]
+        per_1k = group["samples_energy_j"] / units.J_PER_WH / samples * 1000 if samples else None
+        g_per_kwh = co2e_g / units.kwh(energy_j) if energy_j else None
         rows.append(
             {
                 "name": key,
                 "runs": group["runs"],
-                "energy_kwh": round(units.kwh(energy_j), 4),
-                "co2e_kg": round(group["co2e_g"] / 1000.0, 4),
-                "wh_per_1k_samples": round(energy_j / units.J_PER_WH / samples * 1000, 4)
-                if samples
-                else None,
-                "g_per_kwh": round(group["co2e_g"] / units.kwh(energy_j), 1) if energy_j else None,
+                "energy_j": energy_j,
+                "co2e_g": co2e_g,
+                cost_key: group["cost"],
+                "energy_wh_per_1k_samples": per_1k,
+                "intensity_g_per_kwh": g_per_kwh,
+                "intensity_fallback": flags[key].fallback,
+                "energy_estimated": flags[key].estimate,
+                "energy": units.energy(energy_j),
+                "co2e": marks.marked(units.co2e(co2e_g), flags[key]),
+                "cost": units.money(group["cost"], settings.currency),
+                "wh_per_1k": units.number(per_1k) if per_1k is not None else "-",
+                "g_per_kwh": f"{g_per_kwh:,.0f}" if g_per_kwh is not None else "-",
             }
         )
-    return sorted(rows, key=lambda row: (-row["co2e_kg"], row["name"]))
+    return sorted(rows, key=lambda row: (-row["co2e_g"], row["name"]))
+
+
+def range_parts(rollups: Iterable[Document], runs: Iterable[Document]) -> list[Document]:
+    """Leaderboard parts over a time range: energy and CO2e from the range's hourly
+    ``rollups``, the runs active in it counted from ``runs``, whose whole totals give the
+    samples and the energy they cost (``samples_energy_j``: efficiency is a run's, not a
+    period's, as rollups count no samples)."""
+    parts: dict[tuple[str, str, str], Document] = {}
+
+    def part(doc: Document) -> Document:
+        key = (str(doc.get("user_id")), str(doc.get("model")), str(doc.get("region")))
+        return parts.setdefault(
+            key,
+            {"user_id": key[0], "model": key[1], "region": key[2], "runs": 0, "energy_j": 0.0,
+             "co2e_g": 0.0, "samples": 0, "samples_energy_j": 0.0},
+        )  # fmt: skip
+
+    for rollup in rollups:
+        shown = part(rollup)
+        shown["energy_j"] += float(rollup.get("energy_j") or 0.0)
+        shown["co2e_g"] += float(rollup.get("co2e_g") or 0.0)
+    for run in runs:
+        shown = part(run)
+        shown["runs"] += 1
+        shown["samples"] += int(run.get("samples") or 0)
+        if run.get("samples"):
+            shown["samples_energy_j"] += float(run.get("energy_j") or 0.0)
+    return list(parts.values())
+
+
+LEADERBOARD_SORT_KEYS = {
+    "energy": "energy_j",
+    "co2e": "co2e_g",
+    "wh_per_1k": "energy_wh_per_1k_samples",
+    "g_per_kwh": "intensity_g_per_kwh",
+}
+
+
+# A run with fewer epochs than this is drawn per one-minute window: one point says nothing.
+MIN_COMPARE_EPOCHS = 2
+SHORT_ID_CHARS = 8
+
+
+def run_label(run: Document) -> str:
+    """A run as a legend names it: ``alice · resnet50 · 3f2a9c1e``, with its marks (escape it
+    for Plotly)."""
+    run_id = str(run.get("run_id"))
+    names = [str(run[field]) for field in ("user_id", "model") if run.get(field)]
+    short = run_id if len(run_id) <= SHORT_ID_CHARS + 1 else f"{run_id[:SHORT_ID_CHARS]}…"
+    label = " · ".join([*names, short]) if names else run_id
+    return marks.marked(label, marks.of_run(run))
 
 
 def compare_series(
     run: Document, epochs: list[Document], windows: list[Document]
 ) -> tuple[list[float], list[float], list[tuple[float, float]]]:
-    """One run's compare series: hours since it began, cumulative CO2e (kg) at each point, and
-    (energy spent in kWh, loss) pairs. Per epoch when the run has epochs (one point at each
-    epoch's end, CO2e priced with the run's PUE and intensity), else per closed window."""
-    if epochs:
+    """One run's compare series: seconds since it began, cumulative CO2e (g) at each point, and
+    (energy spent in J, loss) pairs. Per epoch when the run has at least
+    ``MIN_COMPARE_EPOCHS`` (one point at each epoch's end, CO2e priced with the run's PUE and
+    intensity), else per window."""
+    if len(epochs) >= MIN_COMPARE_EPOCHS or (epochs and not windows):
         first = min(e["started_at"] for e in epochs)
         ends = [e["ended_at"] for e in epochs]
         energy_j = list(accumulate(float(e.get("energy_j") or 0.0) for e in epochs))
@@ -286,13 +564,11 @@ def compare_series(
         points = windows
     else:
         return [], [], []
-    hours = [(end - first).total_seconds() / 3600 for end in ends]
+    seconds = [(end - first).total_seconds() for end in ends]
     loss = [
-        (units.kwh(e), p["loss"])
-        for e, p in zip(energy_j, points, strict=True)
-        if p.get("loss") is not None
+        (e, p["loss"]) for e, p in zip(energy_j, points, strict=True) if p.get("loss") is not None
     ]
-    return hours, [g / 1000.0 for g in co2e_g], loss
+    return seconds, co2e_g, loss
 
 
 def compare_figures(
@@ -300,36 +576,55 @@ def compare_figures(
     epochs_by_run: dict[str, list[Document]],
     windows_by_run: dict[str, list[Document]],
 ) -> tuple[go.Figure, go.Figure, go.Figure]:
-    """Runs overlaid: cumulative CO2e (kg) against hours since each run began, energy per sample
-    (J, the run's total from ``runs``), and loss against energy spent (kWh). A run with epochs is
-    drawn per epoch (lines and markers), one without per one-minute window (``compare_series``)."""
-    co2e = go.Figure()
-    per_sample = go.Figure()
-    loss = go.Figure()
+    """Runs overlaid: cumulative CO2e against time since each run began (minutes, or hours past
+    two), energy per sample (the run's total from ``runs``), and loss against energy spent;
+    every axis in the unit its largest value reaches. A run with epochs is drawn per epoch
+    (lines and markers), one without per one-minute window (``compare_series``); runs are named
+    by user, model and a short id (``run_label``)."""
+    series = {}
     for run in runs:
         run_id = run["run_id"]
-        label = escape.plotly(str(run_id))
         epochs = epochs_by_run.get(run_id, [])
-        hours, co2e_kg, shown = compare_series(run, epochs, windows_by_run.get(run_id, []))
-        mode = "lines+markers" if epochs else "lines"
-        if hours:
-            co2e.add_scatter(x=hours, y=co2e_kg, name=label, mode=mode)
+        series[run_id] = compare_series(run, epochs, windows_by_run.get(run_id, []))
+    longest_s = max((s[-1] for s, _, _ in series.values() if s), default=0.0)
+    time_factor, time_unit = (3600.0, "hours") if longest_s >= 7200 else (60.0, "minutes")
+    co2e_factor, co2e_unit = units.unit_for(
+        max((c[-1] for _, c, _ in series.values() if c), default=0.0), units.CO2E_UNITS
+    )
+    energy_factor, energy_unit = units.unit_for(
+        max((pairs[-1][0] for _, _, pairs in series.values() if pairs), default=0.0),
+        units.ENERGY_UNITS,
+    )
+    per_sample_values = [float(r.get("energy_j_per_sample") or 0.0) for r in runs]
+    sample_factor, sample_unit = units.unit_for(
+        max(per_sample_values, default=0.0), units.ENERGY_UNITS
+    )
+    co2e, per_sample, loss = go.Figure(), go.Figure(), go.Figure()
+    for run, per_sample_j in zip(runs, per_sample_values, strict=True):
+        label = escape.plotly(run_label(run))
+        seconds, co2e_g, shown = series[run["run_id"]]
+        mode = "lines+markers" if len(seconds) <= 2 or epochs_by_run.get(run["run_id"]) else "lines"
+        if seconds:
+            x = [t / time_factor for t in seconds]
+            co2e.add_scatter(x=x, y=[g / co2e_factor for g in co2e_g], name=label, mode=mode)
         if shown:
-            x, y = [x for x, _ in shown], [y for _, y in shown]
-            loss.add_scatter(x=x, y=y, name=label, mode=mode)
-        per_sample.add_bar(x=[label], y=[run.get("energy_j_per_sample") or 0.0], name=label)
-    _layout(co2e, "Cumulative CO2e", "hours since the run began", "CO2e (kg)")
-    _layout(per_sample, "Energy per sample", "run", "energy per sample (J)", showlegend=False)
-    _layout(loss, "Loss against energy spent", "energy spent (kWh)", "loss")
+            loss.add_scatter(
+                x=[e / energy_factor for e, _ in shown],
+                y=[y for _, y in shown],
+                name=label,
+                mode=mode,
+            )
+        per_sample.add_bar(x=[label], y=[per_sample_j / sample_factor], name=label)
+    for figure in (co2e, per_sample, loss):
+        figure.update_xaxes(rangemode="tozero")
+        figure.update_yaxes(rangemode="tozero")
+    _layout(co2e, "Cumulative CO2e", f"{time_unit} since the run began", f"CO2e ({co2e_unit})")
+    _layout(
+        per_sample,
+        "Energy per sample",
+        "run",
+        f"energy per sample ({sample_unit})",
+        showlegend=False,
+    )
+    _layout(loss, "Loss against energy spent", f"energy spent ({energy_unit})", "loss")
     return co2e, per_sample, loss
-
-
-def runs_csv(rows: list[Document], columns: list[tuple[str, str]]) -> str:
-    """The runs table as CSV: a header of the columns' names, then one line per row (the plain
-    run id, not its link), every text a spreadsheet would run as a formula neutralised."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([name for _, name in columns])
-    for row in rows:
-        writer.writerow([escape.csv_cell(row.get(key)) for key, _ in columns])
-    return out.getvalue()

@@ -14,8 +14,22 @@ from joulestream.dash_app import checks
 from joulestream.dash_app.data import FILTER_FIELDS, RunFilter
 
 GROUPS = {"user": "user_id", "model": "model", "region": "region"}
-RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+RANGES = {
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "90d": timedelta(days=90),
+}
 ALL_TIME = "all"
+CUSTOM = "custom"
+RANGE_LABELS = {
+    "24h": "last 24 hours",
+    "7d": "last 7 days",
+    "30d": "last 30 days",
+    "90d": "last 90 days",
+    ALL_TIME: "all time",
+    CUSTOM: "custom (dates below)",
+}
 MIN_COMPARE, MAX_COMPARE = 2, 5
 
 
@@ -142,6 +156,41 @@ def compare_ids(values: object) -> tuple[list[str], str | None]:
     if len(ids) > MAX_COMPARE:
         return ids[:MAX_COMPARE], f"At most {MAX_COMPARE} runs: showing the first {MAX_COMPARE}."
     return ids, None
+
+
+def compare_search(values: object) -> str:
+    """Compare's address query for the runs chosen: ``?runs=a,b`` (ids percent-encoded, commas
+    between them); ``""`` with none."""
+    ids = list(dict.fromkeys(checks.texts(values, "runs")))
+    return f"?runs={','.join(quote(run_id, safe='') for run_id in ids)}" if ids else ""
+
+
+def time_range(
+    range_key: object, since: object, until: object, now: datetime
+) -> tuple[datetime | None, datetime | None, list[str]]:
+    """(since, until, messages) of a range control: custom dates when either is given
+    (``YYYY-MM-DD``, a whole day to; or ``YYYY-MM-DDTHH:MM``), else the preset ending ``now``
+    (``None`` since for all time)."""
+    key = known(range_key, "range", [*RANGES, ALL_TIME, CUSTOM], ALL_TIME)
+    if checks.optional_text(since, "from") or checks.optional_text(until, "to"):
+        run_filter, messages = runs_filter({}, since, until)
+        return run_filter.since, run_filter.until, messages
+    return (None if key in (ALL_TIME, CUSTOM) else now - RANGES[key]), None, []
+
+
+def range_search(
+    pairs: list[tuple[str, object]], range_key: object, since: object, until: object
+) -> str:
+    """An address query of ``pairs`` then the range: ``range=7d``, or ``from=…&to=…`` when a
+    custom date is set; ``""`` with nothing."""
+    shown = [(key, checks.text(value, key)) for key, value in pairs if value]
+    dates = [(k, checks.optional_text(v, k)) for k, v in (("from", since), ("to", until))]
+    custom = [(k, v.strip()) for k, v in dates if v and v.strip()]
+    if custom:
+        shown += custom
+    elif range_key:
+        shown.append(("range", checks.text(range_key, "range")))
+    return f"?{urlencode(shown, quote_via=quote, safe=',:')}" if shown else ""
 
 
 def since(range_key: str, now: datetime) -> datetime | None:

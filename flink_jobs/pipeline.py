@@ -1,9 +1,9 @@
 """The joulestream pipeline: Kafka (Avro) → per-run totals, windows, rollups, late events.
 
-Submitted with ``flink run -pym joulestream.flink_jobs.pipeline`` (see ``stack/flink.py``) or, on Kubernetes,
-through ``PythonDriver``. Connector jars are on the cluster's class path (``-C`` locally,
-``/opt/flink/lib`` in the Kubernetes image), checkpointing comes from the cluster configuration,
-and the job's own settings come from the environment (``JobSettings``).
+Submitted with ``flink run -pym joulestream.flink_jobs.pipeline`` (see ``stack/flink.py``) or,
+on Kubernetes, through ``PythonDriver``. Connector jars are on the cluster's class path (``-C``
+locally, ``/opt/flink/lib`` in the Kubernetes image), checkpointing comes from the cluster
+configuration, and the job's own settings come from the environment (``JobSettings``).
 """
 
 import logging

@@ -1,12 +1,12 @@
 """Names from the documents are shown as written: literal in the table's markdown and in Plotly's
 labels, links built from the encoded id, and no formula in a CSV export."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from joulestream.dash_app import escape, figures
-from joulestream.dash_app.pages import runs
+from joulestream.dash_app import escape, exports, figures
 
 HOSTILE_LINK = "[pay here](https://evil.example/)"
 HOSTILE_HTML = '<a href="https://evil.example/">mallory</a>'
@@ -87,36 +87,44 @@ def test_csv_cells_that_start_a_formula_get_a_quote(value, expected):
     assert escape.csv_cell(value) == expected
 
 
-def test_runs_csv_writes_plain_ids_and_neutralised_text():
-    """The export has the display header, the plain run id (not its link), numbers as numbers,
-    and no cell a spreadsheet would run."""
-    rows = figures.run_rows(
-        [
-            {"run_id": "=1+1", "user_id": "@alice", "model": "m,1", "energy_j": 3_600_000.0,
-             "co2e_g": -500.0, "started_at": AT},
-        ]
-    )  # fmt: skip
-    text = figures.runs_csv(rows, runs.EXPORT_COLUMNS)
-    assert text.split("\r\n") == [
-        "Run,User,Project,Model,Dataset,Framework,Region,Status,Events,Energy (kWh),CO2e (kg),"
-        "Started (UTC),Last event (UTC)",
-        "'=1+1,'@alice,,\"m,1\",,,,,,1.0,-0.5,2026-01-02 03:00:00,",
+def test_runs_export_writes_plain_ids_raw_numbers_and_neutralised_text():
+    """The CSV export has named columns with units, the plain run id (not its link), the
+    stored numbers unrounded, flags as true/false and no cell a spreadsheet would run; the JSON
+    export holds the same record."""
+    run = {"run_id": "=1+1", "user_id": "@alice", "model": "m,1", "energy_j": 3_600_000.0,
+           "co2e_g": 500.0, "started_at": AT, "last_event_at": AT + timedelta(seconds=90),
+           "status": "completed", "intensity_fallback": True, "gpu_methods": ["nvml"]}  # fmt: skip
+    rows = figures.run_rows([run], AT)
+    columns = ["run_id", "user_id", "model", "started_at_utc", "duration_s", "energy_j",
+               "co2e_g", "cost_eur", "intensity_fallback", "energy_estimated"]  # fmt: skip
+    assert exports.to_csv(rows, columns).split("\r\n") == [
+        ",".join(columns),
+        "'=1+1,'@alice,\"m,1\",2026-01-02T03:00:00.000Z,90.0,3600000.0,500.0,0.25,true,false",
         "",
     ]
+    assert json.loads(exports.to_json(rows, columns)) == [
+        {"run_id": "=1+1", "user_id": "@alice", "model": "m,1",
+         "started_at_utc": "2026-01-02T03:00:00.000Z", "duration_s": 90.0,
+         "energy_j": 3600000.0, "co2e_g": 500.0, "cost_eur": 0.25, "intensity_fallback": True,
+         "energy_estimated": False}
+    ]  # fmt: skip
 
 
 def test_export_follows_the_tables_sort_with_empty_values_last():
-    """Rows come out in the table's sort order (the run column by id); empty values go last."""
+    """Rows come out in the table's sort order, each shown column by its raw value (the run
+    column by id, energy by joules); empty values go last."""
     rows = [
-        {"run_id": "b", "energy_kwh": 2.0, "user_id": None},
-        {"run_id": "a", "energy_kwh": 2.0, "user_id": "zoe"},
-        {"run_id": "c", "energy_kwh": 5.0, "user_id": "al"},
+        {"run_id": "b", "energy_j": 7200.0, "energy": "2.00 Wh", "user_id": None},
+        {"run_id": "a", "energy_j": 7200.0, "energy": "2.00 Wh", "user_id": "zoe"},
+        {"run_id": "c", "energy_j": 1_800_000.0, "energy": "500 Wh", "user_id": "al"},
     ]
-    by = runs.sorted_rows
-    assert [r["run_id"] for r in by(rows, None)] == ["b", "a", "c"]
-    energy_desc = [{"column_id": "energy_kwh", "direction": "desc"}]
-    assert [r["run_id"] for r in by(rows, energy_desc)] == ["c", "b", "a"]
-    then_run = [*energy_desc, {"column_id": "run", "direction": "asc"}]
-    assert [r["run_id"] for r in by(rows, then_run)] == ["c", "a", "b"]
-    user_desc = [{"column_id": "user_id", "direction": "desc"}]
-    assert [r["run_id"] for r in by(rows, user_desc)] == ["a", "c", "b"]
+    columns = ["run", "energy", "user_id"]
+
+    def by(sort_by: object) -> list[str]:
+        return [r["run_id"] for r in figures.sorted_rows(rows, sort_by, columns)]
+
+    assert by(None) == ["b", "a", "c"]
+    # "500 Wh" sorts after "2.00 Wh" as text but before it as joules.
+    assert by([{"column_id": "energy", "direction": "desc"}]) == ["c", "b", "a"]
+    assert by([{"column_id": "run", "direction": "asc"}]) == ["a", "b", "c"]
+    assert by([{"column_id": "user_id", "direction": "desc"}]) == ["a", "c", "b"]

@@ -1,7 +1,11 @@
+import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from joulestream.dash_app import figures, params, units
+import pytest
+
+from joulestream.dash_app import exports, figures, liveness, marks, params, settings, units
 
 AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -12,22 +16,57 @@ def window(start: datetime, energy_j: float, loss: float | None = None) -> dict[
             "energy_j": energy_j, "co2e_g": energy_j / 1000, "loss": loss}  # fmt: skip
 
 
-def test_run_rows_convert_units_and_link_the_run():
-    """3.6 MJ is shown as 1 kWh, 1,500 g as 1.5 kg, times as UTC strings, the id as a link."""
-    rows = figures.run_rows([{"run_id": "r", "energy_j": 3_600_000.0, "co2e_g": 1500.0,
-                              "last_event_at": AT}])  # fmt: skip
-    assert (rows[0]["id"], rows[0]["energy_kwh"], rows[0]["co2e_kg"]) == ("r", 1.0, 1.5)
-    assert rows[0]["last_event_at"] == "2026-01-02 03:04:05"
-    assert rows[0]["run"] == "[r](/run/r)"
+def test_run_rows_show_units_by_magnitude_marks_and_link_the_run():
+    """3.6 MJ is shown as 1.00 kWh, 1,500 g as 1.50 kg (marked: world-average intensity and a
+    TDP model), the cost at the default 0.25 EUR/kWh, times as UTC minutes, the id as a link,
+    and the raw values kept beside for sorting and exports."""
+    run = {"run_id": "r", "energy_j": 3_600_000.0, "co2e_g": 1500.0, "last_event_at": AT,
+           "status": "running", "started_at": AT - timedelta(hours=1),
+           "intensity_fallback": True, "cpu_methods": ["tdp_model"]}  # fmt: skip
+    row = figures.run_rows([run], AT + timedelta(minutes=1))[0]
+    assert (row["id"], row["energy"], row["co2e"], row["cost"]) == (
+        "r", "1.00 kWh", "1.50 kg CO2e †*", "0.25 EUR"
+    )  # fmt: skip
+    assert (row["energy_j"], row["co2e_g"], row["cost_eur"], row["mean_power_w"]) == (
+        3_600_000.0, 1500.0, 0.25, 1000.0
+    )  # fmt: skip
+    assert (row["started"], row["last_event"]) == ("2026-01-02 02:04", "2026-01-02 03:04")
+    assert (row["run"], row["status_shown"], row["state"]) == ("[r](/run/r)", "running", "live")
+    stale = figures.run_rows([run], AT + timedelta(minutes=7))[0]
+    assert (stale["status_shown"], stale["state"]) == ("stale (silent 7 min)", "stale")
 
 
 def test_power_and_cumulative_and_progress():
-    """Power is energy over the window's length; cumulative sums; loss against energy."""
+    """Power is energy over the window's length; cumulative sums; loss against energy in the
+    unit the total reaches (3 Wh)."""
     windows = [window(AT, 7200.0, 2.0), window(AT + timedelta(minutes=1), 3600.0, 1.0)]
     assert [figures.power_w(w) for w in windows] == [120.0, 60.0]
+    assert figures.peak_power_w(windows) == 120.0
     assert figures.cumulative(windows) == ([7200.0, 10800.0], [7.2, 7.2 + 3.6])
     progress = figures.progress_figure(windows)
-    assert (list(progress.data[0].x), list(progress.data[0].y)) == ([0.002, 0.003], [2.0, 1.0])
+    assert (list(progress.data[0].x), list(progress.data[0].y)) == ([2.0, 3.0], [2.0, 1.0])
+    assert progress.layout.xaxis.title.text == "energy spent (Wh)"
+    assert progress.layout.yaxis.rangemode == "tozero"
+    assert "yaxis2" not in progress.layout.to_plotly_json()  # no accuracy: one axis
+
+
+def test_charts_of_a_young_run_have_one_axis_from_zero_and_a_readable_span():
+    """One window: markers, an axis from zero, ticks no finer than a second over a two-minute
+    span around the point; the cumulative chart has one axis, CO2e in its hover."""
+    one = [window(AT, 60.0)]
+    power = figures.power_figure(one)
+    assert [t.mode for t in power.data] == ["lines+markers"] * 3
+    assert list(power.data[0].y) == [1.0]
+    assert power.layout.yaxis.title.text == "power (W)"
+    assert power.layout.yaxis.rangemode == "tozero"
+    assert list(power.layout.xaxis.range) == [AT, AT + timedelta(minutes=2)]
+    assert power.layout.xaxis.tickformatstops[0].value == "%H:%M:%S"
+    cumulative = figures.cumulative_figure(one)
+    assert len(cumulative.data) == 1
+    assert (list(cumulative.data[0].y), list(cumulative.data[0].text)) == (
+        [60.0], ["60.0 mg CO2e"]
+    )  # fmt: skip
+    assert cumulative.layout.yaxis.title.text == "energy (J)"
 
 
 def test_power_now_sums_recent_running_runs_only():
@@ -44,36 +83,48 @@ def test_power_now_sums_recent_running_runs_only():
 
 
 def test_compare_draws_runs_with_epochs_per_epoch_and_others_per_window():
-    """Run e: two epochs of 1 kWh and 2 kWh at PUE 1.5 and 100 g/kWh, hours from its first
-    epoch's start; run w has no epochs: its windows."""
-    run_e = {"run_id": "e", "pue": 1.5, "intensity_g_per_kwh": 100.0, "energy_j_per_sample": 2.0}
+    """Run e: two epochs of 1 kWh and 2 kWh at PUE 1.5 and 100 g/kWh, from its first epoch's
+    start, in hours (it lasts two); run w has no epochs: its windows. Axes in the unit the
+    largest value reaches; runs named by user, model and a short id."""
+    run_e = {"run_id": "e", "user_id": "ann", "model": "bert", "pue": 1.5,
+             "intensity_g_per_kwh": 100.0, "energy_j_per_sample": 2.0}  # fmt: skip
     epochs = [
         {"epoch": 0, "started_at": AT, "ended_at": AT + timedelta(minutes=30),
          "energy_j": 3_600_000.0, "loss": 2.0},
         {"epoch": 1, "started_at": AT + timedelta(minutes=30), "ended_at": AT + timedelta(hours=2),
          "energy_j": 7_200_000.0, "loss": None},
     ]  # fmt: skip
-    assert figures.compare_series(run_e, epochs, []) == ([0.5, 2.0], [0.15, 0.45], [(1.0, 2.0)])
-    run_w = {"run_id": "w"}
+    assert figures.compare_series(run_e, epochs, []) == (
+        [1800.0, 7200.0], [150.0, 450.0], [(3_600_000.0, 2.0)]
+    )  # fmt: skip
+    run_w = {"run_id": "w-0123456789", "user_id": "bob", "intensity_fallback": True}
     windows = [window(AT, 7200.0, 2.0), window(AT + timedelta(minutes=1), 3600.0, 1.0)]
     co2e, per_sample, loss = figures.compare_figures(
-        [run_e, run_w], {"e": epochs, "w": []}, {"w": windows}
+        [run_e, run_w], {"e": epochs, "w-0123456789": []}, {"w-0123456789": windows}
     )
     assert [(t.name, t.mode, list(t.x), list(t.y)) for t in co2e.data] == [
-        ("e", "lines+markers", [0.5, 2.0], [0.15, 0.45]),
-        ("w", "lines", [1 / 60, 2 / 60], [0.0072, 0.0108]),
+        ("ann · bert · e", "lines+markers", [0.5, 2.0], [150.0, 450.0]),
+        ("bob · w-012345… †", "lines+markers", [1 / 60, 2 / 60], [7.2, 10.8]),
     ]
+    assert (co2e.layout.xaxis.title.text, co2e.layout.yaxis.title.text) == (
+        "hours since the run began", "CO2e (g)"
+    )  # fmt: skip
     assert [list(t.y) for t in per_sample.data] == [[2.0], [0.0]]
     assert [(t.name, list(t.x), list(t.y)) for t in loss.data] == [
-        ("e", [1.0], [2.0]),
-        ("w", [0.002, 0.003], [2.0, 1.0]),
+        ("ann · bert · e", [1.0], [2.0]),
+        ("bob · w-012345… †", [0.002, 0.003], [2.0, 1.0]),
     ]
+    assert loss.layout.xaxis.title.text == "energy spent (kWh)"
     assert figures.compare_series(run_w, [], []) == ([], [], [])
+    # A run in its first epoch is drawn per window, not as one dot.
+    assert figures.compare_series(run_e, epochs[:1], windows)[0] == [60.0, 120.0]
 
 
 def test_empty_figures_say_why():
     """No window: a titled empty chart instead of an error."""
-    assert figures.power_figure([]).layout.title.text == "Power: no closed window yet"
+    assert figures.power_figure([]).layout.title.text == (
+        "Power: no window yet (the first closes a minute after the start)"
+    )
     assert figures.progress_figure([]).layout.title.text == "Loss and accuracy: none reported"
 
 
@@ -96,18 +147,108 @@ def test_fleet_figure_stacks_groups_within_the_range():
 
 
 def test_units_read_like_a_person_writes_them():
+    """One rule: the largest unit the value reaches, three significant digits, thousands
+    separated, never scientific notation; zero in the base unit."""
     assert units.energy(3_600_000.0) == "1.00 kWh"
     assert units.energy(5_400.0) == "1.50 Wh"
     assert units.energy(25.0) == "25.0 J"  # a short run: joules, not "0.01 Wh"
-    assert (units.co2e(0.00039), units.co2e(0.76)) == ("0.39 mg CO2e", "0.76 g CO2e")
-    assert (units.method("tdp_model"), units.method("rapl")) == ("tdp_model (estimate)", "rapl")
+    assert units.energy(0.0042) == "4.20 mJ"
+    assert units.energy(7.2e12) == "2,000 MWh"
+    assert units.energy(0.0) == "0 J"
+    assert (units.co2e(0.00039), units.co2e(0.76)) == ("390 µg CO2e", "760 mg CO2e")
+    assert units.co2e(7.83e-05) == "78.3 µg CO2e"  # per sample, once "7.83e-05 g"
     assert units.co2e(1500.0) == "1.50 kg CO2e"
     assert units.co2e(2_500_000.0) == "2.50 t CO2e"
+    assert units.co2e(0.0) == "0 g CO2e"
     assert units.power(1250.0) == "1.25 kW"
     assert units.power(350.0) == "350 W"
+    assert units.power(0.0) == "0 W"
+    assert units.number(9.996) == "10.0"
+    assert units.number(0.0783) == "0.0783"
+    assert units.number(123_456.0) == "123,456"
+    assert (units.count(1, "run"), units.count(0, "run"), units.count(1200, "run")) == (
+        "1 run", "0 runs", "1,200 runs"
+    )  # fmt: skip
+    assert [units.duration(s) for s in (42, 754, 3_900, 183_600)] == [
+        "42 s", "12 min 34 s", "1 h 05 min", "2 d 3 h"
+    ]  # fmt: skip
+    assert (units.money(1234.5, "EUR"), units.money(0.001, "USD"), units.money(0, "EUR")) == (
+        "1,234.50 EUR", "< 0.01 USD", "0.00 EUR"
+    )  # fmt: skip
+    assert units.per_unit(None, "energy") == "-"
+    assert (units.method("tdp_model"), units.method("rapl")) == ("tdp_model (estimate)", "rapl")
+
+
+def test_equivalents_only_when_they_mean_something():
+    """Both above their thresholds; a car distance in metres below a kilometre; nothing for a
+    few watt-hours (once "≈ 0.0 km by car")."""
     assert units.equivalents(3_348_800.0, 2510.057175187812) == (
         "≈ 10 km by car · ≈ 10 litres boiled"
     )
+    assert units.equivalents(33_488.0, 75.3) == "≈ 300 m by car · ≈ 0.1 litres boiled"
+    assert units.equivalents(21_600.0, 2.286) == ""
+
+
+def test_marks_flag_fallback_pricing_and_estimates():
+    """World-average pricing is †, a ``*_model`` method *, a total carries any of its runs'."""
+    plain = {"intensity_fallback": False, "cpu_methods": ["rapl"], "gpu_methods": ["nvml"]}
+    fallback = {"intensity_fallback": True}
+    estimated = {"ram_methods": ["ram_model"], "gpu_methods": ["nvml"]}
+    assert [marks.of_run(r).mark for r in (plain, fallback, estimated, {})] == ["", "†", "*", ""]
+    assert marks.of_runs([plain, fallback, estimated]).mark == "†*"
+    assert marks.marked("2.29 g CO2e", marks.of_run(fallback)) == "2.29 g CO2e †"
+    assert marks.marked("2.29 g CO2e", marks.NONE) == "2.29 g CO2e"
+    assert marks.LEGEND.startswith("† priced at the world-average intensity")
+
+
+def test_live_stale_and_lost_runs():
+    """Running and heard from within the limit: live; silent longer: stale; the job's status
+    otherwise."""
+    limit = timedelta(minutes=5)
+    running = {"status": "running", "last_event_at": AT}
+    assert liveness.state(running, AT + limit, limit) == "live"
+    assert liveness.state(running, AT + limit + timedelta(seconds=1), limit) == "stale"
+    assert liveness.status_text(running, AT + timedelta(minutes=61), limit) == (
+        "stale (silent 1 h 01 min)"
+    )
+    assert liveness.state({"status": "lost", "last_event_at": AT}, AT, limit) == "lost"
+    assert liveness.state({"status": "running"}, AT, limit) == "stale"
+
+
+def test_settings_from_the_environment():
+    """Defaults without variables; currency, prices per kWh and per region and the stale limit
+    read; a bad value is an error naming its variable."""
+    assert settings.from_env({}) == settings.DashSettings()
+    s = settings.from_env({"DASH_CURRENCY": "USD", "DASH_PRICE_PER_KWH": "0.1",
+                           "DASH_PRICE_PER_KWH_BY_REGION": "SE=0.05, DE=0.4",
+                           "DASH_STALE_AFTER_S": "120"})  # fmt: skip
+    assert (s.currency, s.price_per_kwh, dict(s.price_per_kwh_by_region), s.stale_after_s) == (
+        "USD", 0.1, {"SE": 0.05, "DE": 0.4}, 120
+    )  # fmt: skip
+    assert (s.cost(3_600_000.0, "SE"), s.cost(3_600_000.0, "FR")) == (0.05, 0.1)
+    for env, message in (
+        ({"DASH_PRICE_PER_KWH": "cheap"}, "DASH_PRICE_PER_KWH='cheap' is not a number"),
+        ({"DASH_PRICE_PER_KWH": "-1"}, "DASH_PRICE_PER_KWH='-1' must be a finite number"),
+        ({"DASH_PRICE_PER_KWH_BY_REGION": "SE"}, "DASH_PRICE_PER_KWH_BY_REGION: 'SE' is not"),
+        ({"DASH_CURRENCY": ""}, "DASH_CURRENCY='' must be 1 to 8 characters"),
+    ):
+        with pytest.raises(settings.SettingsError, match=f"^{re.escape(message)}"):
+            settings.from_env(env)
+
+
+def test_export_file_names_and_formats():
+    """Names say what and when (UTC), with a run id made safe; an unknown format is refused."""
+    at = datetime(2026, 6, 10, 12, 30, 20, tzinfo=UTC)
+    assert exports.filename("runs", at, "csv") == "joulestream-runs-20260610T123020Z.csv"
+    assert exports.filename("run-a/b c-windows", at, "json") == (
+        "joulestream-run-a_b_c-windows-20260610T123020Z.json"
+    )
+    shown = exports.download([{"x_j": 1.5}], ["x_j"], "runs", at, "json")
+    assert (shown["filename"], shown["type"], json.loads(shown["content"])) == (
+        "joulestream-runs-20260610T123020Z.json", "application/json", [{"x_j": 1.5}]
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="export format 'xlsx'"):
+        exports.download([], [], "runs", at, "xlsx")
 
 
 def test_routes_and_parameters_are_checked_with_messages():
@@ -152,22 +293,114 @@ def test_run_meta_shows_zero_and_marks_only_missing_values():
 
 
 def test_leaderboard_folds_sums_of_runs_per_group():
-    """Parts are the server's sums per user, model and region: runs add up, not parts."""
+    """Parts are the server's sums per user, model and region: runs add up, not parts; a group
+    with a flagged run is marked; cost is priced per region."""
     parts = [
-        {"user_id": "alice", "model": "m1", "runs": 2, "energy_j": 7200.0, "co2e_g": 1.5,
-         "samples": 1000},
-        {"user_id": "alice", "model": "m2", "runs": 1, "energy_j": 3600.0, "co2e_g": 0.5,
-         "samples": 0},
-        {"user_id": "bob", "model": "m1", "runs": 3, "energy_j": 0.0, "co2e_g": 0.0,
-         "samples": 0},
+        {"user_id": "alice", "model": "m1", "region": "SE", "runs": 2, "energy_j": 7200.0,
+         "co2e_g": 1.5, "samples": 1000},
+        {"user_id": "alice", "model": "m2", "region": "DE", "runs": 1, "energy_j": 3600.0,
+         "co2e_g": 0.5, "samples": 0},
+        {"user_id": "bob", "model": "m1", "region": "SE", "runs": 3, "energy_j": 0.0,
+         "co2e_g": 0.0, "samples": 0},
     ]  # fmt: skip
-    assert figures.leaderboard(parts, "user_id") == [
-        {"name": "alice", "runs": 3, "energy_kwh": 0.003, "co2e_kg": 0.002,
-         "wh_per_1k_samples": 3.0, "g_per_kwh": 666.7},
-        {"name": "bob", "runs": 3, "energy_kwh": 0.0, "co2e_kg": 0.0, "wh_per_1k_samples": None,
-         "g_per_kwh": None},
+    flagged = [{"user_id": "alice", "model": "m2", "intensity_fallback": True}]
+    prices = settings.DashSettings(currency="SEK", price_per_kwh_by_region={"SE": 1.0})
+    rows = figures.leaderboard(parts, "user_id", flagged, prices)
+    assert [
+        {k: r[k] for k in ("name", "runs", "energy", "co2e", "cost", "wh_per_1k", "g_per_kwh")}
+        for r in rows
+    ] == [
+        {"name": "alice", "runs": 3, "energy": "3.00 Wh", "co2e": "2.00 g CO2e †",
+         "cost": "< 0.01 SEK", "wh_per_1k": "3.00", "g_per_kwh": "667"},
+        {"name": "bob", "runs": 3, "energy": "0 J", "co2e": "0 g CO2e", "cost": "0.00 SEK",
+         "wh_per_1k": "-", "g_per_kwh": "-"},
     ]  # fmt: skip
+    assert (rows[0]["cost_sek"], rows[0]["energy_wh_per_1k_samples"]) == (
+        7200.0 / 3_600_000.0 * 1.0 + 3600.0 / 3_600_000.0 * 0.25, 3.0
+    )  # fmt: skip
+    assert (rows[0]["intensity_fallback"], rows[1]["intensity_fallback"]) == (True, False)
     assert [(r["name"], r["runs"]) for r in figures.leaderboard(parts, "model")] == [
         ("m1", 5),
         ("m2", 1),
     ]
+
+
+def test_time_ranges_presets_custom_dates_and_their_address():
+    """A preset ends now; custom days (to: the whole day) win over a preset; both go into the
+    address, with the page's other parameters first."""
+    now = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
+    assert params.time_range("7d", None, None, now) == (now - timedelta(days=7), None, [])
+    assert params.time_range("all", None, "", now) == (None, None, [])
+    assert params.time_range("7d", "2026-06-01", "2026-06-02", now) == (
+        datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 6, 3, tzinfo=UTC), []
+    )  # fmt: skip
+    assert params.time_range("7d", "2026-02-30", None, now) == (
+        None, None, ["from: '2026-02-30' is not a date; use YYYY-MM-DD (UTC)."]
+    )  # fmt: skip
+    assert params.range_search([("group", "model")], "30d", None, None) == (
+        "?group=model&range=30d"
+    )
+    assert params.range_search([("group", "user")], "custom", "2026-06-01", "2026-06-02") == (
+        "?group=user&from=2026-06-01&to=2026-06-02"
+    )
+    assert params.range_search([], None, None, None) == ""
+    assert params.compare_search(["a b", "c,d", "a b"]) == "?runs=a%20b,c%2Cd"
+    assert params.compare_search([]) == ""
+
+
+def test_range_controls_stay_consistent():
+    """A preset clears the dates; a date picked makes the range custom; clearing both falls
+    back to all time."""
+    from joulestream.dash_app.pages import common
+
+    assert common.sync_range("fleet-range", "7d", "2026-06-01", None) == ("7d", None, None)
+    assert common.sync_range("fleet-dates", "7d", "2026-06-01", None) == (
+        "custom", "2026-06-01", None
+    )  # fmt: skip
+    assert common.sync_range("fleet-dates", "custom", None, None) == ("all", None, None)
+    zoom = {"xaxis.range[0]": "2026-06-03 10:12:00.5", "xaxis.range[1]": "2026-06-05 01:00"}
+    assert common.zoomed_days(zoom) == ("2026-06-03", "2026-06-05")
+    assert common.zoomed_days({"xaxis.autorange": True}) is None
+    assert common.zoomed_days({"xaxis.range[0]": {"$ne": 1}, "xaxis.range[1]": "x"}) is None
+    assert common.zoomed_days({"xaxis.range[0]": "bogus-date", "xaxis.range[1]": "x"}) is None
+
+
+def test_granularity_follows_the_range():
+    """Hours up to two days, days up to two months, weeks beyond; buckets start on the hour,
+    the day or the Monday."""
+    assert [figures.granularity(timedelta(days=d)) for d in (1, 2, 7, 30, 90)] == [
+        "hour", "hour", "day", "day", "week"
+    ]  # fmt: skip
+    assert figures.granularity(None) == "week"
+    at = datetime(2026, 6, 10, 13, 45, tzinfo=UTC)  # a Wednesday
+    assert [figures.bucket_start(at, size) for size in ("hour", "day", "week")] == [
+        datetime(2026, 6, 10, 13, tzinfo=UTC),
+        datetime(2026, 6, 10, tzinfo=UTC),
+        datetime(2026, 6, 8, tzinfo=UTC),
+    ]
+    rollups = [
+        {"user_id": "a", "period_start": at, "energy_j": 3600.0},
+        {"user_id": "a", "period_start": at + timedelta(hours=3), "energy_j": 3600.0},
+    ]
+    daily = figures.fleet_figure(rollups, "user_id", "energy_j", None, "day")
+    assert (list(daily.data[0].x), list(daily.data[0].y)) == (
+        [datetime(2026, 6, 10, 12, tzinfo=UTC)], [2.0]
+    )  # fmt: skip
+    assert daily.layout.title.text == "Energy per day by user"
+
+
+def test_leaderboard_parts_over_a_range():
+    """Energy and CO2e from the range's rollups; runs counted once each; efficiency from the
+    runs' own totals where they report samples."""
+    rollups = [
+        {"user_id": "a", "model": "m", "region": "SE", "energy_j": 100.0, "co2e_g": 1.0},
+        {"user_id": "a", "model": "m", "region": "SE", "energy_j": 50.0, "co2e_g": 0.5},
+    ]
+    runs = [
+        {"user_id": "a", "model": "m", "region": "SE", "samples": 10, "energy_j": 400.0},
+        {"user_id": "a", "model": "m", "region": "SE", "samples": 0, "energy_j": 9.0},
+    ]
+    assert figures.range_parts(rollups, runs) == [
+        {"user_id": "a", "model": "m", "region": "SE", "runs": 2, "energy_j": 150.0,
+         "co2e_g": 1.5, "samples": 10, "samples_energy_j": 400.0}
+    ]  # fmt: skip

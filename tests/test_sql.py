@@ -90,7 +90,9 @@ def test_rollups_state_expires_after_the_state_ttl():
 def test_events_view_has_the_columns_the_run_accounting_reads_in_its_order():
     """RunAccounting (flink_jobs/java) reads the view by position, and refuses to start on
     other columns: this catches a difference before any job is submitted."""
-    java = (REPO_ROOT / "flink_jobs/java/src/main/java/io/joulestream/flink/RunAccounting.java").read_text()
+    java = (
+        REPO_ROOT / "flink_jobs/java/src/main/java/io/joulestream/flink/RunAccounting.java"
+    ).read_text()
     declared = re.search(r"INPUT = List\.of\((.*?)\);", java, re.S)
     assert declared is not None
     expected = re.findall(r'"([a-z_]+)"', declared.group(1))

@@ -3,18 +3,22 @@
 from datetime import UTC, datetime
 from typing import Any
 
+import dash_mantine_components as dmc  # type: ignore[import-untyped]  # ships no type information
 import plotly.graph_objects as go
 from dash import dcc, html
 from dash.dash_table.DataTable import DataTable
 from pymongo.errors import PyMongoError
 
-from joulestream.dash_app import checks
+from joulestream.dash_app import checks, marks, params
 
 EMPTY_FLEET = "No runs yet: start a trainer, or `make demo` for a simulated fleet."
 TABLE_STYLE: dict[str, Any] = {
     "style_cell": {"fontFamily": "sans-serif", "padding": "4px", "fontSize": "13px"},
     "style_header": {"fontWeight": "bold"},
     "style_table": {"overflowX": "auto"},
+    # Long ids and names are cut with an ellipsis (the whole text in the cell's tooltip) rather
+    # than widening the table past the page.
+    "style_data": {"overflow": "hidden", "textOverflow": "ellipsis", "maxWidth": "220px"},
 }
 
 
@@ -22,24 +26,20 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def card(title: str, value: str, note: str = "", card_id: str | None = None) -> html.Div:
+def card(title: str, value: str, note: str = "", card_id: str | None = None) -> Any:  # noqa: ANN401
+    """A figure with its title and a note under it, on a Mantine paper."""
     children = [
         html.Div(title, className="card-title"),
         html.Div(value, className="card-value"),
         html.Div(note, className="card-note"),
     ]
-    style = {
-        "border": "1px solid #ddd",
-        "borderRadius": "6px",
-        "padding": "8px 12px",
-        "minWidth": "150px",
-    }
-    if card_id is None:
-        return html.Div(children, style=style)
-    return html.Div(children, style=style, id=card_id)
+    kwargs: dict[str, Any] = {"id": card_id} if card_id else {}
+    return dmc.Paper(
+        children, withBorder=True, shadow="xs", p="sm", style={"minWidth": "160px"}, **kwargs
+    )
 
 
-def cards(children: list[html.Div]) -> html.Div:
+def cards(children: list[Any]) -> html.Div:
     return html.Div(children, style={"display": "flex", "flexWrap": "wrap", "gap": "10px"})
 
 
@@ -61,18 +61,124 @@ def graph(graph_id: str, figure: go.Figure | None = None) -> dcc.Graph:
 
 
 def table(table_id: str, columns: list[tuple[str, str]], **kwargs: Any) -> DataTable:  # noqa: ANN401
+    """A table whose sorting is done by the server (``sort_action="custom"``): cells show text
+    in the unit each value reaches ("6.00 Wh", "1.20 kWh"), which sorts by its raw number only
+    there (``figures.sorted_rows``)."""
     return DataTable(
         id=table_id,
         columns=[
             {"id": key, "name": name, "presentation": "markdown" if key == "run" else "input"}
             for key, name in columns
         ],
-        sort_action="native",
+        sort_action="custom",
+        sort_mode="single",
+        sort_by=[],
         # A run's link opens its page in the same tab (a table's default is a new one).
         markdown_options={"link_target": "_self"},
         **TABLE_STYLE,
         **kwargs,
     )
+
+
+def legend(element_id: str) -> html.Div:
+    """What the marks on CO2e figures mean (``marks.LEGEND``)."""
+    return html.Div(
+        marks.LEGEND,
+        id=element_id,
+        className="marks-legend",
+        style={"fontSize": "12px", "color": "#555"},
+    )
+
+
+def export_buttons(prefix: str, label: str = "Export") -> html.Div:
+    """CSV and JSON buttons (``<prefix>-csv``, ``<prefix>-json``), a message (``<prefix>-message``)
+    and the download they fill (``<prefix>-download``)."""
+    return html.Div(
+        [
+            html.Span(label, style={"fontSize": "13px"}),
+            html.Button("CSV", id=f"{prefix}-csv", n_clicks=0),
+            html.Button("JSON", id=f"{prefix}-json", n_clicks=0),
+            html.Span(id=f"{prefix}-message"),
+            dcc.Download(id=f"{prefix}-download"),
+        ],
+        className="export",
+        style={"display": "flex", "gap": "6px", "alignItems": "center"},
+    )
+
+
+def export_format(triggered_id: object) -> str:
+    """``"csv"`` or ``"json"`` from the id of the export button pressed."""
+    return "json" if str(triggered_id).endswith("-json") else "csv"
+
+
+def range_controls(
+    prefix: str, query: dict[str, list[str]], default: str
+) -> tuple[html.Div, list[str]]:
+    """A time range: presets (``<prefix>-range``) and a custom range of days with date pickers
+    (``<prefix>-dates``), from the address's ``range``, ``from`` and ``to``; and the messages
+    about what the address got wrong. ``sync_range`` keeps the two consistent."""
+    options = [*params.RANGES, params.ALL_TIME, params.CUSTOM]
+    range_key, problem = params.choice(query, "range", options, default)
+    since = next(iter(query.get("from") or []), None)
+    until = next(iter(query.get("to") or []), None)
+    if since or until:
+        range_key = params.CUSTOM
+    controls = html.Div(
+        [
+            html.Label("Range", htmlFor=f"{prefix}-range"),
+            dcc.Dropdown(
+                id=f"{prefix}-range",
+                options=[{"label": params.RANGE_LABELS[k], "value": k} for k in options],
+                value=range_key,
+                clearable=False,
+                searchable=False,
+                style={"width": "200px"},
+            ),
+            dcc.DatePickerRange(
+                id=f"{prefix}-dates",
+                start_date=since[:10] if since else None,
+                end_date=until[:10] if until else None,
+                display_format="YYYY-MM-DD",
+                start_date_placeholder_text="from",
+                end_date_placeholder_text="to",
+                clearable=True,
+                minimum_nights=0,
+            ),
+        ],
+        className="range-controls",
+        style={"display": "flex", "gap": "8px", "alignItems": "center", "flexWrap": "wrap"},
+    )
+    return controls, [problem] if problem else []
+
+
+def sync_range(
+    triggered: object, range_key: object, since: object, until: object
+) -> tuple[object, object, object]:
+    """(range, from, to) after a person's change: a preset clears the dates, a date picked sets
+    the range to custom."""
+    if str(triggered).endswith("-range"):
+        if range_key == params.CUSTOM:
+            return range_key, since, until
+        return range_key, None, None
+    if since or until:
+        return params.CUSTOM, since, until
+    return params.ALL_TIME if range_key == params.CUSTOM else range_key, since, until
+
+
+def zoomed_days(relayout: object) -> tuple[str, str] | None:
+    """The days a zoom on a time axis spans (Plotly's ``relayoutData``:
+    ``{"xaxis.range[0]": "2026-06-03 10:12:00", "xaxis.range[1]": …}``), as ``YYYY-MM-DD``
+    for the date pickers; ``None`` for anything else (a reset, a legend click, a hand-made
+    value)."""
+    if not isinstance(relayout, dict):
+        return None
+    start, end = relayout.get("xaxis.range[0]"), relayout.get("xaxis.range[1]")
+    if not isinstance(start, str) or not isinstance(end, str):
+        return None
+    days = start[:10], end[:10]
+    if any(params.parse_date(day, "zoom")[1] for day in days):
+        return None
+    return days
 
 
 def db_error(exc: Exception) -> str:

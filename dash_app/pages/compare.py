@@ -1,18 +1,19 @@
 """Compare: two to five runs overlaid (cumulative CO2e, energy per sample, loss against energy).
 
-Series come from ``epochs`` (one document per run per epoch) for the runs that have them, and
-from ``windows`` only for the runs that do not: the epochs are a small fraction of the windows
-(and FerretDB as published scans the whole collection for a read by run). The price is
-resolution: such a run is drawn per epoch, not per minute."""
+Series come from ``epochs`` (one document per run per epoch) for the runs that have two or
+more, and from ``windows`` only for the others (a run in its first epoch would be one dot): the
+epochs are a small fraction of the windows (and FerretDB as published scans the whole
+collection for a read by run). The choice of runs is written into the address (``?runs=a,b``)."""
 
 from typing import Any
 
 import plotly.graph_objects as go
-from dash import Dash, Input, Output, dcc, html
+from dash import Dash, Input, Output, State, dcc, html, no_update
 from pymongo.database import Database
 
-from joulestream.dash_app import data, figures, params
+from joulestream.dash_app import checks, data, figures, params
 from joulestream.dash_app.pages import common
+from joulestream.dash_app.settings import DashSettings
 
 
 def layout(route: params.Route) -> html.Div:
@@ -29,12 +30,13 @@ def layout(route: params.Route) -> html.Div:
             ),
             html.Div(id="compare-message"),
             html.P(
-                "Runs that report epochs are drawn per epoch (a point at the end of each epoch); "
-                "runs without epochs per one-minute window. Energy per sample is each run's "
-                "total.",
+                "Runs with two epochs or more are drawn per epoch (a point at the end of each "
+                "epoch); others per one-minute window. Runs are named user · model · id. "
+                "Energy per sample is each run's total.",
                 id="compare-note",
                 style={"color": "#555", "fontSize": "13px"},
             ),
+            common.legend("compare-legend"),
             common.graph("compare-co2e"),
             html.Div(
                 [common.graph("compare-per-sample"), common.graph("compare-loss")],
@@ -62,12 +64,14 @@ def view(
         return messages, offered, blank, blank, blank
     epochs = data.epochs_of_runs(db, [run["run_id"] for run in runs])
     # Windows only for the runs without epochs: none read at all when every run has epochs.
-    without_epochs = [run_id for run_id, found in epochs.items() if not found]
+    without_epochs = [
+        run_id for run_id, found in epochs.items() if len(found) < figures.MIN_COMPARE_EPOCHS
+    ]
     windows = data.windows_of_runs(db, without_epochs)
     return messages, offered, *figures.compare_figures(runs, epochs, windows)
 
 
-def register(app: Dash, db: Database[data.Document]) -> None:
+def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> None:
     @app.callback(
         Output("compare-message", "children"),
         Output("compare-runs", "options"),
@@ -87,3 +91,21 @@ def register(app: Dash, db: Database[data.Document]) -> None:
         # that they are texts).
         listed = list(dict.fromkeys([*params.compare_ids(chosen)[0], *offered]))
         return common.message(messages), listed, *shown
+
+    # A person's choice goes into the address (``?runs=a,b``), one history entry each, so that a
+    # comparison can be shared; the refresh never writes it.
+    @app.callback(
+        Output("url", "search", allow_duplicate=True),
+        Output("url-written", "data", allow_duplicate=True),
+        Input("compare-runs", "value"),
+        State("url", "search"),
+        prevent_initial_call=True,
+    )
+    def write_address(chosen: object, current: str | None) -> tuple[Any, Any]:
+        try:
+            search = params.compare_search(chosen)
+        except checks.InvalidInput:
+            return no_update, no_update
+        if search == (current or ""):
+            return no_update, no_update
+        return search, search

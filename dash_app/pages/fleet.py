@@ -1,21 +1,24 @@
 """Fleet: live totals, energy and CO2e over time by user, model or region, the top runs and the
-pipeline's health."""
+pipeline's health.
+
+Live runs and power now count only the ``running`` runs heard from within
+``DashSettings.stale_after_s`` (``liveness``): a trainer that died without ``run_finished`` drops
+out within minutes, before the job calls it ``lost``. Today, This week and All time all add up
+the hourly ``rollups`` (the same documents, so they agree); what the runs' own totals hold
+beyond them (a period still being written) is said under the cards."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import plotly.graph_objects as go
-from dash import Dash, Input, Output, dcc, html
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from pymongo.database import Database
 
-from joulestream.dash_app import data, figures, params, units
+from joulestream.dash_app import checks, data, figures, liveness, marks, params, units
 from joulestream.dash_app.pages import common
+from joulestream.dash_app.settings import DashSettings
 
-# "Power now" counts the running runs whose last event is this recent. Trackers report every few
-# seconds (a window closes every minute), so 5 minutes leaves room for a slow or briefly
-# disconnected trainer while a run that stopped reporting drops out within minutes.
-POWER_NOW_MAX_AGE = timedelta(minutes=5)
 # Rollups are read up to this far past the dashboard's clock: a trainer's clock may run ahead.
 CLOCK_AHEAD = timedelta(days=1)
 TOP_COLUMNS = [
@@ -23,47 +26,51 @@ TOP_COLUMNS = [
     ("user_id", "User"),
     ("model", "Model"),
     ("region", "Region"),
-    ("status", "Status"),
-    ("energy_kwh", "Energy (kWh)"),
-    ("co2e_kg", "CO2e (kg)"),
+    ("status_shown", "Status"),
+    ("energy", "Energy"),
+    ("co2e", "CO2e"),
+    ("cost", "Cost"),
 ]
 
 
 def layout(route: params.Route) -> html.Div:
     group, group_msg = params.choice(route.query, "group", list(params.GROUPS), "user")
-    ranges = [*params.RANGES, params.ALL_TIME]
-    range_key, range_msg = params.choice(route.query, "range", ranges, "7d")
+    ranges, range_msgs = common.range_controls("fleet", route.query, "7d")
+    known = {"group", "range", "from", "to"}
+    unknown = [f"Unknown parameter {key!r}; known: {', '.join(sorted(known))}."
+               for key in sorted(set(route.query) - known)]  # fmt: skip
     return html.Div(
         [
             html.H2("Fleet"),
-            common.message([m for m in (group_msg, range_msg) if m]),
+            common.message([m for m in (group_msg, *range_msgs, *unknown) if m]),
             html.Div(id="fleet-message"),
             html.Div(id="fleet-cards"),
             html.Div(
                 [
-                    html.Label("Stack by "),
+                    html.Label("Stack by", htmlFor="fleet-group"),
                     dcc.Dropdown(
                         id="fleet-group",
                         options=[{"label": k, "value": k} for k in params.GROUPS],
                         value=group,
                         clearable=False,
-                        style={"width": "160px"},
+                        searchable=False,
+                        style={"width": "140px"},
                     ),
-                    html.Label(" over "),
-                    dcc.Dropdown(
-                        id="fleet-range",
-                        options=[{"label": k, "value": k} for k in ranges],
-                        value=range_key,
-                        clearable=False,
-                        style={"width": "120px"},
-                    ),
+                    ranges,
                 ],
-                style={"display": "flex", "gap": "8px", "alignItems": "center", "margin": "8px 0"},
+                style={
+                    "display": "flex",
+                    "gap": "8px",
+                    "alignItems": "center",
+                    "margin": "8px 0",
+                    "flexWrap": "wrap",
+                },
             ),
             common.graph("fleet-energy"),
             common.graph("fleet-co2e"),
             html.H3("Top runs by energy"),
             common.table("fleet-top", TOP_COLUMNS),
+            common.legend("fleet-legend"),
             html.H3("Pipeline health"),
             html.Div(id="fleet-health"),
         ]
@@ -80,46 +87,104 @@ class FleetView:
     health: html.Div
 
 
-def view(db: Database[data.Document], group: str, range_key: str, now: datetime) -> FleetView:
+# Run totals ahead of the hourly periods by less than this share are the periods' rounding
+# (each run's CO2e in a period is rounded down to about a microgram), not something pending.
+PENDING_SHARE = 1e-6
+
+
+def view(
+    db: Database[data.Document],
+    group: str,
+    range_key: str,
+    now: datetime,
+    settings: DashSettings | None = None,
+    sort_by: object = None,
+    dates: tuple[object, object] = (None, None),
+) -> FleetView:
+    """What the page shows; the charts over the range (a preset, or ``dates``: custom from and
+    to), the cards over their own periods."""
+    settings = settings or DashSettings()
     group_field = params.GROUPS[params.known(group, "group", params.GROUPS, "user")]
-    ranges = [*params.RANGES, params.ALL_TIME]
-    since = params.since(params.known(range_key, "range", ranges, params.ALL_TIME), now)
+    since, until, range_messages = params.time_range(range_key, *dates, now)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     week = today - timedelta(days=today.weekday())
     chart_since = min(s for s in (since, week, today) if s is not None) if since else None
-    rollups = data.rollups_since(db, chart_since, now + CLOCK_AHEAD)
-    energy_all_j, co2e_all_g, run_count = data.all_time_totals(db)
+    rollups = data.rollups_since(db, chart_since, max(now, until or now) + CLOCK_AHEAD)
+    runs_energy_j, _, run_count = data.all_time_totals(db)
+    energy_all_j, co2e_all_g = data.rollup_totals(db)
+    stale_after = timedelta(seconds=settings.stale_after_s)
     running = data.running_runs(db)
+    live = [r for r in running if liveness.state(r, now, stale_after) == liveness.LIVE]
+    lost = data.lost_run_count(db)
     # From ``runs.power_w`` only: the Fleet page reads no ``windows``, the largest collection.
-    power_now_w, reporting = figures.power_now_w(running, now - POWER_NOW_MAX_AGE)
+    power_now_w, reporting = figures.power_now_w(live, now - stale_after)
     energy_today_j, co2e_today_g = figures.totals_since(rollups, today)
     energy_week_j, co2e_week_g = figures.totals_since(rollups, week)
+    flagged = data.flagged_runs(db)
+
+    def flags_since(start: datetime | None) -> marks.Flags:
+        return marks.of_runs(
+            r for r in flagged if start is None or (r.get("last_event_at") or start) >= start
+        )
+
+    pending_j = runs_energy_j - energy_all_j
+    pending = (
+        f"{units.energy(pending_j)} measured by running runs is not yet in the hourly periods"
+        if pending_j > PENDING_SHARE * max(runs_energy_j, 1.0)
+        else "Today, This week and All time add up the same hourly periods"
+    )
     totals = common.cards(
         [
-            common.card("Active runs", f"{len(running)}", f"of {run_count} runs", "fleet-active"),
-            common.card("Power now", units.power(power_now_w), f"{reporting} runs reporting"),
-            _totals_card("Today", energy_today_j, co2e_today_g),
-            _totals_card("This week", energy_week_j, co2e_week_g),
-            _totals_card("All time", energy_all_j, co2e_all_g, "fleet-all-time"),
+            common.card(
+                "Live runs",
+                f"{len(live)}",
+                f"{len(running) - len(live)} stale · {lost} lost · of "
+                f"{units.count(run_count, 'run')}",
+                "fleet-active",
+            ),
+            common.card(
+                "Power now",
+                units.power(power_now_w),
+                f"{units.count(reporting, 'live run')} reporting",
+                "fleet-power",
+            ),
+            _totals_card(
+                "Today", energy_today_j, co2e_today_g, flags_since(today), settings, "fleet-today"
+            ),
+            _totals_card(
+                "This week", energy_week_j, co2e_week_g, flags_since(week), settings, "fleet-week"
+            ),
+            _totals_card(
+                "All time", energy_all_j, co2e_all_g, flags_since(None), settings, "fleet-all-time"
+            ),
         ]
     )
+    rows = figures.run_rows(data.top_runs(db), now, settings)
+    size = figures.granularity((until or now) - since if since is not None else None)
     return FleetView(
-        message="" if run_count else common.EMPTY_FLEET,
-        cards=totals,
-        energy=figures.fleet_figure(rollups, group_field, "energy_j", since),
-        co2e=figures.fleet_figure(rollups, group_field, "co2e_g", since),
-        top=figures.run_rows(data.top_runs(db)),
+        message=" ".join([*range_messages, "" if run_count else common.EMPTY_FLEET]).strip(),
+        cards=html.Div([totals, html.Div(pending, id="fleet-pending", className="card-note")]),
+        energy=figures.fleet_figure(rollups, group_field, "energy_j", since, size, until),
+        co2e=figures.fleet_figure(rollups, group_field, "co2e_g", since, size, until),
+        top=figures.sorted_rows(rows, sort_by, [key for key, _ in TOP_COLUMNS]),
         health=_health(data.health(db)),
     )
 
 
 def _totals_card(
-    title: str, energy_j: float, co2e_g: float, card_id: str | None = None
-) -> html.Div:
+    title: str,
+    energy_j: float,
+    co2e_g: float,
+    flags: marks.Flags,
+    settings: DashSettings,
+    card_id: str | None = None,
+) -> Any:  # noqa: ANN401
+    cost = units.money(settings.cost(energy_j), settings.currency)
+    equivalents = units.equivalents(energy_j, co2e_g)
     return common.card(
         title,
-        f"{units.energy(energy_j)} · {units.co2e(co2e_g)}",
-        units.equivalents(energy_j, co2e_g),
+        f"{units.energy(energy_j)} · {marks.marked(units.co2e(co2e_g), flags)}",
+        " · ".join(part for part in (cost, equivalents) if part),
         card_id,
     )
 
@@ -145,7 +210,7 @@ def _health(health: data.Health) -> html.Div:
     )
 
 
-def register(app: Dash, db: Database[data.Document]) -> None:
+def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> None:
     @app.callback(
         Output("fleet-message", "children"),
         Output("fleet-cards", "children"),
@@ -156,12 +221,21 @@ def register(app: Dash, db: Database[data.Document]) -> None:
         Input("refresh", "n_intervals"),
         Input("fleet-group", "value"),
         Input("fleet-range", "value"),
+        Input("fleet-dates", "start_date"),
+        Input("fleet-dates", "end_date"),
+        Input("fleet-top", "sort_by"),
     )
     def refresh(
-        _n: int | None, group: str, range_key: str
+        _n: int | None,
+        group: str,
+        range_key: str,
+        since: object,
+        until: object,
+        sort_by: object,
     ) -> tuple[html.Div, Any, go.Figure, go.Figure, list[dict[str, Any]], Any]:
         try:
-            shown = view(db, group, range_key, common.now())
+            now = common.now()
+            shown = view(db, group, range_key, now, settings, sort_by, (since, until))
         except common.FAILURES as exc:
             blank = figures.empty_figure("No data")
             return common.message(common.failure(exc)), [], blank, blank, [], []
@@ -173,3 +247,48 @@ def register(app: Dash, db: Database[data.Document]) -> None:
             shown.top,
             shown.health,
         )
+
+    @app.callback(
+        Output("fleet-range", "value"),
+        Output("fleet-dates", "start_date"),
+        Output("fleet-dates", "end_date"),
+        Input("fleet-range", "value"),
+        Input("fleet-dates", "start_date"),
+        Input("fleet-dates", "end_date"),
+        Input("fleet-energy", "relayoutData"),
+        Input("fleet-co2e", "relayoutData"),
+        prevent_initial_call=True,
+    )
+    def sync(
+        range_key: object, since: object, until: object, *zooms: object
+    ) -> tuple[object, object, object]:
+        # A zoom on either chart picks its days as a custom range (rollups are hourly and the
+        # pickers take days, so a zoom within a day shows that day).
+        if str(ctx.triggered_id) in ("fleet-energy", "fleet-co2e"):
+            days = common.zoomed_days(zooms[0 if ctx.triggered_id == "fleet-energy" else 1])
+            if days is None:
+                return no_update, no_update, no_update
+            return params.CUSTOM, *days
+        return common.sync_range(ctx.triggered_id, range_key, since, until)
+
+    # Only a person's change writes the address (group and range), one history entry each.
+    @app.callback(
+        Output("url", "search", allow_duplicate=True),
+        Output("url-written", "data", allow_duplicate=True),
+        Input("fleet-group", "value"),
+        Input("fleet-range", "value"),
+        Input("fleet-dates", "start_date"),
+        Input("fleet-dates", "end_date"),
+        State("url", "search"),
+        prevent_initial_call=True,
+    )
+    def write_address(
+        group: object, range_key: object, since: object, until: object, current: object
+    ) -> tuple[Any, Any]:
+        try:
+            search = params.range_search([("group", group)], range_key, since, until)
+        except checks.InvalidInput:
+            return no_update, no_update
+        if search == (current or ""):
+            return no_update, no_update
+        return search, search

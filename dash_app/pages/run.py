@@ -15,14 +15,26 @@ Two callbacks, so that the page never waits on ``windows`` for what other docume
 """
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import plotly.graph_objects as go
-from dash import Dash, Input, Output, State, dcc, html
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from pymongo.database import Database
 
-from joulestream.dash_app import checks, data, figures, intensity, params, units
+from joulestream.dash_app import (
+    checks,
+    data,
+    exports,
+    figures,
+    intensity,
+    liveness,
+    marks,
+    params,
+    units,
+)
 from joulestream.dash_app.pages import common
+from joulestream.dash_app.settings import DashSettings
 
 # Windows close once a minute (by default), so re-reading them more often shows nothing new.
 RUN_WINDOWS_REFRESH_MS = 15_000
@@ -40,6 +52,21 @@ def layout(route: params.Route) -> html.Div:
             html.Div(common.message(LOADING), id="run-windows-message"),
             html.Div(id="run-meta"),
             html.Div(id="run-cards"),
+            # The peak comes from the windows, read by the other callback: a card of its own
+            # outside the cards that the first callback rebuilds.
+            html.Div(
+                ["Peak power (highest 1-minute mean): ", html.B("-", id="run-peak-value")],
+                id="run-peak-line",
+                className="card-note",
+            ),
+            common.legend("run-legend"),
+            html.Div(
+                [
+                    common.export_buttons("run-windows-export", "Windows"),
+                    common.export_buttons("run-epochs-export", "Epochs"),
+                ],
+                style={"display": "flex", "gap": "24px", "margin": "6px 0"},
+            ),
             html.Div(
                 [
                     common.graph("run-power", figures.empty_figure(LOADING)),
@@ -86,6 +113,7 @@ class WindowsView:
     power: go.Figure
     cumulative: go.Figure
     progress: go.Figure
+    peak: str
 
 
 def not_found_view(text: str) -> RunView:
@@ -93,18 +121,21 @@ def not_found_view(text: str) -> RunView:
 
 
 def windows_view(db: Database[data.Document], run_id: str | None) -> WindowsView:
-    """The charts of the run's closed windows (one indexed query). An
-    unknown run reads no windows: the other callback says it is unknown."""
-    if not run_id or data.get_run(db, run_id) is None:
+    """The charts of the run's windows (one indexed query) and its peak power. An unknown run
+    reads no windows: the other callback says it is unknown."""
+    run = data.get_run(db, run_id) if run_id else None
+    if run is None:
         blank = figures.empty_figure("")
-        return WindowsView("", blank, blank, blank)
-    windows = data.run_windows(db, run_id)
-    message = "" if windows else "No closed window yet: totals so far are shown above."
+        return WindowsView("", blank, blank, blank, "")
+    windows = data.run_windows(db, str(run_id))
+    message = "" if windows else "No window yet: totals so far are shown above."
+    peak_w = figures.peak_power_w(windows)
     return WindowsView(
         message,
         figures.power_figure(windows),
-        figures.cumulative_figure(windows),
+        figures.cumulative_figure(windows, marks.of_run(run)),
         figures.progress_figure(windows),
+        units.power(peak_w) if peak_w is not None else "-",
     )
 
 
@@ -112,58 +143,99 @@ def _shown(value: object) -> str:
     return "-" if value is None or value == "" else str(value)
 
 
-def view(db: Database[data.Document], run_id: str | None) -> RunView:
+def _methods(run: data.Document) -> str:
+    return "; ".join(
+        f"{part}: {', '.join(map(units.method, names)) or 'not measured'}"
+        for part in ("gpu", "cpu", "ram")
+        for names in [run.get(f"{part}_methods") or []]
+    )
+
+
+def view(
+    db: Database[data.Document],
+    run_id: str | None,
+    now: datetime | None = None,
+    settings: DashSettings | None = None,
+) -> RunView:
+    settings = settings or DashSettings()
+    now = now or common.now()
     if not run_id:
         return not_found_view("No run id in the address: open a run from the Runs page.")
     run = data.get_run(db, run_id)
     if run is None:
         return not_found_view(f"No run with id {run_id!r}: open one from the Runs page.")
     epochs = data.run_epochs(db, run_id)
-    energy_j, co2e_g = float(run.get("energy_j") or 0.0), float(run.get("co2e_g") or 0.0)
-    power_w = run.get("power_w")
-    power_now = units.power(float(power_w)) if power_w is not None else "-"
+    record = figures.run_record(run, now, settings)
+    flags = marks.of_run(run)
+    energy_j, co2e_g = record["energy_j"], record["co2e_g"]
+    started = record["started_at_utc"]
+    stale_after = timedelta(seconds=settings.stale_after_s)
     meta = html.Div(
         [
             # Epoch 0 and step 0 are values; only a missing field is "-".
-            html.Span(f"{key}: {_shown(run.get(field))}", style={"marginRight": "14px"})
-            for key, field in (
-                ("status", "status"),
-                ("user", "user_id"),
-                ("project", "project"),
-                ("model", "model"),
-                ("dataset", "dataset"),
-                ("framework", "framework"),
-                ("region", "region"),
-                ("epoch", "epoch"),
-                ("step", "step"),
-                ("events", "events"),
+            html.Span(f"{key}: {value}", style={"marginRight": "14px"})
+            for key, value in (
+                ("status", liveness.status_text(run, now, stale_after)),
+                ("started", f"{started:%Y-%m-%d %H:%M:%S} UTC" if started else "-"),
+                ("duration", units.duration(record["duration_s"] or 0.0)),
+                *(
+                    (key, _shown(run.get(field)))
+                    for key, field in (
+                        ("user", "user_id"),
+                        ("project", "project"),
+                        ("model", "model"),
+                        ("dataset", "dataset"),
+                        ("framework", "framework"),
+                        ("region", "region"),
+                        ("epoch", "epoch"),
+                        ("step", "step"),
+                        ("events", "events"),
+                    )
+                ),
             )
         ]
     )
     source = str(run.get("intensity_source") or "unknown source")
-    fallback = " (region not in the table: world average)" if run.get("intensity_fallback") else ""
-    methods = "; ".join(
-        f"{part}: {', '.join(map(units.method, names)) or 'not measured'}"
-        for part in ("gpu", "cpu", "ram")
-        for names in [run.get(f"{part}_methods") or []]
-    )
+    fallback = f" {marks.FALLBACK} region not in the table: world average" if flags.fallback else ""
+    latest_w = run.get("power_w")
+    mean_w = record["mean_power_w"]
+    cost = units.money(record[figures.cost_column(settings)], settings.currency)
+    price = f"{settings.price_of(run.get('region')):g} {settings.currency}/kWh"
     cards = common.cards(
         [
             common.card(
-                "Energy", units.energy(energy_j), units.equivalents(energy_j, co2e_g), "run-energy"
+                "Energy",
+                units.energy(energy_j),
+                units.equivalents(energy_j, co2e_g) or "too little for an everyday equivalent",
+                "run-energy",
             ),
-            common.card("CO2e", units.co2e(co2e_g), f"PUE {run.get('pue') or 1.0:g}", "run-co2e"),
-            common.card("Power", power_now, "mean of the latest measurement", "run-power-now"),
+            common.card(
+                "CO2e",
+                marks.marked(units.co2e(co2e_g), flags),
+                f"PUE {run.get('pue') or 1.0:g}",
+                "run-co2e",
+            ),
+            common.card("Cost", cost, f"at {price}", "run-cost"),
+            common.card(
+                "Average power",
+                units.power(mean_w) if mean_w is not None else "-",
+                "latest " + (units.power(float(latest_w)) if latest_w is not None else "-"),
+                "run-power-now",
+            ),
             common.card(
                 "Per sample",
-                units.per_unit(run.get("energy_j_per_sample"), "J"),
-                units.per_unit(run.get("co2e_g_per_sample"), "g CO2e"),
+                units.per_unit(run.get("energy_j_per_sample"), "energy"),
+                marks.marked(units.per_unit(run.get("co2e_g_per_sample"), "co2e"), flags)
+                if run.get("co2e_g_per_sample") is not None
+                else "-",
                 "run-per-sample",
             ),
             common.card(
                 "Per token",
-                units.per_unit(run.get("energy_j_per_token"), "J"),
-                units.per_unit(run.get("co2e_g_per_token"), "g CO2e"),
+                units.per_unit(run.get("energy_j_per_token"), "energy"),
+                marks.marked(units.per_unit(run.get("co2e_g_per_token"), "co2e"), flags)
+                if run.get("co2e_g_per_token") is not None
+                else "-",
             ),
             common.card(
                 "Carbon intensity",
@@ -171,10 +243,79 @@ def view(db: Database[data.Document], run_id: str | None) -> RunView:
                 f"{source}{fallback}",
                 "run-intensity",
             ),
-            common.card("Measured by", methods, "", "run-methods"),
+            common.card(
+                "Measured by",
+                marks.marked(_methods(run), marks.Flags(estimate=flags.estimate)),
+                "",
+                "run-methods",
+            ),
         ]
     )
-    return RunView(True, "", meta, cards, figures.epochs_figure(epochs, run))
+    return RunView(True, "", meta, cards, figures.epochs_figure(epochs, run, flags))
+
+
+WINDOW_EXPORT_COLUMNS = [
+    "run_id", "window_start_utc", "window_end_utc", "epoch", "samples", "tokens", "loss",
+    "accuracy", "cpu_energy_j", "gpu_energy_j", "ram_energy_j", "energy_j", "mean_power_w",
+    "co2e_g", "pue", "intensity_g_per_kwh", "intensity_source", "intensity_fallback",
+    "energy_estimated",
+]  # fmt: skip
+EPOCH_EXPORT_COLUMNS = [
+    "run_id", "epoch", "started_at_utc", "ended_at_utc", "duration_s", "events", "samples",
+    "tokens", "loss", "accuracy", "cpu_energy_j", "gpu_energy_j", "ram_energy_j", "energy_j",
+    "co2e_g", "intensity_fallback", "energy_estimated",
+]  # fmt: skip
+
+
+def window_records(windows: list[data.Document], run: data.Document) -> list[data.Document]:
+    """The run's windows as exported: stored values, times and mean power named with units."""
+    flags = marks.of_run(run)
+    return [
+        {
+            **w,
+            "window_start_utc": w["window_start"],
+            "window_end_utc": w["window_end"],
+            "mean_power_w": figures.power_w(w),
+            "intensity_fallback": bool(w.get("intensity_fallback")),
+            "energy_estimated": flags.estimate,
+        }
+        for w in windows
+    ]
+
+
+def epoch_records(epochs: list[data.Document], run: data.Document) -> list[data.Document]:
+    """The run's epochs as exported, each priced like the run (epochs are stored unpriced)."""
+    flags = marks.of_run(run)
+    return [
+        {
+            **e,
+            "started_at_utc": e.get("started_at"),
+            "ended_at_utc": e.get("ended_at"),
+            "duration_s": (e["ended_at"] - e["started_at"]).total_seconds()
+            if e.get("started_at") and e.get("ended_at")
+            else None,
+            "co2e_g": figures.epoch_co2e_g(e, run),
+            "intensity_fallback": flags.fallback,
+            "energy_estimated": flags.estimate,
+        }
+        for e in epochs
+    ]
+
+
+def export(
+    db: Database[data.Document], run_id: str | None, what: str, fmt: str, now: datetime
+) -> dict[str, Any] | None:
+    """The run's ``windows`` or ``epochs`` as a download; ``None`` for an unknown run."""
+    run = data.get_run(db, run_id) if run_id else None
+    if run is None:
+        return None
+    if what == "windows":
+        rows = window_records(data.run_windows(db, str(run_id)), run)
+        columns = WINDOW_EXPORT_COLUMNS
+    else:
+        rows = epoch_records(data.run_epochs(db, str(run_id)), run)
+        columns = EPOCH_EXPORT_COLUMNS
+    return exports.download(rows, columns, f"run-{run_id}-{what}", now, fmt)
 
 
 def what_if(db: Database[data.Document], run_id: str | None, region: object) -> str:
@@ -198,7 +339,7 @@ def what_if(db: Database[data.Document], run_id: str | None, region: object) -> 
     )
 
 
-def register(app: Dash, db: Database[data.Document]) -> None:
+def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> None:
     @app.callback(
         Output("run-message", "children"),
         Output("run-meta", "children"),
@@ -209,7 +350,7 @@ def register(app: Dash, db: Database[data.Document]) -> None:
     )
     def refresh(_n: int | None, run_id: str | None) -> tuple[Any, ...]:
         try:
-            shown = view(db, run_id)
+            shown = view(db, run_id, common.now(), settings)
         except common.FAILURES as exc:
             shown = not_found_view(common.failure(exc))
         return common.message(shown.message), shown.meta, shown.cards, shown.epochs
@@ -219,6 +360,7 @@ def register(app: Dash, db: Database[data.Document]) -> None:
         Output("run-power", "figure"),
         Output("run-cumulative", "figure"),
         Output("run-progress", "figure"),
+        Output("run-peak-value", "children"),
         Input("run-windows-refresh", "n_intervals"),
         State("run-id", "data"),
         # No tick while the windows are being read: a tick would make Dash drop this answer.
@@ -229,8 +371,35 @@ def register(app: Dash, db: Database[data.Document]) -> None:
             shown = windows_view(db, run_id)
         except common.FAILURES as exc:
             blank = figures.empty_figure("No data")
-            return common.message(common.failure(exc)), blank, blank, blank
-        return common.message(shown.message), shown.power, shown.cumulative, shown.progress
+            return common.message(common.failure(exc)), blank, blank, blank, "-"
+        return (
+            common.message(shown.message),
+            shown.power,
+            shown.cumulative,
+            shown.progress,
+            shown.peak,
+        )
+
+    for what in ("windows", "epochs"):
+        prefix = f"run-{what}-export"
+
+        @app.callback(
+            Output(f"{prefix}-download", "data"),
+            Output(f"{prefix}-message", "children"),
+            Input(f"{prefix}-csv", "n_clicks"),
+            Input(f"{prefix}-json", "n_clicks"),
+            State("run-id", "data"),
+            prevent_initial_call=True,
+        )
+        def download(
+            _csv: int | None, _json: int | None, run_id: str | None, what: str = what
+        ) -> tuple[Any, Any]:
+            fmt = common.export_format(ctx.triggered_id)
+            try:
+                shown = export(db, run_id, what, fmt, common.now())
+            except common.FAILURES as exc:
+                return no_update, common.failure(exc)
+            return (no_update, "No such run.") if shown is None else (shown, "")
 
     @app.callback(
         Output("run-whatif", "children"),

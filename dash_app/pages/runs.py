@@ -4,36 +4,57 @@ The filters are written back into the address (``?user=…&from=…``) when a pe
 so that a reload or a shared link shows the same runs; the live refresh re-reads the table only
 and never touches the address or the filters.
 
-The CSV export is built here, not by the DataTable: the table's own export writes its data as
-given, markdown links included, in the browser. This one re-reads the runs of the filters shown,
-in the table's order, writes the plain run id, and neutralises every cell a spreadsheet would
-run as a formula (``figures.runs_csv``)."""
+The CSV and JSON exports are built here, not by the DataTable: the table's own export writes its
+data as shown, markdown links and rounded text included, in the browser. These re-read the runs
+of the filters shown, in the table's order, and write the stored SI values in columns named
+with their unit, the plain run id and the marks as flags, every CSV cell a spreadsheet would run
+as a formula neutralised (``exports``). The table sorts on the server too: its cells are text
+in the unit each value reaches, which sorts by the raw number only there."""
 
+from datetime import datetime
 from typing import Any
 
-from dash import Dash, Input, Output, State, dcc, html, no_update
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from pymongo.database import Database
 
-from joulestream.dash_app import checks, data, figures, params
+from joulestream.dash_app import checks, data, exports, figures, params, units
 from joulestream.dash_app.pages import common
+from joulestream.dash_app.settings import DashSettings
 
 COLUMNS = [
     ("run", "Run"),
     ("user_id", "User"),
     ("project", "Project"),
     ("model", "Model"),
-    ("dataset", "Dataset"),
-    ("framework", "Framework"),
     ("region", "Region"),
-    ("status", "Status"),
-    ("events", "Events"),
-    ("energy_kwh", "Energy (kWh)"),
-    ("co2e_kg", "CO2e (kg)"),
-    ("started_at", "Started (UTC)"),
-    ("last_event_at", "Last event (UTC)"),
+    ("status_shown", "Status"),
+    ("energy", "Energy"),
+    ("co2e", "CO2e"),
+    ("cost", "Cost"),
+    ("started", "Started (UTC)"),
+    ("last_event", "Last event (UTC)"),
 ]
-# The export's columns: the run id as text where the table has its link.
-EXPORT_COLUMNS = [("run_id", "Run"), *COLUMNS[1:]]
+COLUMN_KEYS = [key for key, _ in COLUMNS]
+
+
+def export_columns(settings: DashSettings) -> list[str]:
+    """The export's columns: every field of ``figures.run_record``, unit in each name."""
+    return [
+        "run_id", "user_id", "project", "model", "dataset", "framework", "region", "status",
+        "state", "events", "started_at_utc", "last_event_at_utc", "finished_at_utc",
+        "duration_s", "energy_j", "mean_power_w", "co2e_g", figures.cost_column(settings),
+        "pue", "intensity_g_per_kwh", "intensity_fallback", "energy_estimated", "samples",
+        "energy_j_per_sample", "co2e_g_per_sample",
+    ]  # fmt: skip
+
+
+def _date_or_none(text: str, name: str, messages: list[str]) -> str | None:
+    """``text``'s day (``YYYY-MM-DD``) for a date picker, or ``None`` with a message when it is
+    not a date."""
+    at, problem = params.parse_date(text, name)
+    if problem:
+        messages.append(problem)
+    return f"{at:%Y-%m-%d}" if at is not None else None
 
 
 def layout(route: params.Route) -> html.Div:
@@ -52,8 +73,17 @@ def layout(route: params.Route) -> html.Div:
         for key in data.FILTER_FIELDS
     ]
     filters += [
-        dcc.Input(id="runs-from", value=since, placeholder="from YYYY-MM-DD", debounce=True),
-        dcc.Input(id="runs-to", value=until, placeholder="to YYYY-MM-DD", debounce=True),
+        dcc.DatePickerRange(
+            id="runs-dates",
+            # A malformed date in the address is reported above and not given to the picker.
+            start_date=_date_or_none(since, "from", messages),
+            end_date=_date_or_none(until, "to", messages),
+            display_format="YYYY-MM-DD",
+            start_date_placeholder_text="active from",
+            end_date_placeholder_text="to",
+            clearable=True,
+            minimum_nights=0,
+        ),
     ]
     return html.Div(
         [
@@ -62,25 +92,29 @@ def layout(route: params.Route) -> html.Div:
             html.Div(filters, style={"display": "flex", "flexWrap": "wrap", "gap": "6px"}),
             html.Div(id="runs-message"),
             html.Div(
-                [
-                    html.Span(id="runs-count"),
-                    html.Button("Export CSV", id="runs-export", n_clicks=0),
-                    html.Span(id="runs-export-message"),
-                    dcc.Download(id="runs-download"),
-                ],
+                [html.Span(id="runs-count"), common.export_buttons("runs-export")],
                 style={"display": "flex", "gap": "12px", "alignItems": "center", "margin": "6px 0"},
             ),
             common.table("runs-table", COLUMNS, page_size=25, row_selectable=False),
+            common.legend("runs-legend"),
         ]
     )
 
 
 def view(
-    db: Database[data.Document], values: dict[str, Any], since: object, until: object
+    db: Database[data.Document],
+    values: dict[str, Any],
+    since: object,
+    until: object,
+    now: datetime | None = None,
+    settings: DashSettings | None = None,
+    sort_by: object = None,
 ) -> tuple[list[dict[str, Any]], dict[str, list[str]], list[str]]:
-    """Table rows, the options of each filter (keyed like ``FILTER_FIELDS``) and messages."""
+    """Table rows (in the order of ``sort_by``), the options of each filter (keyed like
+    ``FILTER_FIELDS``) and messages."""
     run_filter, messages = params.runs_filter(values, since, until)
-    rows = figures.run_rows(data.list_runs(db, run_filter))
+    rows = figures.run_rows(data.list_runs(db, run_filter), now, settings)
+    rows = figures.sorted_rows(rows, sort_by, COLUMN_KEYS)
     by_field = data.filter_options(db)
     options = {key: by_field[field] for key, field in data.FILTER_FIELDS.items()}
     if not rows:
@@ -89,33 +123,26 @@ def view(
     return rows, options, messages
 
 
-def sorted_rows(rows: list[dict[str, Any]], sort_by: object) -> list[dict[str, Any]]:
-    """``rows`` in the order of the table's ``sort_by`` (the first column first); an empty value
-    goes last either way. The run column sorts by the run id."""
-    keys = checks.sort_by(sort_by, [key for key, _ in COLUMNS])
-    ordered = list(rows)
-    for column, descending in reversed(keys):
-        field = "run_id" if column == "run" else column
-        present = [row for row in ordered if row.get(field) not in (None, "")]
-        empty = [row for row in ordered if row.get(field) in (None, "")]
-        ordered = sorted(present, key=lambda row: row[field], reverse=descending) + empty
-    return ordered
-
-
-def export_csv(
+def export(
     db: Database[data.Document],
     values: dict[str, Any],
     since: object,
     until: object,
     sort_by: object,
-) -> str:
-    """The runs of these filters as CSV, in the table's order (``figures.runs_csv``)."""
+    fmt: str,
+    now: datetime,
+    settings: DashSettings | None = None,
+) -> dict[str, Any]:
+    """The runs of these filters, in the table's order, as a download (``exports``)."""
+    settings = settings or DashSettings()
     run_filter, _ = params.runs_filter(values, since, until)
-    rows = sorted_rows(figures.run_rows(data.list_runs(db, run_filter)), sort_by)
-    return figures.runs_csv(rows, EXPORT_COLUMNS)
+    rows = figures.sorted_rows(
+        figures.run_rows(data.list_runs(db, run_filter), now, settings), sort_by, COLUMN_KEYS
+    )
+    return exports.download(rows, export_columns(settings), "runs", now, fmt)
 
 
-def register(app: Dash, db: Database[data.Document]) -> None:
+def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> None:
     keys = list(data.FILTER_FIELDS)
 
     @app.callback(
@@ -124,14 +151,19 @@ def register(app: Dash, db: Database[data.Document]) -> None:
         Output("runs-count", "children"),
         *(Output(f"runs-filter-{key}", "options") for key in keys),
         Input("refresh", "n_intervals"),
-        Input("runs-from", "value"),
-        Input("runs-to", "value"),
+        Input("runs-dates", "start_date"),
+        Input("runs-dates", "end_date"),
+        Input("runs-table", "sort_by"),
         *(Input(f"runs-filter-{key}", "value") for key in keys),
     )
-    def refresh(_n: int | None, since: object, until: object, *chosen: object) -> tuple[Any, ...]:
+    def refresh(
+        _n: int | None, since: object, until: object, sort_by: object, *chosen: object
+    ) -> tuple[Any, ...]:
         try:
             values = params.filter_values(dict(zip(keys, chosen, strict=True)))
-            rows, options, messages = view(db, values, since, until)
+            rows, options, messages = view(
+                db, values, since, until, common.now(), settings, sort_by
+            )
         except common.FAILURES as exc:
             return ([], common.message(common.failure(exc)), "", *([] for _ in keys))
         # A chosen value stays an option even when no run has it any more.
@@ -139,7 +171,7 @@ def register(app: Dash, db: Database[data.Document]) -> None:
         return (
             rows,
             common.message(messages),
-            f"{len(rows)} runs",
+            units.count(len(rows), "run"),
             *([{"label": v, "value": v} for v in items] for items in listed),
         )
 
@@ -148,8 +180,8 @@ def register(app: Dash, db: Database[data.Document]) -> None:
     @app.callback(
         Output("url", "search", allow_duplicate=True),
         Output("url-written", "data", allow_duplicate=True),
-        Input("runs-from", "value"),
-        Input("runs-to", "value"),
+        Input("runs-dates", "start_date"),
+        Input("runs-dates", "end_date"),
         *(Input(f"runs-filter-{key}", "value") for key in keys),
         State("url", "search"),
         prevent_initial_call=True,
@@ -165,24 +197,24 @@ def register(app: Dash, db: Database[data.Document]) -> None:
         return search, search
 
     @app.callback(
-        Output("runs-download", "data"),
+        Output("runs-export-download", "data"),
         Output("runs-export-message", "children"),
-        Input("runs-export", "n_clicks"),
-        State("runs-from", "value"),
-        State("runs-to", "value"),
+        Input("runs-export-csv", "n_clicks"),
+        Input("runs-export-json", "n_clicks"),
+        State("runs-dates", "start_date"),
+        State("runs-dates", "end_date"),
         *(State(f"runs-filter-{key}", "value") for key in keys),
         State("runs-table", "sort_by"),
         prevent_initial_call=True,
     )
-    def export(
-        _clicks: int | None, since: object, until: object, *chosen: object
+    def download(
+        _csv: int | None, _json: int | None, since: object, until: object, *chosen: object
     ) -> tuple[Any, Any]:
         *filters, sort_by = chosen
         values = dict(zip(keys, filters, strict=True))
+        fmt = common.export_format(ctx.triggered_id)
         try:
-            text = export_csv(db, values, since, until, sort_by)
+            shown = export(db, values, since, until, sort_by, fmt, common.now(), settings)
         except common.FAILURES as exc:
             return no_update, common.failure(exc)
-        # What dcc.send_string returns (untyped there): text, not base64.
-        download = {"content": text, "filename": "runs.csv", "type": "text/csv", "base64": False}
-        return download, ""
+        return shown, ""

@@ -1,6 +1,7 @@
 """The dashboard's data access and page callbacks on the MongoDB-compatible server, with a small
 seeded fleet (tests/integration/dashboard_fleet.py), an empty database and a server that is down."""
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -58,6 +59,8 @@ def test_data_queries_return_the_seeded_documents(db):
         "run-a",
     ]
     assert data.all_time_totals(db) == (25200.0, 21600.0 * 381.0 / 3_600_000.0 + 0.036, 2)
+    assert data.rollup_totals(db) == (25200.0, 21600.0 * 381.0 / 3_600_000.0 + 0.036)
+    assert (data.flagged_runs(db), data.lost_run_count(db)) == ([], 0)
     assert sorted(data.leaderboard_groups(db), key=lambda g: g["user_id"]) == [
         {"user_id": "alice", "model": "resnet50", "region": "DE", "runs": 1, "energy_j": 21600.0,
          "co2e_g": 21600.0 * 381.0 / 3_600_000.0, "samples": 3000},
@@ -71,38 +74,67 @@ def test_data_queries_return_the_seeded_documents(db):
 
 
 def test_fleet_shows_totals_power_now_and_health(db, commands):
-    """Active runs, power now from run-a's ``power_w`` (120 W; run-b is completed), today's and
-    all-time totals from the rollups and runs; the page reads no ``windows``."""
+    """Live runs, power now from run-a's ``power_w`` (120 W; run-b is completed), today's,
+    this week's and all-time totals from the same rollups, agreeing with the runs' totals; the
+    page reads no ``windows``."""
     commands.clear()
     shown = fleet.view(db, "user", "7d", NOW)
     assert commands.collections() == {"runs", "rollups", "late_events", "dead_letters"}
     card_texts = texts(shown.cards)
     assert card_texts[:6] == [
-        "Active runs",
+        "Live runs",
         "1",
-        "of 2 runs",
+        "0 stale · 0 lost · of 2 runs",
         "Power now",
         "120 W",
-        "1 runs reporting",
+        "1 live run reporting",
     ]
-    assert "7.00 Wh · 2.32 g CO2e" in card_texts  # today, this week, all time
+    assert card_texts[6:9] == ["Today", "7.00 Wh · 2.32 g CO2e", "< 0.01 EUR"]
+    assert card_texts[-1] == "Today, This week and All time add up the same hourly periods"
     assert [t.name for t in shown.energy.data] == ["alice", "bob"]
-    assert [list(t.y) for t in shown.energy.data] == [[0.006], [0.001]]
+    assert [list(t.y) for t in shown.energy.data] == [[6.0], [1.0]]
+    assert shown.energy.layout.yaxis.title.text == "energy (Wh)"
     assert [row["run_id"] for row in shown.top] == ["run-a", "run-b"]
     assert texts(shown.health)[1:3] == ["Late events: 1", "Dead letters: 1"]
     assert shown.message == ""
     by_region = fleet.view(db, "region", "24h", NOW)
     assert [t.name for t in by_region.co2e.data] == ["DE", "SE"]
-    # Six minutes after run-a's last event it no longer counts as drawing power now.
+    # Six minutes after run-a's last event it is stale: not live, not drawing power now.
     later = fleet.view(db, "user", "7d", NOW.replace(minute=36, second=1))
-    assert texts(later.cards)[3:6] == ["Power now", "0.00 W", "0 runs reporting"]
+    assert texts(later.cards)[:6] == [
+        "Live runs", "0", "1 stale · 0 lost · of 2 runs", "Power now", "0 W",
+        "0 live runs reporting",
+    ]  # fmt: skip
+
+
+def test_marks_follow_a_run_priced_at_the_world_average(services, db):
+    """A run priced at the world average is marked on the fleet's totals, in the runs table,
+    on its page and in the leaderboards (its region's row only)."""
+    writer: MongoClient[dict[str, object]] = MongoClient(services.mongo_uri)
+    try:
+        writer[db.name].runs.update_one({"_id": "run-b"}, {"$set": {"intensity_fallback": True}})
+    finally:
+        writer.close()
+    assert [r["run_id"] for r in data.flagged_runs(db)] == ["run-b"]
+    shown = fleet.view(db, "user", "7d", NOW)
+    # run-b's last event was an hour ago: today's total carries its mark.
+    assert texts(shown.cards)[7] == "7.00 Wh · 2.32 g CO2e †"
+    rows, _, _ = runs.view(db, {}, None, None, NOW)
+    assert [(r["run_id"], r["co2e"], r["intensity_fallback"]) for r in rows] == [
+        ("run-a", "2.29 g CO2e", False), ("run-b", "36.0 mg CO2e †", True)
+    ]  # fmt: skip
+    assert texts(run.view(db, "run-b", NOW).cards)[4] == "36.0 mg CO2e †"
+    _, boards = leaderboards.view(db)
+    assert [(r["name"], r["co2e"]) for r in boards[2]] == [
+        ("DE", "2.29 g CO2e"), ("SE", "36.0 mg CO2e †")
+    ]  # fmt: skip
 
 
 def test_runs_table_filters_and_reports_bad_dates(db):
     """A filter narrows the table; a malformed date is a message, not an error."""
     rows, options, messages = runs.view(db, {"user": ["alice"]}, "2026-06-10", "2026-06-10")
     assert [r["run_id"] for r in rows] == ["run-a"]
-    assert rows[0]["energy_kwh"] == 0.006
+    assert (rows[0]["energy"], rows[0]["energy_j"]) == ("6.00 Wh", 21600.0)
     assert rows[0]["run"] == "[run-a](/run/run-a)"
     assert options["user"] == ["alice", "bob"]
     assert messages == []
@@ -114,40 +146,58 @@ def test_runs_table_filters_and_reports_bad_dates(db):
 
 
 def test_run_detail_shows_the_run_to_the_digit(db, commands):
-    """Energy, CO2e, power (its ``power_w``), per sample, intensity with source and year,
-    methods and energy per epoch without reading ``windows``; the windows' charts apart."""
+    """Energy, CO2e, cost, average power (3 min for 6 Wh), per sample, intensity with source
+    and year, methods and energy per epoch without reading ``windows``; the windows' charts
+    and peak power apart."""
     commands.clear()
-    shown = run.view(db, "run-a")
+    shown = run.view(db, "run-a", NOW)
     assert commands.collections() == {"runs", "epochs"}
     card_texts = texts(shown.cards)
     meta = texts(shown.meta)
+    assert meta[:3] == ["status: running", f"started: {NOW:%Y-%m-%d} 12:27:00 UTC",
+                        "duration: 3 min"]  # fmt: skip
     assert [m for m in meta if m.startswith(("epoch:", "step:"))] == ["epoch: 1", "step: 30"]
-    assert card_texts[6:9] == ["Power", "120 W", "mean of the latest measurement"]
-    assert card_texts[:6] == ["Energy", "6.00 Wh", "≈ 0.0 km by car · ≈ 0.1 litres boiled",
-                              "CO2e", "2.29 g CO2e", "PUE 1"]  # fmt: skip
-    assert card_texts[15:18] == ["Carbon intensity", "381 g CO2e/kWh", "Ember 2023"]
-    assert card_texts[18:20] == ["Measured by", "gpu: nvml; cpu: rapl; ram: estimate"]
-    assert card_texts[9:12] == ["Per sample", "7.2 J", "0.000762 g CO2e"]
-    assert list(shown.epochs.data[0].y) == [0.004, 0.002]
-    assert list(shown.epochs.data[0].text) == ["1.52 g CO2e", "0.76 g CO2e"]
+    assert card_texts[:12] == [
+        "Energy", "6.00 Wh", "too little for an everyday equivalent",
+        "CO2e", "2.29 g CO2e", "PUE 1",
+        "Cost", "< 0.01 EUR", "at 0.25 EUR/kWh",
+        "Average power", "120 W", "latest 120 W",
+    ]  # fmt: skip
+    assert card_texts[12:15] == ["Per sample", "7.20 J", "762 µg CO2e"]
+    assert card_texts[18:21] == ["Carbon intensity", "381 g CO2e/kWh", "Ember 2023"]
+    assert card_texts[21:23] == ["Measured by", "gpu: nvml; cpu: rapl; ram: estimate"]
+    assert list(shown.epochs.data[0].y) == [4.0, 2.0]
+    assert list(shown.epochs.data[0].text) == ["1.52 g CO2e", "762 mg CO2e"]
     charts = run.windows_view(db, "run-a")
-    assert charts.message == ""
+    assert (charts.message, charts.peak) == ("", "120 W")
     assert [list(t.y) for t in charts.power.data] == [[60.0] * 3, [40.0] * 3, [20.0] * 3]
-    assert list(charts.cumulative.data[0].y) == [0.002, 0.004, 0.006]
-    assert list(charts.progress.data[0].x) == [0.002, 0.004, 0.006]
+    assert list(charts.cumulative.data[0].y) == [2.0, 4.0, 6.0]
+    assert list(charts.progress.data[0].x) == [2.0, 4.0, 6.0]
     assert list(charts.progress.data[0].y) == [2.0, 1.5, 1.0]
     assert run.what_if(db, "run-a", "SE") == (
-        "In SE (41 g CO2e/kWh, Ember 2023) the same 6.00 Wh would have emitted 0.25 g CO2e "
+        "In SE (41 g CO2e/kWh, Ember 2023) the same 6.00 Wh would have emitted 246 mg CO2e "
         "instead of 2.29 g CO2e (-89%)."
     )
+    windows = run.export(db, "run-a", "windows", "csv", NOW)
+    assert windows is not None
+    assert windows["filename"] == "joulestream-run-run-a-windows-20260610T123020Z.csv"
+    lines = windows["content"].split("\r\n")
+    assert lines[0].startswith("run_id,window_start_utc,window_end_utc,epoch,")
+    assert lines[1].startswith("run-a,2026-06-10T12:27:00.000Z,2026-06-10T12:28:00.000Z,0,")
+    epochs = run.export(db, "run-a", "epochs", "json", NOW)
+    assert epochs is not None
+    rows = json.loads(epochs["content"])
+    assert [(e["epoch"], e["energy_j"], e["duration_s"]) for e in rows] == [
+        (0, 14400.0, 120.0), (1, 7200.0, 60.0)
+    ]  # fmt: skip
 
 
 def test_a_run_with_one_event_and_an_unknown_run(db, commands):
     """run-b has one window and no epochs; an unknown id is a message."""
-    shown = run.view(db, "run-b")
+    shown = run.view(db, "run-b", NOW)
     assert shown.found
     assert texts(shown.cards)[1] == "1.00 Wh"
-    assert texts(shown.cards)[7] == "3.60 kW"
+    assert texts(shown.cards)[9:11] == ["Average power", "3.60 kW"]
     assert shown.epochs.layout.title.text == "Energy per epoch: no epoch reported"
     assert list(run.windows_view(db, "run-b").power.data[0].y) == [60.0]
     missing = run.view(db, "nope")
@@ -158,6 +208,7 @@ def test_a_run_with_one_event_and_an_unknown_run(db, commands):
     commands.clear()
     assert run.windows_view(db, "nope").message == ""
     assert "windows" not in commands.collections()
+    assert run.export(db, "nope", "windows", "csv", NOW) is None
 
 
 def test_compare_and_leaderboards(db, commands):
@@ -168,15 +219,19 @@ def test_compare_and_leaderboards(db, commands):
     assert (messages, offered) == ([], ["run-a", "run-b"])
     window_reads = [f for name, coll, f in commands.reads if coll == "windows"]
     assert window_reads == [{"run_id": {"$in": ["run-b"]}}]
-    assert [t.name for t in co2e.data] == ["run-a", "run-b"]
+    names = ["alice · resnet50 · run-a", "bob · bert-base · run-b"]
+    assert [t.name for t in co2e.data] == names
     # run-a: epoch 0 (14,400 J) ends 2 min after its start, epoch 1 (7,200 J) 3 min after.
-    assert list(co2e.data[0].x) == [2 / 60, 3 / 60]
-    assert list(co2e.data[0].y) == [14400.0 * 381.0 / 3_600_000.0 / 1000.0,
-                                    21600.0 * 381.0 / 3_600_000.0 / 1000.0]  # fmt: skip
-    assert (list(co2e.data[1].x), list(co2e.data[1].y)) == ([1 / 60], [0.036 / 1000.0])
+    assert list(co2e.data[0].x) == [2.0, 3.0]
+    epoch_0_g = 14400.0 * 381.0 / 3_600_000.0
+    assert list(co2e.data[0].y) == [epoch_0_g, epoch_0_g + 7200.0 * 381.0 / 3_600_000.0]
+    assert (list(co2e.data[1].x), list(co2e.data[1].y)) == ([1.0], [0.036])
+    assert (co2e.layout.xaxis.title.text, co2e.layout.yaxis.title.text) == (
+        "minutes since the run began", "CO2e (g)"
+    )  # fmt: skip
     assert [list(t.y) for t in per_sample.data] == [[7.2], [0.0]]
     assert [(t.name, list(t.x), list(t.y)) for t in loss.data] == [
-        ("run-a", [0.004, 0.006], [1.5, 1.0])
+        (names[0], [4.0, 6.0], [1.5, 1.0])
     ]
     commands.clear()
     compare.view(db, ["run-a", "run-a"])  # one run twice: too few, nothing drawn
@@ -185,12 +240,30 @@ def test_compare_and_leaderboards(db, commands):
     assert messages == ["Pick 2 to 5 runs to compare."]
     message, boards = leaderboards.view(db)
     assert message == ""
-    assert boards[0] == [
-        {"name": "alice", "runs": 1, "energy_kwh": 0.006, "co2e_kg": 0.0023,
-         "wh_per_1k_samples": 2.0, "g_per_kwh": 381.0},
-        {"name": "bob", "runs": 1, "energy_kwh": 0.001, "co2e_kg": 0.0, "wh_per_1k_samples": None,
-         "g_per_kwh": 36.0},
+    shown = ("name", "runs", "energy", "co2e", "cost", "wh_per_1k", "g_per_kwh")
+    assert [{key: row[key] for key in shown} for row in boards[0]] == [
+        {"name": "alice", "runs": 1, "energy": "6.00 Wh", "co2e": "2.29 g CO2e",
+         "cost": "< 0.01 EUR", "wh_per_1k": "2.00", "g_per_kwh": "381"},
+        {"name": "bob", "runs": 1, "energy": "1.00 Wh", "co2e": "36.0 mg CO2e",
+         "cost": "< 0.01 EUR", "wh_per_1k": "-", "g_per_kwh": "36"},
     ]  # fmt: skip
+    # Over a range: the hour from 12:00 holds run-a's rollup and activity only.
+    message, boards = leaderboards.view(
+        db, None, (), "custom", ("2026-06-10T12:00", "2026-06-10T13:00"), NOW
+    )
+    assert [(r["name"], r["runs"], r["energy"]) for r in boards[0]] == [("alice", 1, "6.00 Wh")]
+    message, boards = leaderboards.view(db, None, (), "7d", (None, None), NOW)
+    assert [(r["name"], r["runs"]) for r in boards[0]] == [("alice", 1), ("bob", 1)]
+    message, boards = leaderboards.view(db, None, (), "custom", ("2020-01-01", "2020-01-02"), NOW)
+    assert (message, boards[0]) == ("No energy measured in this range.", [])
+    board = leaderboards.export(db, "user_id", None, "csv", NOW)
+    assert board["filename"] == "joulestream-leaderboard-users-20260610T123020Z.csv"
+    assert board["content"].split("\r\n")[:2] == [
+        "user_id,runs,energy_j,co2e_g,cost_eur,energy_wh_per_1k_samples,intensity_g_per_kwh,"
+        "intensity_fallback,energy_estimated",
+        f"alice,1,21600.0,{21600.0 * 381.0 / 3_600_000.0!r},{21600.0 / 3_600_000.0 * 0.25!r},2.0,"
+        f"{21600.0 * 381.0 / 3_600_000.0 / 0.006!r},false,false",
+    ]
 
 
 def test_an_empty_database_is_a_friendly_empty_state(empty_db):
