@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install typeview up status down demo lint unit wheel-check chromium integration test clean
+.PHONY: help install typeview up status down demo lint unit wheel-check chromium integration test test-frameworks clean
 
 help:
 	@echo "make demo    start Kafka, MongoDB (FerretDB), Flink, the job, a simulated fleet and the dashboard"
@@ -50,7 +50,13 @@ lint: typeview
 	$(PY) -m mypy --python-version 3.10 $(TRAINER_TYPES)
 
 unit: $(STAMP)
-	$(PY) -m pytest -m "not integration" tests
+	$(PY) -m pytest -m "not integration and not frameworks" tests
+
+# The callbacks with real Lightning and Transformers on torch (several GB, not in the lock): an
+# environment of its own, FRAMEWORKS_VENV, with the project and those installed (README).
+FRAMEWORKS_VENV ?= .venv-frameworks
+test-frameworks:
+	$(FRAMEWORKS_VENV)/bin/python -m pytest -m frameworks tests/test_callbacks_frameworks.py
 
 # The browser tests drive Debian's Chromium; installed here when missing (CI runs as root).
 chromium:
