@@ -11,6 +11,7 @@ help:
 	@echo "make up      start the services and the Flink job (no fleet); make status / make down"
 	@echo "make test    lint, type-check, unit tests, the wheel check and the integration suite on real services"
 	@echo "make wheel-check  build the wheel, install it alone on Python 3.10, 3.12 and 3.13, run a tracker offline"
+	@echo "make test-frameworks  the callbacks with real Lightning and Transformers (opt-in, emitter/README.md)"
 
 # The virtual environment, rebuilt when the pinned dependencies change: the project (the package
 # joulestream, editable) with the server side's extras and the tools, at the pins of the lock.
