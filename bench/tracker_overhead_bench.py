@@ -6,11 +6,12 @@
 Three measurements, each interleaved (the order rotated per repeat, so drift on a shared machine
 hits every condition alike), medians printed:
 
-1. **Own CPU in-process** while the program sleeps: the process's CPU time (every thread) with
-   no tool, this tracker with the broker up (``KAFKA_BOOTSTRAP_SERVERS``, a topic of its own),
-   this tracker with the broker down (a closed port: librdkafka retries, the events go to a
-   spool), and CodeCarbon (newest installed, ``OfflineEmissionsTracker``, machine mode, no
-   output), all at 1 s sampling. The tool's own cost is the difference from no tool.
+1. **Own CPU in-process** while the program sleeps, each condition in a fresh process: that
+   process's CPU time (every thread) with no tool, this tracker with the broker up
+   (``KAFKA_BOOTSTRAP_SERVERS``, a topic of its own), this tracker with the broker down (a closed
+   port: librdkafka retries, the events go to a spool), and CodeCarbon (newest installed,
+   ``OfflineEmissionsTracker``, machine mode, no output), all at 1 s sampling. The tool's own
+   cost is the difference from no tool.
 2. **Process-tree mode**: ``joulestream track`` (broker up and down) and CodeCarbon's
    ``tracking_mode="process"`` each measuring a tree of ``--sleepers`` sleeping processes, in a
    process of their own; the CPU time of that process alone (its children's is not counted) over
@@ -127,9 +128,10 @@ def own_process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def tree_cpu_ms_per_s(command: list[str], settle_s: float, seconds: float, spool: Path) -> float:
-    """CPU time per second of the process that runs ``command`` (not of its tree), measured
-    over ``seconds`` after ``settle_s`` (interpreter start, imports, the first samples)."""
+def process_cpu_ms_per_s(command: list[str], settle_s: float, seconds: float, spool: Path) -> float:
+    """CPU time per second of the process that runs ``command`` (every thread of it, not its
+    children), measured over ``seconds`` after ``settle_s`` (interpreter start, imports, the
+    first samples)."""
     env = dict(os.environ, JOULESTREAM_SPOOL=str(spool))
     quiet = subprocess.DEVNULL
     with subprocess.Popen(command, env=env, stdout=quiet, stderr=quiet) as process:
@@ -141,16 +143,26 @@ def tree_cpu_ms_per_s(command: list[str], settle_s: float, seconds: float, spool
     return 1000 * used_s / seconds
 
 
-def own_cpu_ms_per_s(
-    condition: Callable[[], AbstractContextManager[None]], seconds: float
-) -> float:
-    """CPU time the measuring tool itself takes per second, every thread of the process, while
-    the program sleeps: the loop's overhead without the loop's noise (after 1 s to settle)."""
+def hold(name: str, bootstrap: str, seconds: float) -> None:
+    """The child of measurement 1: one condition, held while the program sleeps."""
+    logging.getLogger("codecarbon").setLevel(logging.ERROR)
+    logging.getLogger("joulestream").setLevel(logging.ERROR)
+    condition: Callable[[], AbstractContextManager[None]] = nullcontext
+    if name == "joulestream":
+        spool = Path(tempfile.mkdtemp()) / "spool.jsonl"
+        topic = f"bench.tracker.{uuid.uuid4().hex[:8]}"
+        condition = lambda: joulestream(bootstrap, topic, spool)  # noqa: E731
+    elif name == "codecarbon":
+        condition = codecarbon
     with condition():
-        time.sleep(1.0)
-        start_cpu = time.process_time()
         time.sleep(seconds)
-        return 1000 * (time.process_time() - start_cpu) / seconds
+
+
+def hold_command(name: str, bootstrap: str, seconds: float) -> list[str]:
+    return [
+        sys.executable, "-m", "bench.tracker_overhead_bench", "--hold", name,
+        "--hold-bootstrap", bootstrap, "--hold-seconds", f"{seconds:g}",
+    ]  # fmt: skip
 
 
 def rotated(names: list[str], repeat: int) -> list[str]:
@@ -186,7 +198,13 @@ def main() -> None:
     parser.add_argument(
         "--no-broker-up", action="store_true", help="leave out the conditions that need Kafka"
     )
+    parser.add_argument("--hold", help=argparse.SUPPRESS)
+    parser.add_argument("--hold-bootstrap", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--hold-seconds", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.hold is not None:
+        hold(args.hold, args.hold_bootstrap, args.hold_seconds)
+        return
     logging.getLogger("codecarbon").setLevel(logging.ERROR)
     logging.getLogger("joulestream").setLevel(logging.ERROR)  # the broker-down warning
     bootstraps = {"down": closed_port()}
@@ -197,25 +215,32 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         spool = Path(tmp) / "spool.jsonl"
         conditions: dict[str, Callable[[], AbstractContextManager[None]]] = {"none": nullcontext}
+        holds = {"none": hold_command("none", "", args.idle_seconds + 10.0)}
         for name, bootstrap in sorted(bootstraps.items(), reverse=True):
             conditions[f"joulestream, broker {name}"] = (
                 lambda b=bootstrap: joulestream(b, topic, spool)  # type: ignore[misc]
             )
+            holds[f"joulestream, broker {name}"] = hold_command(
+                "joulestream", bootstrap, args.idle_seconds + 10.0
+            )
         conditions["codecarbon"] = codecarbon
+        holds["codecarbon"] = hold_command("codecarbon", "", args.idle_seconds + 10.0)
         names = list(conditions)
-        # Interleaved, with the sleeping program alone as the baseline: this machine charges
-        # even a sleeping thread a few tenths of a millisecond per second.
+        # Each condition in a process of its own: threads a tool leaves behind (librdkafka's,
+        # CodeCarbon's scheduler) would otherwise be charged to the conditions after it.
         own: dict[str, list[float]] = {name: [] for name in names}
         for repeat in range(args.idle_repeats):
             for name in rotated(names, repeat):
-                own[name].append(own_cpu_ms_per_s(conditions[name], args.idle_seconds))
+                own[name].append(process_cpu_ms_per_s(holds[name], 5.0, args.idle_seconds, spool))
         commands = tree_commands(
             args.sleepers, args.tree_seconds + 10.0, bootstraps, Path(tmp) / "track-spool.jsonl"
         )
         tree: dict[str, list[float]] = {name: [] for name in commands}
         for repeat in range(args.tree_repeats):
             for name in rotated(list(commands), repeat):
-                tree[name].append(tree_cpu_ms_per_s(commands[name], 5.0, args.tree_seconds, spool))
+                tree[name].append(
+                    process_cpu_ms_per_s(commands[name], 5.0, args.tree_seconds, spool)
+                )
         loop_names = [n for n in names if n in ("none", "joulestream, broker up", "codecarbon")]
         times: dict[str, list[float]] = {name: [] for name in loop_names}
         cpu_times: dict[str, list[float]] = {name: [] for name in loop_names}
@@ -228,8 +253,9 @@ def main() -> None:
                     # All of this process's threads: the loop's and the tracker's own.
                     cpu_times[name].append(time.process_time() - start_cpu)
     report_own(
-        f"1. own CPU in-process while the program sleeps ({args.idle_repeats} interleaved "
-        f"repeats of {args.idle_seconds:g} s, 1 s sampling), medians:",
+        f"1. own CPU of a sleeping program with the tool, each in a fresh process "
+        f"({args.idle_repeats} interleaved repeats of {args.idle_seconds:g} s after 5 s, "
+        "1 s sampling), medians:",
         own,
     )
     report_own(
