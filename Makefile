@@ -4,13 +4,14 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install typeview up status down demo lint unit java-test wheel-check chromium integration test clean
+.PHONY: help install typeview up status down demo lint unit java-test wheel-check chromium integration test test-frameworks clean
 
 help:
 	@echo "make demo    start Kafka, MongoDB (FerretDB), Flink, the job, a simulated fleet and the dashboard"
 	@echo "make up      start the services and the Flink job (no fleet); make status / make down"
 	@echo "make test    lint, type-check, unit tests, the wheel check and the integration suite on real services"
 	@echo "make wheel-check  build the wheel, install it alone on Python 3.10, 3.12 and 3.13, run a tracker offline"
+	@echo "make test-frameworks  the callbacks with real Lightning and Transformers (opt-in, emitter/README.md)"
 
 # The virtual environment, rebuilt when the pinned dependencies change: the project (the package
 # joulestream, editable) with the server side's extras and the tools, at the pins of the lock.
@@ -50,7 +51,13 @@ lint: typeview
 	$(PY) -m mypy --python-version 3.10 $(TRAINER_TYPES)
 
 unit: $(STAMP)
-	$(PY) -m pytest -m "not integration" tests
+	$(PY) -m pytest -m "not integration and not frameworks" tests
+
+# The callbacks with real Lightning and Transformers on torch (several GB, not in the lock): an
+# environment of its own, FRAMEWORKS_VENV, with the project and those installed (README).
+FRAMEWORKS_VENV ?= .venv-frameworks
+test-frameworks:
+	$(FRAMEWORKS_VENV)/bin/python -m pytest -m frameworks tests/test_callbacks_frameworks.py
 
 # The job's Java (flink_jobs/java): compiled with -Xlint:all -Werror and its JUnit tests run.
 java-test:

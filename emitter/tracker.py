@@ -202,6 +202,11 @@ class Tracker:
         return self._started
 
     @property
+    def running(self) -> bool:
+        """Whether a run is being measured: started and not yet stopped."""
+        return self._started and not self._finished
+
+    @property
     def meters(self) -> Meters:
         if self._meters is None:
             raise RuntimeError("the tracker has not started")

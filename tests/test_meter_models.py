@@ -100,3 +100,26 @@ def test_model_constants_are_codecarbons_where_the_docs_say_so():
     quoted = {16: (6.0, 10), 64: (24.0, 20), 512: (192.0, 38.0), 1024: (384.0, 38.0)}
     for gib, (ours_w, theirs_w) in quoted.items():
         assert (RAM_W_PER_GIB * gib, ram._calculate_ram_power(gib)) == (ours_w, theirs_w)
+
+
+def test_tdp_table_agrees_with_codecarbons_table():
+    """Every row but the Core i9-12900K (not in CodeCarbon's table; Intel's Processor Base
+    Power) has the figure of CodeCarbon 3.3.2's data/hardware/cpu_power.csv, as tdp.py says."""
+    import csv
+
+    import codecarbon
+
+    theirs_path = Path(codecarbon.__file__).parent / "data" / "hardware" / "cpu_power.csv"
+    with theirs_path.open(newline="") as file:
+        # Text: one of its rows holds "27.29.5".
+        theirs_text = {row["Name"]: row["TDP"] for row in csv.DictReader(file)}
+    from joulestream.meters.tdp import TABLE
+
+    with TABLE.open(newline="") as file:
+        ours = {
+            row["model"]: float(row["tdp_w"])
+            for row in csv.DictReader(line for line in file if not line.startswith("#"))
+        }
+    theirs = {m: float(theirs_text[m]) for m in ours if m in theirs_text}
+    differ = {m: (w, theirs.get(m)) for m, w in ours.items() if theirs.get(m) != w}
+    assert differ == {"Intel Core i9-12900K": (125.0, None)}

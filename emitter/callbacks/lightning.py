@@ -2,17 +2,25 @@
 
     trainer = Trainer(callbacks=[JoulestreamCallback(model="resnet50", dataset="cifar10")])
 
-Samples per batch are taken from the batch's first dimension; the loss and accuracy from
-``trainer.callback_metrics`` (``train_loss``/``loss``, ``train_acc``/``acc``/``accuracy``).
+Samples per batch are the batch's size as Lightning itself infers it for logging
+(``extract_batch_size``: the first dimension of the batch's first tensor, so the last partial
+batch counts what it holds); the loss is the training step's, the loss and accuracy at an epoch's
+end from ``trainer.callback_metrics`` (``train_loss``/``loss``, ``train_acc``/``acc``/``accuracy``).
+Each batch reports ``trainer.current_epoch``, the epoch it belongs to (Lightning advances it only
+after the epoch's end hooks), so a run stopped by ``max_steps`` ends at the epoch it was in. An
+error in ``fit`` (``on_exception``) ends the run as ``failed`` with the exception's text,
+``cancelled`` for Ctrl-C.
 """
 
 from typing import Any
 
 try:
     import lightning.pytorch as pl
+    from lightning.pytorch.utilities.data import extract_batch_size
 except ImportError:  # the older package name
     try:
         import pytorch_lightning as pl
+        from pytorch_lightning.utilities.data import extract_batch_size
     except ImportError as exc:
         raise ImportError(
             "the Lightning callback needs lightning: pip install 'joulestream[lightning]'"
@@ -30,11 +38,10 @@ def _metric(metrics: Any, keys: tuple[str, ...]) -> object:  # noqa: ANN401  (te
 
 
 def _batch_size(batch: Any) -> int | None:  # noqa: ANN401  (any collate output)
-    first = batch[0] if isinstance(batch, list | tuple) and batch else batch
-    if isinstance(first, dict) and first:
-        first = next(iter(first.values()))
-    shape = getattr(first, "shape", None)
-    return int(shape[0]) if shape else None
+    try:
+        return int(extract_batch_size(batch))
+    except Exception:  # a batch Lightning cannot size (it raises for those): not counted
+        return None
 
 
 class JoulestreamCallback(pl.Callback):  # type: ignore[misc]  # Lightning is untyped here
@@ -60,7 +67,12 @@ class JoulestreamCallback(pl.Callback):  # type: ignore[misc]  # Lightning is un
         batch_idx: int,
     ) -> None:
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        self.core.batch_end(int(trainer.global_step), _batch_size(batch), number(loss))
+        self.core.batch_end(
+            int(trainer.global_step),
+            _batch_size(batch),
+            number(loss),
+            epoch=int(trainer.current_epoch),
+        )
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:  # noqa: ANN401
         metrics = trainer.callback_metrics
@@ -79,5 +91,4 @@ class JoulestreamCallback(pl.Callback):  # type: ignore[misc]  # Lightning is un
         pl_module: Any,  # noqa: ANN401
         exception: BaseException,
     ) -> None:
-        status = "cancelled" if isinstance(exception, KeyboardInterrupt) else "failed"
-        self.core.train_end(status, f"{type(exception).__name__}: {exception}"[:1000])
+        self.core.failed(exception)

@@ -18,23 +18,27 @@ The energy comes from cumulative counters, so it is exact for the model whatever
 interval. TDP is a thermal envelope, not a measurement: figures from this model are estimates and
 named so. Sources of the constants:
 
-- TDP: ``data/cpu_tdp.csv``, the vendor's specification page named on every row. A CPU model not
-  in it: ``DEFAULT_W_PER_THREAD`` = 4 W per logical CPU of the host, CodeCarbon 3.3.2's rule for a
-  CPU it does not know (``DEFAULT_POWER_PER_CORE = 4`` in ``codecarbon/core/cpu.py``, multiplied
-  by the thread count in ``TDP._main``). CodeCarbon uses 85 W (``POWER_CONSTANT`` in
-  ``codecarbon/external/hardware.py``) only when it cannot read a model name at all; this model
-  always knows the thread count, so it keeps 4 W per thread.
+- TDP: ``data/cpu_tdp.csv``, the vendor's specification page named on every row; every row but
+  one has the same figure in CodeCarbon 3.3.2's ``data/hardware/cpu_power.csv`` (the Core
+  i9-12900K, not there, is Intel's Processor Base Power). A CPU model not in it:
+  ``DEFAULT_W_PER_THREAD`` = 4 W per logical CPU of the host, CodeCarbon 3.3.2's rule for a CPU
+  it does not know (``DEFAULT_POWER_PER_CORE = 4`` in ``codecarbon/core/cpu.py``, multiplied by
+  the thread count in ``TDP._main``). CodeCarbon uses 85 W (``POWER_CONSTANT`` in
+  ``codecarbon/external/hardware.py``) only when it cannot read a model name at all, or psutil
+  is missing; this model always knows the thread count, so it keeps 4 W per thread.
 - ``IDLE_SHARE`` = 0.1: CodeCarbon 3.3.2's floor, "Minimum power consumption is 10% of TDP"
   (``CPU._calculate_power_from_cpu_load``, ``codecarbon/external/hardware.py``), the same 0.1
   its machine mode adds in ``_get_power_from_cpu_load``.
 - The linear shape between floor and TDP is not fitted to a profile measured here. It lies
   between the two curves CodeCarbon 3.3.2 carries, share of TDP at u = 0.25 / 0.5 / 0.75:
-  its machine mode, ``0.1 + 0.9 u^3`` (0.11 / 0.21 / 0.48), and the profile it measured on an
-  AMD Ryzen Threadripper 1950X (``_calculate_power_from_cpu_load_treadripper``, 0.32 / 0.95 /
-  0.96, defined but not called in 3.3.2); this model gives 0.33 / 0.55 / 0.78. Package power
-  under RAPL rises faster than linear at low load (turbo, uncore) and flattens near TDP, as the
-  measured profile does; the linear model under-counts mid loads against it and over-counts
-  against the cubic curve. CodeCarbon's process mode charges ``TDP x u`` with no floor at all.
+  its machine mode, ``0.1 + 0.9 u^3`` (0.11 / 0.21 / 0.48, ``CPU._get_power_from_cpu_load``),
+  and its piecewise Threadripper curve (``CPU._calculate_power_from_cpu_load_treadripper``,
+  0.32 / 0.95 / 0.96; the code names no measured profile or machine behind it, and neither it nor
+  ``_calculate_power_from_cpu_load`` is called anywhere in 3.3.2); this model gives 0.33 / 0.55 /
+  0.78. Package power under RAPL rises faster than linear at low load (turbo, uncore) and
+  flattens near TDP, as the Threadripper curve does; the linear model under-counts mid loads
+  against it and over-counts against the cubic curve. CodeCarbon's process mode charges
+  ``TDP x u`` with no floor at all.
 """
 
 import csv
