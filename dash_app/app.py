@@ -135,6 +135,8 @@ def create_app(
     settings = settings or DashSettings()
     refresh_ms = settings.refresh_ms if refresh_ms is None else refresh_ms
     app = Dash(__name__, title="joulestream", suppress_callback_exceptions=True)
+    # Dash's page with its language declared (screen readers pick their voice by it).
+    app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
     app.layout = lambda: layout(refresh_ms)
 
     @app.callback(

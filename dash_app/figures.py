@@ -194,8 +194,9 @@ def power_now_w(running: Iterable[Document], since: datetime) -> tuple[float, in
 
 # Time ticks by their spacing: never finer than a second ("09:59:59.9996" is no time to read).
 TIME_TICKS = [
-    {"dtickrange": [None, 60_000], "value": "%H:%M:%S"},
-    {"dtickrange": [60_000, 86_400_000], "value": "%H:%M"},
+    {"dtickrange": [None, 59_999], "value": "%H:%M:%S"},
+    {"dtickrange": [60_000, 3_599_999], "value": "%H:%M"},
+    {"dtickrange": [3_600_000, 86_399_999], "value": "%b %d %H:%M"},
     {"dtickrange": [86_400_000, None], "value": "%b %d"},
 ]
 MIN_TIME_SPAN = timedelta(minutes=2)
@@ -422,6 +423,9 @@ def fleet_figure(
             name=escape.plotly(group),
         )
     figure.update_xaxes(tickformatstops=TIME_TICKS)
+    if since is not None:
+        # The whole range, so that one day of data reads as one day of seven, not a wall.
+        figure.update_xaxes(range=[since, until or max(stacked) + GRANULARITIES[size]])
     figure.update_yaxes(rangemode="tozero")
     title = f"{name} per {size} by {group_field.removesuffix('_id')}"
     label = f"{'energy' if metric == 'energy_j' else 'CO2e'} ({unit})"

