@@ -23,6 +23,14 @@ def _up(settings: StackSettings) -> services.Started:
     return started
 
 
+def _dashboard_hint() -> None:
+    host, port = os.environ.get("DASH_HOST", "127.0.0.1"), os.environ.get("DASH_PORT", "8050")
+    print(
+        f"dashboard: {sys.executable} -m joulestream.dash_app  →  http://{host}:{port}"
+        "  (make demo starts it with a simulated fleet)"
+    )
+
+
 def _demo(settings: StackSettings) -> None:
     """Up, the simulated fleet and the dashboard; Ctrl-C stops everything this call started."""
     started = _up(settings)
@@ -71,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "up":
             _up(settings)
+            _dashboard_hint()
         elif args.command == "demo":
             _demo(settings)
         elif args.command == "down":
