@@ -73,7 +73,17 @@ chromium:
 wheel-check: $(STAMP)
 	$(PY) -m stack.wheelcheck
 
-integration: $(STAMP) chromium
+# axe-core for the dashboard's accessibility test, from the npm registry, kept under .joulestream/.
+AXE_VERSION := 4.14.1
+AXE := .joulestream/npm/axe-core-$(AXE_VERSION).min.js
+$(AXE):
+	@mkdir -p .joulestream/npm
+	@cd .joulestream/npm && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null \
+	  && tar -xzf axe-core-$(AXE_VERSION).tgz package/axe.min.js \
+	  && mv package/axe.min.js axe-core-$(AXE_VERSION).min.js && rm -rf package axe-core-$(AXE_VERSION).tgz \
+	  || echo "warning: axe-core could not be fetched (npm); the accessibility test will be skipped"
+
+integration: $(STAMP) chromium $(AXE)
 	$(PY) -m pytest -m integration tests/integration
 
 test: lint unit java-test wheel-check integration
