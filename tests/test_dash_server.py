@@ -120,7 +120,7 @@ def test_a_callback_with_an_operator_for_a_run_id_is_refused_before_any_query(se
     assert message["props"]["children"][0]["props"]["children"] == f"run id: {OBJECT}"
     windows = (
         "..run-windows-message.children...run-power.figure...run-cumulative.figure"
-        "...run-progress.figure...run-peak-value.children.."
+        "...run-progress.figure...run-peak-value.children...run-peak-label.children.."
     )
     body = callback_body(
         app, windows, {"run-windows-refresh.n_intervals": 1, "run-id.data": {"$regex": ".*"}}

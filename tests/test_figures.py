@@ -5,7 +5,9 @@ from typing import Any
 
 import pytest
 
-from joulestream.dash_app import exports, figures, liveness, marks, params, settings, units
+from joulestream.dash_app import exports, figures, lengths, liveness, marks, params, settings, units
+from joulestream.dash_app.pages import fleet as fleet_page
+from joulestream.dash_app.pages import run as run_page
 
 AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -123,7 +125,7 @@ def test_compare_draws_runs_with_epochs_per_epoch_and_others_per_window():
 def test_empty_figures_say_why():
     """No window: a titled empty chart instead of an error."""
     assert figures.power_figure([]).layout.title.text == (
-        "Power: no window yet (the first closes a minute after the start)"
+        "Power: no window yet (none of the run's measurements is stored)"
     )
     assert figures.progress_figure([]).layout.title.text == "Loss and accuracy: none reported"
 
@@ -366,14 +368,16 @@ def test_range_controls_stay_consistent():
 
 
 def test_granularity_follows_the_range():
-    """Hours up to two days, days up to two months, weeks beyond; buckets start on the hour,
-    the day or the Monday."""
-    assert [figures.granularity(timedelta(days=d)) for d in (1, 2, 7, 30, 90)] == [
-        "hour", "hour", "day", "day", "week"
+    """With hourly rollups: hours up to two days, days up to two months, weeks beyond; buckets
+    start on the hour, the day or the Monday."""
+    hour = timedelta(hours=1)
+    assert [figures.granularity(timedelta(days=d), hour).name for d in (1, 2, 3, 7, 30, 90)] == [
+        "hour", "hour", "day", "day", "day", "week"
     ]  # fmt: skip
-    assert figures.granularity(None) == "week"
+    assert figures.granularity(None, hour) == figures.WEEK
     at = datetime(2026, 6, 10, 13, 45, tzinfo=UTC)  # a Wednesday
-    assert [figures.bucket_start(at, size) for size in ("hour", "day", "week")] == [
+    sizes = (figures.HOUR, figures.DAY, figures.WEEK)
+    assert [figures.bucket_start(at, size) for size in sizes] == [
         datetime(2026, 6, 10, 13, tzinfo=UTC),
         datetime(2026, 6, 10, tzinfo=UTC),
         datetime(2026, 6, 8, tzinfo=UTC),
@@ -382,11 +386,110 @@ def test_granularity_follows_the_range():
         {"user_id": "a", "period_start": at, "energy_j": 3600.0},
         {"user_id": "a", "period_start": at + timedelta(hours=3), "energy_j": 3600.0},
     ]
-    daily = figures.fleet_figure(rollups, "user_id", "energy_j", None, "day")
+    daily = figures.fleet_figure(rollups, "user_id", "energy_j", None, figures.DAY)
     assert (list(daily.data[0].x), list(daily.data[0].y)) == (
         [datetime(2026, 6, 10, 12, tzinfo=UTC)], [2.0]
     )  # fmt: skip
     assert daily.layout.title.text == "Energy per day by user"
+
+
+def test_granularity_is_never_finer_than_the_rollups_period():
+    """15-minute rollups: 15-minute bars up to 12 h, hours up to two days; 2-hour rollups: 2-hour
+    bars up to four days, then days, never hours; daily rollups: days, then weeks. Without
+    rollups the hourly sizes."""
+    quarter, two_hours = timedelta(minutes=15), timedelta(hours=2)
+    spans = [timedelta(hours=h) for h in (12, 13, 48, 96, 97)]
+    assert [figures.granularity(s, quarter).name for s in spans] == [
+        "15 minutes", "hour", "hour", "day", "day"
+    ]  # fmt: skip
+    assert [figures.granularity(s, two_hours).name for s in spans] == [
+        "2 hours", "2 hours", "2 hours", "2 hours", "day"
+    ]  # fmt: skip
+    assert figures.granularities(timedelta(days=1)) == [figures.DAY, figures.WEEK]
+    assert figures.granularities(None) == [figures.HOUR, figures.DAY, figures.WEEK]
+    assert figures.bucket_start(datetime(2026, 6, 10, 13, 59, tzinfo=UTC), figures.Granularity(
+        "2 hours", two_hours
+    )) == datetime(2026, 6, 10, 12, tzinfo=UTC)  # fmt: skip
+
+
+def test_fleet_figure_draws_bars_of_the_rollups_period():
+    """15-minute rollups in 15-minute bars: a bar each, centred on its period, 90 % wide."""
+    quarter = figures.granularity(timedelta(hours=6), timedelta(minutes=15))
+    at = datetime(2026, 6, 10, 13, 45, tzinfo=UTC)
+    rollups = [
+        {"user_id": "a", "period_start": at, "energy_j": 3600.0},
+        {"user_id": "a", "period_start": at + timedelta(minutes=15), "energy_j": 7200.0},
+    ]
+    figure = figures.fleet_figure(rollups, "user_id", "energy_j", None, quarter)
+    assert (list(figure.data[0].x), list(figure.data[0].y), figure.data[0].width) == (
+        [
+            datetime(2026, 6, 10, 13, 52, 30, tzinfo=UTC),
+            datetime(2026, 6, 10, 14, 7, 30, tzinfo=UTC),
+        ],
+        [1.0, 2.0],
+        810_000.0,
+    )
+    assert (figure.layout.title.text, figure.layout.xaxis.title.text) == (
+        "Energy per 15 minutes by user", "15 minutes (UTC)"
+    )  # fmt: skip
+
+
+def test_lengths_are_read_from_the_documents():
+    """A run's windows have one length (none when they have several or there are none); the
+    rollups' period is the longest of theirs."""
+    minute = [window(AT, 1.0), window(AT + timedelta(minutes=1), 1.0)]
+    assert lengths.window_length(minute) == timedelta(minutes=1)
+    half = {"window_start": AT, "window_end": AT + timedelta(seconds=30)}
+    assert (lengths.window_length([*minute, half]), lengths.window_length([])) == (None, None)
+    rollups = [
+        {"period_start": AT, "period_end": AT + timedelta(hours=1)},
+        {"period_start": AT, "period_end": AT + timedelta(hours=2)},
+        {"period_start": AT},
+    ]
+    assert (lengths.period_length(rollups), lengths.period_length([])) == (
+        timedelta(hours=2), None
+    )  # fmt: skip
+
+
+def test_lengths_are_named_as_texts_say_them():
+    """Nouns after "per" and adjectives before a noun, in the largest unit that divides."""
+    seconds = (30, 60, 90, 900, 3600, 7200, 86_400, 172_800)
+    assert [lengths.name(timedelta(seconds=s)) for s in seconds] == [
+        "30 seconds", "minute", "90 seconds", "15 minutes", "hour", "2 hours", "day", "2 days"
+    ]  # fmt: skip
+    assert [lengths.adjective(timedelta(seconds=s)) for s in seconds] == [
+        "30-second", "1-minute", "90-second", "15-minute", "hourly", "2-hour", "daily", "2-day"
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="not a whole number of seconds"):
+        lengths.name(timedelta(milliseconds=1500))
+
+
+def test_power_chart_and_peak_name_the_windows_length():
+    """One-minute windows are "1-minute means", 30-second ones "30-second means"; without
+    windows the peak's label names no length."""
+    half = [{**window(AT, 60.0), "window_end": AT + timedelta(seconds=30)}]
+    assert [figures.power_figure(w).layout.title.text for w in ([window(AT, 60.0)], half)] == [
+        "Power per component (1-minute means)", "Power per component (30-second means)"
+    ]  # fmt: skip
+    assert [run_page.peak_label(w) for w in ([window(AT, 60.0)], half, [])] == [
+        "Peak power (highest 1-minute mean): ",
+        "Peak power (highest 30-second mean): ",
+        "Peak power (highest window mean): ",
+    ]
+
+
+def test_fleet_note_names_the_rollups_period():
+    """Hourly or 15-minute periods by the rollups' own length, "periods" without rollups; energy
+    the runs hold beyond the rollups is said, a rounding's worth is not."""
+    assert [
+        fleet_page.pending_note(7200.0, 3600.0, timedelta(hours=1)),
+        fleet_page.pending_note(7200.0, 7200.0, timedelta(minutes=15)),
+        fleet_page.pending_note(1e9, 1e9 - 1e-4, None),
+    ] == [
+        "1.00 Wh measured by running runs is not yet in the hourly periods",
+        "Today, This week and All time add up the same 15-minute periods",
+        "Today, This week and All time add up the same periods",
+    ]
 
 
 def test_leaderboard_parts_over_a_range():

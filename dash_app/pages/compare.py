@@ -31,7 +31,7 @@ def layout(route: params.Route) -> html.Div:
             html.Div(id="compare-message"),
             html.P(
                 "Runs with two epochs or more are drawn per epoch (a point at the end of each "
-                "epoch); others per one-minute window. Runs are named user · model · id. "
+                "epoch); others per window. Runs are named user · model · id. "
                 "Energy per sample is each run's total.",
                 id="compare-note",
                 className="page-note",

@@ -36,7 +36,8 @@ from joulestream.dash_app import (
 from joulestream.dash_app.pages import common
 from joulestream.dash_app.settings import DashSettings
 
-# Windows close once a minute (by default), so re-reading them more often shows nothing new.
+# A window is written at most every few seconds and its charts move once per window (a minute
+# by default, the job's JOULESTREAM_RUN_WINDOW_S), so re-reading them more often shows little.
 RUN_WINDOWS_REFRESH_MS = 15_000
 LOADING = "Reading the run's windows…"
 
@@ -55,7 +56,10 @@ def layout(route: params.Route) -> html.Div:
             # The peak comes from the windows, read by the other callback: a card of its own
             # outside the cards that the first callback rebuilds.
             html.Div(
-                ["Peak power (highest 1-minute mean): ", html.B("-", id="run-peak-value")],
+                [
+                    html.Span(peak_label([]), id="run-peak-label"),
+                    html.B("-", id="run-peak-value"),
+                ],
                 id="run-peak-line",
                 className="card-note",
             ),
@@ -94,6 +98,11 @@ def layout(route: params.Route) -> html.Div:
     )
 
 
+def peak_label(windows: list[data.Document]) -> str:
+    """The peak power's label, naming the windows' length when they have one."""
+    return f"Peak power (highest {figures.window_means(windows)}): "
+
+
 @dataclass
 class RunView:
     """What the run's document and its epochs show."""
@@ -114,6 +123,7 @@ class WindowsView:
     cumulative: go.Figure
     progress: go.Figure
     peak: str
+    peak_label: str
 
 
 def not_found_view(text: str) -> RunView:
@@ -126,7 +136,7 @@ def windows_view(db: Database[data.Document], run_id: str | None) -> WindowsView
     run = data.get_run(db, run_id) if run_id else None
     if run is None:
         blank = figures.empty_figure("")
-        return WindowsView("", blank, blank, blank, "")
+        return WindowsView("", blank, blank, blank, "", peak_label([]))
     windows = data.run_windows(db, str(run_id))
     message = "" if windows else "No window yet: totals so far are shown above."
     peak_w = figures.peak_power_w(windows)
@@ -136,6 +146,7 @@ def windows_view(db: Database[data.Document], run_id: str | None) -> WindowsView
         figures.cumulative_figure(windows, marks.of_run(run)),
         figures.progress_figure(windows),
         units.power(peak_w) if peak_w is not None else "-",
+        peak_label(windows),
     )
 
 
@@ -361,6 +372,7 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
         Output("run-cumulative", "figure"),
         Output("run-progress", "figure"),
         Output("run-peak-value", "children"),
+        Output("run-peak-label", "children"),
         Input("run-windows-refresh", "n_intervals"),
         State("run-id", "data"),
         # No tick while the windows are being read: a tick would make Dash drop this answer.
@@ -371,13 +383,14 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
             shown = windows_view(db, run_id)
         except common.FAILURES as exc:
             blank = figures.empty_figure("No data")
-            return common.message(common.failure(exc)), blank, blank, blank, "-"
+            return common.message(common.failure(exc)), blank, blank, blank, "-", peak_label([])
         return (
             common.message(shown.message),
             shown.power,
             shown.cumulative,
             shown.progress,
             shown.peak,
+            shown.peak_label,
         )
 
     for what in ("windows", "epochs"):
