@@ -19,12 +19,17 @@ _UNITS = (
     (timedelta(hours=1), "hour"),
     (timedelta(minutes=1), "minute"),
     (timedelta(seconds=1), "second"),
+    (timedelta(milliseconds=1), "millisecond"),
+    (timedelta(microseconds=1), "microsecond"),
 )
 _ONE = {"day": "daily", "hour": "hourly"}
 
 
 def _lengths(docs: Iterable[Document], start: str, end: str) -> set[timedelta]:
-    return {doc[end] - doc[start] for doc in docs if doc.get(start) and doc.get(end)}
+    """The positive lengths of ``docs`` (a document without both bounds, or with an end not
+    after its start, says nothing about them)."""
+    found = {doc[end] - doc[start] for doc in docs if doc.get(start) and doc.get(end)}
+    return {length for length in found if length > timedelta(0)}
 
 
 def window_length(windows: Iterable[Document]) -> timedelta | None:
@@ -41,10 +46,10 @@ def period_length(rollups: Iterable[Document]) -> timedelta | None:
 
 
 def _count_and_unit(length: timedelta) -> tuple[int, str]:
-    for size, unit in _UNITS:
-        if length >= size and length % size == timedelta(0):
-            return length // size, unit
-    raise ValueError(f"a window or period of {length} is not a whole number of seconds")
+    if length <= timedelta(0):
+        raise ValueError(f"a window or period must be longer than zero, got {length}")
+    # timedelta counts whole microseconds, so the last unit always divides.
+    return next((length // size, unit) for size, unit in _UNITS if length % size == timedelta(0))
 
 
 def name(length: timedelta) -> str:

@@ -441,6 +441,8 @@ def test_lengths_are_read_from_the_documents():
     assert lengths.window_length(minute) == timedelta(minutes=1)
     half = {"window_start": AT, "window_end": AT + timedelta(seconds=30)}
     assert (lengths.window_length([*minute, half]), lengths.window_length([])) == (None, None)
+    empty = {"window_start": AT, "window_end": AT}
+    assert lengths.window_length([*minute, empty]) == timedelta(minutes=1)
     rollups = [
         {"period_start": AT, "period_end": AT + timedelta(hours=1)},
         {"period_start": AT, "period_end": AT + timedelta(hours=2)},
@@ -460,8 +462,9 @@ def test_lengths_are_named_as_texts_say_them():
     assert [lengths.adjective(timedelta(seconds=s)) for s in seconds] == [
         "30-second", "1-minute", "90-second", "15-minute", "hourly", "2-hour", "daily", "2-day"
     ]  # fmt: skip
-    with pytest.raises(ValueError, match="not a whole number of seconds"):
-        lengths.name(timedelta(milliseconds=1500))
+    assert lengths.adjective(timedelta(milliseconds=1500)) == "1500-millisecond"
+    with pytest.raises(ValueError, match="longer than zero, got 0:00:00"):
+        lengths.name(timedelta(0))
 
 
 def test_power_chart_and_peak_name_the_windows_length():
