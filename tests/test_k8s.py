@@ -11,8 +11,8 @@ import kubernetes_validate
 import pytest
 
 from joulestream.flink_jobs import sql
-from joulestream.flink_jobs.indexes import INDEXES
 from joulestream.flink_jobs.settings import JobSettings
+from joulestream.schemas.documents import INDEXES
 from stack import packages
 from stack.settings import REPO_ROOT
 from tests.k8s import code, crd, security
@@ -405,8 +405,8 @@ def test_mongodb_clients_log_in_as_the_users_the_init_script_creates(tree):
         )
 
 
-def test_init_script_creates_the_indexes_of_flink_jobs_indexes():
-    """The MongoDB init script creates exactly the indexes flink_jobs/indexes.py declares."""
+def test_init_script_creates_the_indexes_of_the_documents_contract():
+    """The MongoDB init script creates exactly the indexes schemas/documents.py declares."""
     script = "".join(one(rendered("base"), "ConfigMap", "mongodb-init")["data"].values())
     created = {
         (collection, tuple((f, int(d)) for f, d in re.findall(r"(\w+): (-?1)", keys)))
