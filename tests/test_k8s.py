@@ -12,6 +12,7 @@ import pytest
 
 from joulestream.flink_jobs import sql
 from joulestream.flink_jobs.settings import JobSettings
+from joulestream.flink_jobs.sql import outputs
 from joulestream.schemas.documents import INDEXES
 from stack import packages
 from stack.settings import REPO_ROOT
@@ -645,7 +646,8 @@ def _options(ddl: str) -> dict[str, str]:
 def test_kafka_acls_grant_each_user_exactly_what_its_code_uses(tree):
     """The topic Job's ACLs: trainers write and describe the fleet's topic; the job reads the
     topic and consumer group of its Kafka source and writes the topic and transactional ids of
-    its exactly-once windows sink (flink_jobs/sql.py); both write idempotently. Nothing else."""
+    its exactly-once windows sink (flink_jobs/sql/outputs.py); both write idempotently. Nothing
+    else."""
     docs = rendered(tree)
     (container,) = one(docs, "Job", "kafka-topic")["spec"]["template"]["spec"]["containers"]
     acls = script_acls(container["args"][0], container_env(docs, container))
@@ -657,7 +659,7 @@ def test_kafka_acls_grant_each_user_exactly_what_its_code_uses(tree):
         "KAFKA_SASL_PASSWORD": credentials["pipeline-password"],
     })  # fmt: skip
     source = _options(sql.source_ddl(settings))
-    sink = _options(sql.windows_topic_sink_ddl(settings))
+    sink = _options(outputs.windows_topic(settings).ddl())
     trainer = f"User:{credentials['trainer-username']}"
     pipeline = f"User:{credentials['pipeline-username']}"
     events = one(docs, "ConfigMap", "fleet-config")["data"]["JOULESTREAM_TOPIC"]

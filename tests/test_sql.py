@@ -9,6 +9,11 @@ from stack.settings import REPO_ROOT
 PRICING = carbon.Pricing(carbon.load(), {})
 
 
+def sink_ddl(settings: JobSettings, table: str) -> str:
+    """The sink table of an output, from its declaration (flink_jobs/sql/outputs.py)."""
+    return {output.table: output.ddl() for output in sql.every_output(settings, PRICING)}[table]
+
+
 def test_literal_escapes_quotes():
     """A value with a quote cannot end the SQL string early."""
     assert sql.literal("it's") == "'it''s'"
@@ -28,10 +33,10 @@ def test_sinks_upsert_by_primary_key():
     """Every sink has a primary key, so the MongoDB connector upserts by _id."""
     settings = JobSettings(mongodb_database="db1")
     for ddl in (
-        sql.runs_sink_ddl(settings),
-        sql.windows_sink_ddl(settings),
-        sql.rollups_sink_ddl(settings),
-        sql.late_sink_ddl(settings),
+        sink_ddl(settings, "runs_sink"),
+        sink_ddl(settings, "windows_sink"),
+        sink_ddl(settings, "rollups_sink"),
+        sink_ddl(settings, "late_events_sink"),
     ):
         assert "PRIMARY KEY (_id) NOT ENFORCED" in ddl
         assert "'database' = 'db1'" in ddl
@@ -112,7 +117,7 @@ def test_kafka_sasl_options_come_from_the_settings_with_the_password_quoted():
         "'properties.sasl.jaas.config' = 'org.apache.kafka.common.security.scram.ScramLoginModule"
         ' required username="pipeline" password="p\\"w\\\\d";\''
     )
-    for ddl in (sql.source_ddl(settings), sql.windows_topic_sink_ddl(settings)):
+    for ddl in (sql.source_ddl(settings), sink_ddl(settings, "windows_topic_sink")):
         assert "'properties.security.protocol' = 'SASL_PLAINTEXT'" in ddl
         assert "'properties.sasl.mechanism' = 'SCRAM-SHA-512'" in ddl
         assert jaas in ddl
@@ -129,16 +134,16 @@ def test_sasl_without_credentials_and_a_uri_with_credentials_are_refused():
 
 def test_mongodb_credentials_travel_apart_from_the_uri():
     settings = JobSettings(mongodb_username="app", mongodb_password="s3cret")
-    ddl = sql.runs_sink_ddl(settings)
+    ddl = sink_ddl(settings, "runs_sink")
     assert "'uri' = 'mongodb://127.0.0.1:27017/'" in ddl
     assert "'username' = 'app'" in ddl
     assert "'password' = 's3cret'" in ddl
-    assert "username" not in sql.runs_sink_ddl(JobSettings())
+    assert "username" not in sink_ddl(JobSettings(), "runs_sink")
     assert "s3cret" not in repr(settings)
 
 
 def test_windows_and_rollups_are_written_every_5_s_runs_every_second():
     settings = JobSettings()
-    assert "'sink.buffer-flush.interval' = '5s'" in sql.windows_sink_ddl(settings)
-    assert "'sink.buffer-flush.interval' = '5s'" in sql.rollups_sink_ddl(settings)
-    assert "'sink.buffer-flush.interval' = '1s'" in sql.runs_sink_ddl(settings)
+    assert "'sink.buffer-flush.interval' = '5s'" in sink_ddl(settings, "windows_sink")
+    assert "'sink.buffer-flush.interval' = '5s'" in sink_ddl(settings, "rollups_sink")
+    assert "'sink.buffer-flush.interval' = '1s'" in sink_ddl(settings, "runs_sink")
