@@ -4,6 +4,7 @@ import pytest
 
 from joulestream.flink_jobs import carbon, pipeline, sql
 from joulestream.flink_jobs.settings import JobSettings
+from joulestream.schemas import documents
 from stack.settings import REPO_ROOT
 
 PRICING = carbon.Pricing(carbon.load(), {})
@@ -147,3 +148,30 @@ def test_windows_and_rollups_are_written_every_5_s_runs_every_second():
     assert "'sink.buffer-flush.interval' = '5s'" in sink_ddl(settings, "windows_sink")
     assert "'sink.buffer-flush.interval' = '5s'" in sink_ddl(settings, "rollups_sink")
     assert "'sink.buffer-flush.interval' = '1s'" in sink_ddl(settings, "runs_sink")
+
+
+def test_an_output_must_compute_the_fields_of_its_collection_in_order():
+    """A declaration that misses a field of the contract, has one it lacks or swaps two is
+    refused when the job is built, naming them."""
+    fields = dict.fromkeys(documents.LATE_EVENTS.names, "x")
+    sql.Output("t", documents.LATE_EVENTS, {}, fields, "FROM v")
+    without = {k: v for k, v in fields.items() if k != "seq"}
+    with pytest.raises(ValueError, match=r"missing \['seq'\], not in the contract \[\]"):
+        sql.Output("t", documents.LATE_EVENTS, {}, without, "FROM v")
+    with pytest.raises(ValueError, match=r"missing \[\], not in the contract \['extra'\]"):
+        sql.Output("t", documents.LATE_EVENTS, {}, {**fields, "extra": "1"}, "FROM v")
+    swapped = {"event_id": "x", "_id": "x", **fields}
+    with pytest.raises(ValueError, match="in the contract's order"):
+        sql.Output("t", documents.LATE_EVENTS, {}, swapped, "FROM v")
+
+
+def test_an_insert_names_its_columns():
+    output = sql.Output(
+        "late", documents.LATE_EVENTS, {}, dict.fromkeys(documents.LATE_EVENTS.names, "1"), "FROM v"
+    )
+    assert output.insert().splitlines()[:3] == [
+        "INSERT INTO late (`_id`, `event_id`, `run_id`, `seq`, `event_at`, `watermark_at`, "
+        "`reason`, `cpu_energy_j`, `gpu_energy_j`, `ram_energy_j`, `energy_j`)",
+        "SELECT",
+        "  1 AS `_id`,",
+    ]
