@@ -19,6 +19,7 @@ ENV = {
     "JOULESTREAM_RUN_WINDOW_S": "120",
     "JOULESTREAM_ROLLUP_S": "7200",
     "JOULESTREAM_MINI_BATCH_MS": "500",
+    "JOULESTREAM_STATE_TTL_S": "86400",
 }
 SETTINGS = JobSettings.from_env(ENV)
 # Operators the plan may have: projections, the run accounting's views, the sinks, and the
@@ -31,8 +32,8 @@ OPERATORS = {
 
 
 @pytest.fixture(scope="module")
-def plan(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The optimized execution plan of every INSERT of the job, with ``ENV``'s settings."""
+def explained(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """``explain()`` of every INSERT of the job, with ``ENV``'s settings."""
     out = tmp_path_factory.mktemp("plan") / "plan.txt"
     argv = [sys.executable, "-W", "ignore", "-m", "tests.plan_statements", str(out)]
     result = subprocess.run(
@@ -45,7 +46,13 @@ def plan(tmp_path_factory: pytest.TempPathFactory) -> str:
     )
     errors = [line for line in result.stderr.splitlines() if not line.startswith("\tat ")]
     assert result.returncode == 0, "\n".join(errors[-40:])
-    return out.read_text(encoding="utf-8").split("== Optimized Execution Plan ==")[1]
+    return out.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def plan(explained: str) -> str:
+    """The optimized execution plan."""
+    return explained.split("== Optimized Execution Plan ==")[1]
 
 
 def test_every_sink_gets_the_fields_of_its_collection_in_order(plan):
@@ -86,3 +93,10 @@ def test_the_settings_reach_the_plan(plan):
     assert "MOD(ts_ms, 7200000)" in plan
     assert set(re.findall(r"MiniBatchAssigner\(interval=\[(\w+)\]", plan)) == {"500ms"}
     assert "CONCAT('t1', '/', CAST(kafka_partition AS VARCHAR(2147483647))" in plan
+
+
+def test_the_rollups_state_ttl_is_a_hint_of_their_aggregate(explained):
+    """The only SQL state, the rollups' aggregate, expires after the settings' state TTL by a
+    STATE_TTL hint on its statement; Flink refuses a hint whose table is not the input."""
+    hints = re.findall(r"stateTtlHints=\[\[\[STATE_TTL options:\[(.*?)\]", explained)
+    assert set(hints) == {"86400000 ms"}

@@ -134,6 +134,19 @@ def windows_topic(settings: JobSettings) -> Output:
     )
 
 
+_ROLLUP_PARTS = "rollup_parts"
+
+
+def state_ttl(table: str, settings: JobSettings) -> str:
+    """The hint that gives the state of the aggregate over ``table`` the settings' state TTL.
+
+    Flink 1.20 takes STATE_TTL hints on regular joins and group aggregates only, which is where
+    the job's SQL keeps state: the rollups' aggregate (a period's parts, which expire once idle
+    for ``state_ttl_s``). ``table.exec.state.ttl`` (``pipeline.table_config``) says the same for
+    any other SQL state; the hint keeps the rollups' TTL with their statement."""
+    return f"/*+ STATE_TTL({literal(table)} = {literal(f'{settings.state_ttl_s * 1000} ms')}) */"
+
+
 def rollups(settings: JobSettings) -> Output:
     """Per user, model and region per period (default 1 hour): every measurement, late or not,
     added up from the closed windows and the late events, each priced like its run. So a period
@@ -162,10 +175,15 @@ def rollups(settings: JobSettings) -> Output:
   SELECT run_id, user_id, `model`, region, 1, {energies}, {co2e("energy_j")}, priced,
     ts_ms - MOD(ts_ms, {period_ms})
   FROM {PRICED_LATE}
-)
+) AS {_ROLLUP_PARTS}
 GROUP BY user_id, `model`, region, period_ms"""
     return Output(
-        ROLLUPS_SINK, documents.ROLLUPS, mongo_options(settings, documents.ROLLUPS), columns, source
+        ROLLUPS_SINK,
+        documents.ROLLUPS,
+        mongo_options(settings, documents.ROLLUPS),
+        columns,
+        source,
+        state_ttl(_ROLLUP_PARTS, settings),
     )
 
 

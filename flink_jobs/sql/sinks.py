@@ -41,6 +41,8 @@ class Output:
     """Each column's SQL expression over ``source`` (its name where they are the same)."""
     source: str
     """``FROM …``, with what follows it (``GROUP BY …``)."""
+    hints: str = ""
+    """Query hints of the SELECT (``/*+ STATE_TTL(…) */``)."""
 
     def __post_init__(self) -> None:
         wanted, given = self.collection.names, tuple(self.columns)
@@ -67,8 +69,9 @@ class Output:
         select = ",\n".join(
             f"  {expression} AS {identifier(name)}" for name, expression in self.columns.items()
         )
+        hints = f" {self.hints}" if self.hints else ""
         return f"""INSERT INTO {self.table} ({identifiers(self.columns)})
-SELECT
+SELECT{hints}
 {select}
 {self.source}"""
 
