@@ -1,5 +1,7 @@
 """The MongoDB documents' contract (schemas/documents.py) and what is derived from it."""
 
+import dataclasses
+import time
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
@@ -7,10 +9,14 @@ from typing import Any
 import pytest
 
 from bench import dash_seed
+from joulestream import simulate
+from joulestream.events import Measurement
 from joulestream.schemas import documents, pricing
 from joulestream.schemas.documents import COLLECTIONS
 from stack.settings import REPO_ROOT
 from tests.integration import dashboard_fleet
+from tests.reference import Reference
+from tests.reference_pricing import ReferencePricing, read_table
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -139,3 +145,26 @@ def test_the_benchmark_seed_writes_whole_documents_of_the_contract():
     for name in ("runs", "windows", "epochs", "rollups"):
         missing = set(COLLECTIONS[name].names) - set(db.written[name][0])
         assert (name, sorted(missing)) == (name, [])
+
+
+def test_the_reference_computes_whole_documents_of_the_contract():
+    """tests/reference.py, which the pipeline's tests compare the stored documents with,
+    computes exactly the contract's fields of every collection the job derives from events."""
+    start_ms = (time.time_ns() // 1_000_000 // 3_600_000 - 1) * 3_600_000
+    fleet = list(simulate.fleet(runs=2, duration_s=90, start_ms=start_ms, seed=3))
+    first = next(e for e in fleet if isinstance(e, Measurement))
+    # The first measurement again under a new id, after every other: late for its run.
+    late = dataclasses.replace(first, seq=9999)
+    expected = Reference([*fleet, late], ReferencePricing(read_table(), {}))
+    late_ids = set(expected.late())
+    computed = {
+        "runs": expected.runs(),
+        "windows": expected.windows(60_000, late_ids),
+        "epochs": expected.epochs(),
+        "rollups": expected.rollups(3_600_000, 60_000, late_ids),
+        "late_events": expected.late_events(),
+    }
+    fields = {
+        name: sorted({k for doc in docs.values() for k in doc}) for name, docs in computed.items()
+    }
+    assert fields == {name: sorted(COLLECTIONS[name].names) for name in computed}
