@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 
 from joulestream.dash_app import checks, escape, lengths, liveness, marks, theme, units
 from joulestream.dash_app.settings import DashSettings
+from joulestream.schemas import pricing
 
 Document = dict[str, Any]
 COMPONENTS = (("gpu_energy_j", "GPU"), ("cpu_energy_j", "CPU"), ("ram_energy_j", "RAM"))
@@ -290,7 +291,7 @@ def cumulative_figure(windows: list[Document], flags: marks.Flags = marks.NONE) 
 
 def priced_co2e_g(energy_j: float, run: Document, intensity_g_per_kwh: float) -> float:
     """``energy_j`` priced like the job prices it: with the run's PUE and this intensity."""
-    return energy_j * float(run.get("pue") or 1.0) * intensity_g_per_kwh / units.J_PER_KWH
+    return pricing.co2e_g(energy_j, float(run.get("pue") or 1.0), intensity_g_per_kwh)
 
 
 def epoch_co2e_g(epoch: Document, run: Document) -> float:

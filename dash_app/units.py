@@ -10,7 +10,9 @@ Equivalence factors and their sources:
 
 import math
 
-J_PER_KWH = 3_600_000.0
+from joulestream.schemas.pricing import J_PER_KWH
+
+__all__ = ["J_PER_KWH"]
 J_PER_WH = 3_600.0
 CAR_CO2E_G_PER_KM = 8_887.0 / 22.0 / 1.609344
 KETTLE_LITRE_J = 4.186 * 1_000.0 * 80.0

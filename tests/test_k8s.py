@@ -12,8 +12,9 @@ import pytest
 import yaml
 
 from joulestream.flink_jobs import flink_config, sql
-from joulestream.flink_jobs.indexes import INDEXES
 from joulestream.flink_jobs.settings import JobSettings
+from joulestream.flink_jobs.sql import outputs
+from joulestream.schemas.documents import INDEXES
 from stack import flink, packages
 from stack.settings import REPO_ROOT, StackSettings
 from tests.k8s import code, crd, security
@@ -553,8 +554,8 @@ def test_mongodb_clients_log_in_as_the_users_the_init_script_creates(tree):
         )
 
 
-def test_init_script_creates_the_indexes_of_flink_jobs_indexes():
-    """The MongoDB init script creates exactly the indexes flink_jobs/indexes.py declares."""
+def test_init_script_creates_the_indexes_of_the_documents_contract():
+    """The MongoDB init script creates exactly the indexes schemas/documents.py declares."""
     script = "".join(one(rendered("base"), "ConfigMap", "mongodb-init")["data"].values())
     created = {
         (collection, tuple((f, int(d)) for f, d in re.findall(r"(\w+): (-?1)", keys)))
@@ -793,7 +794,8 @@ def _options(ddl: str) -> dict[str, str]:
 def test_kafka_acls_grant_each_user_exactly_what_its_code_uses(tree):
     """The topic Job's ACLs: trainers write and describe the fleet's topic; the job reads the
     topic and consumer group of its Kafka source and writes the topic and transactional ids of
-    its exactly-once windows sink (flink_jobs/sql.py); both write idempotently. Nothing else."""
+    its exactly-once windows sink (flink_jobs/sql/outputs.py); both write idempotently. Nothing
+    else."""
     docs = rendered(tree)
     (container,) = one(docs, "Job", "kafka-topic")["spec"]["template"]["spec"]["containers"]
     acls = script_acls(container["args"][0], container_env(docs, container))
@@ -805,7 +807,7 @@ def test_kafka_acls_grant_each_user_exactly_what_its_code_uses(tree):
         "KAFKA_SASL_PASSWORD": credentials["pipeline-password"],
     })  # fmt: skip
     source = _options(sql.source_ddl(settings))
-    sink = _options(sql.windows_topic_sink_ddl(settings))
+    sink = _options(outputs.windows_topic(settings).ddl())
     trainer = f"User:{credentials['trainer-username']}"
     pipeline = f"User:{credentials['pipeline-username']}"
     events = one(docs, "ConfigMap", "fleet-config")["data"]["JOULESTREAM_TOPIC"]

@@ -1,4 +1,5 @@
-"""A small fleet in the documents' shapes (docs/documents.md), with values chosen to check the
+"""A small fleet in the documents' shapes (schemas/documents.py; tests/test_documents.py checks
+that it spells no field the contract lacks), with values chosen to check the
 dashboard to the digit: run-a (alice, DE, running) has three one-minute windows of 7,200 J
 (120 W, its ``power_w``) and two epochs; run-b (bob, SE, completed) is a run with a single event
 (3,600 J in 1 s: 3.6 kW) and no epochs."""
@@ -7,6 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.database import Database
+
+from joulestream.schemas import pricing
 
 Document = dict[str, Any]
 
@@ -30,7 +33,7 @@ def window(
         "gpu_energy_j": gpu, "cpu_energy_j": cpu, "ram_energy_j": ram, "energy_j": energy,
         "pue": pue, "intensity_g_per_kwh": intensity, "intensity_source": "Ember 2023",
         "intensity_fallback": False,
-        "co2e_g": energy * pue * intensity / 3_600_000.0,
+        "co2e_g": pricing.co2e_g(energy, pue, intensity),
     }  # fmt: skip
 
 
