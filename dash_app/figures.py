@@ -29,8 +29,12 @@ STYLE = {
 }
 
 
+EMPTY = "empty"
+
+
 def empty_figure(message: str) -> go.Figure:
-    """A blank chart that says why it is blank."""
+    """A chart with nothing to draw, and why: the pages show ``message`` in its place
+    (``is_empty``, ``common.chart``) instead of a blank frame."""
     figure = go.Figure()
     figure.update_layout(
         **STYLE,
@@ -39,8 +43,19 @@ def empty_figure(message: str) -> go.Figure:
         yaxis={"visible": False},
         margin=MARGIN,
         height=320,
+        meta=EMPTY,
     )
     return figure
+
+
+def is_empty(figure: go.Figure) -> bool:
+    """Whether ``figure`` is one of ``empty_figure``'s."""
+    return bool(figure.layout.meta == EMPTY)
+
+
+def empty_message(figure: go.Figure) -> str:
+    """What an empty figure says ("" for a figure with data)."""
+    return str(figure.layout.title.text or "") if is_empty(figure) else ""
 
 
 def _layout(figure: go.Figure, title: str, x: str, y: str, **extra: Any) -> go.Figure:  # noqa: ANN401

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from joulestream.dash_app import exports, figures, liveness, marks, params, settings, units
+from joulestream.dash_app.pages import common
 
 AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -128,6 +129,22 @@ def test_empty_figures_say_why():
     assert figures.progress_figure([]).layout.title.text == "Loss and accuracy: none reported"
 
 
+def test_an_empty_chart_is_a_line_of_text_not_a_frame():
+    """A page shows an empty figure's message in its place and hides the graph; a figure with
+    data is shown and the message hidden; an empty figure without a message shows nothing."""
+    empty = figures.fleet_figure([], "user_id", "energy_j", AT)
+    assert figures.is_empty(empty)
+    assert common.chart_values(empty)[1:] == (
+        {"display": "none"}, "Energy: nothing measured in this range", {}
+    )  # fmt: skip
+    drawn = figures.power_figure([window(AT, 600.0)])
+    assert not figures.is_empty(drawn)
+    assert common.chart_values(drawn) == (drawn, {}, "", {"display": "none"})
+    assert common.chart_values(figures.empty_figure(""))[1:] == (
+        {"display": "none"}, "", {"display": "none"}
+    )  # fmt: skip
+
+
 def test_what_if_and_epoch_pricing_use_the_runs_pue():
     """1 kWh at PUE 1.5 priced at 100 g/kWh is 150 g."""
     run = {"energy_j": 3_600_000.0, "pue": 1.5, "intensity_g_per_kwh": 400.0}
@@ -176,7 +193,9 @@ def test_units_read_like_a_person_writes_them():
         "1,234.50 EUR", "< 0.01 USD", "0.00 EUR"
     )  # fmt: skip
     assert units.per_unit(None, "energy") == "-"
-    assert (units.method("tdp_model"), units.method("rapl")) == ("tdp_model (estimate)", "rapl")
+    assert [units.method(m) for m in ("tdp_model", "rapl", "estimate", "ram_model")] == [
+        "tdp_model (estimate)", "rapl", "estimate", "ram_model (estimate)"
+    ]  # fmt: skip
 
 
 def test_equivalents_only_when_they_mean_something():
@@ -195,6 +214,10 @@ def test_marks_flag_fallback_pricing_and_estimates():
     fallback = {"intensity_fallback": True}
     estimated = {"ram_methods": ["ram_model"], "gpu_methods": ["nvml"]}
     assert [marks.of_run(r).mark for r in (plain, fallback, estimated, {})] == ["", "†", "*", ""]
+    # RAM estimated by another writer, which names its method "estimate" or "estimated".
+    said = [{"ram_methods": [name], "cpu_methods": ["rapl"]} for name in ("estimate", "estimated")]
+    assert [marks.of_run(r).mark for r in said] == ["*", "*"]
+    assert [marks.of_run({"cpu_methods": [m]}).mark for m in ("simulated", "nvml")] == ["", ""]
     assert marks.of_runs([plain, fallback, estimated]).mark == "†*"
     assert marks.marked("2.29 g CO2e", marks.of_run(fallback)) == "2.29 g CO2e †"
     assert marks.marked("2.29 g CO2e", marks.NONE) == "2.29 g CO2e"

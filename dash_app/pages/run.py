@@ -69,15 +69,15 @@ def layout(route: params.Route) -> html.Div:
             ),
             html.Div(
                 [
-                    common.graph("run-power", figures.empty_figure(LOADING)),
-                    common.graph("run-cumulative", figures.empty_figure(LOADING)),
+                    common.chart("run-power", LOADING),
+                    common.chart("run-cumulative", LOADING),
                 ],
                 style={"display": "grid", "gridTemplateColumns": "1fr 1fr"},
             ),
             html.Div(
                 [
-                    common.graph("run-epochs"),
-                    common.graph("run-progress", figures.empty_figure(LOADING)),
+                    common.chart("run-epochs", "Reading the run's epochs…"),
+                    common.chart("run-progress", LOADING),
                 ],
                 style={"display": "grid", "gridTemplateColumns": "1fr 1fr"},
             ),
@@ -344,7 +344,7 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
         Output("run-message", "children"),
         Output("run-meta", "children"),
         Output("run-cards", "children"),
-        Output("run-epochs", "figure"),
+        *common.chart_outputs("run-epochs"),
         Input("refresh", "n_intervals"),
         State("run-id", "data"),
     )
@@ -353,13 +353,18 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
             shown = view(db, run_id, common.now(), settings)
         except common.FAILURES as exc:
             shown = not_found_view(common.failure(exc))
-        return common.message(shown.message), shown.meta, shown.cards, shown.epochs
+        return (
+            common.message(shown.message),
+            shown.meta,
+            shown.cards,
+            *common.chart_values(shown.epochs),
+        )
 
     @app.callback(
         Output("run-windows-message", "children"),
-        Output("run-power", "figure"),
-        Output("run-cumulative", "figure"),
-        Output("run-progress", "figure"),
+        *common.chart_outputs("run-power"),
+        *common.chart_outputs("run-cumulative"),
+        *common.chart_outputs("run-progress"),
         Output("run-peak-value", "children"),
         Input("run-windows-refresh", "n_intervals"),
         State("run-id", "data"),
@@ -370,13 +375,13 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
         try:
             shown = windows_view(db, run_id)
         except common.FAILURES as exc:
-            blank = figures.empty_figure("No data")
-            return common.message(common.failure(exc)), blank, blank, blank, "-"
+            blank = common.chart_values(figures.empty_figure("No data"))
+            return common.message(common.failure(exc)), *blank, *blank, *blank, "-"
         return (
             common.message(shown.message),
-            shown.power,
-            shown.cumulative,
-            shown.progress,
+            *common.chart_values(shown.power),
+            *common.chart_values(shown.cumulative),
+            *common.chart_values(shown.progress),
             shown.peak,
         )
 

@@ -196,10 +196,13 @@ def test_every_page_with_a_filter_and_a_run_opened(services, page):
         page.locator("#runs-table a", has_text="run-a").click()
         expect(page.locator("#run-title")).to_have_text("Run run-a")
         expect(page.locator("#run-energy")).to_contain_text("6.00 Wh")
-        expect(page.locator("#run-co2e")).to_contain_text("2.29 g CO2e")
+        # Its RAM is an estimate ("estimate"): marked like any other estimate.
+        expect(page.locator("#run-co2e")).to_contain_text("2.29 g CO2e *")
         expect(page.locator("#run-intensity")).to_contain_text("381 g CO2e/kWh")
         expect(page.locator("#run-intensity")).to_contain_text("Ember 2023")
-        expect(page.locator("#run-methods")).to_contain_text("gpu: nvml; cpu: rapl; ram: estimate")
+        expect(page.locator("#run-methods")).to_contain_text(
+            "gpu: nvml; cpu: rapl; ram: estimate *"
+        )
         expect(page.locator("#run-whatif")).to_contain_text("In SE (41 g CO2e/kWh, Ember 2023)")
         expect(page.locator("#run-epochs")).to_contain_text("Energy per epoch")
         expect(page.locator("#run-power-now")).to_contain_text("120 W")
@@ -280,6 +283,13 @@ def test_empty_database_and_bad_addresses(services, page):
     with seeded_database(services.mongo_uri, None, Commands()) as db, serving(db) as url:
         page.goto(url + "/")
         expect(page.locator("#fleet-message")).to_contain_text("No runs yet")
+        # An empty chart is one line of text, not a blank frame.
+        for chart, name in (("fleet-energy", "Energy"), ("fleet-co2e", "CO2e")):
+            expect(page.locator(f"#{chart}-empty")).to_have_text(
+                f"{name}: nothing measured in this range"
+            )
+            expect(page.locator(f"#{chart}")).to_be_hidden()
+        assert page.locator("#fleet-energy-empty").bounding_box()["height"] < 60
         shot(page, "fleet-empty")
         page.goto(url + "/run/nope")
         expect(page.locator("#run-message")).to_have_text(
