@@ -2,13 +2,13 @@
 seeded fleet (tests/integration/dashboard_fleet.py), an empty database and a server that is down."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pymongo import MongoClient
 
 from joulestream.dash_app import app as dash_app
-from joulestream.dash_app import data
+from joulestream.dash_app import data, figures
 from joulestream.dash_app.pages import compare, fleet, leaderboards, run, runs
 from tests.integration.conftest import free_ports
 from tests.integration.dashboard_env import WRITES, Commands, seeded_database
@@ -168,6 +168,18 @@ def test_run_detail_shows_the_run_to_the_digit(db, commands):
     assert card_texts[12:15] == ["Per sample", "7.20 J", "762 µg CO2e *"]
     assert card_texts[18:21] == ["Carbon intensity", "381 g CO2e/kWh", "Ember 2023"]
     assert card_texts[21:23] == ["Measured by", "gpu: nvml; cpu: rapl; ram: estimate *"]
+    # 30 of its 100 planned steps in 3 min: 7 min to go, totals x 100/30.
+    assert card_texts[23:] == [
+        "ETA", "7 min", f"ends ≈ {NOW:%Y-%m-%d} 12:37 UTC · step 30 of 100",
+        "Projected at the end", "20.0 Wh · 7.62 g CO2e *",
+        "0.01 EUR · at the pace so far (30% done)",
+    ]  # fmt: skip
+    assert meta[-1] == "plan: 100 steps, 4 epochs"
+    assert list(shown.gpus.data[0].x) == ["GPU 0", "GPU 1"]
+    assert list(shown.gpus.data[0].y) == [2.0, 1.0]
+    assert list(shown.gpus.data[0].text) == ["90% busy", "45% busy"]
+    # Finished or silent, a run has no ETA.
+    assert "ETA" not in texts(run.view(db, "run-a", NOW + timedelta(minutes=10)).cards)
     assert list(shown.epochs.data[0].y) == [4.0, 2.0]
     assert list(shown.epochs.data[0].text) == ["1.52 g CO2e *", "762 mg CO2e *"]
     charts = run.windows_view(db, "run-a")
@@ -201,6 +213,8 @@ def test_a_run_with_one_event_and_an_unknown_run(db, commands):
     assert texts(shown.cards)[1] == "1.00 Wh"
     assert texts(shown.cards)[9:11] == ["Average power", "3.60 kW"]
     assert shown.epochs.layout.title.text == "Energy per epoch: no epoch reported"
+    assert figures.empty_message(shown.gpus) == "Per GPU: the run reported no per-GPU figures"
+    assert "ETA" not in texts(shown.cards)
     assert list(run.windows_view(db, "run-b").power.data[0].y) == [60.0]
     missing = run.view(db, "nope")
     assert (missing.found, missing.message) == (
