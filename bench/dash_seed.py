@@ -149,6 +149,9 @@ def fleet(
             "ram_methods": ["rapl"],
             "gpu_methods": ["nvml"],
             "version": 12 * windows_per_run + 3,
+            "planned_steps": None,
+            "planned_epochs": None,
+            "gpus": [{"gpu_index": 0, "energy_j": totals["gpu_energy_j"], "mean_utilisation": 0.9}],
         }
         yield run, windows, epochs, late
 

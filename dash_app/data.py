@@ -18,7 +18,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 
-from joulestream.dash_app import checks
+from joulestream.dash_app import checks, units
 from joulestream.schemas import documents
 
 Document = dict[str, Any]
@@ -231,12 +231,11 @@ def lost_run_count(db: Database[Document]) -> int:
 
 def flagged_runs(db: Database[Document]) -> list[Document]:
     """The runs whose CO2e carries a mark (``marks``): priced at the world average, or with a
-    component measured by a ``*_model`` estimate (a regular expression on an array matches any
-    of its elements). Few runs in a fleet that is priced and metered, so totals of many runs
-    get their marks without reading every run."""
-    estimated = [
-        {field: {"$regex": "_model$"}} for field in ("cpu_methods", "gpu_methods", "ram_methods")
-    ]
+    component measured by an estimate (``units.ESTIMATE_PATTERN``; a regular expression on an
+    array matches any of its elements). Few runs in a fleet that is priced and metered, so
+    totals of many runs get their marks without reading every run."""
+    fields = ("cpu_methods", "gpu_methods", "ram_methods")
+    estimated = [{field: {"$regex": units.ESTIMATE_PATTERN}} for field in fields]
     query = {"$or": [{"intensity_fallback": True}, *estimated]}
     return list(db.runs.find(query, FLAG_FIELDS).limit(MAX_RUNS))
 

@@ -31,8 +31,12 @@ STYLE = {
 }
 
 
+EMPTY = "empty"
+
+
 def empty_figure(message: str) -> go.Figure:
-    """A blank chart that says why it is blank."""
+    """A chart with nothing to draw, and why: the pages show ``message`` in its place
+    (``is_empty``, ``common.chart``) instead of a blank frame."""
     figure = go.Figure()
     figure.update_layout(
         **STYLE,
@@ -41,8 +45,19 @@ def empty_figure(message: str) -> go.Figure:
         yaxis={"visible": False},
         margin=MARGIN,
         height=320,
+        meta=EMPTY,
     )
     return figure
+
+
+def is_empty(figure: go.Figure) -> bool:
+    """Whether ``figure`` is one of ``empty_figure``'s."""
+    return bool(figure.layout.meta == EMPTY)
+
+
+def empty_message(figure: go.Figure) -> str:
+    """What an empty figure says ("" for a figure with data)."""
+    return str(figure.layout.title.text or "") if is_empty(figure) else ""
 
 
 def _layout(figure: go.Figure, title: str, x: str, y: str, **extra: Any) -> go.Figure:  # noqa: ANN401
@@ -680,3 +695,89 @@ def compare_figures(
     )
     _layout(loss, "Loss against energy spent", f"energy spent ({energy_unit})", "loss")
     return co2e, per_sample, loss
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Where a live run will end, if it goes on as it has: from its plan (``planned_steps``
+    or ``planned_epochs``, from ``run_started``) and its progress so far."""
+
+    unit: str
+    """``step`` or ``epoch``: what the plan counts."""
+    done: int
+    """Steps done (the highest step reported), or epochs done (the epoch in progress, counted
+    from 0, is not done)."""
+    planned: int
+    eta_s: float
+    """elapsed * (planned - done) / done, elapsed from the run's start to its last event."""
+    ends_at: datetime
+    """The last event's time plus ``eta_s``."""
+    energy_j: float
+    co2e_g: float
+    """The run's totals so far * planned / done."""
+
+
+def projection(run: Document, now: datetime, stale_after: timedelta) -> Projection | None:
+    """The run's ETA and projected totals, or ``None`` where they would mean nothing: a run
+    that is not live (finished, stale or lost), without a plan, with nothing done yet (a
+    linear projection from zero progress is infinite), already at or past its plan, or with
+    no elapsed time. Steps are preferred to epochs: they are finer."""
+    if liveness.state(run, now, stale_after) != liveness.LIVE:
+        return None
+    started, last = run.get("started_at"), run.get("last_event_at")
+    if started is None or last is None or last <= started:
+        return None
+    elapsed_s = (last - started).total_seconds()
+    for unit, planned_field, done_field in (
+        ("step", "planned_steps", "step"),
+        ("epoch", "planned_epochs", "epoch"),
+    ):
+        planned, done = run.get(planned_field), run.get(done_field)
+        if not isinstance(planned, int) or not isinstance(done, int):
+            continue
+        if 1 <= done < planned:
+            share = planned / done
+            eta_s = elapsed_s * (planned - done) / done
+            return Projection(
+                unit=unit,
+                done=done,
+                planned=planned,
+                eta_s=eta_s,
+                ends_at=last + timedelta(seconds=eta_s),
+                energy_j=float(run.get("energy_j") or 0.0) * share,
+                co2e_g=float(run.get("co2e_g") or 0.0) * share,
+            )
+    return None
+
+
+def gpu_rows(run: Document) -> list[Document]:
+    """The run's ``gpus`` (per device: index, energy, mean utilisation) in index order; an
+    entry of another shape is left out (the document is the job's, but says so loudly)."""
+    rows = [
+        gpu
+        for gpu in run.get("gpus") or []
+        if isinstance(gpu, dict) and isinstance(gpu.get("gpu_index"), int)
+    ]
+    return sorted(rows, key=lambda gpu: int(gpu["gpu_index"]))
+
+
+def gpu_figure(run: Document) -> go.Figure:
+    """Energy per GPU in the unit the largest reaches, each bar labelled with the device's
+    mean utilisation: one axis, since the share is text on its bar."""
+    rows = gpu_rows(run)
+    if not rows:
+        return empty_figure("Per GPU: the run reported no per-GPU figures")
+    energies = [float(gpu.get("energy_j") or 0.0) for gpu in rows]
+    factor, unit = units.unit_for(max(energies), units.ENERGY_UNITS)
+    shares = [gpu.get("mean_utilisation") for gpu in rows]
+    figure = go.Figure()
+    figure.add_bar(
+        x=[f"GPU {gpu['gpu_index']}" for gpu in rows],
+        y=[e / factor for e in energies],
+        text=[f"{s:.0%} busy" if isinstance(s, int | float) else "busy: -" for s in shares],
+        textposition="auto",
+        name="energy",
+        hovertemplate="%{x}: %{y:,.3g} " + unit + ", %{text}<extra></extra>",
+    )
+    figure.update_yaxes(rangemode="tozero")
+    return _layout(figure, "Energy and mean utilisation per GPU", "device", f"energy ({unit})")

@@ -9,6 +9,7 @@ Equivalence factors and their sources:
 """
 
 import math
+import re
 
 from joulestream.schemas.pricing import J_PER_KWH
 
@@ -145,11 +146,18 @@ def _count(value: float) -> str:
     return f"{value:,.1f}" if value < 10 else f"{value:,.0f}"
 
 
+# The tracker names its estimates ``*_model`` (a TDP, RAM or utilisation model, not a meter);
+# other writers of the topic say ``estimate`` or ``estimated`` (``ram_methods: ["estimate"]``).
+# One pattern for Python and for the server's ``$regex`` (``data.flagged_runs``).
+ESTIMATE_PATTERN = r"_model$|estimat"
+
+
 def is_estimate(method_name: str) -> bool:
-    """The tracker names its estimates ``*_model`` (a TDP or utilisation model, not a meter)."""
-    return method_name.endswith("_model")
+    """Whether a measurement method is an estimate (``ESTIMATE_PATTERN``)."""
+    return re.search(ESTIMATE_PATTERN, method_name) is not None
 
 
 def method(name: str) -> str:
-    """A measurement method as stored, flagged when it is a model rather than a meter."""
-    return f"{name} (estimate)" if is_estimate(name) else name
+    """A measurement method as stored, flagged when it is a model rather than a meter (a name
+    that says so already is left as it is)."""
+    return f"{name} (estimate)" if is_estimate(name) and "estimat" not in name else name

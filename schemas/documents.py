@@ -201,6 +201,26 @@ RUNS = Collection(
             "",
             "distinct events of the run counted so far, plus one each time it was found silent",
         ),
+        Field(
+            "planned_steps",
+            "BIGINT",
+            "",
+            "the steps the run will take in all, from its `run_started` (contract version 3); "
+            "null when it did not say",
+        ),
+        Field(
+            "planned_epochs",
+            "BIGINT",
+            "",
+            "the epochs the run will take in all, from its `run_started`; null when it did not say",
+        ),
+        Field(
+            "gpus",
+            "ARRAY<ROW<gpu_index BIGINT, energy_j DOUBLE, mean_utilisation DOUBLE>>",
+            "J; fraction",
+            "per GPU by `gpu_index`: its energy (late events included) and its utilisation "
+            "averaged over time (null when never reported); empty without per-GPU figures",
+        ),
     ),
     (
         Index((("last_event_at", DESCENDING),), "the runs list"),

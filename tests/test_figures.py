@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from joulestream.dash_app import exports, figures, lengths, liveness, marks, params, settings, units
+from joulestream.dash_app.pages import common
 from joulestream.dash_app.pages import fleet as fleet_page
 from joulestream.dash_app.pages import run as run_page
 
@@ -130,6 +131,22 @@ def test_empty_figures_say_why():
     assert figures.progress_figure([]).layout.title.text == "Loss and accuracy: none reported"
 
 
+def test_an_empty_chart_is_a_line_of_text_not_a_frame():
+    """A page shows an empty figure's message in its place and hides the graph; a figure with
+    data is shown and the message hidden; an empty figure without a message shows nothing."""
+    empty = figures.fleet_figure([], "user_id", "energy_j", AT)
+    assert figures.is_empty(empty)
+    assert common.chart_values(empty)[1:] == (
+        {"display": "none"}, "Energy: nothing measured in this range", {}
+    )  # fmt: skip
+    drawn = figures.power_figure([window(AT, 600.0)])
+    assert not figures.is_empty(drawn)
+    assert common.chart_values(drawn) == (drawn, {}, "", {"display": "none"})
+    assert common.chart_values(figures.empty_figure(""))[1:] == (
+        {"display": "none"}, "", {"display": "none"}
+    )  # fmt: skip
+
+
 def test_what_if_and_epoch_pricing_use_the_runs_pue():
     """1 kWh at PUE 1.5 priced at 100 g/kWh is 150 g."""
     run = {"energy_j": 3_600_000.0, "pue": 1.5, "intensity_g_per_kwh": 400.0}
@@ -178,7 +195,9 @@ def test_units_read_like_a_person_writes_them():
         "1,234.50 EUR", "< 0.01 USD", "0.00 EUR"
     )  # fmt: skip
     assert units.per_unit(None, "energy") == "-"
-    assert (units.method("tdp_model"), units.method("rapl")) == ("tdp_model (estimate)", "rapl")
+    assert [units.method(m) for m in ("tdp_model", "rapl", "estimate", "ram_model")] == [
+        "tdp_model (estimate)", "rapl", "estimate", "ram_model (estimate)"
+    ]  # fmt: skip
 
 
 def test_equivalents_only_when_they_mean_something():
@@ -197,6 +216,10 @@ def test_marks_flag_fallback_pricing_and_estimates():
     fallback = {"intensity_fallback": True}
     estimated = {"ram_methods": ["ram_model"], "gpu_methods": ["nvml"]}
     assert [marks.of_run(r).mark for r in (plain, fallback, estimated, {})] == ["", "†", "*", ""]
+    # RAM estimated by another writer, which names its method "estimate" or "estimated".
+    said = [{"ram_methods": [name], "cpu_methods": ["rapl"]} for name in ("estimate", "estimated")]
+    assert [marks.of_run(r).mark for r in said] == ["*", "*"]
+    assert [marks.of_run({"cpu_methods": [m]}).mark for m in ("simulated", "nvml")] == ["", ""]
     assert marks.of_runs([plain, fallback, estimated]).mark == "†*"
     assert marks.marked("2.29 g CO2e", marks.of_run(fallback)) == "2.29 g CO2e †"
     assert marks.marked("2.29 g CO2e", marks.NONE) == "2.29 g CO2e"
@@ -510,3 +533,81 @@ def test_leaderboard_parts_over_a_range():
         {"user_id": "a", "model": "m", "region": "SE", "runs": 2, "energy_j": 150.0,
          "co2e_g": 1.5, "samples": 10, "samples_energy_j": 400.0}
     ]  # fmt: skip
+
+
+def live_run(**changes: object) -> dict[str, Any]:
+    """Running for 10 min (12:00 to 12:10), heard from a minute ago, 3,600 J and 1 g so far."""
+    run: dict[str, Any] = {
+        "status": "running", "started_at": AT.replace(hour=12, minute=0, second=0),
+        "last_event_at": AT.replace(hour=12, minute=10, second=0), "energy_j": 3600.0,
+        "co2e_g": 1.0, "step": 30, "epoch": 1,
+    }  # fmt: skip
+    run.update(changes)
+    return run
+
+
+NOW_LIVE = AT.replace(hour=12, minute=11, second=0)
+STALE_AFTER = timedelta(minutes=5)
+
+
+def test_eta_and_projection_follow_the_plan_at_the_pace_so_far():
+    """30 of 100 steps in 600 s: 1,400 s to go, ending 12:33:20, totals x 100/30. With only
+    epochs planned, the epoch in progress (1) means one epoch done: 3 more of 600 s each."""
+    shown = figures.projection(live_run(planned_steps=100), NOW_LIVE, STALE_AFTER)
+    assert shown == figures.Projection(
+        unit="step", done=30, planned=100, eta_s=1400.0,
+        ends_at=AT.replace(hour=12, minute=33, second=20), energy_j=3600.0 * 100 / 30,
+        co2e_g=1.0 * 100 / 30,
+    )  # fmt: skip
+    by_epoch = figures.projection(live_run(planned_epochs=4), NOW_LIVE, STALE_AFTER)
+    assert by_epoch is not None
+    assert (by_epoch.unit, by_epoch.done, by_epoch.eta_s, by_epoch.energy_j) == (
+        "epoch", 1, 1800.0, 14400.0
+    )  # fmt: skip
+    both = figures.projection(live_run(planned_steps=60, planned_epochs=4), NOW_LIVE, STALE_AFTER)
+    assert both is not None
+    assert (both.unit, both.eta_s) == ("step", 600.0)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},  # no plan
+        {"planned_epochs": 4, "epoch": 0, "step": None},  # the first epoch is not done
+        {"planned_steps": 100, "step": 0},  # nothing done: no pace yet
+        {"planned_steps": 30},  # at its plan
+        {"planned_steps": 100, "status": "completed"},  # over
+        {"planned_steps": 100, "status": "lost"},
+        {"planned_steps": 100, "last_event_at": AT.replace(hour=12, minute=0, second=0)},
+        {"planned_steps": 100.5},  # not a count: not the job's
+    ],
+)
+def test_no_eta_where_it_would_mean_nothing(changes):
+    """No plan, no progress yet, the plan reached, a run that is not live, no elapsed time."""
+    assert figures.projection(live_run(**changes), NOW_LIVE, STALE_AFTER) is None
+
+
+def test_a_stale_run_has_no_eta():
+    """Silent for longer than the stale limit: its pace says nothing about its end."""
+    later = NOW_LIVE + timedelta(minutes=10)
+    assert figures.projection(live_run(planned_steps=100), later, STALE_AFTER) is None
+
+
+def test_the_gpu_panel_shows_each_devices_energy_and_utilisation():
+    """Bars per GPU in index order, in the unit the largest reaches, each labelled with its
+    time-weighted utilisation; a device that never said its utilisation says so; no per-GPU
+    figures is a message."""
+    run = {"gpus": [
+        {"gpu_index": 1, "energy_j": 7200.0, "mean_utilisation": 0.875},
+        {"gpu_index": 0, "energy_j": 3600.0, "mean_utilisation": None},
+        {"gpu_index": "x", "energy_j": 1.0},
+    ]}  # fmt: skip
+    figure = figures.gpu_figure(run)
+    assert list(figure.data[0].x) == ["GPU 0", "GPU 1"]
+    assert list(figure.data[0].y) == [1.0, 2.0]
+    assert list(figure.data[0].text) == ["busy: -", "88% busy"]
+    assert figure.layout.yaxis.title.text == "energy (Wh)"
+    assert figures.empty_message(figures.gpu_figure({"gpus": []})) == (
+        "Per GPU: the run reported no per-GPU figures"
+    )
+    assert figures.is_empty(figures.gpu_figure({}))

@@ -4,7 +4,8 @@ import pytest
 
 from joulestream.flink_jobs import carbon, pipeline, sql
 from joulestream.flink_jobs.settings import JobSettings
-from joulestream.schemas import documents
+from joulestream.flink_jobs.sql import outputs
+from joulestream.schemas import documents, limits
 from stack.settings import REPO_ROOT
 
 PRICING = carbon.Pricing(carbon.load(), {})
@@ -104,7 +105,37 @@ def test_events_view_has_the_columns_the_run_accounting_reads_in_its_order():
     expected = re.findall(r'"([a-z_]+)"', declared.group(1))
     assert [c.strip("`") for c in sql.EVENT_COLUMNS] == expected
     assert all(f" AS {c}" in sql.events_view() for c in sql.EVENT_COLUMNS)
-    assert len(expected) == 32
+    assert len(expected) == 35
+
+
+def test_the_run_accountings_gpu_bounds_are_the_contracts():
+    """The split checks each GPU of a measurement with the numbers of ``schemas/limits.py``."""
+    java = (
+        REPO_ROOT / "flink_jobs/java/src/main/java/io/joulestream/flink/RunAccounting.java"
+    ).read_text()
+    declared = dict(re.findall(r"static final \w+ (MAX_GPUS|MAX_DEVICE_POWER_W|"
+                               r"MIN_CREDITED_INTERVAL_MS) = ([0-9.]+);", java))  # fmt: skip
+    assert {k: float(v) for k, v in declared.items()} == {
+        "MAX_GPUS": limits.MAX_GPUS,
+        "MAX_DEVICE_POWER_W": limits.MAX_DEVICE_POWER_W,
+        "MIN_CREDITED_INTERVAL_MS": limits.MIN_CREDITED_INTERVAL_MS,
+    }
+
+
+def test_the_plan_and_the_gpus_reach_the_runs_documents():
+    """run_started's plan and the per-GPU totals go from the run accounting to ``runs``."""
+    assert sql.EVENT_COLUMNS[-3:] == ("planned_steps", "planned_epochs", "gpus")
+    view = sql.events_view()
+    assert "CAST(planned_epochs AS BIGINT) AS planned_epochs" in view
+    assert "measurement.gpus AS gpus" in view
+    runs = outputs.runs(JobSettings.from_env({}), PRICING)
+    gpus = "ARRAY<ROW<gpu_index BIGINT, energy_j DOUBLE, mean_utilisation DOUBLE>>"
+    assert f"`gpus` {gpus}" in runs.ddl()
+    assert {k: runs.columns[k] for k in ("planned_steps", "planned_epochs", "gpus")} == {
+        "planned_steps": "`planned_steps`",
+        "planned_epochs": "`planned_epochs`",
+        "gpus": "`gpus`",
+    }
 
 
 def test_kafka_sasl_options_come_from_the_settings_with_the_password_quoted():

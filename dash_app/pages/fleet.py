@@ -68,8 +68,8 @@ def layout(route: params.Route) -> html.Div:
                     "flexWrap": "wrap",
                 },
             ),
-            common.graph("fleet-energy"),
-            common.graph("fleet-co2e"),
+            common.chart("fleet-energy", "Energy: reading the hourly totals…"),
+            common.chart("fleet-co2e", "CO2e: reading the hourly totals…"),
             html.H3("Top runs by energy"),
             common.table("fleet-top", TOP_COLUMNS),
             common.legend("fleet-legend"),
@@ -222,8 +222,8 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
     @app.callback(
         Output("fleet-message", "children"),
         Output("fleet-cards", "children"),
-        Output("fleet-energy", "figure"),
-        Output("fleet-co2e", "figure"),
+        *common.chart_outputs("fleet-energy"),
+        *common.chart_outputs("fleet-co2e"),
         Output("fleet-top", "data"),
         Output("fleet-health", "children"),
         Input("refresh", "n_intervals"),
@@ -240,18 +240,18 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
         since: object,
         until: object,
         sort_by: object,
-    ) -> tuple[html.Div, Any, go.Figure, go.Figure, list[dict[str, Any]], Any]:
+    ) -> tuple[Any, ...]:
         try:
             now = common.now()
             shown = view(db, group, range_key, now, settings, sort_by, (since, until))
         except common.FAILURES as exc:
-            blank = figures.empty_figure("No data")
-            return common.message(common.failure(exc)), [], blank, blank, [], []
+            blank = common.chart_values(figures.empty_figure("No data"))
+            return common.message(common.failure(exc)), [], *blank, *blank, [], []
         return (
             common.message(shown.message),
             shown.cards,
-            shown.energy,
-            shown.co2e,
+            *common.chart_values(shown.energy),
+            *common.chart_values(shown.co2e),
             shown.top,
             shown.health,
         )

@@ -87,6 +87,7 @@ def runs(settings: JobSettings, pricing: Pricing) -> Output:
         **per,
         **methods,
         "version": "version",
+        **_same("planned_steps", "planned_epochs", "gpus"),
     }
     source = f"""FROM (
   SELECT *,

@@ -116,15 +116,23 @@ _FLAT_SECTIONS = {
 
 _LEADING = ("event_id", "event_type", "run_id", "seq", "ts_ms", "user_id", "project", "`model`")
 _TRAILING = ("invalid_reason", "kafka_partition", "kafka_offset", "raw_bytes")
+# Appended after the rest (no earlier index of RunAccounting moves): the run's plan (contract
+# version 3) and each GPU's energy and utilisation, which the run accounting sums per device.
+_APPENDED = {
+    "planned_steps": "planned_steps",
+    "planned_epochs": "CAST(planned_epochs AS BIGINT)",
+    "gpus": "measurement.gpus",
+}
 # The columns of flat_events, in the order RunAccounting (flink_jobs/java) reads them.
-EVENT_COLUMNS = (*_LEADING, "region", *_FLAT_SECTIONS, *_TRAILING)
+EVENT_COLUMNS = (*_LEADING, "region", *_FLAT_SECTIONS, *_TRAILING, *_APPENDED)
 
 
 def events_view() -> str:
     """Every record, valid or not, with the fields some output reads as flat columns (null where
     the event's type has no such section), in the order ``RunAccounting.INPUT`` reads them:
     events cross to their run without what no output needs."""
-    columns = ",\n".join(f"  {_FLAT_SECTIONS.get(c, c)} AS {c}" for c in EVENT_COLUMNS)
+    sources = {**_FLAT_SECTIONS, **_APPENDED}
+    columns = ",\n".join(f"  {sources.get(c, c)} AS {c}" for c in EVENT_COLUMNS)
     return f"""CREATE TEMPORARY VIEW {FLAT_EVENTS} AS
 SELECT
 {columns}
