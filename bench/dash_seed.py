@@ -170,7 +170,17 @@ def _epoch(run_id: str, epoch: int, windows: list[Document]) -> Document:
         "tokens": 0,
         "loss": windows[-1]["loss"],
         "accuracy": windows[-1]["accuracy"],
-        "version": 12 * len(windows),
+        # Priced like its run, which is its windows' pricing.
+        **{k: windows[0][k] for k in ("pue", "intensity_g_per_kwh", "intensity_source")},
+        "intensity_fallback": windows[0]["intensity_fallback"],
+        "interval_priced_energy_j": 0.0,
+        **{
+            part.replace("energy_j", "co2e_g"): sum(
+                w[part.replace("energy_j", "co2e_g")] for w in windows
+            )
+            for part in parts
+        },
+        "version": 12 * len(windows) + 1,
     }
 
 

@@ -309,10 +309,9 @@ def priced_co2e_g(energy_j: float, run: Document, intensity_g_per_kwh: float) ->
     return pricing.co2e_g(energy_j, float(run.get("pue") or 1.0), intensity_g_per_kwh)
 
 
-def epoch_co2e_g(epoch: Document, run: Document) -> float:
-    """An epoch's CO2e, priced with its run's PUE and intensity (epochs are not priced)."""
-    intensity = float(run.get("intensity_g_per_kwh") or 0.0)
-    return priced_co2e_g(float(epoch.get("energy_j") or 0.0), run, intensity)
+def stored_co2e_g(doc: Document) -> float:
+    """A document's CO2e as the job priced it (0 for one written before it was priced)."""
+    return float(doc.get("co2e_g") or 0.0)
 
 
 def epochs_figure(
@@ -327,7 +326,7 @@ def epochs_figure(
     figure.add_bar(
         x=[e["epoch"] for e in epochs],
         y=[e / factor for e in energies],
-        text=[marks.marked(units.co2e(epoch_co2e_g(e, run)), flags) for e in epochs],
+        text=[marks.marked(units.co2e(stored_co2e_g(e)), flags) for e in epochs],
         name="energy",
     )
     figure.update_xaxes(dtick=1)  # epochs are whole numbers
@@ -616,13 +615,13 @@ def compare_series(
 ) -> tuple[list[float], list[float], list[tuple[float, float]]]:
     """One run's compare series: seconds since it began, cumulative CO2e (g) at each point, and
     (energy spent in J, loss) pairs. Per epoch when the run has at least
-    ``MIN_COMPARE_EPOCHS`` (one point at each epoch's end, CO2e priced with the run's PUE and
-    intensity), else per window."""
+    ``MIN_COMPARE_EPOCHS`` (one point at each epoch's end, with the CO2e the job priced), else per
+    window."""
     if len(epochs) >= MIN_COMPARE_EPOCHS or (epochs and not windows):
         first = min(e["started_at"] for e in epochs)
         ends = [e["ended_at"] for e in epochs]
         energy_j = list(accumulate(float(e.get("energy_j") or 0.0) for e in epochs))
-        co2e_g = list(accumulate(epoch_co2e_g(e, run) for e in epochs))
+        co2e_g = list(accumulate(stored_co2e_g(e) for e in epochs))
         points = epochs
     elif windows:
         first = windows[0]["window_start"]

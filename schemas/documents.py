@@ -279,7 +279,15 @@ EPOCHS = Collection(
         Field(
             "accuracy", "DOUBLE", "", "of the measurement with the highest `seq` that reported one"
         ),
-        Field("version", "BIGINT", "", "`events`"),
+        *PRICING,
+        *_co2e("in the epoch"),
+        Field(
+            "version",
+            "BIGINT",
+            "",
+            "`events`, plus 1 once the run's `run_started` has priced it (an epoch stored before "
+            "that arrived is written again, priced)",
+        ),
     ),
     (Index((("run_id", ASCENDING), ("epoch", ASCENDING)), "one run's epochs"),),
 )

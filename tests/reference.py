@@ -281,7 +281,8 @@ class Reference:
         return rollups
 
     def epochs(self) -> dict[str, dict[str, Any]]:
-        """Every measurement that reports an epoch, late or not, in that epoch."""
+        """Every measurement that reports an epoch, late or not, in that epoch, priced like its
+        run."""
         epochs: dict[str, dict[str, Any]] = {}
         latest: Latest = {}
         for e in self.measurements():
@@ -292,16 +293,20 @@ class Reference:
                 "_id": key, "run_id": e.run_id, "epoch": e.epoch, "events": 0,
                 "started_at": utc(e.interval_start_ms), "ended_at": utc(e.ts_ms),
                 **dict.fromkeys(COMPONENTS, 0.0), "samples": 0, "tokens": 0,
-                "loss": None, "accuracy": None, "version": 0,
+                "loss": None, "accuracy": None, **self.price(e.run_id, e.region),
+                "interval_priced_energy_j": 0.0,
+                "version": 1 if e.run_id in self.started else 0,
             })  # fmt: skip
             doc["events"] += 1
-            doc["version"] += 1
+            doc["version"] += 1  # every event, and once more when the run's run_started prices it
             doc["started_at"] = min(doc["started_at"], utc(e.interval_start_ms))
             doc["ended_at"] = max(doc["ended_at"], utc(e.ts_ms))
             doc["samples"] += e.samples or 0
             doc["tokens"] += e.tokens or 0
             _progress(doc, e, latest)
-            _add(doc, e)
+            _add_priced(doc, e)
+        for doc in epochs.values():
+            doc.update(self.co2e(doc))
         return epochs
 
     def late_events(self) -> dict[str, dict[str, Any]]:

@@ -86,16 +86,17 @@ def test_power_now_sums_recent_running_runs_only():
 
 
 def test_compare_draws_runs_with_epochs_per_epoch_and_others_per_window():
-    """Run e: two epochs of 1 kWh and 2 kWh at PUE 1.5 and 100 g/kWh, from its first epoch's
+    """Run e: two epochs of 1 kWh and 2 kWh priced by the job at PUE 1.5 and 100 g/kWh (150 g
+    and 300 g), from its first epoch's
     start, in hours (it lasts two); run w has no epochs: its windows. Axes in the unit the
     largest value reaches; runs named by user, model and a short id."""
     run_e = {"run_id": "e", "user_id": "ann", "model": "bert", "pue": 1.5,
              "intensity_g_per_kwh": 100.0, "energy_j_per_sample": 2.0}  # fmt: skip
     epochs = [
         {"epoch": 0, "started_at": AT, "ended_at": AT + timedelta(minutes=30),
-         "energy_j": 3_600_000.0, "loss": 2.0},
+         "energy_j": 3_600_000.0, "co2e_g": 150.0, "loss": 2.0},
         {"epoch": 1, "started_at": AT + timedelta(minutes=30), "ended_at": AT + timedelta(hours=2),
-         "energy_j": 7_200_000.0, "loss": None},
+         "energy_j": 7_200_000.0, "co2e_g": 300.0, "loss": None},
     ]  # fmt: skip
     assert figures.compare_series(run_e, epochs, []) == (
         [1800.0, 7200.0], [150.0, 450.0], [(3_600_000.0, 2.0)]
@@ -147,11 +148,20 @@ def test_an_empty_chart_is_a_line_of_text_not_a_frame():
     )  # fmt: skip
 
 
-def test_what_if_and_epoch_pricing_use_the_runs_pue():
+def test_what_if_uses_the_runs_pue():
     """1 kWh at PUE 1.5 priced at 100 g/kWh is 150 g."""
     run = {"energy_j": 3_600_000.0, "pue": 1.5, "intensity_g_per_kwh": 400.0}
     assert figures.what_if_co2e_g(run, 100.0) == 150.0
-    assert figures.epoch_co2e_g({"energy_j": 3_600_000.0}, run) == 600.0
+
+
+def test_epochs_show_the_co2e_the_job_stored():
+    """The dashboard prices no epoch: each bar's text is its stored CO2e, 0 g before pricing."""
+    epochs = [
+        {"epoch": 0, "energy_j": 3_600_000.0, "co2e_g": 600.0},
+        {"epoch": 1, "energy_j": 1_800_000.0},
+    ]
+    drawn = figures.epochs_figure(epochs, {"pue": 9.0, "intensity_g_per_kwh": 9.0})
+    assert list(drawn.data[0].text) == [units.co2e(600.0), units.co2e(0.0)]
 
 
 def test_fleet_figure_stacks_groups_within_the_range():

@@ -347,7 +347,8 @@ def window_records(windows: list[data.Document], run: data.Document) -> list[dat
 
 
 def epoch_records(epochs: list[data.Document], run: data.Document) -> list[data.Document]:
-    """The run's epochs as exported, each priced like the run (epochs are stored unpriced)."""
+    """The run's epochs as exported: as stored (the job prices them like the run), with the
+    run's estimate flag."""
     flags = marks.of_run(run)
     return [
         {
@@ -357,8 +358,6 @@ def epoch_records(epochs: list[data.Document], run: data.Document) -> list[data.
             "duration_s": (e["ended_at"] - e["started_at"]).total_seconds()
             if e.get("started_at") and e.get("ended_at")
             else None,
-            "co2e_g": figures.epoch_co2e_g(e, run),
-            "intensity_fallback": flags.fallback,
             "energy_estimated": flags.estimate,
         }
         for e in epochs

@@ -188,25 +188,32 @@ GROUP BY user_id, `model`, region, period_ms"""
     )
 
 
-def epochs(settings: JobSettings) -> Output:
+def epochs(settings: JobSettings, pricing: Pricing) -> Output:
     """Per run and epoch, every measurement that reports an epoch, late or not, counted in the
-    epoch it reports (trackers end an interval at each epoch's end). Not priced: the run's
-    pricing may still change when its ``run_started`` arrives, and the run document has it.
-    The version is the epoch's event count."""
+    epoch it reports (trackers end an interval at each epoch's end), priced like its run: the
+    run accounting sends an epoch again, priced, when the run's ``run_started`` arrives. The
+    version is the epoch's event count, and 1 more once priced."""
     columns = {
         "_id": "CONCAT(run_id, '/', CAST(`epoch` AS STRING))",
         **_same("run_id", "epoch", "events"),
         "started_at": _ltz("started_ms"),
         "ended_at": _ltz("ended_ms"),
         **_same(*COMPONENTS, "samples", "tokens", "loss", "accuracy"),
-        "version": "events",
+        **_PRICING,
+        **_same(*(co2e_name(c) for c in COMPONENTS)),
+        "version": "events + priced",
     }
+    source = f"""FROM (
+  SELECT *,
+{co2e_columns()}
+  FROM (
+    SELECT *,
+    {priced(pricing, "region", "event_pue", "event_intensity")}
+    FROM {EPOCH_TOTALS}
+  )
+)"""
     return Output(
-        EPOCHS_SINK,
-        documents.EPOCHS,
-        mongo_options(settings, documents.EPOCHS),
-        columns,
-        f"FROM {EPOCH_TOTALS}",
+        EPOCHS_SINK, documents.EPOCHS, mongo_options(settings, documents.EPOCHS), columns, source
     )
 
 
@@ -256,7 +263,7 @@ def every_output(settings: JobSettings, pricing: Pricing) -> tuple[Output, ...]:
         windows(settings),
         windows_topic(settings),
         rollups(settings),
-        epochs(settings),
+        epochs(settings, pricing),
         late_events(settings),
         dead_letters(settings),
     )

@@ -165,7 +165,7 @@ public final class RunAccounting {
                 "event_pue", Types.DOUBLE, "event_intensity", Types.DOUBLE, "priced", Types.INT
             }));
 
-    /** Per run and epoch, every measurement reporting it. */
+    /** Per run and epoch, every measurement reporting it, with what prices it. */
     static final RowTypeInfo EPOCHS = row(concat(
             new Object[] {
                 "run_id", Types.STRING, "epoch", Types.LONG, "events", Types.LONG,
@@ -175,6 +175,11 @@ public final class RunAccounting {
             new Object[] {
                 "samples", Types.LONG, "tokens", Types.LONG, "loss", Types.DOUBLE,
                 "accuracy", Types.DOUBLE
+            },
+            intervalPriced(),
+            new Object[] {
+                "region", Types.STRING, "event_pue", Types.DOUBLE, "event_intensity", Types.DOUBLE,
+                "priced", Types.INT
             }));
 
     /** Each late measurement, once. */

@@ -131,6 +131,16 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
         return value == null ? current : value;
     }
 
+    private static void markEpoch(Run run, long epoch) {
+        for (long k : run.dirtyEpochs) {
+            if (k == epoch) {
+                return;
+            }
+        }
+        run.dirtyEpochs = Arrays.copyOf(run.dirtyEpochs, run.dirtyEpochs.length + 1);
+        run.dirtyEpochs[run.dirtyEpochs.length - 1] = epoch;
+    }
+
     private static Double maxOf(Double current, Double value) {
         // Not a conditional expression: Java would unbox both branches to double.
         if (value == null) {
@@ -158,6 +168,10 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
             Window window = entry.getValue();
             window.dirty = true;
             windows.put(entry.getKey(), window);
+        }
+        // So are the epochs: each is sent again, priced (its version counts the pricing).
+        for (long epoch : epochs.keys()) {
+            markEpoch(run, epoch);
         }
         if (!wasPriced) {
             for (LatePart part : unpricedLate.get()) {
@@ -242,6 +256,7 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
             e.gpuEnergyJ += gpuJ;
             e.ramEnergyJ += ramJ;
             e.energyJ += energyJ;
+            e.interval.add(cpuJ, gpuJ, ramJ, energyJ, intervalIntensity);
             e.samples += samples;
             e.tokens += tokens;
             if (loss != null && RunState.replaces(e.loss, e.lossSeq, loss, seq)) {
@@ -253,11 +268,7 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
                 e.accuracySeq = seq;
             }
             epochs.put(epoch, e);
-            long epochKey = epoch;
-            if (Arrays.stream(run.dirtyEpochs).noneMatch(k -> k == epochKey)) {
-                run.dirtyEpochs = Arrays.copyOf(run.dirtyEpochs, run.dirtyEpochs.length + 1);
-                run.dirtyEpochs[run.dirtyEpochs.length - 1] = epochKey;
-            }
+            markEpoch(run, epoch);
         }
 
         String lateReason =
@@ -451,12 +462,18 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
         for (long epoch : run.dirtyEpochs) {
             Epoch e = epochs.get(epoch);
             if (e != null) {
-                ctx.output(RunAccounting.EPOCHS_TAG, Row.of(runId, epoch, e.events, e.startedMs,
-                        e.endedMs, e.cpuEnergyJ, e.gpuEnergyJ, e.ramEnergyJ, e.energyJ, e.samples,
-                        e.tokens, e.loss, e.accuracy));
+                ctx.output(RunAccounting.EPOCHS_TAG, epochRow(runId, epoch, e, run));
             }
         }
         run.dirtyEpochs = new long[0];
+    }
+
+    private static Row epochRow(String runId, long epoch, Epoch e, Run run) {
+        return row(RowKind.INSERT, new Object[] {runId, epoch, e.events, e.startedMs, e.endedMs,
+                e.cpuEnergyJ, e.gpuEnergyJ, e.ramEnergyJ, e.energyJ, e.samples, e.tokens, e.loss,
+                e.accuracy},
+                e.interval.values(),
+                new Object[] {run.region, run.eventPue, run.eventIntensity, run.priced ? 1 : 0});
     }
 
     private Row runRow(String runId, Run run) {

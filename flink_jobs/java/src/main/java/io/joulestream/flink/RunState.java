@@ -182,7 +182,8 @@ public final class RunState {
         public boolean dirty;
     }
 
-    /** One training epoch of a run (every measurement reporting it, late ones too). */
+    /** One training epoch of a run (every measurement reporting it, late ones too), priced
+     * like the run: its intervals' own intensity first, then the run's. */
     public static final class Epoch {
         public long events;
         public Long startedMs;
@@ -191,6 +192,7 @@ public final class RunState {
         public double gpuEnergyJ;
         public double ramEnergyJ;
         public double energyJ;
+        public IntervalPriced interval = new IntervalPriced();
         public long samples;
         public long tokens;
         public Double loss;

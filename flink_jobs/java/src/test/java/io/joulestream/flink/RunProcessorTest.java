@@ -118,6 +118,40 @@ class RunProcessorTest {
         assertEquals(2L, windows.get(0).getField(RunAccounting.WINDOWS.getFieldIndex("events")));
     }
 
+    private static Object epochField(Row row, String name) {
+        return row.getField(RunAccounting.EPOCHS.getFieldIndex(name));
+    }
+
+    @Test
+    void anEpochIsSentAgainPricedWhenItsRunStartedArrives() throws Exception {
+        Row own = measurement("r", 1, T0 + 1_000, 2.0);
+        own.setField(RunAccounting.INTERVAL_INTENSITY, 100.0);
+        send(own);
+        send(measurement("r", 2, T0 + 2_000, 3.0));
+        advance(FLUSH_MS);
+        List<Row> epochs = side(RunAccounting.EPOCHS_TAG);
+        assertEquals(1, epochs.size());
+        Row unpriced = epochs.get(0);
+        assertEquals(0, epochField(unpriced, "priced"));
+        assertEquals(6.0, epochField(unpriced, "energy_j"));
+        // The interval with its own intensity, apart: 2.5 J, times 100 g/kWh.
+        assertEquals(2.5, epochField(unpriced, "energy_j_interval"));
+        assertEquals(250.0, epochField(unpriced, "energy_j_x_interval_intensity"));
+        assertEquals("FR", epochField(unpriced, "region"));
+
+        Row started = event("run_started", "r", 0, T0);
+        started.setField(RunAccounting.EVENT_PUE, 1.5);
+        send(started);
+        advance(2 * FLUSH_MS);
+        epochs = side(RunAccounting.EPOCHS_TAG);
+        assertEquals(2, epochs.size());
+        Row priced = epochs.get(1);
+        assertEquals(1, epochField(priced, "priced"));
+        assertEquals(1.5, epochField(priced, "event_pue"));
+        assertEquals(2L, epochField(priced, "events"));
+        assertEquals(6.0, epochField(priced, "energy_j"));
+    }
+
     @Test
     void lateIsJudgedAgainstTheRunsOwnProgressOnly() throws Exception {
         send(measurement("ahead", 1, T0 + 7_200_000, 1.0));
