@@ -33,7 +33,7 @@ from joulestream.meters.base import EnergyMeter
 from joulestream.meters.gpu_model import GpuModelMeter
 from joulestream.meters.load import Utilisation
 from joulestream.meters.select import Meters, select_meters
-from joulestream.producer import EventProducer
+from joulestream.producer import PUMP_WAIT_S, EventProducer
 from joulestream.schemas import intensity
 from joulestream.settings import EmitterSettings
 from joulestream.summary import RunSummary, summarise
@@ -234,8 +234,10 @@ class Tracker:
                 self._meters = None
         settings = self.settings
         if self._producer is None:
+            # Sent from the sampling thread, which wakes once an interval anyway: no sender
+            # thread of its own to wake.
             self._producer = EventProducer(
-                settings.bootstrap_servers, settings.topic, spool_path=settings.spool
+                settings.bootstrap_servers, settings.topic, spool_path=settings.spool, pump=True
             )
         if self._meters is None:
             self._meters = select_meters(
@@ -516,12 +518,22 @@ class Tracker:
 
     # Sampling.
     def _run(self) -> None:
-        with self._lock:
-            while not self._finished and self.error is None:
+        """Close an interval when it is due; with a producer that its owner pumps, send what
+        was emitted (outside the lock: a probe of a broker that is down may take
+        ``producer.PROBE_TIMEOUT_S``), and wake at least every ``producer.PUMP_WAIT_S``."""
+        producer = self._producer
+        pump = producer.pump if producer is not None and producer.pumped_by_owner else None
+        longest_wait_s = PUMP_WAIT_S if pump is not None else math.inf
+        while True:
+            if pump is not None:
+                pump()
+            with self._lock:
+                if self._finished or self.error is not None:
+                    return
                 due_ms = self._interval_start_ms + self.interval_s * 1000
                 wait_s = (due_ms - self._clock_ms()) / 1000
                 if wait_s > 0:
-                    self._wake.wait(wait_s)
+                    self._wake.wait(min(wait_s, longest_wait_s))
                     continue
                 try:
                     self._close_interval()
