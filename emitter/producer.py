@@ -12,7 +12,9 @@ undelivered.
 
 When librdkafka reports every broker down, the producer goes offline: it purges librdkafka (the
 events go to the spool), drops the client, and so its threads and their reconnection attempts,
-and spools every later event at once; it then probes the broker with a plain TCP connection,
+and spools every later event itself, in one batch (one fsync) every ``OFFLINE_SPOOL_S`` and at
+``flush`` and ``close``: a crash loses at most that much, as one loses what is in librdkafka's
+buffer with a broker up. It then probes the broker with a plain TCP connection,
 after 1 s, 2 s, 4 s ... up to ``PROBE_MAX_S``, and makes a new client when one answers. A trainer
 with no broker pays for a few wakes a second, not for librdkafka reconnecting.
 
@@ -30,6 +32,7 @@ import atexit
 import collections
 import contextlib
 import logging
+import math
 import os
 import signal
 import socket
@@ -61,6 +64,8 @@ wakes it, and looks round this often all the same."""
 PUMP_WAIT_S = 5.0
 """An owner that pumps (``pump=True``) should call ``pump`` at least this often, so that delivery
 reports, broker errors and probes are served."""
+OFFLINE_SPOOL_S = 5.0
+"""Offline, events wait in memory at most this long before they are spooled together."""
 PROBE_FIRST_S = 1.0
 """Offline, the first probe of the broker comes this long after the client was dropped; each probe
 that finds no broker doubles the wait, up to ``PROBE_MAX_S``."""
@@ -325,6 +330,8 @@ class EventProducer:
         """librdkafka said every broker is down (error_cb, on the polling thread)."""
         self._probe_wait_s = PROBE_FIRST_S
         self._probe_at_s = 0.0
+        self._spool_at_s = 0.0
+        """Offline, the queue is spooled at this time (monotonic s); 0: at once."""
         self._closed = False
         self._close_deadline = 0.0
         """After close() has waited this long (monotonic s), what is left goes to the spool."""
@@ -367,7 +374,7 @@ class EventProducer:
                     self._queue.append(event)
                 else:
                     self._overflow.append(event)
-                if self._idle:
+                if self._idle and self._producer is not None:  # offline: events wait
                     self._wake.set()
                 return
         self._to_spool([event])  # no background thread any more
@@ -415,13 +422,15 @@ class EventProducer:
         if producer is not None and len(producer) > 0:
             timeout_s = REPORT_WAIT_S
         elif producer is None:
-            timeout_s = max(0.0, min(IDLE_WAIT_S, self._probe_at_s - time.monotonic()))
+            next_s = min(self._probe_at_s, self._spool_at_s if self._queue else math.inf)
+            timeout_s = max(0.0, min(IDLE_WAIT_S, next_s - time.monotonic()))
         else:
             timeout_s = IDLE_WAIT_S
         self._idle = True
         # Checked after the flag is up: an emit before this line is seen here, one after it
-        # sets the event.
-        if not self._queue and not self._overflow and not self._closed:
+        # sets the event. Offline, queued events wait for their batch.
+        waiting = not self._queue or (producer is None and time.monotonic() < self._spool_at_s)
+        if waiting and not self._overflow and not self._closed:
             self._wake.wait(timeout_s)
         self._idle = False
         self._wake.clear()
@@ -434,8 +443,10 @@ class EventProducer:
         handled = self._spool_all(self._overflow) > 0
         while self._queue:
             if self._producer is None:
-                self._spool_all(self._queue)  # offline: one batch, one fsync
-                handled = True
+                if self._closed or time.monotonic() >= self._spool_at_s:
+                    self._spool_all(self._queue)  # offline: one batch, one fsync
+                    self._spool_at_s = time.monotonic() + OFFLINE_SPOOL_S
+                    handled = True
                 break
             event = self._queue.popleft()
             handled = True
@@ -505,6 +516,7 @@ class EventProducer:
         producer.flush(0)
         self._producer = None
         self._all_down = False
+        self._spool_at_s = 0.0
         self._probe_at_s = time.monotonic() + self._probe_wait_s
         log.debug(
             "Kafka at %s is down: events go to the spool; next probe in %g s",
@@ -569,8 +581,11 @@ class EventProducer:
         """Wait until every event emitted so far is delivered or spooled; return how many are
         still pending (in this producer or in librdkafka) when ``timeout_s`` runs out."""
         deadline = time.monotonic() + timeout_s
+        self._spool_at_s = 0.0  # offline: spool what waits now
         if self.pumped_by_owner:
             self.pump()
+        else:
+            self._wake.set()
         while self._pending and time.monotonic() < deadline:
             time.sleep(0.005)
         producer = self._producer

@@ -101,6 +101,9 @@ class FullBufferProducer:
         self.accepted.append(value)
         self._callbacks.append((on_delivery, value))
 
+    def __len__(self) -> int:
+        return len(self._callbacks)
+
     def poll(self, timeout: float = 0) -> int:
         callbacks, self._callbacks = self._callbacks, []
         for on_delivery, _ in callbacks:
@@ -149,9 +152,9 @@ def test_flush_reports_what_is_still_pending_when_its_time_runs_out(monkeypatch,
     assert spooled_seqs(tmp_path / "s.jsonl") == [0, 1, 2]
 
 
-def test_with_every_broker_down_the_producer_goes_offline_and_spools_at_once(tmp_path: Path):
+def test_with_every_broker_down_the_producer_goes_offline_and_spools(tmp_path: Path):
     """Once librdkafka says every broker is down, the client is dropped (no more reconnecting)
-    and later events are spooled at once, long before any message timeout."""
+    and later events are spooled by the producer itself, long before any message timeout."""
     producer = EventProducer(NO_BROKER, "t", tmp_path / "s.jsonl")  # message timeout 30 s
     producer.emit(measurement(seq=0))
     deadline_s = time.monotonic() + 5
@@ -170,15 +173,14 @@ def test_offline_the_producer_probes_and_comes_back_when_the_broker_answers(
 ):
     """Offline, a probe that finds the broker makes a new client, and events are sent again."""
     fake = FullBufferProducer(full_for=0)
-    producer = producer_with(monkeypatch, fake, tmp_path)
-    monkeypatch.setattr("joulestream.producer.PROBE_FIRST_S", 0.0)
+    monkeypatch.setattr("joulestream.producer.Producer", lambda config: fake)
+    producer = EventProducer("unused:1", "t", tmp_path / "s.jsonl", pump=True)
     answers = iter([False, True])
     monkeypatch.setattr("joulestream.producer.broker_answers", lambda servers: next(answers))
     producer._on_error(KafkaError(KafkaError._ALL_BROKERS_DOWN))
-    producer.emit(measurement(seq=0))  # offline: spooled
-    deadline_s = time.monotonic() + 5
-    while producer.stats.spooled + producer.stats.delivered < 1 and time.monotonic() < deadline_s:
-        time.sleep(0.01)
+    producer.pump()  # offline
+    producer.emit(measurement(seq=0))
+    producer.flush(timeout_s=1)  # offline: spooled
     producer._probe_at_s = 0.0  # the probes are due now
     producer.pump()  # first probe: no broker
     assert producer.offline
@@ -189,6 +191,27 @@ def test_offline_the_producer_probes_and_comes_back_when_the_broker_answers(
     producer.close(timeout_s=1)
     assert (producer.stats.spooled, producer.stats.delivered) == (1, 1)
     assert spooled_seqs(tmp_path / "s.jsonl") == [0]
+
+
+def test_offline_events_are_spooled_in_batches_and_at_flush(monkeypatch, tmp_path: Path):
+    """Offline, what is emitted waits up to OFFLINE_SPOOL_S to be spooled in one batch (one
+    fsync), and flush() spools it at once."""
+    fake = FullBufferProducer(full_for=0)
+    monkeypatch.setattr("joulestream.producer.Producer", lambda config: fake)
+    monkeypatch.setattr("joulestream.producer.broker_answers", lambda servers: False)
+    producer = EventProducer("unused:1", "t", tmp_path / "s.jsonl", pump=True)
+    producer._on_error(KafkaError(KafkaError._ALL_BROKERS_DOWN))
+    producer.pump()  # goes offline
+    producer.emit(measurement(seq=0))
+    producer.pump()  # the first batch is spooled at once
+    assert (producer.offline, producer.stats.spooled) == (True, 1)
+    producer.emit_all(measurement(seq=seq) for seq in (1, 2))
+    producer.pump()
+    assert producer.stats.spooled == 1  # waiting for the next batch
+    assert producer.flush(timeout_s=1) == 0
+    assert spooled_seqs(tmp_path / "s.jsonl") == [0, 1, 2]
+    producer.close(timeout_s=1)
+    assert (producer.stats.accepted, producer.stats.spooled, fake.accepted) == (3, 3, [])
 
 
 def test_a_pumped_producer_has_no_sender_thread_and_sends_when_pumped(monkeypatch, tmp_path: Path):
