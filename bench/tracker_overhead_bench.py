@@ -7,11 +7,12 @@ Three measurements, each interleaved (the order rotated per repeat, so drift on 
 hits every condition alike), medians printed:
 
 1. **Own CPU in-process** while the program sleeps, each condition in a fresh process: that
-   process's CPU time (every thread) with no tool, this tracker with the broker up
-   (``KAFKA_BOOTSTRAP_SERVERS``, a topic of its own), this tracker with the broker down (a closed
-   port: librdkafka retries, the events go to a spool), and CodeCarbon (newest installed,
-   ``OfflineEmissionsTracker``, machine mode, no output), all at 1 s sampling. The tool's own
-   cost is the difference from no tool.
+   process's CPU time (every thread, ended ones included), measured by the process itself to the
+   nanosecond, with no tool, this tracker with the broker up (``KAFKA_BOOTSTRAP_SERVERS``, a
+   topic of its own), this tracker with the broker down (a closed port: the events go to a
+   spool), and CodeCarbon (newest installed, ``OfflineEmissionsTracker``, machine mode, no
+   output), all at 1 s sampling. The tracker is made as a user makes it (its own producer, from
+   the settings). The tool's own cost is the difference from no tool.
 2. **Process-tree mode**: ``joulestream track`` (broker up and down) and CodeCarbon's
    ``tracking_mode="process"`` each measuring a tree of ``--sleepers`` sleeping processes, in a
    process of their own; the CPU time of that process alone (its children's is not counted) over
