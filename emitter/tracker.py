@@ -7,7 +7,9 @@ region of code within a run (``joulestream.windows``). A background thread close
 difference and the intervals tile the run without gap or overlap) and emits a measurement with
 the progress ``log`` attached since the last one. ``end_epoch`` closes the interval at once, so
 that each epoch's energy is exact where the job counts a measurement in the epoch it reports.
-Emitting only queues (``EventProducer``): training never waits for Kafka. ``stop`` waits at
+Emitting only queues (``EventProducer``): training never waits for Kafka. The same thread
+hands the queued events to Kafka for a producer made with ``pump=True`` (the tracker's own, and
+``track``'s), so a tracker wakes one thread once an interval, not two. ``stop`` waits at
 most ``stop_timeout_s`` for Kafka to take what is left (the rest goes to the spool), then logs the
 run's summary in kWh and g CO2e (``joulestream.summary``) and keeps it as ``summary``.
 """
