@@ -532,16 +532,24 @@ class Tracker:
             with self._lock:
                 if self._finished or self.error is not None:
                     return
-                due_ms = self._interval_start_ms + self.interval_s * 1000
-                wait_s = (due_ms - self._clock_ms()) / 1000
+                wait_s = self._due_in_s()
                 if wait_s > 0:
                     self._wake.wait(min(wait_s, longest_wait_s))
-                    continue
-                try:
-                    self._close_interval()
-                except Exception as exc:
-                    self._failed(exc)
-                    return
+                    if self._finished or self.error is not None:
+                        return
+                    # Due now: closed before the next send, so one send per wake suffices.
+                    wait_s = self._due_in_s()
+                if wait_s <= 0:
+                    try:
+                        self._close_interval()
+                    except Exception as exc:
+                        self._failed(exc)
+                        return
+
+    def _due_in_s(self) -> float:
+        """Seconds until the current interval is due to close (<= 0: now). Holds the lock."""
+        due_ms = self._interval_start_ms + self.interval_s * 1000
+        return (due_ms - self._clock_ms()) / 1000
 
     def _failed(self, exc: Exception) -> None:
         log.error("the tracker stopped measuring run %s: %s", self.run_id, exc, exc_info=exc)
