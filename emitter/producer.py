@@ -70,6 +70,9 @@ PROBE_FIRST_S = 1.0
 """Offline, the first probe of the broker comes this long after the client was dropped; each probe
 that finds no broker doubles the wait, up to ``PROBE_MAX_S``."""
 PROBE_MAX_S = 60.0
+PURGE_WAIT_S = 0.5
+"""Going offline waits at most this long for the reports of the events it purged (each is
+spooled), and keeps the client until every one has come: no event is dropped with it."""
 PROBE_TIMEOUT_S = 0.5
 """How long one probe's TCP connection may take (per bootstrap address)."""
 
@@ -511,9 +514,10 @@ class EventProducer:
         producer = self._producer
         assert producer is not None
         producer.purge(in_queue=True, in_flight=True)
-        producer.poll(0)  # the purged events' reports: to _failed, spooled by the caller
-        # Cannot block: with nothing left to deliver the client's threads end at once.
-        producer.flush(0)
+        # Serves the purged events' reports (to _failed, spooled by the caller); those in flight
+        # are purged by the broker's thread, so they may come a little later.
+        if producer.flush(PURGE_WAIT_S) > 0:
+            return  # a report still to come: keep the client, go offline at the next poll
         self._producer = None
         self._all_down = False
         self._spool_at_s = 0.0
