@@ -7,11 +7,12 @@ Three measurements, each interleaved (the order rotated per repeat, so drift on 
 hits every condition alike), medians printed:
 
 1. **Own CPU in-process** while the program sleeps, each condition in a fresh process: that
-   process's CPU time (every thread) with no tool, this tracker with the broker up
-   (``KAFKA_BOOTSTRAP_SERVERS``, a topic of its own), this tracker with the broker down (a closed
-   port: librdkafka retries, the events go to a spool), and CodeCarbon (newest installed,
-   ``OfflineEmissionsTracker``, machine mode, no output), all at 1 s sampling. The tool's own
-   cost is the difference from no tool.
+   process's CPU time (every thread, ended ones included), measured by the process itself to the
+   nanosecond, with no tool, this tracker with the broker up (``KAFKA_BOOTSTRAP_SERVERS``, a
+   topic of its own), this tracker with the broker down (a closed port: the events go to a
+   spool), and CodeCarbon (newest installed, ``OfflineEmissionsTracker``, machine mode, no
+   output), all at 1 s sampling. The tracker is made as a user makes it (its own producer, from
+   the settings). The tool's own cost is the difference from no tool.
 2. **Process-tree mode**: ``joulestream track`` (broker up and down) and CodeCarbon's
    ``tracking_mode="process"`` each measuring a tree of ``--sleepers`` sleeping processes, in a
    process of their own; the CPU time of that process alone (its children's is not counted) over
@@ -39,7 +40,7 @@ from pathlib import Path
 
 from codecarbon import OfflineEmissionsTracker
 
-from joulestream.producer import EventProducer
+from joulestream.settings import EmitterSettings
 from joulestream.tracker import Tracker
 
 
@@ -60,10 +61,23 @@ def calibrate(seconds: float) -> int:
 
 @contextmanager
 def joulestream(bootstrap: str, topic: str, spool: Path) -> Iterator[None]:
-    producer = EventProducer(bootstrap, topic, spool)
-    with Tracker(model="bench", region="FR", user_id="bench", interval_s=1.0, producer=producer):
+    """The tracker as a user makes it: its own producer, from the settings (the environment)."""
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "JOULESTREAM_TOPIC": topic,
+        "JOULESTREAM_SPOOL": str(spool),
+    }
+    settings = EmitterSettings.from_env(dict(os.environ, **env))
+    # Broker down: after a second, the rest goes to the spool.
+    with Tracker(
+        model="bench",
+        region="FR",
+        user_id="bench",
+        interval_s=1.0,
+        settings=settings,
+        stop_timeout_s=1.0,
+    ):
         yield
-    producer.close(timeout_s=1.0)  # broker down: the rest goes to the spool
 
 
 @contextmanager
@@ -143,8 +157,10 @@ def process_cpu_ms_per_s(command: list[str], settle_s: float, seconds: float, sp
     return 1000 * used_s / seconds
 
 
-def hold(name: str, bootstrap: str, seconds: float) -> None:
-    """The child of measurement 1: one condition, held while the program sleeps."""
+def hold(name: str, bootstrap: str, settle_s: float, seconds: float) -> None:
+    """The child of measurement 1: one condition, held while the program sleeps; prints its own
+    CPU time over ``seconds`` after ``settle_s`` (every thread, those ended meanwhile included:
+    ``CLOCK_PROCESS_CPUTIME_ID``, to the nanosecond, where ``/proc`` counts 10 ms ticks)."""
     logging.getLogger("codecarbon").setLevel(logging.ERROR)
     logging.getLogger("joulestream").setLevel(logging.ERROR)
     condition: Callable[[], AbstractContextManager[None]] = nullcontext
@@ -155,13 +171,24 @@ def hold(name: str, bootstrap: str, seconds: float) -> None:
     elif name == "codecarbon":
         condition = codecarbon
     with condition():
+        time.sleep(settle_s)
+        start_s = time.process_time()
         time.sleep(seconds)
+        used_s = time.process_time() - start_s
+    print(f"{used_s:.9f}")
 
 
-def hold_command(name: str, bootstrap: str, seconds: float) -> list[str]:
+def held_cpu_ms_per_s(command: list[str], seconds: float) -> float:
+    """CPU time per second of a ``hold`` child over its window, as the child measured it."""
+    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=300)
+    return 1000 * float(done.stdout.split()[-1]) / seconds
+
+
+def hold_command(name: str, bootstrap: str, settle_s: float, seconds: float) -> list[str]:
     return [
         sys.executable, "-m", "bench.tracker_overhead_bench", "--hold", name,
-        "--hold-bootstrap", bootstrap, "--hold-seconds", f"{seconds:g}",
+        "--hold-bootstrap", bootstrap, "--hold-settle", f"{settle_s:g}",
+        "--hold-seconds", f"{seconds:g}",
     ]  # fmt: skip
 
 
@@ -200,10 +227,11 @@ def main() -> None:
     )
     parser.add_argument("--hold", help=argparse.SUPPRESS)
     parser.add_argument("--hold-bootstrap", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--hold-settle", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--hold-seconds", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.hold is not None:
-        hold(args.hold, args.hold_bootstrap, args.hold_seconds)
+        hold(args.hold, args.hold_bootstrap, args.hold_settle, args.hold_seconds)
         return
     logging.getLogger("codecarbon").setLevel(logging.ERROR)
     logging.getLogger("joulestream").setLevel(logging.ERROR)  # the broker-down warning
@@ -215,23 +243,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         spool = Path(tmp) / "spool.jsonl"
         conditions: dict[str, Callable[[], AbstractContextManager[None]]] = {"none": nullcontext}
-        holds = {"none": hold_command("none", "", args.idle_seconds + 10.0)}
+        holds = {"none": hold_command("none", "", 5.0, args.idle_seconds)}
         for name, bootstrap in sorted(bootstraps.items(), reverse=True):
             conditions[f"joulestream, broker {name}"] = (
                 lambda b=bootstrap: joulestream(b, topic, spool)  # type: ignore[misc]
             )
             holds[f"joulestream, broker {name}"] = hold_command(
-                "joulestream", bootstrap, args.idle_seconds + 10.0
+                "joulestream", bootstrap, 5.0, args.idle_seconds
             )
         conditions["codecarbon"] = codecarbon
-        holds["codecarbon"] = hold_command("codecarbon", "", args.idle_seconds + 10.0)
+        holds["codecarbon"] = hold_command("codecarbon", "", 5.0, args.idle_seconds)
         names = list(conditions)
         # Each condition in a process of its own: threads a tool leaves behind (librdkafka's,
         # CodeCarbon's scheduler) would otherwise be charged to the conditions after it.
         own: dict[str, list[float]] = {name: [] for name in names}
         for repeat in range(args.idle_repeats):
             for name in rotated(names, repeat):
-                own[name].append(process_cpu_ms_per_s(holds[name], 5.0, args.idle_seconds, spool))
+                own[name].append(held_cpu_ms_per_s(holds[name], args.idle_seconds))
         commands = tree_commands(
             args.sleepers, args.tree_seconds + 10.0, bootstraps, Path(tmp) / "track-spool.jsonl"
         )

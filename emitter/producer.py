@@ -10,6 +10,18 @@ deterministic, so a re-sent event is recognisable downstream. ``close`` (also ru
 exit and, when asked, on SIGTERM) drains the queue, flushes, and spools what is still
 undelivered.
 
+When librdkafka reports every broker down, the producer goes offline: it purges librdkafka (the
+events go to the spool), drops the client, and so its threads and their reconnection attempts,
+and spools every later event itself, in one batch (one fsync) every ``OFFLINE_SPOOL_S`` and at
+``flush`` and ``close``: a crash loses at most that much, as one loses what is in librdkafka's
+buffer with a broker up. It then probes the broker with a plain TCP connection,
+after 1 s, 2 s, 4 s ... up to ``PROBE_MAX_S``, and makes a new client when one answers. A trainer
+with no broker pays for a few wakes a second, not for librdkafka reconnecting.
+
+By default a background thread (the sender) hands events to librdkafka. ``pump=True`` leaves
+that to the owner, who calls ``pump()`` from a thread of its own (the tracker's sampling thread,
+which wakes once an interval anyway): one thread less to wake.
+
 With no broker reachable the user's terminal gets one warning per producer, through Python
 logging (``joulestream.producer``): librdkafka's own log lines (a "Connection refused" several times
 a second) go to the ``joulestream.producer.librdkafka`` logger at DEBUG instead of stderr, and its
@@ -20,8 +32,10 @@ import atexit
 import collections
 import contextlib
 import logging
+import math
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -47,6 +61,20 @@ acknowledgement of an event comes ``linger.ms`` plus a round trip after it is ha
 IDLE_WAIT_S = 5.0
 """With nothing outstanding there is nothing to serve: the sender sleeps until an emit or close
 wakes it, and looks round this often all the same."""
+PUMP_WAIT_S = 5.0
+"""An owner that pumps (``pump=True``) should call ``pump`` at least this often, so that delivery
+reports, broker errors and probes are served."""
+OFFLINE_SPOOL_S = 5.0
+"""Offline, events wait in memory at most this long before they are spooled together."""
+PROBE_FIRST_S = 1.0
+"""Offline, the first probe of the broker comes this long after the client was dropped; each probe
+that finds no broker doubles the wait, up to ``PROBE_MAX_S``."""
+PROBE_MAX_S = 60.0
+PURGE_WAIT_S = 0.5
+"""Going offline waits at most this long for the reports of the events it purged (each is
+spooled), and keeps the client until every one has come: no event is dropped with it."""
+PROBE_TIMEOUT_S = 0.5
+"""How long one probe's TCP connection may take (per bootstrap address)."""
 
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
@@ -228,8 +256,38 @@ class ProducerStats:
     """Events lost because even the spool could not be written (disk full, no permission)."""
 
 
+def bootstrap_addresses(bootstrap_servers: str) -> list[tuple[str, int]]:
+    """(host, port) of each bootstrap address: ``host:port``, ``[v6]:port``, with or without a
+    ``PROTOCOL://`` prefix; an entry without a port is left out (librdkafka's default, 9092)."""
+    addresses = []
+    for entry in bootstrap_servers.split(","):
+        entry = entry.strip().rsplit("://", 1)[-1]
+        host, _, port = entry.rpartition(":")
+        host = host.strip("[]")
+        if not host or not port.isdigit():
+            host, port = entry.strip("[]"), "9092"
+        if host:
+            addresses.append((host, int(port)))
+    return addresses
+
+
+def broker_answers(bootstrap_servers: str, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
+    """Whether a TCP connection to one of the bootstrap addresses opens: a probe that costs one
+    connect, where a librdkafka client costs threads that retry several times a second."""
+    for host, port in bootstrap_addresses(bootstrap_servers):
+        try:
+            with socket.create_connection((host, port), timeout=timeout_s):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 class EventProducer:
     """Non-blocking, non-raising event producer with a spool for what Kafka did not take."""
+
+    pumped_by_owner = False
+    """True when the owner calls ``pump()`` (``pump=True``); False when a sender thread sends."""
 
     def __init__(
         self,
@@ -240,14 +298,19 @@ class EventProducer:
         message_timeout_ms: int = 30_000,
         handle_sigterm: bool = False,
         security: KafkaSecurity | None = None,
+        pump: bool = False,
     ) -> None:
         """``security``: Kafka authentication, from the environment unless given
-        (``KafkaSecurity.from_env``); a bad setting is a ``ValueError``, raised here."""
+        (``KafkaSecurity.from_env``); a bad setting is a ``ValueError``, raised here.
+        ``pump``: no sender thread; the owner calls ``pump()`` after it emits and at least every
+        ``PUMP_WAIT_S``."""
         # First, so that a bad setting fails before a thread is started.
         self._broker_warning = BrokerWarning(bootstrap_servers)
-        config = producer_config(
+        self._config = producer_config(
             bootstrap_servers, message_timeout_ms, security, self._broker_warning
         )
+        self._config["error_cb"] = self._on_error
+        self._bootstrap_servers = bootstrap_servers
         self.topic = topic
         self.stats = ProducerStats()
         self.spool = Spool(spool_path)
@@ -255,6 +318,8 @@ class EventProducer:
         self._max_queued = max_queued
         # Guards stats, the closed flag's hand-over and the queues' hand-over at close.
         self._lock = threading.Lock()
+        # Held by whichever thread hands events to librdkafka (the sender, a pump, close).
+        self._send_lock = threading.RLock()
         self._queue: collections.deque[Event] = collections.deque()
         # Events beyond max_queued, written to the spool by the background thread, so that
         # the training thread does not wait for a disk.
@@ -262,7 +327,14 @@ class EventProducer:
         # Records whose delivery failed, spooled in one batch (one fsync) after each poll.
         self._failed: collections.deque[dict[str, Any]] = collections.deque()
         self._pending = 0  # emitted, not yet handed to librdkafka or the spool
-        self._producer = Producer(config)
+        self._producer: Producer | None = Producer(self._config)
+        """The librdkafka client; None while offline (every broker down)."""
+        self._all_down = False
+        """librdkafka said every broker is down (error_cb, on the polling thread)."""
+        self._probe_wait_s = PROBE_FIRST_S
+        self._probe_at_s = 0.0
+        self._spool_at_s = 0.0
+        """Offline, the queue is spooled at this time (monotonic s); 0: at once."""
         self._closed = False
         self._close_deadline = 0.0
         """After close() has waited this long (monotonic s), what is left goes to the spool."""
@@ -270,11 +342,19 @@ class EventProducer:
         # Wakes an idle sender: emit() sets it only while the sender says it is idle.
         self._wake = threading.Event()
         self._idle = False
-        self._pump = threading.Thread(target=self._run, name="joulestream-emitter", daemon=True)
-        self._pump.start()
+        self.pumped_by_owner = pump
+        self._pump: threading.Thread | None = None
+        if not pump:
+            self._pump = threading.Thread(target=self._run, name="joulestream-emitter", daemon=True)
+            self._pump.start()
         atexit.register(self.close)
         if handle_sigterm:
             self._chain_sigterm()
+
+    @property
+    def offline(self) -> bool:
+        """Whether the producer has given up on the broker for now (events go to the spool)."""
+        return self._producer is None
 
     # The hot path: called from the training loop.
     def emit(self, event: Event) -> None:
@@ -297,7 +377,7 @@ class EventProducer:
                     self._queue.append(event)
                 else:
                     self._overflow.append(event)
-                if self._idle:
+                if self._idle and self._producer is not None:  # offline: events wait
                     self._wake.set()
                 return
         self._to_spool([event])  # no background thread any more
@@ -310,12 +390,25 @@ class EventProducer:
             count += 1
         return count
 
+    def pump(self) -> None:
+        """Hand what is queued to librdkafka (or the spool), serve delivery reports and broker
+        errors, and probe the broker when offline and due; on the caller's thread, never
+        raising. For a producer made with ``pump=True``; its owner calls this after emitting and
+        at least every ``PUMP_WAIT_S``."""
+        try:
+            with self._send_lock:
+                self._drain()
+        except Exception:  # the owner's thread must outlive any one bad event or callback
+            log.exception("the event sender hit an error; it goes on")
+
     def _run(self) -> None:
         while True:
             with self._lock:
                 closing = self._closed
             try:
-                if not self._drain():
+                with self._send_lock:
+                    handled = self._drain()
+                if not handled:
                     self._wait_for_work()
             except Exception:  # the sender must outlive any one bad event or callback
                 log.exception("the event sender hit an error; it goes on")
@@ -328,26 +421,43 @@ class EventProducer:
         librdkafka's poll with a timeout, and no short polls: each wake of a thread costs about
         half a millisecond of CPU here, and librdkafka's poll wakes every few milliseconds
         inside its timeout, a steady cost beside a training loop that emits once a second."""
-        timeout_s = REPORT_WAIT_S if len(self._producer) > 0 else IDLE_WAIT_S
+        producer = self._producer
+        if producer is not None and len(producer) > 0:
+            timeout_s = REPORT_WAIT_S
+        elif producer is None:
+            next_s = min(self._probe_at_s, self._spool_at_s if self._queue else math.inf)
+            timeout_s = max(0.0, min(IDLE_WAIT_S, next_s - time.monotonic()))
+        else:
+            timeout_s = IDLE_WAIT_S
         self._idle = True
         # Checked after the flag is up: an emit before this line is seen here, one after it
-        # sets the event.
-        if not self._queue and not self._overflow and not self._closed:
+        # sets the event. Offline, queued events wait for their batch.
+        waiting = not self._queue or (producer is None and time.monotonic() < self._spool_at_s)
+        if waiting and not self._overflow and not self._closed:
             self._wake.wait(timeout_s)
         self._idle = False
         self._wake.clear()
-        self._poll(0)
+        with self._send_lock:
+            self._poll(0)
 
     def _drain(self) -> bool:
-        """Hand every queued event to librdkafka (or the spool); True if there were any."""
+        """Hand every queued event to librdkafka (or the spool), serve reports and errors, and
+        go offline or back online when due; True if there were any events."""
         handled = self._spool_all(self._overflow) > 0
         while self._queue:
+            if self._producer is None:
+                if self._closed or time.monotonic() >= self._spool_at_s:
+                    self._spool_all(self._queue)  # offline: one batch, one fsync
+                    self._spool_at_s = time.monotonic() + OFFLINE_SPOOL_S
+                    handled = True
+                break
             event = self._queue.popleft()
             handled = True
             try:
                 self._produce(event)
             except BufferError:
-                # Only past close()'s deadline: this event and the rest go to the spool at once.
+                # Past close()'s deadline, or every broker down: this event and the rest go
+                # to the spool at once.
                 self._queue.appendleft(event)
                 self._spool_all(self._queue)
                 break
@@ -361,8 +471,11 @@ class EventProducer:
     def _produce(self, event: Event) -> None:
         value = codec.encode(event.to_record())
         while True:
+            producer = self._producer
+            if producer is None:
+                raise BufferError("offline")
             try:
-                self._producer.produce(
+                producer.produce(
                     self.topic, value=value, key=event.run_id, on_delivery=self._on_delivery
                 )
                 return
@@ -374,12 +487,58 @@ class EventProducer:
                 self._poll(0.05)
 
     def _poll(self, timeout_s: float) -> None:
-        self._producer.poll(timeout_s)
+        """Serve librdkafka's reports and errors, spool failed deliveries, and go offline when
+        every broker is down, or probe for one when offline and due. Holds the send lock."""
+        if self._producer is not None:
+            self._producer.poll(timeout_s)
+            if self._all_down and not self._closed:
+                self._go_offline()
+        elif not self._closed and time.monotonic() >= self._probe_at_s:
+            self._probe()
         if self._failed:
             batch = []
             while self._failed:
                 batch.append(self._failed.popleft())
             self._to_spool(batch)
+
+    def _on_error(self, err: KafkaError) -> None:
+        """confluent-kafka's ``error_cb``, served by ``poll``: said once to the user
+        (``BrokerWarning``), and every broker down takes the producer offline."""
+        if err.code() == KafkaError._ALL_BROKERS_DOWN:
+            self._all_down = True
+        self._broker_warning.error_cb(err)
+
+    def _go_offline(self) -> None:
+        """Purge librdkafka (its undelivered events fail to the spool) and drop the client, and
+        with it its threads' reconnecting; probe the broker later."""
+        producer = self._producer
+        assert producer is not None
+        producer.purge(in_queue=True, in_flight=True)
+        # Serves the purged events' reports (to _failed, spooled by the caller); those in flight
+        # are purged by the broker's thread, so they may come a little later.
+        if producer.flush(PURGE_WAIT_S) > 0:
+            return  # a report still to come: keep the client, go offline at the next poll
+        self._producer = None
+        self._all_down = False
+        self._spool_at_s = 0.0
+        self._probe_at_s = time.monotonic() + self._probe_wait_s
+        log.debug(
+            "Kafka at %s is down: events go to the spool; next probe in %g s",
+            self._bootstrap_servers,
+            self._probe_wait_s,
+        )
+
+    def _probe(self) -> None:
+        """Offline and due: make a new client if the broker answers, else wait twice as long."""
+        if broker_answers(self._bootstrap_servers):
+            log.debug("Kafka at %s answers: sending again", self._bootstrap_servers)
+            self._producer = Producer(self._config)
+            # Doubled again should the broker still refuse (authentication, a broker that
+            # is not Kafka): reset only by a delivery.
+            self._probe_wait_s = min(2 * self._probe_wait_s, PROBE_MAX_S)
+            return
+        self._probe_wait_s = min(2 * self._probe_wait_s, PROBE_MAX_S)
+        self._probe_at_s = time.monotonic() + self._probe_wait_s
 
     def _spool_all(self, queue: "collections.deque[Event]") -> int:
         """Spool every event of one of the two queues at once (one fsync); return how many."""
@@ -399,6 +558,7 @@ class EventProducer:
         if err is None:
             with self._lock:
                 self.stats.delivered += 1
+            self._probe_wait_s = PROBE_FIRST_S
             return
         value = msg.value()
         if not self._failed:
@@ -425,10 +585,22 @@ class EventProducer:
         """Wait until every event emitted so far is delivered or spooled; return how many are
         still pending (in this producer or in librdkafka) when ``timeout_s`` runs out."""
         deadline = time.monotonic() + timeout_s
+        self._spool_at_s = 0.0  # offline: spool what waits now
+        if self.pumped_by_owner:
+            self.pump()
+        else:
+            self._wake.set()
         while self._pending and time.monotonic() < deadline:
             time.sleep(0.005)
-        remaining: int = self._producer.flush(max(0.0, deadline - time.monotonic()))
-        self._poll(0)
+        producer = self._producer
+        remaining: int = producer.flush(max(0.0, deadline - time.monotonic())) if producer else 0
+        # The sender may be waiting for room in librdkafka's buffer, holding the lock: then
+        # it spools the failures itself.
+        if self._send_lock.acquire(blocking=False):
+            try:
+                self._poll(0)
+            finally:
+                self._send_lock.release()
         return remaining + self._pending
 
     def close(self, timeout_s: float = 30.0) -> None:
@@ -446,18 +618,27 @@ class EventProducer:
             self._close_done.wait(timeout_s + 10)
             return
         try:
-            # Past the deadline the sender spools instead of waiting for room, so it ends.
-            self._pump.join(timeout_s + 5)
-            if not self._pump.is_alive():
-                # An emit() that raced with close() may have queued after the last round.
-                self._spool_all(self._queue)
-                self._spool_all(self._overflow)
-            left = self._producer.flush(max(0.0, self._close_deadline - time.monotonic()))
-            if left > 0:
-                # Still undelivered: purging fails them through _on_delivery, to the spool.
-                self._producer.purge(in_queue=True, in_flight=True)
-                self._producer.flush(5.0)
-            self._poll(0)
+            if self._pump is not None:
+                # Past the deadline the sender spools instead of waiting for room, so it ends.
+                self._pump.join(timeout_s + 5)
+                done = not self._pump.is_alive()
+            else:
+                self.pump()  # on this thread; past the deadline it spools, so it ends
+                done = True
+            with self._send_lock:
+                if done:
+                    # An emit() that raced with close() may have queued after the last round.
+                    self._spool_all(self._queue)
+                    self._spool_all(self._overflow)
+                producer = self._producer
+                if producer is not None:
+                    left = producer.flush(max(0.0, self._close_deadline - time.monotonic()))
+                    if left > 0:
+                        # Still undelivered: purging fails them through _on_delivery, to the
+                        # spool.
+                        producer.purge(in_queue=True, in_flight=True)
+                        producer.flush(5.0)
+                self._poll(0)
         finally:
             self._close_done.set()
             atexit.unregister(self.close)

@@ -77,7 +77,8 @@ def track(args: argparse.Namespace) -> int:
         return _error(str(exc), USAGE_ERROR)
     spool = Path(os.environ.get("JOULESTREAM_SPOOL", str(DEFAULT_SPOOL)))
     try:
-        producer = EventProducer(args.bootstrap_servers, args.topic, spool_path=spool)
+        # Sent from the tracker's sampling thread (Tracker._run): no sender thread to wake.
+        producer = EventProducer(args.bootstrap_servers, args.topic, spool_path=spool, pump=True)
     except ValueError as exc:  # Kafka settings from the environment
         meters.close()
         return _error(str(exc), USAGE_ERROR)

@@ -7,7 +7,9 @@ region of code within a run (``joulestream.windows``). A background thread close
 difference and the intervals tile the run without gap or overlap) and emits a measurement with
 the progress ``log`` attached since the last one. ``end_epoch`` closes the interval at once, so
 that each epoch's energy is exact where the job counts a measurement in the epoch it reports.
-Emitting only queues (``EventProducer``): training never waits for Kafka. ``stop`` waits at
+Emitting only queues (``EventProducer``): training never waits for Kafka. The same thread
+hands the queued events to Kafka for a producer made with ``pump=True`` (the tracker's own, and
+``track``'s), so a tracker wakes one thread once an interval, not two. ``stop`` waits at
 most ``stop_timeout_s`` for Kafka to take what is left (the rest goes to the spool), then logs the
 run's summary in kWh and g CO2e (``joulestream.summary``) and keeps it as ``summary``.
 """
@@ -33,7 +35,7 @@ from joulestream.meters.base import EnergyMeter
 from joulestream.meters.gpu_model import GpuModelMeter
 from joulestream.meters.load import Utilisation
 from joulestream.meters.select import Meters, select_meters
-from joulestream.producer import EventProducer
+from joulestream.producer import PUMP_WAIT_S, EventProducer
 from joulestream.schemas import intensity
 from joulestream.settings import EmitterSettings
 from joulestream.summary import RunSummary, summarise
@@ -259,8 +261,10 @@ class Tracker:
                 self._meters = None
         settings = self.settings
         if self._producer is None:
+            # Sent from the sampling thread, which wakes once an interval anyway: no sender
+            # thread of its own to wake.
             self._producer = EventProducer(
-                settings.bootstrap_servers, settings.topic, spool_path=settings.spool
+                settings.bootstrap_servers, settings.topic, spool_path=settings.spool, pump=True
             )
         if self._meters is None:
             self._meters = select_meters(
@@ -541,18 +545,36 @@ class Tracker:
 
     # Sampling.
     def _run(self) -> None:
-        with self._lock:
-            while not self._finished and self.error is None:
-                due_ms = self._interval_start_ms + self.interval_s * 1000
-                wait_s = (due_ms - self._clock_ms()) / 1000
-                if wait_s > 0:
-                    self._wake.wait(wait_s)
-                    continue
-                try:
-                    self._close_interval()
-                except Exception as exc:
-                    self._failed(exc)
+        """Close an interval when it is due; with a producer that its owner pumps, send what
+        was emitted (outside the lock: a probe of a broker that is down may take
+        ``producer.PROBE_TIMEOUT_S``), and wake at least every ``producer.PUMP_WAIT_S``."""
+        producer = self._producer
+        pump = producer.pump if producer is not None and producer.pumped_by_owner else None
+        longest_wait_s = PUMP_WAIT_S if pump is not None else math.inf
+        while True:
+            if pump is not None:
+                pump()
+            with self._lock:
+                if self._finished or self.error is not None:
                     return
+                wait_s = self._due_in_s()
+                if wait_s > 0:
+                    self._wake.wait(min(wait_s, longest_wait_s))
+                    if self._finished or self.error is not None:
+                        return
+                    # Due now: closed before the next send, so one send per wake suffices.
+                    wait_s = self._due_in_s()
+                if wait_s <= 0:
+                    try:
+                        self._close_interval()
+                    except Exception as exc:
+                        self._failed(exc)
+                        return
+
+    def _due_in_s(self) -> float:
+        """Seconds until the current interval is due to close (<= 0: now). Holds the lock."""
+        due_ms = self._interval_start_ms + self.interval_s * 1000
+        return (due_ms - self._clock_ms()) / 1000
 
     def _failed(self, exc: Exception) -> None:
         log.error("the tracker stopped measuring run %s: %s", self.run_id, exc, exc_info=exc)

@@ -71,7 +71,11 @@ def lightning_trainer(pl: Any, callback: Any, **args: Any) -> Any:
     )
 
 
-@pytest.mark.filterwarnings("ignore::UserWarning")  # Lightning's hints (num_workers, ...)
+# Lightning's hints (num_workers, ...), and Lightning 2.6's use of torch's deprecated LeafSpec.
+LIGHTNING_WARNINGS = ("ignore::UserWarning", "ignore:.*LeafSpec.*:FutureWarning")
+
+
+@pytest.mark.filterwarnings(*LIGHTNING_WARNINGS)
 def test_lightning_exact_samples_and_epochs():
     """250 samples in batches of 32, 2 epochs: 250 per epoch, the last batch of 26 included."""
     from joulestream.callbacks.lightning import JoulestreamCallback
@@ -89,7 +93,7 @@ def test_lightning_exact_samples_and_epochs():
     assert producer.events[-1].status == "completed"
 
 
-@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.filterwarnings(*LIGHTNING_WARNINGS)
 def test_lightning_max_steps_mid_epoch_ends_at_the_epoch_it_was_in():
     """max_steps=11 with 8 batches per epoch: the run ends in epoch 1 with 3 batches (96)."""
     from joulestream.callbacks.lightning import JoulestreamCallback
@@ -107,7 +111,7 @@ def test_lightning_max_steps_mid_epoch_ends_at_the_epoch_it_was_in():
     assert reported[-1][0] == 1
 
 
-@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.filterwarnings(*LIGHTNING_WARNINGS)
 def test_lightning_error_in_training_ends_the_run_failed():
     from joulestream.callbacks.lightning import JoulestreamCallback
 
@@ -167,8 +171,9 @@ def hf_trainer(tmp_path: Any, callback: Any, model: Any, **args: Any) -> Any:
         disable_tqdm=True,
         **args,
     )
+    callbacks = [callback] if callback is not None else []
     return transformers.Trainer(
-        model=model, args=training_args, train_dataset=Rows(2010), callbacks=[callback]
+        model=model, args=training_args, train_dataset=Rows(2010), callbacks=callbacks
     )
 
 
@@ -212,16 +217,43 @@ def test_transformers_max_steps_mid_epoch_ends_at_the_epoch_it_was_in(tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")
-def test_transformers_error_in_train_ends_the_run_failed_at_the_next_start(tmp_path):
-    """Transformers calls no callback when train() raises: the next train() ends that run as
-    failed (at exit, the uncaught exception's text is used: tests/test_callbacks.py)."""
+def test_transformers_error_in_train_ends_the_run_failed_at_once(tmp_path):
+    """An exception inside train() ends the run as failed with its text before it reaches the
+    caller; the next train() is a new run that completes."""
+    from joulestream.callbacks.transformers import JoulestreamCallback
+
+    producer = ListProducer()
+    model = TinyClassifier(fail=True)
+    trainer = hf_trainer(
+        tmp_path, JoulestreamCallback(**callback_args(producer)), model, num_train_epochs=1
+    )
+    with pytest.raises(RuntimeError, match="forward exploded"):
+        trainer.train()
+    finished = producer.events[-1]
+    assert isinstance(finished, RunFinished)
+    assert (finished.status, finished.reason) == ("failed", "RuntimeError: forward exploded")
+    model.fail = False
+    trainer.train()
+    finished_events = [e for e in producer.events if isinstance(e, RunFinished)]
+    assert [(e.status, e.reason) for e in finished_events] == [
+        ("failed", "RuntimeError: forward exploded"),
+        ("completed", None),
+    ]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")
+def test_transformers_callback_added_later_ends_a_failed_run_at_the_next_start(tmp_path):
+    """A callback added after the Trainer was made sees no on_init_end and so cannot watch
+    train(): the next train() ends that run as failed (at exit, the uncaught exception's text
+    is used: tests/test_callbacks.py)."""
     from joulestream.callbacks import core
     from joulestream.callbacks.transformers import JoulestreamCallback
 
     producer = ListProducer()
     callback = JoulestreamCallback(**callback_args(producer))
     model = TinyClassifier(fail=True)
-    trainer = hf_trainer(tmp_path, callback, model, num_train_epochs=1)
+    trainer = hf_trainer(tmp_path, None, model, num_train_epochs=1)
+    trainer.add_callback(callback)
     with pytest.raises(RuntimeError, match="forward exploded"):
         trainer.train()
     model.fail = False

@@ -86,3 +86,31 @@ def test_tree_is_walked_once_per_interval(monkeypatch: pytest.MonkeyPatch) -> No
     load.busy_cpu_s()
     load.busy_cpu_s()
     assert len(walks) == 1
+
+
+def test_the_machine_load_reads_proc_stat_once_within_its_cache_time(monkeypatch):
+    """Two reads within MACHINE_CACHE_S (the TDP model, then cpu_utilisation) read
+    /proc/stat once; a later read sees the new value, and a counter that went back (a CPU
+    taken offline) never makes the reading decrease."""
+    from collections import namedtuple
+
+    from joulestream.meters import load
+
+    Times = namedtuple("Times", "user nice system irq softirq idle")
+    readings = iter([Times(10, 0, 5, 0, 0, 99), Times(12, 0, 6, 0, 0, 99), Times(1, 0, 1, 0, 0, 9)])
+    reads = []
+
+    def cpu_times() -> Times:
+        reads.append(1)
+        return next(readings)
+
+    monkeypatch.setattr("joulestream.meters.load.psutil.cpu_times", cpu_times)
+    now_s = [100.0]
+    machine = load.MachineLoad(clock=lambda: now_s[0])
+    assert machine.busy_cpu_s() == 15.0
+    now_s[0] += load.MACHINE_CACHE_S / 2
+    assert (machine.busy_cpu_s(), len(reads)) == (15.0, 1)
+    now_s[0] += load.MACHINE_CACHE_S
+    assert (machine.busy_cpu_s(), len(reads)) == (18.0, 2)
+    now_s[0] += load.MACHINE_CACHE_S * 2
+    assert (machine.busy_cpu_s(), len(reads)) == (18.0, 3)

@@ -7,8 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import KafkaError
 
-from joulestream.producer import EventProducer, KafkaSecurity, producer_config
+from joulestream.producer import (
+    EventProducer,
+    KafkaSecurity,
+    bootstrap_addresses,
+    broker_answers,
+    producer_config,
+)
 from joulestream.spool import read_lines
 from tests.test_events import measurement
 
@@ -77,15 +84,6 @@ def test_sigterm_closes_the_producer_then_calls_the_previous_handler(tmp_path: P
         signal.signal(signal.SIGTERM, previous)
 
 
-def test_flush_waits_for_queued_events(tmp_path: Path):
-    """flush() reports events still pending when its time runs out (no broker here)."""
-    producer = EventProducer(NO_BROKER, "t", tmp_path / "s.jsonl", message_timeout_ms=5_000)
-    producer.emit_all(measurement(seq=seq) for seq in range(3))
-    assert producer.flush(timeout_s=0.3) == 3
-    producer.close(timeout_s=0.1)
-    assert spooled_seqs(tmp_path / "s.jsonl") == [0, 1, 2]
-
-
 class FullBufferProducer:
     """Stands in for confluent_kafka.Producer: its buffer is full for the first ``full_for``
     produce calls (or for ever), then it accepts and acknowledges every message."""
@@ -102,6 +100,9 @@ class FullBufferProducer:
             raise BufferError("Local: Queue full")
         self.accepted.append(value)
         self._callbacks.append((on_delivery, value))
+
+    def __len__(self) -> int:
+        return len(self._callbacks)
 
     def poll(self, timeout: float = 0) -> int:
         callbacks, self._callbacks = self._callbacks, []
@@ -139,6 +140,119 @@ def test_a_buffer_that_stays_full_is_spooled_at_the_close_deadline(monkeypatch, 
     producer.close(timeout_s=0.5)
     assert (producer.stats.delivered, producer.stats.spooled) == (0, 50)
     assert spooled_seqs(tmp_path / "s.jsonl") == list(range(50))
+
+
+def test_flush_reports_what_is_still_pending_when_its_time_runs_out(monkeypatch, tmp_path: Path):
+    """flush() returns the events not yet handed over when its time runs out (a buffer that
+    stays full here); close() then spools them."""
+    producer = producer_with(monkeypatch, FullBufferProducer(full_for=None), tmp_path)
+    producer.emit_all(measurement(seq=seq) for seq in range(3))
+    assert producer.flush(timeout_s=0.3) == 3
+    producer.close(timeout_s=0.1)
+    assert spooled_seqs(tmp_path / "s.jsonl") == [0, 1, 2]
+
+
+def test_with_every_broker_down_the_producer_goes_offline_and_spools(tmp_path: Path):
+    """Once librdkafka says every broker is down, the client is dropped (no more reconnecting)
+    and later events are spooled by the producer itself, long before any message timeout."""
+    producer = EventProducer(NO_BROKER, "t", tmp_path / "s.jsonl")  # message timeout 30 s
+    producer.emit(measurement(seq=0))
+    deadline_s = time.monotonic() + 5
+    while not producer.offline and time.monotonic() < deadline_s:
+        time.sleep(0.05)
+    assert producer.offline
+    producer.emit(measurement(seq=1))
+    assert producer.flush(timeout_s=2) == 0
+    assert spooled_seqs(tmp_path / "s.jsonl") == [0, 1]
+    producer.close(timeout_s=1)
+    assert (producer.stats.accepted, producer.stats.spooled, producer.stats.dropped) == (2, 2, 0)
+
+
+def test_offline_the_producer_probes_and_comes_back_when_the_broker_answers(
+    monkeypatch, tmp_path: Path
+):
+    """Offline, a probe that finds the broker makes a new client, and events are sent again."""
+    fake = FullBufferProducer(full_for=0)
+    monkeypatch.setattr("joulestream.producer.Producer", lambda config: fake)
+    producer = EventProducer("unused:1", "t", tmp_path / "s.jsonl", pump=True)
+    answers = iter([False, True])
+    monkeypatch.setattr("joulestream.producer.broker_answers", lambda servers: next(answers))
+    producer._on_error(KafkaError(KafkaError._ALL_BROKERS_DOWN))
+    producer.pump()  # offline
+    producer.emit(measurement(seq=0))
+    producer.flush(timeout_s=1)  # offline: spooled
+    producer._probe_at_s = 0.0  # the probes are due now
+    producer.pump()  # first probe: no broker
+    assert producer.offline
+    producer._probe_at_s = 0.0
+    producer.pump()  # second probe: the broker answers
+    assert not producer.offline
+    producer.emit(measurement(seq=1))
+    producer.close(timeout_s=1)
+    assert (producer.stats.spooled, producer.stats.delivered) == (1, 1)
+    assert spooled_seqs(tmp_path / "s.jsonl") == [0]
+
+
+def test_offline_events_are_spooled_in_batches_and_at_flush(monkeypatch, tmp_path: Path):
+    """Offline, what is emitted waits up to OFFLINE_SPOOL_S to be spooled in one batch (one
+    fsync), and flush() spools it at once."""
+    fake = FullBufferProducer(full_for=0)
+    monkeypatch.setattr("joulestream.producer.Producer", lambda config: fake)
+    monkeypatch.setattr("joulestream.producer.broker_answers", lambda servers: False)
+    producer = EventProducer("unused:1", "t", tmp_path / "s.jsonl", pump=True)
+    producer._on_error(KafkaError(KafkaError._ALL_BROKERS_DOWN))
+    producer.pump()  # goes offline
+    producer.emit(measurement(seq=0))
+    producer.pump()  # the first batch is spooled at once
+    assert (producer.offline, producer.stats.spooled) == (True, 1)
+    producer.emit_all(measurement(seq=seq) for seq in (1, 2))
+    producer.pump()
+    assert producer.stats.spooled == 1  # waiting for the next batch
+    assert producer.flush(timeout_s=1) == 0
+    assert spooled_seqs(tmp_path / "s.jsonl") == [0, 1, 2]
+    producer.close(timeout_s=1)
+    assert (producer.stats.accepted, producer.stats.spooled, fake.accepted) == (3, 3, [])
+
+
+def test_a_pumped_producer_has_no_sender_thread_and_sends_when_pumped(monkeypatch, tmp_path: Path):
+    """With pump=True nothing is sent until the owner pumps; close() sends what is left."""
+    fake = FullBufferProducer(full_for=0)
+    monkeypatch.setattr("joulestream.producer.Producer", lambda config: fake)
+    producer = EventProducer("unused:1", "t", tmp_path / "s.jsonl", pump=True)
+    producer.emit_all(measurement(seq=seq) for seq in range(2))
+    time.sleep(0.1)
+    assert fake.accepted == []
+    producer.pump()
+    assert (len(fake.accepted), producer.stats.delivered) == (2, 2)
+    producer.emit(measurement(seq=2))
+    producer.close(timeout_s=1)
+    assert (len(fake.accepted), producer.stats.delivered, producer.stats.spooled) == (3, 3, 0)
+
+
+@pytest.mark.parametrize(
+    ("servers", "expected"),
+    [
+        ("b1:9092,b2:9093", [("b1", 9092), ("b2", 9093)]),
+        ("SASL_SSL://kafka.example:9094", [("kafka.example", 9094)]),
+        ("[::1]:9092, 127.0.0.1:19092", [("::1", 9092), ("127.0.0.1", 19092)]),
+        ("kafka", [("kafka", 9092)]),
+    ],
+)
+def test_bootstrap_addresses_are_parsed_for_the_probe(servers: str, expected):
+    """Each bootstrap entry, with or without a protocol prefix or a port, becomes (host, port)."""
+    assert bootstrap_addresses(servers) == expected
+
+
+def test_the_probe_finds_a_listening_port_and_not_a_closed_one():
+    """broker_answers: True where a TCP connection opens, False where none does."""
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        listening = f"127.0.0.1:{server.getsockname()[1]}"
+        assert broker_answers(f"{closed_port()},{listening}")
+    assert not broker_answers(closed_port())
 
 
 SASL_ENV = {

@@ -12,14 +12,24 @@ the last partial batch with what it holds; tokens are the step's part of
 
 The epoch is the one begun last (``state.epoch`` at its start, a whole number unless the run
 resumed mid-epoch), reported with every step, so a run stopped by ``max_steps`` mid-epoch ends at
-the epoch it was in. Transformers calls no callback when ``Trainer.train()`` raises: such a run
-ends as ``failed`` through the core (``callbacks.core``: at the next ``train()`` or at exit,
-with the exception's text); to end it at once, use a started ``Tracker``
-(``with tracker: trainer.train()``) and pass it to the callback.
+the epoch it was in.
+
+Transformers calls no callback when ``Trainer.train()`` raises (its training loop has no
+``try``/``finally``, and no hook receives the exception). So the callback watches the call
+itself: at ``on_init_end``, which the Trainer calls from its ``__init__``, it finds that Trainer
+among its callers' frames and wraps the instance's ``train``, which ends the run as ``failed``
+(``cancelled`` for Ctrl-C) with the exception's text before the exception goes on. A callback
+added after the Trainer was made (``add_callback``) sees no ``on_init_end``: such a run ends as
+``failed`` through the core (``callbacks.core``: at the next ``train()`` or at exit); to end it
+at once there, use a started ``Tracker`` (``with tracker: trainer.train()``) and pass it to the
+callback.
 """
 
+import functools
+import inspect
 import math
 import threading
+from collections.abc import Callable
 from typing import Any
 
 try:
@@ -42,6 +52,28 @@ def batch_size(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int | None:
     return None
 
 
+TRAINER_FRAMES = 8
+"""How far up the stack ``on_init_end`` looks for the Trainer that calls it (three frames in
+Transformers 4.30 to 5.x: ``__init__``, ``CallbackHandler.on_init_end``, ``call_event``)."""
+
+
+def calling_trainer(frames: int = TRAINER_FRAMES) -> Any:  # noqa: ANN401  (a Trainer)
+    """The ``transformers.Trainer`` whose method is among the caller's ``frames`` callers, or
+    None."""
+    frame = inspect.currentframe()
+    try:
+        for _ in range(frames):
+            if frame is None:
+                return None
+            frame = frame.f_back
+            candidate = frame.f_locals.get("self") if frame is not None else None
+            if isinstance(candidate, transformers.Trainer):
+                return candidate
+        return None
+    finally:
+        del frame  # a frame in a local makes a reference cycle
+
+
 class JoulestreamCallback(transformers.TrainerCallback):  # type: ignore[misc]  # untyped here
     """Emits the run's events through a ``Tracker``; closes an interval at each epoch's end."""
 
@@ -56,6 +88,25 @@ class JoulestreamCallback(transformers.TrainerCallback):  # type: ignore[misc]  
         self._hook: Any = None
         # DataParallel runs the replicas' forward passes, and so the hook, in threads.
         self._count_lock = threading.Lock()
+
+    def on_init_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:  # noqa: ANN401
+        trainer = calling_trainer()
+        if trainer is not None:
+            trainer.train = self._watched(trainer.train)
+
+    def _watched(self, train: Callable[..., Any]) -> Callable[..., Any]:
+        """``train`` that, when it raises, ends this callback's run with the exception."""
+
+        @functools.wraps(train)
+        def watched(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+            try:
+                return train(*args, **kwargs)
+            except BaseException as exc:
+                self._unhook_model()
+                self.core.failed(exc)  # a no-op unless this callback's run is open
+                raise
+
+        return watched
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:  # noqa: ANN401
         names = (

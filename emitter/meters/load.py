@@ -6,6 +6,7 @@ other, which ``psutil.cpu_percent(interval=None)``, a since-the-last-call value 
 whole process, would not allow.
 """
 
+import math
 import os
 import time
 from abc import ABC, abstractmethod
@@ -36,6 +37,10 @@ class CpuLoad(ABC):
 
 
 BUSY_FIELDS = ("user", "nice", "system", "irq", "softirq")
+MACHINE_CACHE_S = 0.005
+"""The machine's reading is reused for this long: the tracker reads it twice per interval (the
+TDP model, then ``cpu_utilisation``), microseconds apart. ``/proc/stat`` counts in ticks of
+1/100 s, so two reads this close are almost always equal anyway."""
 
 
 class MachineLoad(CpuLoad):
@@ -43,14 +48,23 @@ class MachineLoad(CpuLoad):
 
     scope = "machine"
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.cpu_count = psutil.cpu_count() or 1
+        self._clock = clock
+        self._read_at_s = -math.inf
+        self._busy_s = 0.0
 
     def busy_cpu_s(self) -> float:
-        times = psutil.cpu_times()
-        # Not idle, iowait (nothing to run) or steal (the hypervisor ran someone else); guest
-        # time is left out because Linux already counts it in user and nice.
-        return sum(float(getattr(times, name, 0.0)) for name in BUSY_FIELDS)
+        """Reused for ``MACHINE_CACHE_S``: ``/proc/stat`` read once per interval, not twice."""
+        now_s = self._clock()
+        if now_s - self._read_at_s > MACHINE_CACHE_S:
+            times = psutil.cpu_times()
+            # Not idle, iowait (nothing to run) or steal (the hypervisor ran someone else);
+            # guest time is left out because Linux already counts it in user and nice.
+            busy_s = sum(float(getattr(times, name, 0.0)) for name in BUSY_FIELDS)
+            self._busy_s = max(self._busy_s, busy_s)  # never decreases, as promised
+            self._read_at_s = now_s
+        return self._busy_s
 
 
 PROC = Path("/proc")
