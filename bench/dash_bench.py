@@ -25,6 +25,7 @@ from pymongo.database import Database
 from bench import dash_seed
 from joulestream.dash_app import app as dash_app
 from joulestream.dash_app.pages import compare, fleet, leaderboards, run, runs
+from joulestream.schemas import defaults
 from joulestream.schemas.documents import ensure_indexes
 
 Document = dict[str, Any]
@@ -97,7 +98,7 @@ def main() -> None:
     parser.add_argument("--no-warm-up", action="store_true", help="for slow servers: no extra call")
     parser.add_argument("--seed-only", action="store_true")
     args = parser.parse_args()
-    uri = os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017/")
+    uri = os.environ.get("MONGODB_URI") or defaults.MONGODB_URI
     client: MongoClient[Document] = MongoClient(uri, tz_aware=True)
     db = client[args.database]
     now = seeded_now(db, args.runs, args.windows, args.reseed)

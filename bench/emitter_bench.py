@@ -9,7 +9,6 @@ Prints medians over ``--repeats`` runs of each measurement; figures are quoted i
 """
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
@@ -23,6 +22,7 @@ from joulestream import codec, simulate
 from joulestream.events import Measurement
 from joulestream.producer import EventProducer, producer_config
 from joulestream.replay import replay
+from joulestream.settings import EmitterSettings
 from joulestream.spool import Spool
 
 
@@ -103,7 +103,8 @@ def median_of(repeats: int, run: Callable[[], float]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--bootstrap-servers", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+        "--bootstrap-servers",
+        default=EmitterSettings.from_env().bootstrap_servers,
     )
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--repeats", type=int, default=3)

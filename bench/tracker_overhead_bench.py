@@ -237,7 +237,7 @@ def main() -> None:
     logging.getLogger("joulestream").setLevel(logging.ERROR)  # the broker-down warning
     bootstraps = {"down": closed_port()}
     if not args.no_broker_up:
-        bootstraps["up"] = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+        bootstraps["up"] = EmitterSettings.from_env().bootstrap_servers
     topic = f"bench.tracker.{uuid.uuid4().hex[:8]}"
     iterations = calibrate(args.seconds)
     with tempfile.TemporaryDirectory() as tmp:

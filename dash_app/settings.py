@@ -5,6 +5,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from joulestream.schemas import defaults
+
 DEFAULT_CURRENCY = "EUR"
 DEFAULT_PRICE_PER_KWH = 0.25
 """A round figure for European business electricity, in the default currency per kWh: set the
@@ -20,8 +22,8 @@ class DashSettings:
     """What the dashboard shows and how: the live refresh, when a run counts as stale, and the
     price of energy."""
 
-    mongodb_uri: str = "mongodb://127.0.0.1:27017/"
-    mongodb_database: str = "joulestream"
+    mongodb_uri: str = defaults.MONGODB_URI
+    mongodb_database: str = defaults.MONGODB_DATABASE
     mongodb_username: str = ""
     mongodb_password: str = field(default="", repr=False)
     refresh_ms: int = 5_000

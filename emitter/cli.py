@@ -18,6 +18,8 @@ from confluent_kafka import Producer
 from joulestream import chaos, doctor, replay, simulate, track
 from joulestream.meters.select import CPU_CHOICES, GPU_CHOICES, RAM_CHOICES
 from joulestream.producer import DEFAULT_SPOOL, EventProducer, producer_config
+from joulestream.schemas import defaults
+from joulestream.settings import EmitterSettings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -203,16 +205,18 @@ def _parser() -> argparse.ArgumentParser:
                 default=os.environ.get(env_name, "auto"),
                 help=f"{part.upper()} meter (env {env_name}, default: auto)",
             )
+    kafka = EmitterSettings.from_env()
     for command in (sim, replay, tracked, checkup):
         command.add_argument(
             "--bootstrap-servers",
-            default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-            help="Kafka bootstrap servers (env KAFKA_BOOTSTRAP_SERVERS, default: 127.0.0.1:9092)",
+            default=kafka.bootstrap_servers,
+            help="Kafka bootstrap servers (env KAFKA_BOOTSTRAP_SERVERS, default: "
+            f"{defaults.KAFKA_BOOTSTRAP_SERVERS})",
         )
         command.add_argument(
             "--topic",
-            default=os.environ.get("JOULESTREAM_TOPIC", "training.events"),
-            help="topic (env JOULESTREAM_TOPIC, default: training.events)",
+            default=kafka.topic,
+            help=f"topic (env JOULESTREAM_TOPIC, default: {defaults.EVENTS_TOPIC})",
         )
     return parser
 

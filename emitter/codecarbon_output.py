@@ -44,6 +44,7 @@ from joulestream.events import Measurement, RunFinished, RunStarted
 from joulestream.limits import MAX_PUE, MIN_PUE
 from joulestream.producer import DEFAULT_SPOOL, EventProducer
 from joulestream.schemas.pricing import J_PER_KWH
+from joulestream.settings import EmitterSettings
 from joulestream.tracker import DEFAULT_STOP_TIMEOUT_S, now_ms
 
 log = logging.getLogger(__name__)
@@ -92,9 +93,10 @@ class JoulestreamOutput(BaseOutput):
         and ``run_id`` to CodeCarbon's project name and run id."""
         self._own_producer = producer is None
         self._stop_timeout_s = stop_timeout_s
+        kafka = EmitterSettings.from_env()
         self._producer = producer or EventProducer(
-            os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-            os.environ.get("JOULESTREAM_TOPIC", "training.events"),
+            kafka.bootstrap_servers,
+            kafka.topic,
             spool_path=Path(os.environ.get("JOULESTREAM_SPOOL", str(DEFAULT_SPOOL))),
         )
         self._model = model

@@ -27,6 +27,7 @@ from joulestream.grid import (
 )
 from joulestream.grid.parsing import Parsed, SourceFormatError, utc_ms
 from joulestream.producer import producer_config
+from joulestream.schemas import defaults
 from joulestream.simulate import REGIONS
 
 MAX_JSON_BYTES = 64 * 1024 * 1024
@@ -48,8 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--bootstrap-servers",
-        default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-        help="Kafka bootstrap servers (env KAFKA_BOOTSTRAP_SERVERS, default: 127.0.0.1:9092)",
+        default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or defaults.KAFKA_BOOTSTRAP_SERVERS,
+        help="Kafka bootstrap servers (env KAFKA_BOOTSTRAP_SERVERS, default: "
+        f"{defaults.KAFKA_BOOTSTRAP_SERVERS})",
     )
     common.add_argument(
         "--topic",
