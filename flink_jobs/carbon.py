@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from joulestream.flink_jobs.sql_text import double, literal
 from joulestream.schemas import intensity
 from joulestream.schemas.intensity import WORLD, Intensity
 from joulestream.schemas.pricing import J_PER_KWH, co2e_g
@@ -42,16 +43,8 @@ def parse_pue(text: str) -> dict[str, float]:
     return pue
 
 
-def _string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _double(value: float) -> str:
-    return f"CAST({value!r} AS DOUBLE)"
-
-
 def _map(entries: Mapping[str, str]) -> str:
-    return "MAP[" + ", ".join(f"{_string(k)}, {v}" for k, v in entries.items()) + "]"
+    return "MAP[" + ", ".join(f"{literal(k)}, {v}" for k, v in entries.items()) + "]"
 
 
 @dataclass(frozen=True)
@@ -79,27 +72,27 @@ class Pricing:
         return self.pue_by_key.get(region, self.pue_by_key.get(provider, 1.0))
 
     def intensity_sql(self, region: str, from_event: str) -> str:
-        values = {k: _double(v.intensity_g_per_kwh) for k, v in self.table.items()}
-        world = _double(self.table[WORLD].intensity_g_per_kwh)
+        values = {k: double(v.intensity_g_per_kwh) for k, v in self.table.items()}
+        world = double(self.table[WORLD].intensity_g_per_kwh)
         return f"COALESCE({from_event}, {_map(values)}[{region}], {world})"
 
     def source_sql(self, region: str, from_event: str) -> str:
-        sources = {k: _string(v.cited) for k, v in self.table.items()}
+        sources = {k: literal(v.cited) for k, v in self.table.items()}
         world = self.table[WORLD]
         return (
-            f"CASE WHEN {from_event} IS NOT NULL THEN {_string(EVENT_SOURCE)} "
+            f"CASE WHEN {from_event} IS NOT NULL THEN {literal(EVENT_SOURCE)} "
             f"ELSE COALESCE({_map(sources)}[{region}], "
-            f"{_string(world.cited)}) END"
+            f"{literal(world.cited)}) END"
         )
 
     def fallback_sql(self, region: str, from_event: str) -> str:
-        known = ", ".join(_string(k) for k in self.table if k != WORLD)
+        known = ", ".join(literal(k) for k in self.table if k != WORLD)
         return f"({from_event} IS NULL AND {region} NOT IN ({known}))"
 
     def pue_sql(self, region: str, from_event: str) -> str:
         options = [from_event]
-        regions = {k: _double(v) for k, v in self.pue_by_key.items() if ":" in k}
-        providers = {k: _double(v) for k, v in self.pue_by_key.items() if ":" not in k}
+        regions = {k: double(v) for k, v in self.pue_by_key.items() if ":" in k}
+        providers = {k: double(v) for k, v in self.pue_by_key.items() if ":" not in k}
         if regions:
             options.append(f"{_map(regions)}[{region}]")
         if providers:
@@ -108,4 +101,4 @@ class Pricing:
 
 
 def co2e_sql(energy_j: str, pue: str, intensity: str) -> str:
-    return f"{energy_j} * {pue} * {intensity} / {_double(J_PER_KWH)}"
+    return f"{energy_j} * {pue} * {intensity} / {double(J_PER_KWH)}"

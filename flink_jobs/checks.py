@@ -7,6 +7,7 @@ within a physical bound, and the event time lies within a window around the time
 reached Kafka (a record outside it is a dead letter before it reaches any run's progress).
 """
 
+from joulestream.flink_jobs.sql_text import double
 from joulestream.schemas import limits
 
 # Every text field that an output reads, with its column expression in the source table.
@@ -34,18 +35,13 @@ def _show(value: str) -> str:
     return f"SUBSTRING(CAST({value} AS STRING), 1, 40)"
 
 
-def _double(value: float) -> str:
-    """A DOUBLE literal (Flink SQL reads ``1.5`` as a DECIMAL)."""
-    return f"CAST({value!r} AS DOUBLE)"
-
-
 def _not_within(column: str, low: float, high: float) -> str:
     """True for a number outside [low, high], NaN or an infinity; null passes.
 
     NaN is caught by ``x - x <> 0`` (0 for every finite x, NaN otherwise): the planner compares
     doubles with ``Double.compare``, where NaN sorts above every number, so a range alone is not
     enough for the low side."""
-    return f"({column} < {_double(low)} OR {column} > {_double(high)} OR {column} - {column} <> 0)"
+    return f"({column} < {double(low)} OR {column} > {double(high)} OR {column} - {column} <> 0)"
 
 
 def _reason(field: str, value: str, rule: str) -> str:
@@ -127,7 +123,7 @@ def invalid_reason(max_age_s: int, max_ahead_s: int) -> str:
         # J per ms as a DOUBLE: a literal such as 100000.0 is a DECIMAL in Flink SQL, and
         # DECIMAL arithmetic for every record cost the job a large share of its throughput.
         bound = (
-            f"{_double(power / 1000)} * COALESCE({interval_ms}, {limits.MIN_CREDITED_INTERVAL_MS})"
+            f"{double(power / 1000)} * COALESCE({interval_ms}, {limits.MIN_CREDITED_INTERVAL_MS})"
         )
         cases.append(
             (

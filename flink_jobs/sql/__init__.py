@@ -23,8 +23,8 @@ from joulestream.flink_jobs.sql.sources import (
     events_view,
     source_ddl,
 )
-from joulestream.flink_jobs.sql.text import literal, with_options
 from joulestream.flink_jobs.sql.views import priced_late_view, windows_view
+from joulestream.flink_jobs.sql_text import literal, with_options
 
 __all__ = [
     "EVENT_COLUMNS",

@@ -17,7 +17,6 @@ from joulestream.flink_jobs.sql.sinks import (
     mongo_options,
     windows_topic_options,
 )
-from joulestream.flink_jobs.sql.text import identifier, literal
 from joulestream.flink_jobs.sql.views import (
     COMPONENTS,
     EPOCH_TOTALS,
@@ -32,6 +31,7 @@ from joulestream.flink_jobs.sql.views import (
     co2e_name,
     priced,
 )
+from joulestream.flink_jobs.sql_text import identifier, literal
 from joulestream.schemas import documents
 
 # CO2e of a run and period in rollups is rounded down to a multiple of 2**-20 g (about 1 µg):

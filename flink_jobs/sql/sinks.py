@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from joulestream.flink_jobs.settings import JobSettings
 from joulestream.flink_jobs.sql.sources import kafka_security
-from joulestream.flink_jobs.sql.text import identifier, identifiers, with_options
+from joulestream.flink_jobs.sql_text import identifier, identifiers, with_options
 from joulestream.schemas.documents import Collection
 
 RUNS_SINK = "runs_sink"

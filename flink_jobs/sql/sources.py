@@ -6,7 +6,7 @@ from joulestream import schemas
 from joulestream.flink_jobs import checks
 from joulestream.flink_jobs.avro_ddl import column_ddl
 from joulestream.flink_jobs.settings import JobSettings
-from joulestream.flink_jobs.sql.text import with_options
+from joulestream.flink_jobs.sql_text import with_options
 from joulestream.schemas import documents
 
 SOURCE = "events"

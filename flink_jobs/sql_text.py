@@ -1,5 +1,6 @@
-"""How the statements quote what they are built from: SQL string literals, identifiers and the
-options of a ``WITH`` clause."""
+"""How the job's SQL quotes what it is built from: string and DOUBLE literals, identifiers and
+the options of a ``WITH`` clause. A module of its own, outside ``sql/``, so that the pricing and
+the checks, which ``sql/`` imports, quote with it too."""
 
 from collections.abc import Iterable, Mapping
 
@@ -7,6 +8,11 @@ from collections.abc import Iterable, Mapping
 def literal(value: str) -> str:
     """A SQL string literal."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def double(value: float) -> str:
+    """A DOUBLE literal (Flink SQL reads ``1.5`` as a DECIMAL)."""
+    return f"CAST({value!r} AS DOUBLE)"
 
 
 def identifier(name: str) -> str:
