@@ -8,7 +8,6 @@ JOULESTREAM_TOPIC), so the same command works against the local stack and a clus
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -17,12 +16,12 @@ from confluent_kafka import Producer
 
 from joulestream import chaos, doctor, replay, simulate, track
 from joulestream.meters.select import CPU_CHOICES, GPU_CHOICES, RAM_CHOICES
-from joulestream.producer import DEFAULT_SPOOL, EventProducer, producer_config
+from joulestream.producer import EventProducer, producer_config
 from joulestream.schemas import defaults
 from joulestream.settings import EmitterSettings
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(settings: EmitterSettings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="joulestream",
         description="Emit joulestream training events to Kafka.",
@@ -60,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--spool",
         type=Path,
-        default=Path(os.environ.get("JOULESTREAM_SPOOL", str(DEFAULT_SPOOL))),
+        default=settings.spool,
         help="where events Kafka did not take are kept for `replay` "
         "(env JOULESTREAM_SPOOL, default: ./joulestream-spool.jsonl)",
     )
@@ -132,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     checkup.add_argument(
         "--spool",
         type=Path,
-        default=Path(os.environ.get("JOULESTREAM_SPOOL", str(DEFAULT_SPOOL))),
+        default=settings.spool,
         help="the spool a run would use "
         "(env JOULESTREAM_SPOOL, default: ./joulestream-spool.jsonl)",
     )
@@ -193,29 +192,28 @@ def _parser() -> argparse.ArgumentParser:
     tracked.add_argument(
         "argv", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the command and its args"
     )
-    for part, env_name, choices in (
-        ("cpu", "JOULESTREAM_CPU_METER", CPU_CHOICES),
-        ("ram", "JOULESTREAM_RAM_METER", RAM_CHOICES),
-        ("gpu", "JOULESTREAM_GPU_METER", GPU_CHOICES),
+    for part, env_name, choices, meter in (
+        ("cpu", "JOULESTREAM_CPU_METER", CPU_CHOICES, settings.cpu_meter),
+        ("ram", "JOULESTREAM_RAM_METER", RAM_CHOICES, settings.ram_meter),
+        ("gpu", "JOULESTREAM_GPU_METER", GPU_CHOICES, settings.gpu_meter),
     ):
         for sub in (checkup, tracked):
             sub.add_argument(
                 f"--{part}-meter",
                 choices=choices,
-                default=os.environ.get(env_name, "auto"),
+                default=meter,
                 help=f"{part.upper()} meter (env {env_name}, default: auto)",
             )
-    kafka = EmitterSettings.from_env()
     for command in (sim, replay, tracked, checkup):
         command.add_argument(
             "--bootstrap-servers",
-            default=kafka.bootstrap_servers,
+            default=settings.bootstrap_servers,
             help="Kafka bootstrap servers (env KAFKA_BOOTSTRAP_SERVERS, default: "
             f"{defaults.KAFKA_BOOTSTRAP_SERVERS})",
         )
         command.add_argument(
             "--topic",
-            default=kafka.topic,
+            default=settings.topic,
             help=f"topic (env JOULESTREAM_TOPIC, default: {defaults.EVENTS_TOPIC})",
         )
     return parser
@@ -329,7 +327,12 @@ def main(argv: list[str] | None = None) -> int:
         from joulestream.grid import cli as grid_cli
 
         return grid_cli.main(given[1:])
-    args = _parser().parse_args(argv)
+    try:
+        settings = EmitterSettings.from_env()
+    except ValueError as exc:  # a setting in the environment that cannot be used
+        print(f"joulestream: {exc}", file=sys.stderr)
+        return 2
+    args = _parser(settings).parse_args(argv)
     if args.command == "doctor":
         return doctor.doctor(
             args.cpu_meter,

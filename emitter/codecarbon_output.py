@@ -31,10 +31,9 @@ whether a figure was measured (RAPL, NVML) or estimated (its TDP and RAM rules),
 host says what can be measured there. Needs CodeCarbon (not a dependency of the core).
 """
 
+import getpass
 import logging
 import math
-import os
-from pathlib import Path
 from typing import Any
 
 from codecarbon.output_methods.base_output import BaseOutput
@@ -42,7 +41,7 @@ from codecarbon.output_methods.emissions_data import EmissionsData
 
 from joulestream.events import Measurement, RunFinished, RunStarted
 from joulestream.limits import MAX_PUE, MIN_PUE
-from joulestream.producer import DEFAULT_SPOOL, EventProducer
+from joulestream.producer import EventProducer
 from joulestream.schemas.pricing import J_PER_KWH
 from joulestream.settings import EmitterSettings
 from joulestream.tracker import DEFAULT_STOP_TIMEOUT_S, now_ms
@@ -93,15 +92,14 @@ class JoulestreamOutput(BaseOutput):
         and ``run_id`` to CodeCarbon's project name and run id."""
         self._own_producer = producer is None
         self._stop_timeout_s = stop_timeout_s
-        kafka = EmitterSettings.from_env()
+        settings = EmitterSettings.from_env()
         self._producer = producer or EventProducer(
-            kafka.bootstrap_servers,
-            kafka.topic,
-            spool_path=Path(os.environ.get("JOULESTREAM_SPOOL", str(DEFAULT_SPOOL))),
+            settings.bootstrap_servers, settings.topic, spool_path=settings.spool
         )
         self._model = model
         self._region = region
-        self._user_id = user_id or os.environ.get("JOULESTREAM_USER", "codecarbon")
+        # The same user as the tracker's: JOULESTREAM_USER, else the login name.
+        self._user_id = user_id or settings.user_id or getpass.getuser()
         self._project = project
         self._run_id = run_id
         self._dataset = dataset

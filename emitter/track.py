@@ -20,7 +20,7 @@ from typing import Any
 from joulestream.meters.base import MeterError
 from joulestream.meters.load import LaterProcessTreeLoad
 from joulestream.meters.select import select_meters
-from joulestream.producer import DEFAULT_SPOOL, EventProducer
+from joulestream.producer import EventProducer
 from joulestream.settings import EmitterSettings
 from joulestream.tracker import DEFAULT_STOP_TIMEOUT_S, MAX_INTERVAL_S, Tracker
 
@@ -75,7 +75,7 @@ def track(args: argparse.Namespace) -> int:
         )
     except MeterError as exc:
         return _error(str(exc), USAGE_ERROR)
-    spool = Path(os.environ.get("JOULESTREAM_SPOOL", str(DEFAULT_SPOOL)))
+    spool = settings.spool
     try:
         # Sent from the tracker's sampling thread (Tracker._run): no sender thread to wake.
         producer = EventProducer(args.bootstrap_servers, args.topic, spool_path=spool, pump=True)

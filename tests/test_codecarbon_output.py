@@ -147,3 +147,16 @@ def test_its_own_producer_spools_to_joulestream_spool(monkeypatch, tmp_path: Pat
         (2, "cc-run"),
     ]
     assert not (tmp_path / "joulestream-spool.jsonl").exists()
+
+
+def test_the_user_is_the_trackers_joulestream_user_else_the_login_name(monkeypatch):
+    """The bridge and the tracker name a run's user alike (no 'codecarbon' user of its own)."""
+    monkeypatch.setattr("getpass.getuser", lambda: "ada")
+    monkeypatch.delenv("JOULESTREAM_USER", raising=False)
+    producer = ListProducer()
+    total = data(1.0, 0.00001, 0.000001, 0.0)
+    JoulestreamOutput(model="m", producer=producer).live_out(total, total)
+    monkeypatch.setenv("JOULESTREAM_USER", "grace")
+    JoulestreamOutput(model="m", producer=producer).live_out(total, total)
+    users = [e.user_id for e in producer.events if isinstance(e, RunStarted)]
+    assert users == ["ada", "grace"]

@@ -101,3 +101,13 @@ def test_doctor_exits_1_when_the_spool_cannot_be_written(tmp_path, monkeypatch, 
     monkeypatch.setattr("joulestream.doctor.check_broker", lambda *a: ("kafka: ok", True))
     code = cli.main(["doctor", "--spool", str(tmp_path / "missing" / "s")])
     assert code == 1
+
+
+def test_a_setting_in_the_environment_that_cannot_be_used_is_one_clear_line(monkeypatch, capsys):
+    """Every command reads its defaults from the environment once: a bad one exits 2 and says
+    which, before any command runs."""
+    monkeypatch.setenv("JOULESTREAM_CPU_POWER_W", "fast")
+    assert cli.main(["doctor"]) == 2
+    assert capsys.readouterr().err == (
+        "joulestream: JOULESTREAM_CPU_POWER_W must be a number, got 'fast'\n"
+    )
