@@ -2,15 +2,22 @@ package io.joulestream.flink;
 
 import java.io.IOException;
 import java.io.Serializable;
+import java.util.Collection;
 import java.util.Locale;
 import org.apache.flink.api.connector.sink2.Sink;
-import org.apache.flink.api.connector.sink2.SinkWriter;
+import org.apache.flink.api.connector.sink2.StatefulSinkWriter;
+import org.apache.flink.api.connector.sink2.SupportsWriterState;
 import org.apache.flink.api.connector.sink2.WriterInitContext;
+import org.apache.flink.core.io.SimpleVersionedSerializer;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.types.logical.RowType;
 
-/** A Sink V2 writing rows to one MongoDB collection with a version guard. */
-final class GuardedMongoSink implements Sink<RowData> {
+/**
+ * A Sink V2 writing rows to one MongoDB collection with a version guard. The rows not yet
+ * stored at a checkpoint are kept in the checkpoint (the writer's state) rather than written
+ * while the checkpoint waits: see {@link GuardedMongoWriter}.
+ */
+final class GuardedMongoSink implements Sink<RowData>, SupportsWriterState<RowData, byte[]> {
 
     private static final long serialVersionUID = 1L;
 
@@ -75,12 +82,48 @@ final class GuardedMongoSink implements Sink<RowData> {
 
     @Override
     @Deprecated
-    public SinkWriter<RowData> createWriter(InitContext context) {
+    public StatefulSinkWriter<RowData, byte[]> createWriter(InitContext context) {
         throw new UnsupportedOperationException("needs a Flink that passes a WriterInitContext");
     }
 
     @Override
-    public SinkWriter<RowData> createWriter(WriterInitContext context) throws IOException {
-        return new GuardedMongoWriter(settings, rowType, context.getProcessingTimeService());
+    public StatefulSinkWriter<RowData, byte[]> createWriter(WriterInitContext context)
+            throws IOException {
+        return restoreWriter(context, java.util.List.of());
+    }
+
+    @Override
+    public StatefulSinkWriter<RowData, byte[]> restoreWriter(
+            WriterInitContext context, Collection<byte[]> pending) throws IOException {
+        return new GuardedMongoWriter(
+                settings, rowType, context.getProcessingTimeService(), pending);
+    }
+
+    @Override
+    public SimpleVersionedSerializer<byte[]> getWriterStateSerializer() {
+        return PendingRowsSerializer.INSTANCE;
+    }
+
+    /** The writer's state is already bytes (its pending rows, see GuardedMongoWriter). */
+    static final class PendingRowsSerializer implements SimpleVersionedSerializer<byte[]> {
+        static final PendingRowsSerializer INSTANCE = new PendingRowsSerializer();
+
+        @Override
+        public int getVersion() {
+            return 1;
+        }
+
+        @Override
+        public byte[] serialize(byte[] pending) {
+            return pending;
+        }
+
+        @Override
+        public byte[] deserialize(int version, byte[] serialized) throws IOException {
+            if (version != 1) {
+                throw new IOException("unknown version " + version + " of the sink's pending rows");
+            }
+            return serialized;
+        }
     }
 }

@@ -18,6 +18,7 @@ import com.mongodb.client.model.Projections;
 import com.mongodb.client.model.WriteModel;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -29,7 +30,9 @@ import java.util.concurrent.Future;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.flink.api.common.operators.ProcessingTimeService;
-import org.apache.flink.api.connector.sink2.SinkWriter;
+import org.apache.flink.api.connector.sink2.StatefulSinkWriter;
+import org.apache.flink.core.memory.DataInputDeserializer;
+import org.apache.flink.core.memory.DataOutputSerializer;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.runtime.typeutils.RowDataSerializer;
 import org.apache.flink.table.types.logical.RowType;
@@ -50,12 +53,17 @@ import org.slf4j.LoggerFactory;
  * <p>The timed flushes write on a thread of their own, one batch at a time, so that the
  * operator feeding the sink keeps going while the database answers (a slow store otherwise
  * holds back the whole chain); while a batch is being written the buffer keeps collecting.
- * Flink's {@link #flush} (before every checkpoint, and at the end) waits for everything
- * buffered to be written, so a completed checkpoint never covers a row that is not stored; a
+ *
+ * <p>A checkpoint does not wait for the store: the rows not yet known to be stored (the batch
+ * being written and the buffer) go into the checkpoint as this writer's state, and a writer
+ * restored from it writes them again (the version guard makes a second write of a row a
+ * no-op). Waiting instead stopped the whole chain ahead of the sink for every checkpoint while
+ * the store wrote a few seconds of windows: about half of the job's time in the throughput
+ * benchmark (docs/benchmarks.md). Only the end of a bounded input waits for every row. A
  * failed background write fails the task at the next call, which restores from the last
  * checkpoint and writes the same documents again.
  */
-final class GuardedMongoWriter implements SinkWriter<RowData> {
+final class GuardedMongoWriter implements StatefulSinkWriter<RowData, byte[]> {
 
     private static final Logger LOG = LoggerFactory.getLogger(GuardedMongoWriter.class);
     private static final Pattern AUTH_SOURCE = Pattern.compile("[?&]authSource=([^&]+)");
@@ -72,12 +80,18 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
     private final ExecutorService io;
     private Map<String, RowData> buffer = new LinkedHashMap<>();
     private Future<?> inFlight;
+    /** The rows of {@link #inFlight}, until it is known to be written. */
+    private Map<String, RowData> inFlightRows = Map.of();
     private final RowDataSerializer serializer;
     private final int idIndex;
     private final int versionIndex;
 
     GuardedMongoWriter(
-            GuardedMongoSink.Settings settings, RowType rowType, ProcessingTimeService timers) {
+            GuardedMongoSink.Settings settings,
+            RowType rowType,
+            ProcessingTimeService timers,
+            Collection<byte[]> pending)
+            throws IOException {
         this.settings = settings;
         this.converter = new RowToBson(rowType);
         this.serializer = new RowDataSerializer(rowType);
@@ -99,7 +113,39 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
                             thread.setDaemon(true);
                             return thread;
                         });
+        for (byte[] rows : pending) {
+            restore(rows);
+        }
         scheduleFlush();
+    }
+
+    /** The rows not known to be stored: the batch being written, then the newer buffer. */
+    @Override
+    public List<byte[]> snapshotState(long checkpointId) throws IOException {
+        surfaceFailure();
+        Map<String, RowData> rows = new LinkedHashMap<>(inFlightRows);
+        rows.putAll(buffer);
+        if (rows.isEmpty()) {
+            return List.of();
+        }
+        DataOutputSerializer out = new DataOutputSerializer(rows.size() * 256);
+        out.writeInt(rows.size());
+        for (RowData row : rows.values()) {
+            serializer.serialize(row, out);
+        }
+        return List.of(out.getCopyOfBuffer());
+    }
+
+    private void restore(byte[] rows) throws IOException {
+        DataInputDeserializer in = new DataInputDeserializer(rows);
+        int count = in.readInt();
+        for (int i = 0; i < count; i++) {
+            RowData row = serializer.deserialize(in);
+            String id = row.getString(idIndex).toString();
+            if (guard.buffers(buffer.get(id), row)) {
+                buffer.put(id, row);
+            }
+        }
     }
 
     /**
@@ -156,12 +202,27 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
         return row.getLong(versionIndex);
     }
 
-    /** Everything buffered is stored when this returns. */
+    /**
+     * At the end of the input, everything buffered is stored when this returns. Before a
+     * checkpoint it only reports a failed write: what is not stored yet goes into the
+     * checkpoint ({@link #snapshotState}).
+     */
     @Override
     public void flush(boolean endOfInput) throws IOException {
+        if (!endOfInput) {
+            surfaceFailure();
+            return;
+        }
         awaitInFlight();
         if (!buffer.isEmpty()) {
             submit();
+            awaitInFlight();
+        }
+    }
+
+    /** Fails the task if the last background write failed; never waits for one running. */
+    private void surfaceFailure() throws IOException {
+        if (inFlight != null && inFlight.isDone()) {
             awaitInFlight();
         }
     }
@@ -177,6 +238,7 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
     private void submit() {
         Map<String, RowData> batch = buffer;
         buffer = new LinkedHashMap<>();
+        inFlightRows = batch;
         inFlight =
                 io.submit(
                         () -> {
@@ -193,6 +255,7 @@ final class GuardedMongoWriter implements SinkWriter<RowData> {
         inFlight = null;
         try {
             pending.get();
+            inFlightRows = Map.of();
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
             throw cause instanceof IOException
