@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install typeview up status down demo lint unit java-test wheel-check chromium integration test test-frameworks clean
+.PHONY: help install typeview docs up status down demo lint unit java-test wheel-check chromium integration test test-frameworks clean
 
 help:
 	@echo "make demo    start Kafka, MongoDB (FerretDB), Flink, the job, a simulated fleet and the dashboard"
@@ -43,6 +43,10 @@ TRAINER_TYPES := build/typecheck/joulestream/*.py build/typecheck/joulestream/me
 
 typeview: $(STAMP)
 	$(PY) -m stack.typeview
+
+# docs/documents.md's field tables and indexes, from the contract (schemas/documents.py).
+docs: $(STAMP)
+	$(PY) -m joulestream.schemas.documents docs/documents.md
 
 lint: typeview
 	$(PY) -m ruff check .

@@ -25,7 +25,7 @@ from pymongo.database import Database
 from bench import dash_seed
 from joulestream.dash_app import app as dash_app
 from joulestream.dash_app.pages import compare, fleet, leaderboards, run, runs
-from joulestream.flink_jobs.indexes import ensure_indexes
+from joulestream.schemas.documents import ensure_indexes
 
 Document = dict[str, Any]
 META = "bench_meta"  # when the data was seeded: the pages' "now"

@@ -1,4 +1,5 @@
-"""A fleet's documents in the shapes of ``docs/documents.md``, for the dashboard's benchmark:
+"""A fleet's documents in the shapes of ``schemas/documents.py`` (``tests/test_documents.py``
+checks they have every field and no other), for the dashboard's benchmark:
 runs, their one-minute windows, epochs, hourly rollups, late events and dead letters.
 
 Seeded pseudo-random values; the newest runs are still running and end at ``now``.
@@ -12,6 +13,7 @@ from typing import Any
 from pymongo.database import Database
 
 from joulestream.schemas import intensity as intensity_table
+from joulestream.schemas import pricing
 
 Document = dict[str, Any]
 
@@ -28,7 +30,7 @@ ROLLUP_S = 3600
 
 
 def _co2e_g(energy_j: float, pue: float, intensity: float) -> float:
-    return energy_j * pue * intensity / 3_600_000.0
+    return pricing.co2e_g(energy_j, pue, intensity)
 
 
 def fleet(
@@ -74,10 +76,13 @@ def fleet(
                     "intensity_g_per_kwh": intensity,
                     "intensity_source": row.cited,
                     "intensity_fallback": False,
+                    "interval_priced_energy_j": 0.0,
                     "cpu_co2e_g": _co2e_g(cpu, pue, intensity),
                     "gpu_co2e_g": _co2e_g(gpu, pue, intensity),
                     "ram_co2e_g": _co2e_g(ram, pue, intensity),
                     "co2e_g": _co2e_g(energy, pue, intensity),
+                    # Its events, and 1 for the run_started that priced it.
+                    "version": 13,
                 }
             )
         epochs = [_epoch(run_id, e, [w for w in windows if w["epoch"] == e]) for e in range(10)]
@@ -116,6 +121,7 @@ def fleet(
             "started_at": start,
             "last_event_at": end,
             "finished_at": None if is_running else end,
+            "watermark_at": end - timedelta(seconds=5),
             "samples": samples,
             "tokens": 0,
             "epoch": epochs_n - 1,
@@ -127,6 +133,7 @@ def fleet(
             "intensity_g_per_kwh": intensity,
             "intensity_source": row.cited,
             "intensity_fallback": False,
+            "interval_priced_energy_j": 0.0,
             **{
                 f"{part}_co2e_g": _co2e_g(totals[f"{part}_energy_j"], pue, intensity)
                 for part in ("cpu", "gpu", "ram")
@@ -142,6 +149,9 @@ def fleet(
             "ram_methods": ["rapl"],
             "gpu_methods": ["nvml"],
             "version": 12 * windows_per_run + 3,
+            "planned_steps": None,
+            "planned_epochs": None,
+            "gpus": [{"gpu_index": 0, "energy_j": totals["gpu_energy_j"], "mean_utilisation": 0.9}],
         }
         yield run, windows, epochs, late
 

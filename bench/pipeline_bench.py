@@ -28,8 +28,8 @@ from pymongo.database import Database
 
 from joulestream import codec
 from joulestream.events import Measurement
-from joulestream.flink_jobs.indexes import ensure_indexes
 from joulestream.producer import producer_config
+from joulestream.schemas.documents import ensure_indexes
 from stack import flink, kafka, procs
 from stack.services import job_env
 from stack.settings import StackSettings

@@ -1,6 +1,8 @@
-"""Every MongoDB query of the dashboard. Read-only; shapes are in ``docs/documents.md``.
+"""Every MongoDB query of the dashboard. Read-only; the documents' fields are those of the
+contract, ``schemas/documents.py`` (``docs/documents.md``): every projection below is built from
+it, so a field that is not there fails at import, not as a column that stays empty.
 
-Each query is an indexed ``find`` (indexes in ``flink_jobs/indexes.py``) or reads pre-aggregated
+Each query is an indexed ``find`` (indexes in ``schemas/documents.py``) or reads pre-aggregated
 documents (``runs``: one per run, ``rollups``, ``epochs``); sums and groupings are folded in
 Python, because FerretDB's aggregation pipeline is slow or incomplete and these sets are small.
 
@@ -16,52 +18,57 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 
-from joulestream.dash_app import checks
+from joulestream.dash_app import checks, units
+from joulestream.schemas import documents
 
 Document = dict[str, Any]
 
-RUN_FIELDS = {
-    "_id": 0,
-    "run_id": 1,
-    "user_id": 1,
-    "project": 1,
-    "model": 1,
-    "dataset": 1,
-    "framework": 1,
-    "region": 1,
-    "status": 1,
-    "events": 1,
-    "started_at": 1,
-    "last_event_at": 1,
-    "finished_at": 1,
-    "samples": 1,
-    "tokens": 1,
-    "energy_j": 1,
-    "co2e_g": 1,
-    "energy_j_per_sample": 1,
-    "co2e_g_per_sample": 1,
-    "power_w": 1,
-    "pue": 1,
-    "intensity_g_per_kwh": 1,
-    "intensity_fallback": 1,
-    "cpu_methods": 1,
-    "gpu_methods": 1,
-    "ram_methods": 1,
-}
+RUN_FIELDS = documents.projection(
+    documents.RUNS,
+    (
+        "run_id",
+        "user_id",
+        "project",
+        "model",
+        "dataset",
+        "framework",
+        "region",
+        "status",
+        "events",
+        "started_at",
+        "last_event_at",
+        "finished_at",
+        "samples",
+        "tokens",
+        "energy_j",
+        "co2e_g",
+        "energy_j_per_sample",
+        "co2e_g_per_sample",
+        "power_w",
+        "pue",
+        "intensity_g_per_kwh",
+        "intensity_fallback",
+        "cpu_methods",
+        "gpu_methods",
+        "ram_methods",
+    ),
+)
 # What marks a run's CO2e (``marks.of_run``), and what a group of runs is folded by.
-FLAG_FIELDS = {
-    "_id": 0,
-    "run_id": 1,
-    "user_id": 1,
-    "model": 1,
-    "region": 1,
-    "started_at": 1,
-    "last_event_at": 1,
-    "intensity_fallback": 1,
-    "cpu_methods": 1,
-    "gpu_methods": 1,
-    "ram_methods": 1,
-}
+FLAG_FIELDS = documents.projection(
+    documents.RUNS,
+    (
+        "run_id",
+        "user_id",
+        "model",
+        "region",
+        "started_at",
+        "last_event_at",
+        "intensity_fallback",
+        "cpu_methods",
+        "gpu_methods",
+        "ram_methods",
+    ),
+)
 # The runs table's filters, as URL parameter → field of ``runs``.
 FILTER_FIELDS = {
     "user": "user_id",
@@ -73,26 +80,32 @@ FILTER_FIELDS = {
     "status": "status",
 }
 FILTERED_FIELDS = frozenset(FILTER_FIELDS.values())
-WINDOW_FIELDS = {
-    "_id": 0,
-    "run_id": 1,
-    "window_start": 1,
-    "window_end": 1,
-    "epoch": 1,
-    "samples": 1,
-    "tokens": 1,
-    "loss": 1,
-    "accuracy": 1,
-    "cpu_energy_j": 1,
-    "gpu_energy_j": 1,
-    "ram_energy_j": 1,
-    "energy_j": 1,
-    "co2e_g": 1,
-    "pue": 1,
-    "intensity_g_per_kwh": 1,
-    "intensity_source": 1,
-    "intensity_fallback": 1,
-}
+WINDOW_FIELDS = documents.projection(
+    documents.WINDOWS,
+    (
+        "run_id",
+        "window_start",
+        "window_end",
+        "epoch",
+        "samples",
+        "tokens",
+        "loss",
+        "accuracy",
+        "cpu_energy_j",
+        "gpu_energy_j",
+        "ram_energy_j",
+        "energy_j",
+        "co2e_g",
+        "pue",
+        "intensity_g_per_kwh",
+        "intensity_source",
+        "intensity_fallback",
+    ),
+)
+ROLLUP_FIELDS = documents.projection(
+    documents.ROLLUPS,
+    ("user_id", "model", "region", "period_start", "period_end", "energy_j", "co2e_g"),
+)
 MAX_RUNS = 5_000
 
 
@@ -218,12 +231,11 @@ def lost_run_count(db: Database[Document]) -> int:
 
 def flagged_runs(db: Database[Document]) -> list[Document]:
     """The runs whose CO2e carries a mark (``marks``): priced at the world average, or with a
-    component measured by a ``*_model`` estimate (a regular expression on an array matches any
-    of its elements). Few runs in a fleet that is priced and metered, so totals of many runs
-    get their marks without reading every run."""
-    estimated = [
-        {field: {"$regex": "_model$"}} for field in ("cpu_methods", "gpu_methods", "ram_methods")
-    ]
+    component measured by an estimate (``units.ESTIMATE_PATTERN``; a regular expression on an
+    array matches any of its elements). Few runs in a fleet that is priced and metered, so
+    totals of many runs get their marks without reading every run."""
+    fields = ("cpu_methods", "gpu_methods", "ram_methods")
+    estimated = [{field: {"$regex": units.ESTIMATE_PATTERN}} for field in fields]
     query = {"$or": [{"intensity_fallback": True}, *estimated]}
     return list(db.runs.find(query, FLAG_FIELDS).limit(MAX_RUNS))
 
@@ -254,17 +266,7 @@ def rollups_since(
     answers a date range from the index only when it has both bounds."""
     period: Document = {"$lt": until} if since is None else {"$gte": since, "$lt": until}
     query: Document = {"period_start": period}
-    fields = {
-        "_id": 0,
-        "user_id": 1,
-        "model": 1,
-        "region": 1,
-        "period_start": 1,
-        "period_end": 1,
-        "energy_j": 1,
-        "co2e_g": 1,
-    }
-    return list(db.rollups.find(query, fields).sort("period_start", ASCENDING))
+    return list(db.rollups.find(query, ROLLUP_FIELDS).sort("period_start", ASCENDING))
 
 
 def top_runs(db: Database[Document], limit: int = 10) -> list[Document]:

@@ -5,14 +5,16 @@ the runs table's markdown, Plotly's labels, the CSV export."""
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from typing import Any
 
 import plotly.graph_objects as go
 
-from joulestream.dash_app import checks, escape, liveness, marks, theme, units
+from joulestream.dash_app import checks, escape, lengths, liveness, marks, theme, units
 from joulestream.dash_app.settings import DashSettings
+from joulestream.schemas import pricing
 
 Document = dict[str, Any]
 COMPONENTS = (("gpu_energy_j", "GPU"), ("cpu_energy_j", "CPU"), ("ram_energy_j", "RAM"))
@@ -29,8 +31,12 @@ STYLE = {
 }
 
 
+EMPTY = "empty"
+
+
 def empty_figure(message: str) -> go.Figure:
-    """A blank chart that says why it is blank."""
+    """A chart with nothing to draw, and why: the pages show ``message`` in its place
+    (``is_empty``, ``common.chart``) instead of a blank frame."""
     figure = go.Figure()
     figure.update_layout(
         **STYLE,
@@ -39,8 +45,19 @@ def empty_figure(message: str) -> go.Figure:
         yaxis={"visible": False},
         margin=MARGIN,
         height=320,
+        meta=EMPTY,
     )
     return figure
+
+
+def is_empty(figure: go.Figure) -> bool:
+    """Whether ``figure`` is one of ``empty_figure``'s."""
+    return bool(figure.layout.meta == EMPTY)
+
+
+def empty_message(figure: go.Figure) -> str:
+    """What an empty figure says ("" for a figure with data)."""
+    return str(figure.layout.title.text or "") if is_empty(figure) else ""
 
 
 def _layout(figure: go.Figure, title: str, x: str, y: str, **extra: Any) -> go.Figure:  # noqa: ANN401
@@ -217,10 +234,17 @@ def _mode(points: int) -> str:
     return "lines+markers" if points <= 2 else "lines"
 
 
+def window_means(windows: list[Document]) -> str:
+    """What a window's power is, as texts name it: ``"1-minute mean"`` from the windows' own
+    length (``"window mean"`` when they have none or several)."""
+    length = lengths.window_length(windows)
+    return f"{lengths.adjective(length)} mean" if length is not None else "window mean"
+
+
 def power_figure(windows: list[Document]) -> go.Figure:
     """Mean power per component per window, stacked, in the unit the peak reaches."""
     if not windows:
-        return empty_figure("Power: no window yet (the first closes a minute after the start)")
+        return empty_figure("Power: no window yet (none of the run's measurements is stored)")
     peak_w = max(power_w(w) for w in windows)
     factor, unit = units.unit_for(peak_w, units.POWER_UNITS)
     figure = go.Figure()
@@ -236,7 +260,10 @@ def power_figure(windows: list[Document]) -> go.Figure:
     _time_axis(figure, ends)
     figure.update_yaxes(rangemode="tozero")
     return _layout(
-        figure, "Power per component (1-minute means)", "window end (UTC)", f"power ({unit})"
+        figure,
+        f"Power per component ({window_means(windows)}s)",
+        "window end (UTC)",
+        f"power ({unit})",
     )
 
 
@@ -279,7 +306,7 @@ def cumulative_figure(windows: list[Document], flags: marks.Flags = marks.NONE) 
 
 def priced_co2e_g(energy_j: float, run: Document, intensity_g_per_kwh: float) -> float:
     """``energy_j`` priced like the job prices it: with the run's PUE and this intensity."""
-    return energy_j * float(run.get("pue") or 1.0) * intensity_g_per_kwh / units.J_PER_KWH
+    return pricing.co2e_g(energy_j, float(run.get("pue") or 1.0), intensity_g_per_kwh)
 
 
 def epoch_co2e_g(epoch: Document, run: Document) -> float:
@@ -348,26 +375,62 @@ def what_if_co2e_g(run: Document, intensity_g_per_kwh: float) -> float:
     return priced_co2e_g(float(run.get("energy_j") or 0.0), run, intensity_g_per_kwh)
 
 
-GRANULARITIES = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7)}
+@dataclass(frozen=True)
+class Granularity:
+    """The width of the fleet charts' bars: ``name`` as titles say it (``"hour"``,
+    ``"15 minutes"``, ``"day"``) and its ``length``."""
+
+    name: str
+    length: timedelta
 
 
-def granularity(span: timedelta | None) -> str:
-    """The bar width a range reads best in (a few dozen bars): hours up to two days, days up to
-    two months, weeks beyond (and for all time). Rollups are hourly, so nothing finer."""
-    if span is not None and span <= timedelta(days=2):
-        return "hour"
-    if span is not None and span <= timedelta(days=62):
-        return "day"
-    return "week"
+HOUR = Granularity("hour", timedelta(hours=1))
+DAY = Granularity("day", timedelta(days=1))
+WEEK = Granularity("week", timedelta(days=7))
+# A range is drawn in the finest bars of which it holds at most this many, and in days up to
+# two months: a few dozen bars.
+MAX_BARS = 48
+MAX_DAYS_SPAN = timedelta(days=62)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def bucket_start(at: datetime, size: str) -> datetime:
-    """The start of ``at``'s hour, day or ISO week (Monday), UTC."""
-    hour = at.replace(minute=0, second=0, microsecond=0)
-    if size == "hour":
-        return hour
-    day = hour.replace(hour=0)
-    return day if size == "day" else day - timedelta(days=day.weekday())
+def granularities(period: timedelta | None) -> list[Granularity]:
+    """The bars that rollups of ``period`` (``lengths.period_length``) add up into, finest
+    first: the period itself, then hours, days and weeks where longer. Without rollups
+    (nothing to draw) those of hourly ones."""
+    if period is None:
+        return [HOUR, DAY, WEEK]
+    finest = next(
+        (g for g in (HOUR, DAY, WEEK) if g.length == period),
+        Granularity(lengths.name(period), period),
+    )
+    return [finest, *(g for g in (HOUR, DAY, WEEK) if g.length > period)]
+
+
+def granularity(span: timedelta | None, period: timedelta | None = None) -> Granularity:
+    """The bar width a range of ``span`` reads best in, from the rollups' ``period``: the
+    finest of ``granularities`` that draws it in at most ``MAX_BARS`` bars (hours up to two
+    days for hourly rollups), days up to two months, weeks beyond (and for all time). Never
+    finer than the rollups' period."""
+    sizes = granularities(period)
+    for size in sizes:
+        if span is None:
+            break
+        if size.length < DAY.length and span <= MAX_BARS * size.length:
+            return size
+        if size == DAY and span <= MAX_DAYS_SPAN:
+            return size
+    return sizes[-1]
+
+
+def bucket_start(at: datetime, size: Granularity) -> datetime:
+    """The start of ``at``'s bar, UTC: the ISO week's (Monday), or a whole number of bars
+    since 1970, as the job aligns its periods (so an hour's or a day's start). A period that
+    does not divide the bar counts in the bar of its start."""
+    if size == WEEK:
+        day = at.replace(hour=0, minute=0, second=0, microsecond=0)
+        return day - timedelta(days=day.weekday())
+    return EPOCH + (at - EPOCH) // size.length * size.length
 
 
 def fleet_series(
@@ -375,11 +438,11 @@ def fleet_series(
     group_field: str,
     metric: str,
     since: datetime | None,
-    size: str = "hour",
+    size: Granularity = HOUR,
     until: datetime | None = None,
 ) -> dict[str, dict[datetime, float]]:
-    """``metric`` per group per hour, day or week (``size``), from rollups of periods starting
-    at or after ``since`` and before ``until``."""
+    """``metric`` per group per bar (``size``: the rollups' period, hour, day or week), from
+    rollups of periods starting at or after ``since`` and before ``until``."""
     series: dict[str, dict[datetime, float]] = defaultdict(lambda: defaultdict(float))
     for rollup in rollups:
         start = rollup["period_start"]
@@ -395,11 +458,11 @@ def fleet_figure(
     group_field: str,
     metric: str,
     since: datetime | None,
-    size: str = "hour",
+    size: Granularity = HOUR,
     until: datetime | None = None,
 ) -> go.Figure:
-    """Energy or CO2e per hour, day or week, stacked by ``group_field``, in the unit the
-    largest bar reaches; each bar as wide as its period."""
+    """Energy or CO2e per bar (``size``), stacked by ``group_field``, in the unit the largest
+    bar reaches; each bar as wide as its period."""
     name, steps = {
         "energy_j": ("Energy", units.ENERGY_UNITS),
         "co2e_g": ("CO2e", units.CO2E_UNITS),
@@ -412,12 +475,12 @@ def fleet_figure(
         for at, value in values.items():
             stacked[at] += value
     factor, unit = units.unit_for(max(stacked.values()), steps)
-    width_ms = GRANULARITIES[size].total_seconds() * 1000 * 0.9
+    width_ms = size.length.total_seconds() * 1000 * 0.9
     figure = go.Figure()
     for group in sorted(series):
         points = sorted(series[group].items())
         figure.add_bar(
-            x=[p + GRANULARITIES[size] / 2 for p, _ in points],
+            x=[p + size.length / 2 for p, _ in points],
             y=[v / factor for _, v in points],
             width=width_ms,
             name=escape.plotly(group),
@@ -425,11 +488,11 @@ def fleet_figure(
     figure.update_xaxes(tickformatstops=TIME_TICKS)
     if since is not None:
         # The whole range, so that one day of data reads as one day of seven, not a wall.
-        figure.update_xaxes(range=[since, until or max(stacked) + GRANULARITIES[size]])
+        figure.update_xaxes(range=[since, until or max(stacked) + size.length])
     figure.update_yaxes(rangemode="tozero")
-    title = f"{name} per {size} by {group_field.removesuffix('_id')}"
+    title = f"{name} per {size.name} by {group_field.removesuffix('_id')}"
     label = f"{'energy' if metric == 'energy_j' else 'CO2e'} ({unit})"
-    return _layout(figure, title, f"{size} (UTC)", label, barmode="stack")
+    return _layout(figure, title, f"{size.name} (UTC)", label, barmode="stack")
 
 
 def totals_since(rollups: list[Document], since: datetime) -> tuple[float, float]:
@@ -498,7 +561,7 @@ def leaderboard(
 
 
 def range_parts(rollups: Iterable[Document], runs: Iterable[Document]) -> list[Document]:
-    """Leaderboard parts over a time range: energy and CO2e from the range's hourly
+    """Leaderboard parts over a time range: energy and CO2e from the range's
     ``rollups``, the runs active in it counted from ``runs``, whose whole totals give the
     samples and the energy they cost (``samples_energy_j``: efficiency is a run's, not a
     period's, as rollups count no samples)."""
@@ -533,7 +596,7 @@ LEADERBOARD_SORT_KEYS = {
 }
 
 
-# A run with fewer epochs than this is drawn per one-minute window: one point says nothing.
+# A run with fewer epochs than this is drawn per window: one point says nothing.
 MIN_COMPARE_EPOCHS = 2
 SHORT_ID_CHARS = 8
 
@@ -583,7 +646,7 @@ def compare_figures(
     """Runs overlaid: cumulative CO2e against time since each run began (minutes, or hours past
     two), energy per sample (the run's total from ``runs``), and loss against energy spent;
     every axis in the unit its largest value reaches. A run with epochs is drawn per epoch
-    (lines and markers), one without per one-minute window (``compare_series``); runs are named
+    (lines and markers), one without per window (``compare_series``); runs are named
     by user, model and a short id (``run_label``)."""
     series = {}
     for run in runs:
@@ -632,3 +695,89 @@ def compare_figures(
     )
     _layout(loss, "Loss against energy spent", f"energy spent ({energy_unit})", "loss")
     return co2e, per_sample, loss
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Where a live run will end, if it goes on as it has: from its plan (``planned_steps``
+    or ``planned_epochs``, from ``run_started``) and its progress so far."""
+
+    unit: str
+    """``step`` or ``epoch``: what the plan counts."""
+    done: int
+    """Steps done (the highest step reported), or epochs done (the epoch in progress, counted
+    from 0, is not done)."""
+    planned: int
+    eta_s: float
+    """elapsed * (planned - done) / done, elapsed from the run's start to its last event."""
+    ends_at: datetime
+    """The last event's time plus ``eta_s``."""
+    energy_j: float
+    co2e_g: float
+    """The run's totals so far * planned / done."""
+
+
+def projection(run: Document, now: datetime, stale_after: timedelta) -> Projection | None:
+    """The run's ETA and projected totals, or ``None`` where they would mean nothing: a run
+    that is not live (finished, stale or lost), without a plan, with nothing done yet (a
+    linear projection from zero progress is infinite), already at or past its plan, or with
+    no elapsed time. Steps are preferred to epochs: they are finer."""
+    if liveness.state(run, now, stale_after) != liveness.LIVE:
+        return None
+    started, last = run.get("started_at"), run.get("last_event_at")
+    if started is None or last is None or last <= started:
+        return None
+    elapsed_s = (last - started).total_seconds()
+    for unit, planned_field, done_field in (
+        ("step", "planned_steps", "step"),
+        ("epoch", "planned_epochs", "epoch"),
+    ):
+        planned, done = run.get(planned_field), run.get(done_field)
+        if not isinstance(planned, int) or not isinstance(done, int):
+            continue
+        if 1 <= done < planned:
+            share = planned / done
+            eta_s = elapsed_s * (planned - done) / done
+            return Projection(
+                unit=unit,
+                done=done,
+                planned=planned,
+                eta_s=eta_s,
+                ends_at=last + timedelta(seconds=eta_s),
+                energy_j=float(run.get("energy_j") or 0.0) * share,
+                co2e_g=float(run.get("co2e_g") or 0.0) * share,
+            )
+    return None
+
+
+def gpu_rows(run: Document) -> list[Document]:
+    """The run's ``gpus`` (per device: index, energy, mean utilisation) in index order; an
+    entry of another shape is left out (the document is the job's, but says so loudly)."""
+    rows = [
+        gpu
+        for gpu in run.get("gpus") or []
+        if isinstance(gpu, dict) and isinstance(gpu.get("gpu_index"), int)
+    ]
+    return sorted(rows, key=lambda gpu: int(gpu["gpu_index"]))
+
+
+def gpu_figure(run: Document) -> go.Figure:
+    """Energy per GPU in the unit the largest reaches, each bar labelled with the device's
+    mean utilisation: one axis, since the share is text on its bar."""
+    rows = gpu_rows(run)
+    if not rows:
+        return empty_figure("Per GPU: the run reported no per-GPU figures")
+    energies = [float(gpu.get("energy_j") or 0.0) for gpu in rows]
+    factor, unit = units.unit_for(max(energies), units.ENERGY_UNITS)
+    shares = [gpu.get("mean_utilisation") for gpu in rows]
+    figure = go.Figure()
+    figure.add_bar(
+        x=[f"GPU {gpu['gpu_index']}" for gpu in rows],
+        y=[e / factor for e in energies],
+        text=[f"{s:.0%} busy" if isinstance(s, int | float) else "busy: -" for s in shares],
+        textposition="auto",
+        name="energy",
+        hovertemplate="%{x}: %{y:,.3g} " + unit + ", %{text}<extra></extra>",
+    )
+    figure.update_yaxes(rangemode="tozero")
+    return _layout(figure, "Energy and mean utilisation per GPU", "device", f"energy ({unit})")

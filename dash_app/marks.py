@@ -3,9 +3,9 @@
 Two things make a CO2e figure weaker, and both are in the run's document (``docs/documents.md``):
 - ``intensity_fallback``: the run's region is not in the intensity table, so its energy was
   priced at the world average (a figure that may be off by a factor of ten either way);
-- a ``*_model`` method in ``cpu_methods``, ``gpu_methods`` or ``ram_methods``: part of the
-  energy was estimated from a model (TDP times utilisation, a RAM rule of thumb), not read from
-  a meter.
+- an estimate in ``cpu_methods``, ``gpu_methods`` or ``ram_methods`` (a ``*_model`` method, or
+  one that says ``estimate``: ``units.ESTIMATE_PATTERN``): part of the energy was estimated
+  from a model (TDP times utilisation, a RAM rule of thumb), not read from a meter.
 A total made of several runs carries the marks of any of them.
 """
 

@@ -9,8 +9,11 @@ Equivalence factors and their sources:
 """
 
 import math
+import re
 
-J_PER_KWH = 3_600_000.0
+from joulestream.schemas.pricing import J_PER_KWH
+
+__all__ = ["J_PER_KWH"]
 J_PER_WH = 3_600.0
 CAR_CO2E_G_PER_KM = 8_887.0 / 22.0 / 1.609344
 KETTLE_LITRE_J = 4.186 * 1_000.0 * 80.0
@@ -143,11 +146,18 @@ def _count(value: float) -> str:
     return f"{value:,.1f}" if value < 10 else f"{value:,.0f}"
 
 
+# The tracker names its estimates ``*_model`` (a TDP, RAM or utilisation model, not a meter);
+# other writers of the topic say ``estimate`` or ``estimated`` (``ram_methods: ["estimate"]``).
+# One pattern for Python and for the server's ``$regex`` (``data.flagged_runs``).
+ESTIMATE_PATTERN = r"_model$|estimat"
+
+
 def is_estimate(method_name: str) -> bool:
-    """The tracker names its estimates ``*_model`` (a TDP or utilisation model, not a meter)."""
-    return method_name.endswith("_model")
+    """Whether a measurement method is an estimate (``ESTIMATE_PATTERN``)."""
+    return re.search(ESTIMATE_PATTERN, method_name) is not None
 
 
 def method(name: str) -> str:
-    """A measurement method as stored, flagged when it is a model rather than a meter."""
-    return f"{name} (estimate)" if is_estimate(name) else name
+    """A measurement method as stored, flagged when it is a model rather than a meter (a name
+    that says so already is left as it is)."""
+    return f"{name} (estimate)" if is_estimate(name) and "estimat" not in name else name

@@ -174,6 +174,13 @@ def _parser() -> argparse.ArgumentParser:
         default=1.0,
         help="seconds per measurement, at most 3600 (default: 1)",
     )
+    for plan, what in (("steps", "optimizer steps"), ("epochs", "epochs")):
+        tracked.add_argument(
+            f"--planned-{plan}",
+            type=int,
+            default=None,
+            help=f"{what} the run will take in all, for the dashboard's ETA and projected totals",
+        )
     tracked.add_argument(
         "--kill-after-s",
         type=float,

@@ -43,12 +43,12 @@ from codecarbon.output_methods.emissions_data import EmissionsData
 from joulestream.events import Measurement, RunFinished, RunStarted
 from joulestream.limits import MAX_PUE, MIN_PUE
 from joulestream.producer import DEFAULT_SPOOL, EventProducer
+from joulestream.schemas.pricing import J_PER_KWH
 from joulestream.tracker import DEFAULT_STOP_TIMEOUT_S, now_ms
 
 log = logging.getLogger(__name__)
 
 METHOD = "codecarbon"
-J_PER_KWH = 3_600_000.0
 
 
 def codecarbon_pue(data: EmissionsData) -> float:

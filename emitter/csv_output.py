@@ -23,7 +23,8 @@ from importlib import metadata
 from pathlib import Path
 
 from joulestream.events import GpuDevice
-from joulestream.summary import J_PER_KWH, RunSummary
+from joulestream.schemas.pricing import J_PER_KWH
+from joulestream.summary import RunSummary
 
 log = logging.getLogger(__name__)
 

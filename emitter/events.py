@@ -34,8 +34,9 @@ from joulestream.limits import (
     MIN_PUE,
 )
 
-SCHEMA_VERSION = 2
-"""Version 2 appended ``interval_intensity_g_per_kwh`` and ``interval_intensity_source``."""
+SCHEMA_VERSION = 3
+"""Version 2 appended ``interval_intensity_g_per_kwh`` and ``interval_intensity_source``;
+version 3 ``planned_steps`` and ``planned_epochs``."""
 MAX_LONG = 2**63 - 1
 """Largest Avro ``long``."""
 MAX_INT = 2**31 - 1
@@ -81,6 +82,14 @@ def _number(name: str, value: object, maximum: float, nullable: bool = False) ->
 
 def _share(name: str, value: object) -> None:
     limits.check_range(name, value, 0.0, 1.0, nullable=True)
+
+
+def _planned(name: str, value: object, maximum: int) -> None:
+    """A plan is a count of at least 1: a run planned to take 0 steps has no end to foresee."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise ValueError(f"{name} must be None or an int in [1, {maximum}], got {value!r}")
 
 
 def _float(value: float | None) -> float | None:
@@ -131,6 +140,8 @@ class Event:
             "run_finished": None,
             "interval_intensity_g_per_kwh": None,
             "interval_intensity_source": None,
+            "planned_steps": None,
+            "planned_epochs": None,
         }
 
     def to_record(self) -> dict[str, Any]:
@@ -190,6 +201,10 @@ class RunStarted(Event):
     ram_gb: float | None = None
     gpus: tuple[GpuDevice, ...] = ()
     hyperparameters: Mapping[str, str] = field(default_factory=dict)
+    planned_steps: int | None = None
+    """Optimizer steps the run will take in all (its plan), so that its end can be foreseen."""
+    planned_epochs: int | None = None
+    """Epochs the run will take in all."""
 
     EVENT_TYPE = "run_started"
 
@@ -208,6 +223,8 @@ class RunStarted(Event):
         _number("cpu_tdp_w", self.cpu_tdp_w, MAX_COMPONENT_POWER_W, nullable=True)
         _number("ram_gb", self.ram_gb, MAX_RAM_GB, nullable=True)
         _int("cpu_count", self.cpu_count, nullable=True, maximum=MAX_CPU_COUNT)
+        _planned("planned_steps", self.planned_steps, MAX_COUNT)
+        _planned("planned_epochs", self.planned_epochs, MAX_EPOCH)
         if len(self.gpus) > MAX_GPUS:
             raise ValueError(f"{len(self.gpus)} gpus, at most {MAX_GPUS}")
         if len(self.hyperparameters) > MAX_HYPERPARAMETERS:
@@ -248,6 +265,8 @@ class RunStarted(Event):
             ],
             "hyperparameters": dict(self.hyperparameters),
         }
+        record["planned_steps"] = self.planned_steps
+        record["planned_epochs"] = self.planned_epochs
         return record
 
 
@@ -402,6 +421,8 @@ class RunFinished(Event):
 EVENT_TYPES: tuple[type[Event], ...] = (RunStarted, Measurement, RunFinished)
 INTERVAL_INTENSITY_FIELDS = ("interval_intensity_g_per_kwh", "interval_intensity_source")
 """Top-level fields of the record that only a measurement sets (appended in version 2)."""
+PLAN_FIELDS = ("planned_steps", "planned_epochs")
+"""Top-level fields of the record that only a run_started sets (appended in version 3)."""
 
 
 def event_from_record(record: Mapping[str, Any]) -> Event:
@@ -423,17 +444,18 @@ def event_from_record(record: Mapping[str, Any]) -> Event:
         fields["hyperparameters"] = dict(fields.get("hyperparameters") or {})
     elif kind is Measurement:
         fields["gpus"] = tuple(GpuEnergy(**g) for g in fields.get("gpus") or ())
-    # Top-level fields appended in version 2; absent from a version 1 record (an old spool).
-    appended = {name: record.get(name) for name in INTERVAL_INTENSITY_FIELDS}
-    if kind is Measurement:
-        fields.update(appended)
-    else:
+    # Top-level fields appended in versions 2 and 3; absent from older records (an old spool).
+    for owner, names, why in (
+        (Measurement, INTERVAL_INTENSITY_FIELDS, "only a measurement has an interval"),
+        (RunStarted, PLAN_FIELDS, "only a run_started carries the run's plan"),
+    ):
+        appended = {name: record.get(name) for name in names}
+        if kind is owner:
+            fields.update(appended)
+            continue
         for name, value in appended.items():
             if value is not None:
-                raise ValueError(
-                    f"{name} is set on a {kind.EVENT_TYPE} event: only a measurement has an "
-                    "interval"
-                )
+                raise ValueError(f"{name} is set on a {kind.EVENT_TYPE} event: {why}")
     event = kind(**header, **fields)
     if record.get("event_id") != event.event_id:
         raise ValueError(f"event_id {record.get('event_id')!r} is not {event.event_id!r}")

@@ -13,9 +13,10 @@ from pathlib import Path
 
 from joulestream import limits
 from joulestream.producer import DEFAULT_SPOOL
+from joulestream.schemas import defaults
 
-DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
-DEFAULT_TOPIC = "training.events"
+DEFAULT_BOOTSTRAP = defaults.KAFKA_BOOTSTRAP_SERVERS
+DEFAULT_TOPIC = defaults.EVENTS_TOPIC
 DEFAULT_REGION = "WORLD"
 
 

@@ -126,6 +126,8 @@ def _run_events(run: SimulatedRun, duration_s: int, interval_s: int) -> Iterator
                              idle_power_w=p.gpu_idle_w, max_power_w=p.gpu_max_w)
                    for i in range(p.gpus)),
         hyperparameters={"lr": "0.001", "batch_size": str(64 * max(1, p.gpus))},
+        # The plan: the epochs the simulated duration holds (the last one maybe partial).
+        planned_epochs=max(1, math.ceil(duration_s / p.epoch_s)),
     )  # fmt: skip
     step = 0
     seq = 0

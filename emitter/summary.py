@@ -15,9 +15,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from joulestream.schemas import pricing
 from joulestream.schemas.intensity import WORLD, Intensity
+from joulestream.schemas.pricing import J_PER_KWH
 
-J_PER_KWH = 3_600_000.0
 EVENT_SOURCE = "run_started event"
 """The source named for an intensity the run itself gave (the job's name for it)."""
 DEFAULT_PUE = 1.0
@@ -89,7 +90,7 @@ def summarise(
         run_id=run_id,
         energy_j=dict(energy_j),
         energy_kwh=total_j / J_PER_KWH,
-        co2e_g=total_j * applied_pue * intensity / J_PER_KWH,
+        co2e_g=pricing.co2e_g(total_j, applied_pue, intensity),
         region=region,
         zone=zone,
         intensity_g_per_kwh=intensity,

@@ -90,6 +90,8 @@ def track(args: argparse.Namespace) -> int:
             run_id=args.run_id,
             dataset=args.dataset,
             framework=args.framework,
+            planned_steps=getattr(args, "planned_steps", None),
+            planned_epochs=getattr(args, "planned_epochs", None),
             interval_s=interval_s,
             meters=meters,
             producer=producer,

@@ -97,6 +97,8 @@ class Tracker:
         hyperparameters: Mapping[str, str] | None = None,
         pue: float | None = None,
         intensity_g_per_kwh: float | None = None,
+        planned_steps: int | None = None,
+        planned_epochs: int | None = None,
         interval_s: float = 1.0,
         producer: EventProducer | None = None,
         meters: Meters | None = None,
@@ -109,8 +111,11 @@ class Tracker:
         where each variable is documented): ``region`` (JOULESTREAM_REGION, else 'WORLD',
         priced with the world average), ``user_id`` (JOULESTREAM_USER, else the login name),
         ``pue`` (JOULESTREAM_RUN_PUE) and ``intensity_g_per_kwh``
-        (JOULESTREAM_INTENSITY_G_PER_KWH), both sent in run_started. Without ``producer`` one
-        is made from the settings' Kafka address, topic and spool, and closed with the tracker.
+        (JOULESTREAM_INTENSITY_G_PER_KWH), both sent in run_started. ``planned_steps`` and
+        ``planned_epochs``: how many the run will take in all, sent in run_started for the
+        dashboard's ETA (the callbacks fill them from the framework, see ``plan``). Without
+        ``producer`` one is made from the settings' Kafka address, topic and spool, and closed
+        with the tracker.
         Without ``meters`` they are chosen automatically, with the settings' overrides (forced
         CPU/RAM power, meter choices, GPU ids); ``pid`` estimates that process tree's CPU
         rather than the machine's. With the settings' ``csv_path``, ``stop`` appends the run's
@@ -155,8 +160,13 @@ class Tracker:
                 if intensity_g_per_kwh is not None
                 else self.settings.intensity_g_per_kwh
             ),
+            "planned_steps": planned_steps,
+            "planned_epochs": planned_epochs,
         }
         self._check_metadata()
+        self._planned_by_person = {
+            name for name in ("planned_steps", "planned_epochs") if self._metadata[name] is not None
+        }
         self._own_producer = producer is None
         self._producer = producer
         self._own_meters = meters is None
@@ -195,6 +205,21 @@ class Tracker:
         on an event built at the earliest valid time."""
         with limits.event_time_window(limits.ANY_TIME):
             RunStarted(**self._who, seq=0, ts_ms=limits.MIN_TS_MS, **self._metadata)
+
+    def plan(self, planned_steps: int | None = None, planned_epochs: int | None = None) -> None:
+        """The steps and epochs the next run will take, for its run_started (None: not
+        known), where the constructor was not given them (what a person says wins over a
+        framework's count); each call replaces the plan of the call before.
+        ``ValueError`` for a value run_started would refuse; the plan is left as it was."""
+        before = dict(self._metadata)
+        for name, value in (("planned_steps", planned_steps), ("planned_epochs", planned_epochs)):
+            if name not in self._planned_by_person:
+                self._metadata[name] = value
+        try:
+            self._check_metadata()
+        except ValueError:
+            self._metadata = before
+            raise
 
     @property
     def started(self) -> bool:

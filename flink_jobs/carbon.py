@@ -7,7 +7,7 @@ else the configured PUE of its region, else of its provider (the part of ``aws:u
 before the colon), else 1.0.
 
 CO2e of an energy: ``energy_j * pue * intensity_g_per_kwh / 3_600_000`` grams, in this order of
-operations everywhere (the job and the tests compute the same doubles).
+operations everywhere (``schemas.pricing``: the job's SQL here is the same expression).
 """
 
 from collections.abc import Mapping
@@ -16,8 +16,9 @@ from pathlib import Path
 
 from joulestream.schemas import intensity
 from joulestream.schemas.intensity import WORLD, Intensity
+from joulestream.schemas.pricing import J_PER_KWH, co2e_g
 
-J_PER_KWH = 3_600_000.0
+__all__ = ["J_PER_KWH", "co2e_g"]
 EVENT_SOURCE = "run_started event"
 
 
@@ -104,11 +105,6 @@ class Pricing:
         if providers:
             options.append(f"{_map(providers)}[SPLIT_INDEX({region}, ':', 0)]")
         return f"COALESCE({', '.join(options)}, CAST(1.0 AS DOUBLE))"
-
-
-def co2e_g(energy_j: float, pue: float, intensity_g_per_kwh: float) -> float:
-    """Grams of CO2e, with the job's order of operations."""
-    return energy_j * pue * intensity_g_per_kwh / J_PER_KWH
 
 
 def co2e_sql(energy_j: str, pue: str, intensity: str) -> str:

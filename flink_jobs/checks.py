@@ -184,6 +184,18 @@ def invalid_reason(max_age_s: int, max_ahead_s: int) -> str:
             )
         )
     cases.append((f"{m}.`epoch` < 0", _reason(f"{m}.epoch", f"{m}.`epoch`", "is negative")))
+    # The run's plan (contract version 3): a count of at least one. Per-GPU figures are
+    # checked by the run accounting's split (an array's every element is beyond a CASE).
+    for planned, most in (
+        ("planned_steps", limits.MAX_COUNT),
+        ("planned_epochs", limits.MAX_EPOCH),
+    ):
+        cases.append(
+            (
+                f"{planned} < 1 OR {planned} > {most}",
+                _reason(planned, planned, f"is not in [1, {most}]"),
+            )
+        )
     for progress, low, high in (
         ("loss", -limits.MAX_ABS_LOSS, limits.MAX_ABS_LOSS),
         ("accuracy", 0.0, 1.0),

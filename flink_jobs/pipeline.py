@@ -23,10 +23,10 @@ log = logging.getLogger(__name__)
 FLUSH_MS = 1000
 
 
-def table_config(s: JobSettings) -> dict[str, str]:
+def table_config(settings: JobSettings) -> dict[str, str]:
     """Table options the job's semantics depend on."""
     return {
-        "pipeline.name": s.job_name,
+        "pipeline.name": settings.job_name,
         # Window boundaries and stored dates are UTC whatever the machine's zone.
         "table.local-time-zone": "UTC",
         # Every sink's _id is built from the keys of the statement writing it, so Flink need
@@ -37,21 +37,22 @@ def table_config(s: JobSettings) -> dict[str, str]:
         "pipeline.object-reuse": "true",
         # The SQL's only state is the rollups' (per user, model, region and period), which may
         # expire; a run's own state has its TTLs in the run accounting (flink_jobs/java).
-        "table.exec.state.ttl": f"{s.state_ttl_s * 1000} ms",
+        "table.exec.state.ttl": f"{settings.state_ttl_s * 1000} ms",
         # The rollups fold a batch of window updates into one state update and one output row.
         # No operator uses Flink's event-time watermarks (event time is judged per run).
-        "table.exec.mini-batch.enabled": "true" if s.mini_batch_ms > 0 else "false",
-        "table.exec.mini-batch.allow-latency": f"{max(s.mini_batch_ms, 1)} ms",
-        "table.exec.mini-batch.size": str(s.mini_batch_size),
+        "table.exec.mini-batch.enabled": "true" if settings.mini_batch_ms > 0 else "false",
+        "table.exec.mini-batch.allow-latency": f"{max(settings.mini_batch_ms, 1)} ms",
+        "table.exec.mini-batch.size": str(settings.mini_batch_size),
     }
 
 
-def register(t_env: StreamTableEnvironment, s: JobSettings) -> None:
-    """Register the source, the run accounting (``flink_jobs/java``), the views and the sinks."""
+def register(t_env: StreamTableEnvironment, settings: JobSettings) -> tuple[sql.Output, ...]:
+    """Register the source, the run accounting (``flink_jobs/java``), the views and the sinks;
+    the outputs, whose INSERTs make the job."""
     config = t_env.get_config()
-    for key, value in table_config(s).items():
+    for key, value in table_config(settings).items():
         config.set(key, value)
-    for ddl in (sql.source_ddl(s), sql.checked_view(s), sql.events_view()):
+    for ddl in (sql.source_ddl(settings), sql.checked_view(settings), sql.events_view()):
         t_env.execute_sql(ddl)
     jvm = get_gateway().jvm
     accounting = jvm.io.joulestream.flink.RunAccounting
@@ -59,54 +60,36 @@ def register(t_env: StreamTableEnvironment, s: JobSettings) -> None:
         t_env._j_tenv,
         sql.FLAT_EVENTS,
         accounting.Settings(
-            s.watermark_delay_s * 1000,
-            s.run_window_s * 1000,
-            s.lost_after_s * 1000,
-            s.dedup_ttl_s * 1000,
-            s.state_ttl_s * 1000,
+            settings.watermark_delay_s * 1000,
+            settings.run_window_s * 1000,
+            settings.lost_after_s * 1000,
+            settings.dedup_ttl_s * 1000,
+            settings.state_ttl_s * 1000,
             FLUSH_MS,
             limits.MAX_TEXT_LEN,
         ),
     )
-    pricing = carbon.Pricing(carbon.load(), carbon.parse_pue(s.pue))
+    pricing = carbon.Pricing(carbon.load(), carbon.parse_pue(settings.pue))
+    outputs = sql.every_output(settings, pricing)
     for ddl in (
-        sql.windows_view(s, pricing),
+        sql.windows_view(settings, pricing),
         sql.priced_late_view(pricing),
-        sql.runs_sink_ddl(s),
-        sql.windows_sink_ddl(s),
-        sql.rollups_sink_ddl(s),
-        sql.epochs_sink_ddl(s),
-        sql.late_sink_ddl(s),
-        sql.dead_letters_sink_ddl(s),
-        sql.windows_topic_sink_ddl(s),
+        *(output.ddl() for output in outputs),
     ):
         t_env.execute_sql(ddl)
+    return outputs
 
 
-def inserts(s: JobSettings) -> list[str]:
-    """One INSERT per output."""
-    pricing = carbon.Pricing(carbon.load(), carbon.parse_pue(s.pue))
-    return [
-        sql.runs_insert(s, pricing),
-        sql.windows_insert(),
-        sql.windows_topic_insert(),
-        sql.rollups_insert(s),
-        sql.epochs_insert(),
-        sql.late_insert(),
-        sql.dead_letters_insert(s),
-    ]
-
-
-def build(t_env: StreamTableEnvironment, s: JobSettings) -> None:
-    """Register the job and submit it."""
-    register(t_env, s)
+def build(t_env: StreamTableEnvironment, settings: JobSettings) -> None:
+    """Register the job and submit it: one INSERT per output, in one statement set."""
+    outputs = register(t_env, settings)
     statements = t_env.create_statement_set()
-    for insert in inserts(s):
-        statements.add_insert_sql(insert)
+    for output in outputs:
+        statements.add_insert_sql(output.insert())
     result: TableResult = statements.execute()
     client = result.get_job_client()
     if client is not None:
-        log.info("submitted %s as job %s", s.job_name, client.get_job_id())
+        log.info("submitted %s as job %s", settings.job_name, client.get_job_id())
 
 
 def main() -> None:

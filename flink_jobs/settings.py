@@ -4,7 +4,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from joulestream.schemas import limits
+from joulestream.schemas import defaults, limits
 
 
 @dataclass(frozen=True)
@@ -12,12 +12,12 @@ class JobSettings:
     """Settings of the pipeline job; defaults fit the local stack (``make up``)."""
 
     job_name: str = "joulestream-pipeline"
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    topic: str = "training.events"
+    kafka_bootstrap_servers: str = defaults.KAFKA_BOOTSTRAP_SERVERS
+    topic: str = defaults.EVENTS_TOPIC
     consumer_group: str = "joulestream-pipeline"
-    mongodb_uri: str = "mongodb://127.0.0.1:27017/"
+    mongodb_uri: str = defaults.MONGODB_URI
     """Without credentials: they come apart (``mongodb_username``, ``mongodb_password``)."""
-    mongodb_database: str = "joulestream"
+    mongodb_database: str = defaults.MONGODB_DATABASE
     mongodb_username: str = ""
     mongodb_password: str = field(default="", repr=False)
     kafka_security_protocol: str = "PLAINTEXT"

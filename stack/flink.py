@@ -24,6 +24,7 @@ from typing import Any
 
 import pyflink
 
+from joulestream.flink_jobs import flink_config
 from stack import environment, fetch, jobjar, private, procs, tools
 from stack.errors import ServiceError
 from stack.mongouri import connection
@@ -43,23 +44,14 @@ def _stock_java_opts() -> str:
     return match.group(1).strip()
 
 
-# Bounds on what one Avro record may ask the decoder to allocate. A malformed record can claim a
-# string or array of hundreds of millions of entries; without a bound the TaskManager runs out of
-# memory instead of sending the record to the dead letters. flink-sql-avro shades Avro, and the
-# property names with it.
-AVRO_LIMITS = " ".join(
-    f"-Dorg.apache.flink.avro.shaded.org.apache.avro.limits.{name}.maxLength={value}"
-    for name, value in (("string", 1_048_576), ("bytes", 1_048_576), ("collectionItems", 100_000))
-)
-
-
 def config_yaml(settings: StackSettings) -> str:
-    """The cluster configuration (Flink 1.20 ``config.yaml``, flat keys)."""
+    """The cluster configuration (Flink 1.20 ``config.yaml``, flat keys): the job's own
+    (``flink_jobs/flink_config.py``, shared with the FlinkDeployment) and a loopback cluster's."""
     state = settings.home / "flink"
     python = sys.executable
     options: dict[str, str | int | bool] = {
+        **flink_config.FLINK_CONFIGURATION,
         "env.java.opts.all": _stock_java_opts(),
-        "env.java.opts.taskmanager": AVRO_LIMITS,
         "jobmanager.rpc.address": "127.0.0.1",
         "jobmanager.rpc.port": JOBMANAGER_RPC_PORT,
         "jobmanager.bind-host": "127.0.0.1",
@@ -76,16 +68,9 @@ def config_yaml(settings: StackSettings) -> str:
         "rest.address": "127.0.0.1",
         "rest.bind-address": "127.0.0.1",
         "rest.port": settings.flink_rest_port,
-        # No jar upload or run through REST (/jars/*): anyone who reaches 127.0.0.1 could run
-        # code as this user. `flink run` is not affected: it posts the job graph to /jobs.
-        "web.submit.enable": False,
         "blob.server.port": "0",
-        "execution.checkpointing.interval": "10s",
-        "execution.checkpointing.mode": "EXACTLY_ONCE",
-        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
         "state.checkpoints.dir": f"file://{state / 'checkpoints'}",
         "state.savepoints.dir": f"file://{state / 'savepoints'}",
-        "restart-strategy.type": "exponential-delay",
         # A lost TaskManager is noticed within seconds (defaults: 10 s beats, 50 s timeout), so
         # a job recovers quickly; a loopback cluster has no network delays to tolerate.
         "heartbeat.interval": 2000,

@@ -5,7 +5,7 @@ import shutil
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from joulestream.flink_jobs.indexes import ensure_indexes as _ensure
+from joulestream.schemas.documents import ensure_indexes as _ensure
 from stack import fetch, private, procs
 from stack.mongouri import MongoConnection
 from stack.settings import StackSettings

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from joulestream.schemas import defaults
 from stack.mongouri import MongoConnection, connection
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -72,9 +73,9 @@ class StackSettings:
             kafka_controller_port=int(e.get("JOULESTREAM_KAFKA_CONTROLLER_PORT", "9093")),
             mongo_port=int(e.get("JOULESTREAM_MONGO_PORT", "27017")),
             flink_rest_port=int(e.get("JOULESTREAM_FLINK_REST_PORT", "8081")),
-            topic=e.get("JOULESTREAM_TOPIC", "training.events"),
+            topic=e.get("JOULESTREAM_TOPIC", defaults.EVENTS_TOPIC),
             topic_partitions=int(e.get("JOULESTREAM_TOPIC_PARTITIONS", "3")),
-            mongo_database=e.get("MONGODB_DATABASE", "joulestream"),
+            mongo_database=e.get("MONGODB_DATABASE", defaults.MONGODB_DATABASE),
             kafka_bootstrap_servers=e.get("KAFKA_BOOTSTRAP_SERVERS") or None,
             mongodb_uri=e.get("MONGODB_URI") or None,
             mongodb_username=e.get("MONGODB_USERNAME") or None,

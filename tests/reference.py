@@ -152,6 +152,7 @@ class Reference:
                 "last_event_at": None, "finished_at": None, "samples": 0, "tokens": 0,
                 **dict.fromkeys(COMPONENTS, 0.0), "interval_priced_energy_j": 0.0, "version": 0,
                 "cpu_methods": set(), "ram_methods": set(), "gpu_methods": set(),
+                "planned_steps": None, "planned_epochs": None, "gpus": {},
             })  # fmt: skip
             run["version"] += 1  # every distinct event of the run
             run["last_seq"] = max(run["last_seq"], e.seq)
@@ -161,6 +162,9 @@ class Reference:
             if isinstance(e, RunStarted):
                 run["dataset"] = e.dataset if e.dataset is not None else run["dataset"]
                 run["framework"] = e.framework if e.framework is not None else run["framework"]
+                for plan in ("planned_steps", "planned_epochs"):
+                    value = getattr(e, plan)
+                    run[plan] = value if value is not None else run[plan]
             if isinstance(e, RunFinished):
                 run["status"] = e.status
                 run["finished_at"] = utc(e.ts_ms)
@@ -173,6 +177,15 @@ class Reference:
                     run[f"{name}_methods"].add(method)
             run["samples"] += e.samples or 0
             run["tokens"] += e.tokens or 0
+            # Per GPU, added in the order the job adds them (the run's order in Kafka), so that
+            # the sums agree to the bit: energy, utilisation x ms, ms with a utilisation.
+            interval_ms = e.ts_ms - e.interval_start_ms
+            for gpu in e.gpus:
+                totals = run["gpus"].setdefault(gpu.index, [0.0, 0.0, 0])
+                totals[0] += gpu.energy_j
+                if gpu.utilisation is not None and interval_ms > 0:
+                    totals[1] += gpu.utilisation * interval_ms
+                    totals[2] += interval_ms
             _progress(run, e, latest, step=True)
             if e.ts_ms > e.interval_start_ms:  # the latest measurement's mean power
                 power_w = energies(e)["energy_j"] * 1000.0 / (e.ts_ms - e.interval_start_ms)
@@ -185,6 +198,11 @@ class Reference:
             run["last_event_at"] = max(run["last_event_at"] or end, end)
             _add_priced(run, e)
         for run in runs.values():
+            run["gpus"] = [
+                {"gpu_index": index, "energy_j": energy_j,
+                 "mean_utilisation": weighted / ms if ms else None}
+                for index, (energy_j, weighted, ms) in sorted(run["gpus"].items())
+            ]  # fmt: skip
             for name in ("cpu_methods", "ram_methods", "gpu_methods"):
                 # The job keeps the first and last by name (every method, up to two).
                 run[name] = sorted({min(run[name]), max(run[name])}) if run[name] else []

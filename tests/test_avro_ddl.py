@@ -13,9 +13,11 @@ def test_event_columns_follow_the_schema_in_order():
     assert [name for name, _ in cols] == [
         "schema_version", "event_id", "event_type", "run_id", "seq", "ts_ms", "user_id",
         "project", "model", "region", "run_started", "measurement", "run_finished",
-        "interval_intensity_g_per_kwh", "interval_intensity_source",
+        "interval_intensity_g_per_kwh", "interval_intensity_source", "planned_steps",
+        "planned_epochs",
     ]  # fmt: skip
     types = dict(cols)
+    assert (types["planned_steps"], types["planned_epochs"]) == ("BIGINT", "INT")
     assert (types["interval_intensity_g_per_kwh"], types["interval_intensity_source"]) == (
         "DOUBLE", "STRING"
     )  # fmt: skip

@@ -168,6 +168,59 @@ def test_lightning_adapter_makes_its_tracker(monkeypatch):
     assert isinstance(started, RunStarted)
     assert (started.framework, dict(started.hyperparameters)) == ("lightning 2.6.6", {"lr": "0.1"})
     assert (finished.status, finished.reason) == ("failed", "RuntimeError: boom")
+    # A stand-in trainer with no plan at all: none is sent.
+    assert (started.planned_steps, started.planned_epochs) == (None, None)
+
+
+def test_lightning_plan_from_max_steps_or_the_estimated_steps(monkeypatch):
+    """max_steps when it is set; with -1 (no limit) the steps Lightning estimates from
+    max_epochs; max_epochs as the epochs; a trainer with neither limit sends no plan."""
+    lightning = lightning_stand_in(monkeypatch)
+    plans = []
+    for max_steps, estimated, max_epochs in ((500, 90, 3), (-1, 90, 3), (-1, float("inf"), -1)):
+        producer = ListProducer()
+        callback = lightning.JoulestreamCallback(
+            model="m", region="FR", user_id="u", producer=producer, meters=fake_meters()
+        )
+        trainer = types.SimpleNamespace(
+            current_epoch=0, global_step=0, callback_metrics={}, max_steps=max_steps,
+            estimated_stepping_batches=estimated, max_epochs=max_epochs,
+        )  # fmt: skip
+        callback.on_train_start(trainer, types.SimpleNamespace(hparams={}))
+        callback.on_train_end(trainer, None)
+        plans.append((producer.events[0].planned_steps, producer.events[0].planned_epochs))
+    assert plans == [(500, 3), (90, 3), (None, None)]
+
+
+def test_a_plan_a_person_gives_wins_over_the_frameworks(monkeypatch):
+    """Tracker arguments planned_steps/planned_epochs win; the framework fills the rest; a
+    tracker made by the caller gets the framework's plan where its own says nothing."""
+    lightning = lightning_stand_in(monkeypatch)
+    producer = ListProducer()
+    callback = lightning.JoulestreamCallback(
+        model="m", region="FR", user_id="u", producer=producer, meters=fake_meters(),
+        planned_steps=1_000,
+    )  # fmt: skip
+    trainer = types.SimpleNamespace(
+        current_epoch=0, global_step=0, callback_metrics={}, max_steps=500, max_epochs=4
+    )
+    callback.on_train_start(trainer, types.SimpleNamespace(hparams={}))
+    callback.on_train_end(trainer, None)
+    assert (producer.events[0].planned_steps, producer.events[0].planned_epochs) == (1_000, 4)
+    tracker, producer = tracker_and_producer()
+    core = TrackerCallbackCore(tracker)
+    core.train_start("torch 2.5", planned_steps=2.0, planned_epochs=0.5)
+    core.train_end()
+    # 2.0 steps is a count; half an epoch is not a plan of at least one.
+    assert (producer.events[0].planned_steps, producer.events[0].planned_epochs) == (2, None)
+
+
+def test_plan_counts():
+    """What the core passes on as a plan: counts of at least one, fractions rounded up."""
+    values = (10, 2.5, 3.0, -1, 0, None, float("inf"), float("nan"), True, "12", 2**40)
+    assert [core_module.count(v) for v in values] == [
+        10, 3, 3, None, None, None, None, None, None, None, None
+    ]  # fmt: skip
 
 
 def test_lightning_ctrl_c_is_cancelled(monkeypatch):
@@ -227,7 +280,9 @@ def test_transformers_adapter_counts_the_samples_the_model_saw(monkeypatch):
     )
     model = StandInModel()
     args = hf_args()
-    state = types.SimpleNamespace(epoch=0.0, global_step=0, num_input_tokens_seen=0)
+    state = types.SimpleNamespace(
+        epoch=0.0, global_step=0, num_input_tokens_seen=0, max_steps=2, num_train_epochs=1
+    )
     callback.on_train_begin(args, state, None, model=model)
     callback.on_epoch_begin(args, state, None, model=model)
     model(**batch(8))
@@ -257,6 +312,8 @@ def test_transformers_adapter_counts_the_samples_the_model_saw(monkeypatch):
         "num_train_epochs": "1",
         "max_steps": "-1",
     }
+    # The plan the Trainer worked out (state), not its arguments (max_steps -1).
+    assert (started.planned_steps, started.planned_epochs) == (2, 1)
 
 
 def test_transformers_stopped_by_max_steps_mid_epoch_reports_that_epoch(monkeypatch):

@@ -61,6 +61,8 @@ def test_fit_reports_exact_samples_with_the_last_partial_batch():
     started, finished = producer.events[0], producer.events[-1]
     assert started.framework == f"keras {keras.__version__}"
     assert dict(started.hyperparameters)["epochs"] == "2"
+    # The plan from fit's params: 2 epochs of 8 steps.
+    assert (started.planned_steps, started.planned_epochs) == (16, 2)
     assert (finished.status, finished.reason) == ("completed", None)
 
 

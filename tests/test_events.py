@@ -53,7 +53,7 @@ def test_record_has_every_schema_field():
     """The Avro record carries the id, the type, and float energies even when given ints."""
     record = measurement(cpu_energy_j=10).to_record()
     assert (record["event_id"], record["event_type"], record["schema_version"]) == (
-        "run-1:3", "measurement", 2
+        "run-1:3", "measurement", 3
     )  # fmt: skip
     assert record["measurement"]["cpu_energy_j"] == 10.0
     assert isinstance(record["measurement"]["cpu_energy_j"], float)
@@ -130,6 +130,10 @@ def test_every_kind_of_event_round_trips_through_its_record():
         ({"event_type": "paused"}, "unknown event_type 'paused'"),
         ({"event_id": "run-1:7"}, "event_id 'run-1:7' is not 'run-1:3'"),
         ({"measurement": None}, "that section is missing"),
+        (
+            {"planned_steps": 100},
+            "planned_steps is set on a measurement event: only a run_started carries the run's",
+        ),
     ],
 )
 def test_a_bad_record_is_refused(record_change, message):
@@ -147,3 +151,16 @@ def test_run_metadata_and_status_are_checked():
         started(hyperparameters={"lr": 0.1})
     with pytest.raises(ValueError, match="status must be one of"):
         finished(status="done")
+
+
+def test_a_runs_plan_is_a_count_of_at_least_one():
+    """A plan of 0 steps, a negative or fractional number of epochs is refused; None is not
+    said."""
+    with pytest.raises(ValueError, match=r"planned_steps must be None or an int in \[1, "):
+        started(planned_steps=0)
+    epochs = r"planned_epochs must be None or an int in \[1, 2147483647\], got -1"
+    with pytest.raises(ValueError, match=epochs):
+        started(planned_epochs=-1)
+    with pytest.raises(ValueError, match="planned_epochs must be None or an int"):
+        started(planned_epochs=2.5)
+    assert (started().planned_steps, started(planned_epochs=3).planned_epochs) == (None, 3)

@@ -5,7 +5,10 @@ from typing import Any
 
 import pytest
 
-from joulestream.dash_app import exports, figures, liveness, marks, params, settings, units
+from joulestream.dash_app import exports, figures, lengths, liveness, marks, params, settings, units
+from joulestream.dash_app.pages import common
+from joulestream.dash_app.pages import fleet as fleet_page
+from joulestream.dash_app.pages import run as run_page
 
 AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -123,9 +126,25 @@ def test_compare_draws_runs_with_epochs_per_epoch_and_others_per_window():
 def test_empty_figures_say_why():
     """No window: a titled empty chart instead of an error."""
     assert figures.power_figure([]).layout.title.text == (
-        "Power: no window yet (the first closes a minute after the start)"
+        "Power: no window yet (none of the run's measurements is stored)"
     )
     assert figures.progress_figure([]).layout.title.text == "Loss and accuracy: none reported"
+
+
+def test_an_empty_chart_is_a_line_of_text_not_a_frame():
+    """A page shows an empty figure's message in its place and hides the graph; a figure with
+    data is shown and the message hidden; an empty figure without a message shows nothing."""
+    empty = figures.fleet_figure([], "user_id", "energy_j", AT)
+    assert figures.is_empty(empty)
+    assert common.chart_values(empty)[1:] == (
+        {"display": "none"}, "Energy: nothing measured in this range", {}
+    )  # fmt: skip
+    drawn = figures.power_figure([window(AT, 600.0)])
+    assert not figures.is_empty(drawn)
+    assert common.chart_values(drawn) == (drawn, {}, "", {"display": "none"})
+    assert common.chart_values(figures.empty_figure(""))[1:] == (
+        {"display": "none"}, "", {"display": "none"}
+    )  # fmt: skip
 
 
 def test_what_if_and_epoch_pricing_use_the_runs_pue():
@@ -176,7 +195,9 @@ def test_units_read_like_a_person_writes_them():
         "1,234.50 EUR", "< 0.01 USD", "0.00 EUR"
     )  # fmt: skip
     assert units.per_unit(None, "energy") == "-"
-    assert (units.method("tdp_model"), units.method("rapl")) == ("tdp_model (estimate)", "rapl")
+    assert [units.method(m) for m in ("tdp_model", "rapl", "estimate", "ram_model")] == [
+        "tdp_model (estimate)", "rapl", "estimate", "ram_model (estimate)"
+    ]  # fmt: skip
 
 
 def test_equivalents_only_when_they_mean_something():
@@ -195,6 +216,10 @@ def test_marks_flag_fallback_pricing_and_estimates():
     fallback = {"intensity_fallback": True}
     estimated = {"ram_methods": ["ram_model"], "gpu_methods": ["nvml"]}
     assert [marks.of_run(r).mark for r in (plain, fallback, estimated, {})] == ["", "†", "*", ""]
+    # RAM estimated by another writer, which names its method "estimate" or "estimated".
+    said = [{"ram_methods": [name], "cpu_methods": ["rapl"]} for name in ("estimate", "estimated")]
+    assert [marks.of_run(r).mark for r in said] == ["*", "*"]
+    assert [marks.of_run({"cpu_methods": [m]}).mark for m in ("simulated", "nvml")] == ["", ""]
     assert marks.of_runs([plain, fallback, estimated]).mark == "†*"
     assert marks.marked("2.29 g CO2e", marks.of_run(fallback)) == "2.29 g CO2e †"
     assert marks.marked("2.29 g CO2e", marks.NONE) == "2.29 g CO2e"
@@ -366,14 +391,16 @@ def test_range_controls_stay_consistent():
 
 
 def test_granularity_follows_the_range():
-    """Hours up to two days, days up to two months, weeks beyond; buckets start on the hour,
-    the day or the Monday."""
-    assert [figures.granularity(timedelta(days=d)) for d in (1, 2, 7, 30, 90)] == [
-        "hour", "hour", "day", "day", "week"
+    """With hourly rollups: hours up to two days, days up to two months, weeks beyond; buckets
+    start on the hour, the day or the Monday."""
+    hour = timedelta(hours=1)
+    assert [figures.granularity(timedelta(days=d), hour).name for d in (1, 2, 3, 7, 30, 90)] == [
+        "hour", "hour", "day", "day", "day", "week"
     ]  # fmt: skip
-    assert figures.granularity(None) == "week"
+    assert figures.granularity(None, hour) == figures.WEEK
     at = datetime(2026, 6, 10, 13, 45, tzinfo=UTC)  # a Wednesday
-    assert [figures.bucket_start(at, size) for size in ("hour", "day", "week")] == [
+    sizes = (figures.HOUR, figures.DAY, figures.WEEK)
+    assert [figures.bucket_start(at, size) for size in sizes] == [
         datetime(2026, 6, 10, 13, tzinfo=UTC),
         datetime(2026, 6, 10, tzinfo=UTC),
         datetime(2026, 6, 8, tzinfo=UTC),
@@ -382,11 +409,113 @@ def test_granularity_follows_the_range():
         {"user_id": "a", "period_start": at, "energy_j": 3600.0},
         {"user_id": "a", "period_start": at + timedelta(hours=3), "energy_j": 3600.0},
     ]
-    daily = figures.fleet_figure(rollups, "user_id", "energy_j", None, "day")
+    daily = figures.fleet_figure(rollups, "user_id", "energy_j", None, figures.DAY)
     assert (list(daily.data[0].x), list(daily.data[0].y)) == (
         [datetime(2026, 6, 10, 12, tzinfo=UTC)], [2.0]
     )  # fmt: skip
     assert daily.layout.title.text == "Energy per day by user"
+
+
+def test_granularity_is_never_finer_than_the_rollups_period():
+    """15-minute rollups: 15-minute bars up to 12 h, hours up to two days; 2-hour rollups: 2-hour
+    bars up to four days, then days, never hours; daily rollups: days, then weeks. Without
+    rollups the hourly sizes."""
+    quarter, two_hours = timedelta(minutes=15), timedelta(hours=2)
+    spans = [timedelta(hours=h) for h in (12, 13, 48, 96, 97)]
+    assert [figures.granularity(s, quarter).name for s in spans] == [
+        "15 minutes", "hour", "hour", "day", "day"
+    ]  # fmt: skip
+    assert [figures.granularity(s, two_hours).name for s in spans] == [
+        "2 hours", "2 hours", "2 hours", "2 hours", "day"
+    ]  # fmt: skip
+    assert figures.granularities(timedelta(days=1)) == [figures.DAY, figures.WEEK]
+    assert figures.granularities(None) == [figures.HOUR, figures.DAY, figures.WEEK]
+    assert figures.bucket_start(datetime(2026, 6, 10, 13, 59, tzinfo=UTC), figures.Granularity(
+        "2 hours", two_hours
+    )) == datetime(2026, 6, 10, 12, tzinfo=UTC)  # fmt: skip
+
+
+def test_fleet_figure_draws_bars_of_the_rollups_period():
+    """15-minute rollups in 15-minute bars: a bar each, centred on its period, 90 % wide."""
+    quarter = figures.granularity(timedelta(hours=6), timedelta(minutes=15))
+    at = datetime(2026, 6, 10, 13, 45, tzinfo=UTC)
+    rollups = [
+        {"user_id": "a", "period_start": at, "energy_j": 3600.0},
+        {"user_id": "a", "period_start": at + timedelta(minutes=15), "energy_j": 7200.0},
+    ]
+    figure = figures.fleet_figure(rollups, "user_id", "energy_j", None, quarter)
+    assert (list(figure.data[0].x), list(figure.data[0].y), figure.data[0].width) == (
+        [
+            datetime(2026, 6, 10, 13, 52, 30, tzinfo=UTC),
+            datetime(2026, 6, 10, 14, 7, 30, tzinfo=UTC),
+        ],
+        [1.0, 2.0],
+        810_000.0,
+    )
+    assert (figure.layout.title.text, figure.layout.xaxis.title.text) == (
+        "Energy per 15 minutes by user", "15 minutes (UTC)"
+    )  # fmt: skip
+
+
+def test_lengths_are_read_from_the_documents():
+    """A run's windows have one length (none when they have several or there are none); the
+    rollups' period is the longest of theirs."""
+    minute = [window(AT, 1.0), window(AT + timedelta(minutes=1), 1.0)]
+    assert lengths.window_length(minute) == timedelta(minutes=1)
+    half = {"window_start": AT, "window_end": AT + timedelta(seconds=30)}
+    assert (lengths.window_length([*minute, half]), lengths.window_length([])) == (None, None)
+    empty = {"window_start": AT, "window_end": AT}
+    assert lengths.window_length([*minute, empty]) == timedelta(minutes=1)
+    rollups = [
+        {"period_start": AT, "period_end": AT + timedelta(hours=1)},
+        {"period_start": AT, "period_end": AT + timedelta(hours=2)},
+        {"period_start": AT},
+    ]
+    assert (lengths.period_length(rollups), lengths.period_length([])) == (
+        timedelta(hours=2), None
+    )  # fmt: skip
+
+
+def test_lengths_are_named_as_texts_say_them():
+    """Nouns after "per" and adjectives before a noun, in the largest unit that divides."""
+    seconds = (30, 60, 90, 900, 3600, 7200, 86_400, 172_800)
+    assert [lengths.name(timedelta(seconds=s)) for s in seconds] == [
+        "30 seconds", "minute", "90 seconds", "15 minutes", "hour", "2 hours", "day", "2 days"
+    ]  # fmt: skip
+    assert [lengths.adjective(timedelta(seconds=s)) for s in seconds] == [
+        "30-second", "1-minute", "90-second", "15-minute", "hourly", "2-hour", "daily", "2-day"
+    ]  # fmt: skip
+    assert lengths.adjective(timedelta(milliseconds=1500)) == "1500-millisecond"
+    with pytest.raises(ValueError, match="longer than zero, got 0:00:00"):
+        lengths.name(timedelta(0))
+
+
+def test_power_chart_and_peak_name_the_windows_length():
+    """One-minute windows are "1-minute means", 30-second ones "30-second means"; without
+    windows the peak's label names no length."""
+    half = [{**window(AT, 60.0), "window_end": AT + timedelta(seconds=30)}]
+    assert [figures.power_figure(w).layout.title.text for w in ([window(AT, 60.0)], half)] == [
+        "Power per component (1-minute means)", "Power per component (30-second means)"
+    ]  # fmt: skip
+    assert [run_page.peak_label(w) for w in ([window(AT, 60.0)], half, [])] == [
+        "Peak power (highest 1-minute mean): ",
+        "Peak power (highest 30-second mean): ",
+        "Peak power (highest window mean): ",
+    ]
+
+
+def test_fleet_note_names_the_rollups_period():
+    """Hourly or 15-minute periods by the rollups' own length, "periods" without rollups; energy
+    the runs hold beyond the rollups is said, a rounding's worth is not."""
+    assert [
+        fleet_page.pending_note(7200.0, 3600.0, timedelta(hours=1)),
+        fleet_page.pending_note(7200.0, 7200.0, timedelta(minutes=15)),
+        fleet_page.pending_note(1e9, 1e9 - 1e-4, None),
+    ] == [
+        "1.00 Wh measured by running runs is not yet in the hourly periods",
+        "Today, This week and All time add up the same 15-minute periods",
+        "Today, This week and All time add up the same periods",
+    ]
 
 
 def test_leaderboard_parts_over_a_range():
@@ -404,3 +533,81 @@ def test_leaderboard_parts_over_a_range():
         {"user_id": "a", "model": "m", "region": "SE", "runs": 2, "energy_j": 150.0,
          "co2e_g": 1.5, "samples": 10, "samples_energy_j": 400.0}
     ]  # fmt: skip
+
+
+def live_run(**changes: object) -> dict[str, Any]:
+    """Running for 10 min (12:00 to 12:10), heard from a minute ago, 3,600 J and 1 g so far."""
+    run: dict[str, Any] = {
+        "status": "running", "started_at": AT.replace(hour=12, minute=0, second=0),
+        "last_event_at": AT.replace(hour=12, minute=10, second=0), "energy_j": 3600.0,
+        "co2e_g": 1.0, "step": 30, "epoch": 1,
+    }  # fmt: skip
+    run.update(changes)
+    return run
+
+
+NOW_LIVE = AT.replace(hour=12, minute=11, second=0)
+STALE_AFTER = timedelta(minutes=5)
+
+
+def test_eta_and_projection_follow_the_plan_at_the_pace_so_far():
+    """30 of 100 steps in 600 s: 1,400 s to go, ending 12:33:20, totals x 100/30. With only
+    epochs planned, the epoch in progress (1) means one epoch done: 3 more of 600 s each."""
+    shown = figures.projection(live_run(planned_steps=100), NOW_LIVE, STALE_AFTER)
+    assert shown == figures.Projection(
+        unit="step", done=30, planned=100, eta_s=1400.0,
+        ends_at=AT.replace(hour=12, minute=33, second=20), energy_j=3600.0 * 100 / 30,
+        co2e_g=1.0 * 100 / 30,
+    )  # fmt: skip
+    by_epoch = figures.projection(live_run(planned_epochs=4), NOW_LIVE, STALE_AFTER)
+    assert by_epoch is not None
+    assert (by_epoch.unit, by_epoch.done, by_epoch.eta_s, by_epoch.energy_j) == (
+        "epoch", 1, 1800.0, 14400.0
+    )  # fmt: skip
+    both = figures.projection(live_run(planned_steps=60, planned_epochs=4), NOW_LIVE, STALE_AFTER)
+    assert both is not None
+    assert (both.unit, both.eta_s) == ("step", 600.0)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},  # no plan
+        {"planned_epochs": 4, "epoch": 0, "step": None},  # the first epoch is not done
+        {"planned_steps": 100, "step": 0},  # nothing done: no pace yet
+        {"planned_steps": 30},  # at its plan
+        {"planned_steps": 100, "status": "completed"},  # over
+        {"planned_steps": 100, "status": "lost"},
+        {"planned_steps": 100, "last_event_at": AT.replace(hour=12, minute=0, second=0)},
+        {"planned_steps": 100.5},  # not a count: not the job's
+    ],
+)
+def test_no_eta_where_it_would_mean_nothing(changes):
+    """No plan, no progress yet, the plan reached, a run that is not live, no elapsed time."""
+    assert figures.projection(live_run(**changes), NOW_LIVE, STALE_AFTER) is None
+
+
+def test_a_stale_run_has_no_eta():
+    """Silent for longer than the stale limit: its pace says nothing about its end."""
+    later = NOW_LIVE + timedelta(minutes=10)
+    assert figures.projection(live_run(planned_steps=100), later, STALE_AFTER) is None
+
+
+def test_the_gpu_panel_shows_each_devices_energy_and_utilisation():
+    """Bars per GPU in index order, in the unit the largest reaches, each labelled with its
+    time-weighted utilisation; a device that never said its utilisation says so; no per-GPU
+    figures is a message."""
+    run = {"gpus": [
+        {"gpu_index": 1, "energy_j": 7200.0, "mean_utilisation": 0.875},
+        {"gpu_index": 0, "energy_j": 3600.0, "mean_utilisation": None},
+        {"gpu_index": "x", "energy_j": 1.0},
+    ]}  # fmt: skip
+    figure = figures.gpu_figure(run)
+    assert list(figure.data[0].x) == ["GPU 0", "GPU 1"]
+    assert list(figure.data[0].y) == [1.0, 2.0]
+    assert list(figure.data[0].text) == ["busy: -", "88% busy"]
+    assert figure.layout.yaxis.title.text == "energy (Wh)"
+    assert figures.empty_message(figures.gpu_figure({"gpus": []})) == (
+        "Per GPU: the run reported no per-GPU figures"
+    )
+    assert figures.is_empty(figures.gpu_figure({}))

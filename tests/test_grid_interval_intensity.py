@@ -17,7 +17,7 @@ def test_a_measurement_carries_its_interval_intensity_and_source_at_the_top_leve
     record = measurement(
         interval_intensity_g_per_kwh=212, interval_intensity_source="Electricity Maps"
     ).to_record()
-    assert record["schema_version"] == 2
+    assert record["schema_version"] == 3
     assert (record["interval_intensity_g_per_kwh"], record["interval_intensity_source"]) == (
         212.0, "Electricity Maps"
     )  # fmt: skip
@@ -97,8 +97,10 @@ def test_the_compiled_writer_and_fastavro_agree_and_read_back_exactly():
     assert (decoded["interval_intensity_g_per_kwh"], decoded["interval_intensity_source"]) == (
         487.25, "Carbon Intensity API"
     )  # fmt: skip
-    # The last bytes: branch 1 of each union, the double, then the string's length and text.
-    assert data.endswith(b"\x02" + b"\x00\x00\x00\x00\x00t~@" + b"\x02" + b"(Carbon Intensity API")
+    # The last bytes: branch 1 of each union, the double, then the string's length and text;
+    # then branch 0 (null) of version 3's plan, which a measurement never sets.
+    intensity = b"\x02" + b"\x00\x00\x00\x00\x00t~@" + b"\x02" + b"(Carbon Intensity API"
+    assert data.endswith(intensity + b"\x00\x00")
 
 
 def test_the_spool_keeps_the_interval_intensity_in_avro_json(tmp_path: Path):

@@ -9,12 +9,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import kubernetes_validate
 import pytest
+import yaml
 
-from joulestream.flink_jobs import sql
-from joulestream.flink_jobs.indexes import INDEXES
+from joulestream.flink_jobs import flink_config, sql
 from joulestream.flink_jobs.settings import JobSettings
-from stack import packages
-from stack.settings import REPO_ROOT
+from joulestream.flink_jobs.sql import outputs
+from joulestream.schemas.documents import INDEXES
+from stack import flink, packages
+from stack.settings import REPO_ROOT, StackSettings
 from tests.k8s import code, crd, security
 from tests.k8s.acls import container_env, script_acls
 from tests.k8s.netpol import Pod, reaches
@@ -241,6 +243,153 @@ def test_every_flink_configuration_value_is_a_string():
         assert [k for k, v in conf.items() if not isinstance(v, str)] == []
 
 
+# --- one Flink configuration -------------------------------------------------------------------
+
+# Keys that the local cluster (stack/flink.py) and the FlinkDeployment may set apart from
+# flink_jobs/flink_config.py, and why. Every other key either side sets must be one of
+# flink_config.FLINK_CONFIGURATION, with its value.
+#
+# Set on both sides, with values of their own:
+DIFFERENT_VALUES = {
+    # Sizing: four slots on one loopback TaskManager; two per pod on Kubernetes (one in the
+    # local overlay), the job's parallelism in spec.job.parallelism.
+    "taskmanager.numberOfTaskSlots",
+    # Paths: the stack's home on this machine; the state volume mounted at /flink-data.
+    "state.checkpoints.dir",
+    "state.savepoints.dir",
+    # The virtual environment of this checkout; the image's /opt/venv.
+    "python.executable",
+    "python.client.executable",
+}
+# Only the local cluster, a JobManager and a TaskManager from the PyFlink wheel on 127.0.0.1:
+LOCAL_ONLY = {
+    # The wheel's own --add-opens list for Java 17, read from its config.yaml (the Flink image
+    # and the operator bring their own JVM options).
+    "env.java.opts.all",
+    # Loopback addresses and ports; the operator sets the pods' addresses and Services.
+    "jobmanager.rpc.address",
+    "jobmanager.rpc.port",
+    "jobmanager.bind-host",
+    "taskmanager.bind-host",
+    "taskmanager.host",
+    "rest.address",
+    "rest.bind-address",
+    "rest.port",
+    "blob.server.port",
+    # Memory: on Kubernetes spec.jobManager.resource and spec.taskManager.resource.
+    "jobmanager.memory.process.size",
+    "taskmanager.memory.process.size",
+    # A session cluster runs many jobs in a row (the tests), and class loaders leak metaspace;
+    # the FlinkDeployment runs one job per cluster (application mode).
+    "taskmanager.memory.jvm-metaspace.size",
+    # On Kubernetes spec.job.parallelism.
+    "parallelism.default",
+    # A lost TaskManager noticed within seconds: a loopback cluster has no network delays.
+    "heartbeat.interval",
+    "heartbeat.timeout",
+    # The stack's pid files.
+    "env.pid.dir",
+}
+# Only the FlinkDeployment:
+CLUSTER_ONLY = {
+    # Three checkpoints kept for last-state upgrades and manual restores; the local cluster
+    # keeps Flink's default one (what its restore tests use).
+    "execution.checkpointing.num-retained",
+    # RocksDB, incremental, for state larger than a pod's memory; the local cluster keeps its
+    # state on the heap (Flink's default backend).
+    "state.backend.type",
+    "state.backend.incremental",
+    # Kubernetes HA: a JobManager's leader and latest checkpoint survive its pod.
+    "high-availability.type",
+    "high-availability.storageDir",
+    # Pods: the TaskManagers' service account and resource limits.
+    "kubernetes.taskmanager.service-account",
+    "kubernetes.jobmanager.cpu.limit-factor",
+    "kubernetes.jobmanager.memory.limit-factor",
+    "kubernetes.taskmanager.cpu.limit-factor",
+    "kubernetes.taskmanager.memory.limit-factor",
+}
+
+
+def local_flink_configuration() -> dict[str, Any]:
+    """The local cluster's config.yaml as stack/flink.py writes it."""
+    settings = StackSettings.from_env({"JOULESTREAM_HOME": "/tmp/js-home"})
+    conf: dict[str, Any] = yaml.safe_load(flink.config_yaml(settings))
+    return conf
+
+
+def flink_configuration_problems(conf: dict[str, Any], expected_extra: set[str]) -> list[str]:
+    """Shared keys missing from ``conf`` or set to another value, and keys ``conf`` sets that
+    are neither shared nor listed in ``expected_extra``; values compared as Flink reads them."""
+    shared = flink_config.FLINK_CONFIGURATION
+    problems = [
+        f"{key}: {conf[key]!r}, flink_config.py says {shared[key]!r}"
+        if key in conf
+        else f"{key}: missing, flink_config.py says {shared[key]!r}"
+        for key in shared
+        if key not in conf
+        or flink_config.flink_string(conf[key]) != flink_config.flink_string(shared[key])
+    ]
+    problems += [
+        f"{key}: neither in flink_config.py nor listed as differing"
+        for key in sorted(set(conf) - set(shared) - expected_extra)
+    ]
+    return problems
+
+
+@pytest.mark.parametrize("tree", sorted(TREES))
+def test_flink_deployment_has_the_shared_flink_configuration(tree):
+    """Every overlay's flinkConfiguration has flink_config.py's keys with its values, and any
+    other key is one listed as differing on Kubernetes."""
+    conf = one(rendered(tree), "FlinkDeployment", "joulestream-pipeline")["spec"][
+        "flinkConfiguration"
+    ]
+    assert flink_configuration_problems(conf, DIFFERENT_VALUES | CLUSTER_ONLY) == []
+
+
+def test_local_cluster_has_the_shared_flink_configuration():
+    """stack/flink.py writes flink_config.py's keys with its values, and any other key is one
+    listed as differing locally."""
+    conf = local_flink_configuration()
+    assert flink_configuration_problems(conf, DIFFERENT_VALUES | LOCAL_ONLY) == []
+
+
+def test_differing_keys_are_set_where_they_are_listed():
+    """The lists of differing keys hold no stale name: each is set where it says, never shared."""
+    cluster = one(rendered("base"), "FlinkDeployment", "joulestream-pipeline")["spec"][
+        "flinkConfiguration"
+    ]
+    local = local_flink_configuration()
+    shared = set(flink_config.FLINK_CONFIGURATION)
+    assert (
+        DIFFERENT_VALUES - (set(cluster) & set(local)),
+        LOCAL_ONLY - (set(local) - set(cluster)),
+        CLUSTER_ONLY - (set(cluster) - set(local)),
+        (DIFFERENT_VALUES | LOCAL_ONLY | CLUSTER_ONLY) & shared,
+    ) == (set(), set(), set(), set())
+
+
+def test_flink_configuration_check_reports_a_changed_a_missing_and_an_unlisted_key():
+    """A shared value changed, a shared key dropped and a key nobody listed are reported."""
+    docs = rendered("production")
+    conf = one(docs, "FlinkDeployment", "joulestream-pipeline")["spec"]["flinkConfiguration"]
+    conf["execution.checkpointing.interval"] = "60s"
+    del conf["restart-strategy.type"]
+    conf["pipeline.max-parallelism"] = "128"
+    assert flink_configuration_problems(conf, DIFFERENT_VALUES | CLUSTER_ONLY) == [
+        "execution.checkpointing.interval: '60s', flink_config.py says '10s'",
+        "restart-strategy.type: missing, flink_config.py says 'exponential-delay'",
+        "pipeline.max-parallelism: neither in flink_config.py nor listed as differing",
+    ]
+
+
+def test_flink_string_writes_values_as_the_operator_takes_them():
+    """Booleans are lower-case words, numbers their digits, text itself."""
+    assert [flink_config.flink_string(v) for v in (False, True, 3, "10s")] == [
+        "false", "true", "3", "10s",
+    ]  # fmt: skip
+
+
 # --- drift ---------------------------------------------------------------------------------------
 
 
@@ -405,8 +554,8 @@ def test_mongodb_clients_log_in_as_the_users_the_init_script_creates(tree):
         )
 
 
-def test_init_script_creates_the_indexes_of_flink_jobs_indexes():
-    """The MongoDB init script creates exactly the indexes flink_jobs/indexes.py declares."""
+def test_init_script_creates_the_indexes_of_the_documents_contract():
+    """The MongoDB init script creates exactly the indexes schemas/documents.py declares."""
     script = "".join(one(rendered("base"), "ConfigMap", "mongodb-init")["data"].values())
     created = {
         (collection, tuple((f, int(d)) for f, d in re.findall(r"(\w+): (-?1)", keys)))
@@ -645,7 +794,8 @@ def _options(ddl: str) -> dict[str, str]:
 def test_kafka_acls_grant_each_user_exactly_what_its_code_uses(tree):
     """The topic Job's ACLs: trainers write and describe the fleet's topic; the job reads the
     topic and consumer group of its Kafka source and writes the topic and transactional ids of
-    its exactly-once windows sink (flink_jobs/sql.py); both write idempotently. Nothing else."""
+    its exactly-once windows sink (flink_jobs/sql/outputs.py); both write idempotently. Nothing
+    else."""
     docs = rendered(tree)
     (container,) = one(docs, "Job", "kafka-topic")["spec"]["template"]["spec"]["containers"]
     acls = script_acls(container["args"][0], container_env(docs, container))
@@ -657,7 +807,7 @@ def test_kafka_acls_grant_each_user_exactly_what_its_code_uses(tree):
         "KAFKA_SASL_PASSWORD": credentials["pipeline-password"],
     })  # fmt: skip
     source = _options(sql.source_ddl(settings))
-    sink = _options(sql.windows_topic_sink_ddl(settings))
+    sink = _options(outputs.windows_topic(settings).ddl())
     trainer = f"User:{credentials['trainer-username']}"
     pipeline = f"User:{credentials['pipeline-username']}"
     events = one(docs, "ConfigMap", "fleet-config")["data"]["JOULESTREAM_TOPIC"]

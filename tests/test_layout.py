@@ -129,6 +129,55 @@ def test_parts_do_not_read_each_others_files_by_path():
     assert crossings == {part: [] for part in PARTS}
 
 
+def module_strings_naming(root: Path, package: str, parts: set[str]) -> list[str]:
+    """``file:line: 'text'`` for each string in ``package`` that is the import name of a module
+    in one of ``parts`` (``"joulestream.flink_jobs"``, ``"joulestream.meters.rapl"``): what
+    ``importlib.resources.files`` or ``import_module`` would open or load, which the import
+    check cannot see. Docstrings are prose and left out, as above."""
+    found: list[str] = []
+    for path in sorted((root / package).rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        prose = {
+            id(node.value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        }
+        for node in sorted(ast.walk(tree), key=lambda n: getattr(n, "lineno", 0)):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in prose
+                and re.fullmatch(r"joulestream(\.\w+)+", node.value)
+                and packages.part_of(node.value, root) in parts
+            ):
+                found.append(f"{path.relative_to(root)}:{node.lineno}: {node.value!r}")
+    return found
+
+
+def test_parts_do_not_load_each_others_modules_or_resources_by_name():
+    """No part loads another part's module or package data through a name in a string
+    (``resources.files("joulestream.flink_jobs")``): the shared files are in schemas/."""
+    crossings = {part: module_strings_naming(ROOT, part, set(PARTS) - {part}) for part in PARTS}
+    assert crossings == {part: [] for part in PARTS}
+
+
+def test_the_module_check_sees_a_resource_read_by_package_name(tmp_path):
+    (tmp_path / "dash_app").mkdir()
+    (tmp_path / "dash_app" / "table.py").write_text(
+        "from importlib import resources\n"
+        'TABLE = resources.files("joulestream.flink_jobs").joinpath("t.csv")\n'
+        'OWN = resources.files("joulestream.dash_app.assets")\n'
+        'METER = "joulestream.meters.rapl"\n'
+    )
+    (tmp_path / "pyproject.toml").write_text(
+        (ROOT / "pyproject.toml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    assert module_strings_naming(tmp_path, "dash_app", {"emitter", "flink_jobs"}) == [
+        "dash_app/table.py:2: 'joulestream.flink_jobs'",
+        "dash_app/table.py:4: 'joulestream.meters.rapl'",
+    ]
+
+
 def test_the_path_check_sees_a_path_built_from_folder_names(tmp_path):
     """The check catches the way the dashboard used to find the job's table."""
     (tmp_path / "dash_app").mkdir()

@@ -7,7 +7,8 @@ from typing import Any
 import fastavro
 
 from joulestream import schemas
-from tests.test_events import finished, measurement
+from joulestream.events import event_from_record
+from tests.test_events import finished, measurement, started
 
 
 def next_version() -> dict[str, Any]:
@@ -74,19 +75,34 @@ def test_a_field_added_inside_a_section_breaks_readers_without_resolution():
     assert decoded != finished().to_record()  # or, worse, read as something else
 
 
-# Version 2 appended the per-interval intensity: the same rules, checked against version 1.
+# Version 2 appended the per-interval intensity, version 3 the run's plan: the same rules,
+# checked against the versions before.
 APPENDED_IN_V2 = ("interval_intensity_g_per_kwh", "interval_intensity_source")
+APPENDED_IN_V3 = ("planned_steps", "planned_epochs")
 
 
-def version_1() -> dict[str, Any]:
-    """Version 1 is version 2 without its appended fields (checked below to be only that)."""
-    schema = copy.deepcopy(CURRENT)
-    schema["fields"] = [f for f in schema["fields"] if f["name"] not in APPENDED_IN_V2]
+def without(schema: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    schema = copy.deepcopy(schema)
+    schema["fields"] = [f for f in schema["fields"] if f["name"] not in names]
     return schema
 
 
+def version_2() -> dict[str, Any]:
+    """Version 2 is version 3 without its appended fields (checked below to be only that)."""
+    return without(CURRENT, APPENDED_IN_V3)
+
+
+def version_1() -> dict[str, Any]:
+    """Version 1 is version 2 without its appended fields."""
+    return without(version_2(), APPENDED_IN_V2)
+
+
 def v1_record(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if k not in APPENDED_IN_V2}
+    return {k: v for k, v in record.items() if k not in APPENDED_IN_V2 + APPENDED_IN_V3}
+
+
+def v2_record(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in APPENDED_IN_V3}
 
 
 def priced_measurement() -> dict[str, Any]:
@@ -95,33 +111,60 @@ def priced_measurement() -> dict[str, Any]:
     ).to_record()
 
 
-def test_version_2_only_appends_nullable_fields_with_a_null_default():
-    """Version 2 is version 1 plus two fields at the end of the top-level record, each
+def planned_start() -> dict[str, Any]:
+    return started(planned_steps=12_000, planned_epochs=3).to_record()
+
+
+def test_versions_2_and_3_only_append_nullable_fields_with_a_null_default():
+    """Each version is the one before plus fields at the end of the top-level record, each
     ['null', T] with default null: what rule 1 allows, and nothing else changed."""
     names = [f["name"] for f in CURRENT["fields"]]
-    assert names[-2:] == list(APPENDED_IN_V2)
-    assert [f["name"] for f in version_1()["fields"]] == names[:-2]
-    appended = CURRENT["fields"][-2:]
+    assert names[-4:] == [*APPENDED_IN_V2, *APPENDED_IN_V3]
+    assert [f["name"] for f in version_2()["fields"]] == names[:-2]
+    assert [f["name"] for f in version_1()["fields"]] == names[:-4]
+    appended = CURRENT["fields"][-4:]
     assert [(f["type"], f["default"]) for f in appended] == [
-        (["null", "double"], None), (["null", "string"], None)
+        (["null", "double"], None), (["null", "string"], None),
+        (["null", "long"], None), (["null", "int"], None),
     ]  # fmt: skip
 
 
-def test_version_2_readers_read_version_1_records():
-    """A version 1 record (an old emitter, an old spool) reads with version 2: both null."""
+def test_version_3_readers_read_version_1_and_2_records():
+    """A version 1 or 2 record (an old emitter, an old spool) reads with version 3: the
+    appended fields are null."""
     old = v1_record(measurement().to_record())
     decoded = read(write(version_1(), old), version_1(), CURRENT)
-    assert decoded == dict(old, interval_intensity_g_per_kwh=None, interval_intensity_source=None)
+    assert decoded == dict(
+        old, interval_intensity_g_per_kwh=None, interval_intensity_source=None,
+        planned_steps=None, planned_epochs=None,
+    )  # fmt: skip
+    old_start = v2_record(started().to_record())
+    decoded = read(write(version_2(), old_start), version_2(), CURRENT)
+    assert decoded == dict(old_start, planned_steps=None, planned_epochs=None)
 
 
 def test_version_1_readers_with_resolution_drop_the_interval_intensity():
-    """A version 2 record with an intensity reads with version 1 as reader: fields dropped."""
+    """A version 3 record with an intensity reads with version 1 as reader: fields dropped."""
     new = priced_measurement()
     assert read(write(CURRENT, new), CURRENT, version_1()) == v1_record(new)
 
 
-def test_version_1_readers_without_resolution_read_version_2_records():
-    """A version 1 job (no resolution) reads a version 2 record's bytes as the same record:
-    the appended intensity is trailing bytes it never reads."""
+def test_older_readers_without_resolution_read_version_3_records():
+    """A version 1 or 2 job (no resolution) reads a version 3 record's bytes as the same
+    record: the appended fields are trailing bytes it never reads."""
     new = priced_measurement()
     assert read(write(CURRENT, new), version_1(), None) == v1_record(new)
+    plan = planned_start()
+    assert read(write(CURRENT, plan), version_2(), None) == v2_record(plan)
+    assert read(write(CURRENT, plan), version_1(), None) == v1_record(plan)
+
+
+def test_the_plan_is_on_run_started_only_and_survives_a_round_trip():
+    """A run_started's plan is in the record's appended fields and back from it; a measurement
+    never carries one."""
+    plan = planned_start()
+    assert (plan["planned_steps"], plan["planned_epochs"]) == (12_000, 3)
+    assert read(write(CURRENT, plan), CURRENT, None) == plan
+    assert event_from_record(plan) == started(planned_steps=12_000, planned_epochs=3)
+    assert measurement().to_record()["planned_steps"] is None
+    assert started().to_record()["planned_epochs"] is None

@@ -71,6 +71,10 @@ def test_a_file_that_is_not_executable_is_126(producers, tmp_path: Path, capsys)
         (["--kill-after-s", "-1"], "error: --kill-after-s must be >= 0, got -1\n"),
         (["--model", ""], "error: model must be a non-empty string, got ''\n"),
         (["--model", "m" * 257], "error: model is 257 characters, at most 256\n"),
+        (
+            ["--planned-steps", "0"],
+            "error: planned_steps must be None or an int in [1, 1000000000000000], got 0\n",
+        ),
     ],
 )
 def test_bad_arguments_are_refused_before_the_command_starts(
@@ -117,6 +121,14 @@ def test_the_commands_exit_code_is_tracks_and_the_run_is_recorded(producers):
     assert [e.EVENT_TYPE for e in events[:1] + events[-1:]] == ["run_started", "run_finished"]
     assert len(events) >= 4  # at least two measurements in 0.35 s at 0.1 s
     assert (events[-1].status, events[-1].reason) == ("failed", "exit code 3")
+
+
+def test_the_plan_given_to_track_is_in_run_started(producers):
+    """--planned-steps and --planned-epochs go into run_started."""
+    code = run_track(*METERS, "--planned-steps", "1200", "--planned-epochs", "3", *python("0"))
+    assert code == 0
+    started = producers[0].events[0]
+    assert (started.planned_steps, started.planned_epochs) == (1200, 3)
 
 
 def broken_meters(*args: Any, load: Any = None, **kwargs: Any) -> Any:

@@ -5,11 +5,11 @@ from typing import Any
 
 import dash_mantine_components as dmc  # type: ignore[import-untyped]  # ships no type information
 import plotly.graph_objects as go
-from dash import dcc, html
+from dash import Output, dcc, html
 from dash.dash_table.DataTable import DataTable
 from pymongo.errors import PyMongoError
 
-from joulestream.dash_app import checks, marks, params
+from joulestream.dash_app import checks, figures, marks, params
 
 EMPTY_FLEET = "No runs yet: start a trainer, or `make demo` for a simulated fleet."
 NUMERIC_COLUMNS = ("runs", "energy", "co2e", "cost", "wh_per_1k", "g_per_kwh")
@@ -62,11 +62,40 @@ def message(text: str | list[str] | None, element_id: str | None = None) -> html
     return html.Div([html.Div(line) for line in lines], style=style, className="notice", **kwargs)
 
 
-def graph(graph_id: str, figure: go.Figure | None = None) -> dcc.Graph:
-    """A chart; ``figure`` is what it shows before its callback first answers."""
-    if figure is None:
-        return dcc.Graph(id=graph_id, config={"displaylogo": False})
-    return dcc.Graph(id=graph_id, figure=figure, config={"displaylogo": False})
+HIDDEN = {"display": "none"}
+SHOWN: dict[str, str] = {}
+
+
+def chart(graph_id: str, message: str) -> html.Div:
+    """A chart that shows a one-line ``message`` (``<graph_id>-empty``) in its place until it
+    has something to draw: an empty Plotly figure is a blank frame of several hundred pixels.
+    Its callback fills ``chart_outputs`` with ``chart_values``."""
+    return html.Div(
+        [
+            html.Div(message, id=f"{graph_id}-empty", className="chart-empty"),
+            dcc.Graph(id=graph_id, config={"displaylogo": False}, style=HIDDEN),
+        ],
+        className="chart",
+    )
+
+
+def chart_outputs(graph_id: str) -> list[Output]:
+    """The chart's figure, the graph's style (hidden while empty) and its message."""
+    return [
+        Output(graph_id, "figure"),
+        Output(graph_id, "style"),
+        Output(f"{graph_id}-empty", "children"),
+        Output(f"{graph_id}-empty", "style"),
+    ]
+
+
+def chart_values(figure: go.Figure) -> tuple[go.Figure, dict[str, str], str, dict[str, str]]:
+    """What ``chart_outputs`` get for ``figure``: the figure, or its message when it is one of
+    ``figures.empty_figure``'s (nothing at all for one without a message: an unknown run)."""
+    if figures.is_empty(figure):
+        text = figures.empty_message(figure)
+        return figure, HIDDEN, text, SHOWN if text else HIDDEN
+    return figure, SHOWN, "", HIDDEN
 
 
 def table(table_id: str, columns: list[tuple[str, str]], **kwargs: Any) -> DataTable:  # noqa: ANN401

@@ -31,15 +31,18 @@ def layout(route: params.Route) -> html.Div:
             html.Div(id="compare-message"),
             html.P(
                 "Runs with two epochs or more are drawn per epoch (a point at the end of each "
-                "epoch); others per one-minute window. Runs are named user · model · id. "
+                "epoch); others per window. Runs are named user · model · id. "
                 "Energy per sample is each run's total.",
                 id="compare-note",
                 className="page-note",
             ),
             common.legend("compare-legend"),
-            common.graph("compare-co2e"),
+            common.chart("compare-co2e", "Cumulative CO2e: reading the runs…"),
             html.Div(
-                [common.graph("compare-per-sample"), common.graph("compare-loss")],
+                [
+                    common.chart("compare-per-sample", "Energy per sample: reading the runs…"),
+                    common.chart("compare-loss", "Loss against energy: reading the runs…"),
+                ],
                 style={"display": "grid", "gridTemplateColumns": "1fr 1fr"},
             ),
         ]
@@ -75,9 +78,9 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
     @app.callback(
         Output("compare-message", "children"),
         Output("compare-runs", "options"),
-        Output("compare-co2e", "figure"),
-        Output("compare-per-sample", "figure"),
-        Output("compare-loss", "figure"),
+        *common.chart_outputs("compare-co2e"),
+        *common.chart_outputs("compare-per-sample"),
+        *common.chart_outputs("compare-loss"),
         Input("refresh", "n_intervals"),
         Input("compare-runs", "value"),
     )
@@ -85,12 +88,13 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
         try:
             messages, offered, *shown = view(db, chosen)
         except common.FAILURES as exc:
-            blank = figures.empty_figure("No data")
-            return common.message(common.failure(exc)), [], blank, blank, blank
+            blank = common.chart_values(figures.empty_figure("No data"))
+            return common.message(common.failure(exc)), [], *blank, *blank, *blank
         # The chosen ones stay options, so that a choice survives a refresh (``view`` checked
         # that they are texts).
         listed = list(dict.fromkeys([*params.compare_ids(chosen)[0], *offered]))
-        return common.message(messages), listed, *shown
+        charts = [value for figure in shown for value in common.chart_values(figure)]
+        return common.message(messages), listed, *charts
 
     # A person's choice goes into the address (``?runs=a,b``), one history entry each, so that a
     # comparison can be shared; the refresh never writes it.

@@ -4,8 +4,10 @@ pipeline's health.
 Live runs and power now count only the ``running`` runs heard from within
 ``DashSettings.stale_after_s`` (``liveness``): a trainer that died without ``run_finished`` drops
 out within minutes, before the job calls it ``lost``. Today, This week and All time all add up
-the hourly ``rollups`` (the same documents, so they agree); what the runs' own totals hold
-beyond them (a period still being written) is said under the cards."""
+the ``rollups`` (the same documents, so they agree); what the runs' own totals hold beyond them
+(a period still being written) is said under the cards. The rollups' period (hourly by
+default) is read from the documents (``lengths``): it names them in the texts and is the
+charts' finest bar."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,7 +17,7 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from pymongo.database import Database
 
-from joulestream.dash_app import checks, data, figures, liveness, marks, params, units
+from joulestream.dash_app import checks, data, figures, lengths, liveness, marks, params, units
 from joulestream.dash_app.pages import common
 from joulestream.dash_app.settings import DashSettings
 
@@ -66,8 +68,8 @@ def layout(route: params.Route) -> html.Div:
                     "flexWrap": "wrap",
                 },
             ),
-            common.graph("fleet-energy"),
-            common.graph("fleet-co2e"),
+            common.chart("fleet-energy", "Energy: reading the hourly totals…"),
+            common.chart("fleet-co2e", "CO2e: reading the hourly totals…"),
             html.H3("Top runs by energy"),
             common.table("fleet-top", TOP_COLUMNS),
             common.legend("fleet-legend"),
@@ -87,9 +89,19 @@ class FleetView:
     health: html.Div
 
 
-# Run totals ahead of the hourly periods by less than this share are the periods' rounding
+# Run totals ahead of the rollups' periods by less than this share are the periods' rounding
 # (each run's CO2e in a period is rounded down to about a microgram), not something pending.
 PENDING_SHARE = 1e-6
+
+
+def pending_note(runs_energy_j: float, rollups_energy_j: float, period: timedelta | None) -> str:
+    """What the runs' own totals hold beyond the rollups, under the cards; the rollups named by
+    their ``period`` (``lengths.period_length``)."""
+    periods = f"{lengths.adjective(period)} periods" if period is not None else "periods"
+    pending_j = runs_energy_j - rollups_energy_j
+    if pending_j > PENDING_SHARE * max(runs_energy_j, 1.0):
+        return f"{units.energy(pending_j)} measured by running runs is not yet in the {periods}"
+    return f"Today, This week and All time add up the same {periods}"
 
 
 def view(
@@ -127,12 +139,8 @@ def view(
             r for r in flagged if start is None or (r.get("last_event_at") or start) >= start
         )
 
-    pending_j = runs_energy_j - energy_all_j
-    pending = (
-        f"{units.energy(pending_j)} measured by running runs is not yet in the hourly periods"
-        if pending_j > PENDING_SHARE * max(runs_energy_j, 1.0)
-        else "Today, This week and All time add up the same hourly periods"
-    )
+    period = lengths.period_length(rollups)
+    pending = pending_note(runs_energy_j, energy_all_j, period)
     totals = common.cards(
         [
             common.card(
@@ -160,7 +168,7 @@ def view(
         ]
     )
     rows = figures.run_rows(data.top_runs(db), now, settings)
-    size = figures.granularity((until or now) - since if since is not None else None)
+    size = figures.granularity((until or now) - since if since is not None else None, period)
     return FleetView(
         message=" ".join([*range_messages, "" if run_count else common.EMPTY_FLEET]).strip(),
         cards=html.Div([totals, html.Div(pending, id="fleet-pending", className="card-note")]),
@@ -214,8 +222,8 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
     @app.callback(
         Output("fleet-message", "children"),
         Output("fleet-cards", "children"),
-        Output("fleet-energy", "figure"),
-        Output("fleet-co2e", "figure"),
+        *common.chart_outputs("fleet-energy"),
+        *common.chart_outputs("fleet-co2e"),
         Output("fleet-top", "data"),
         Output("fleet-health", "children"),
         Input("refresh", "n_intervals"),
@@ -232,18 +240,18 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
         since: object,
         until: object,
         sort_by: object,
-    ) -> tuple[html.Div, Any, go.Figure, go.Figure, list[dict[str, Any]], Any]:
+    ) -> tuple[Any, ...]:
         try:
             now = common.now()
             shown = view(db, group, range_key, now, settings, sort_by, (since, until))
         except common.FAILURES as exc:
-            blank = figures.empty_figure("No data")
-            return common.message(common.failure(exc)), [], blank, blank, [], []
+            blank = common.chart_values(figures.empty_figure("No data"))
+            return common.message(common.failure(exc)), [], *blank, *blank, [], []
         return (
             common.message(shown.message),
             shown.cards,
-            shown.energy,
-            shown.co2e,
+            *common.chart_values(shown.energy),
+            *common.chart_values(shown.co2e),
             shown.top,
             shown.health,
         )
@@ -262,8 +270,8 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
     def sync(
         range_key: object, since: object, until: object, *zooms: object
     ) -> tuple[object, object, object]:
-        # A zoom on either chart picks its days as a custom range (rollups are hourly and the
-        # pickers take days, so a zoom within a day shows that day).
+        # A zoom on either chart picks its days as a custom range (the pickers take days, so a
+        # zoom within a day shows that day).
         if str(ctx.triggered_id) in ("fleet-energy", "fleet-co2e"):
             days = common.zoomed_days(zooms[0 if ctx.triggered_id == "fleet-energy" else 1])
             if days is None:

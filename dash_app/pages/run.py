@@ -1,9 +1,11 @@
 """Run detail: power, cumulative energy and CO2e, energy per epoch, loss against energy, per
-sample and token, the intensity used, the measurement methods and a what-if in another region.
+sample and token, the intensity used, the measurement methods, the ETA and projected totals of a
+live run with a plan, energy and utilisation per GPU, and a what-if in another region.
 
 Two callbacks, so that the page never waits on ``windows`` for what other documents answer:
 - ``refresh`` (the app's live refresh): the run's document (``_id``) and its epochs: meta, cards
-  (power from ``runs.power_w``) and energy per epoch; fast on any server.
+  (power from ``runs.power_w``, the ETA from ``planned_steps``/``planned_epochs``), energy per
+  epoch and per GPU (``runs.gpus``); fast on any server.
 - ``refresh_windows``: the run's windows, the one indexed query ``find({"run_id"}).sort(
   "window_start")``, for the power, cumulative and progress charts. On FerretDB 1.24 (SQLite) as
   published this is a scan of the whole ``windows`` collection (minutes on a million documents;
@@ -36,7 +38,8 @@ from joulestream.dash_app import (
 from joulestream.dash_app.pages import common
 from joulestream.dash_app.settings import DashSettings
 
-# Windows close once a minute (by default), so re-reading them more often shows nothing new.
+# A window is written at most every few seconds and its charts move once per window (a minute
+# by default, the job's JOULESTREAM_RUN_WINDOW_S), so re-reading them more often shows little.
 RUN_WINDOWS_REFRESH_MS = 15_000
 LOADING = "Reading the run's windows…"
 
@@ -55,7 +58,10 @@ def layout(route: params.Route) -> html.Div:
             # The peak comes from the windows, read by the other callback: a card of its own
             # outside the cards that the first callback rebuilds.
             html.Div(
-                ["Peak power (highest 1-minute mean): ", html.B("-", id="run-peak-value")],
+                [
+                    html.Span(peak_label([]), id="run-peak-label"),
+                    html.B("-", id="run-peak-value"),
+                ],
                 id="run-peak-line",
                 className="card-note",
             ),
@@ -69,16 +75,20 @@ def layout(route: params.Route) -> html.Div:
             ),
             html.Div(
                 [
-                    common.graph("run-power", figures.empty_figure(LOADING)),
-                    common.graph("run-cumulative", figures.empty_figure(LOADING)),
+                    common.chart("run-power", LOADING),
+                    common.chart("run-cumulative", LOADING),
                 ],
                 style={"display": "grid", "gridTemplateColumns": "1fr 1fr"},
             ),
             html.Div(
                 [
-                    common.graph("run-epochs"),
-                    common.graph("run-progress", figures.empty_figure(LOADING)),
+                    common.chart("run-epochs", "Reading the run's epochs…"),
+                    common.chart("run-progress", LOADING),
                 ],
+                style={"display": "grid", "gridTemplateColumns": "1fr 1fr"},
+            ),
+            html.Div(
+                [common.chart("run-gpus", "Reading the run's GPUs…")],
                 style={"display": "grid", "gridTemplateColumns": "1fr 1fr"},
             ),
             html.H3("What if it had run elsewhere?"),
@@ -94,6 +104,11 @@ def layout(route: params.Route) -> html.Div:
     )
 
 
+def peak_label(windows: list[data.Document]) -> str:
+    """The peak power's label, naming the windows' length when they have one."""
+    return f"Peak power (highest {figures.window_means(windows)}): "
+
+
 @dataclass
 class RunView:
     """What the run's document and its epochs show."""
@@ -103,6 +118,7 @@ class RunView:
     meta: Any
     cards: Any
     epochs: go.Figure
+    gpus: go.Figure
 
 
 @dataclass
@@ -114,10 +130,11 @@ class WindowsView:
     cumulative: go.Figure
     progress: go.Figure
     peak: str
+    peak_label: str
 
 
 def not_found_view(text: str) -> RunView:
-    return RunView(False, text, [], [], figures.empty_figure(""))
+    return RunView(False, text, [], [], figures.empty_figure(""), figures.empty_figure(""))
 
 
 def windows_view(db: Database[data.Document], run_id: str | None) -> WindowsView:
@@ -126,7 +143,7 @@ def windows_view(db: Database[data.Document], run_id: str | None) -> WindowsView
     run = data.get_run(db, run_id) if run_id else None
     if run is None:
         blank = figures.empty_figure("")
-        return WindowsView("", blank, blank, blank, "")
+        return WindowsView("", blank, blank, blank, "", peak_label([]))
     windows = data.run_windows(db, str(run_id))
     message = "" if windows else "No window yet: totals so far are shown above."
     peak_w = figures.peak_power_w(windows)
@@ -136,6 +153,7 @@ def windows_view(db: Database[data.Document], run_id: str | None) -> WindowsView
         figures.cumulative_figure(windows, marks.of_run(run)),
         figures.progress_figure(windows),
         units.power(peak_w) if peak_w is not None else "-",
+        peak_label(windows),
     )
 
 
@@ -170,6 +188,7 @@ def view(
     energy_j, co2e_g = record["energy_j"], record["co2e_g"]
     started = record["started_at_utc"]
     stale_after = timedelta(seconds=settings.stale_after_s)
+    plan = _plan(run)
     meta = html.Div(
         [
             # Epoch 0 and step 0 are values; only a missing field is "-".
@@ -192,6 +211,7 @@ def view(
                         ("events", "events"),
                     )
                 ),
+                *([("plan", plan)] if plan else []),
             )
         ]
     )
@@ -249,9 +269,52 @@ def view(
                 "",
                 "run-methods",
             ),
+            *_projection_cards(run, now, stale_after, flags, settings),
         ]
     )
-    return RunView(True, "", meta, cards, figures.epochs_figure(epochs, run, flags))
+    return RunView(
+        True, "", meta, cards, figures.epochs_figure(epochs, run, flags), figures.gpu_figure(run)
+    )
+
+
+def _plan(run: data.Document) -> str:
+    """``1,000 steps, 10 epochs``: what the run said it will take; "" when it did not."""
+    parts = [
+        units.count(int(value), noun)
+        for field, noun in (("planned_steps", "step"), ("planned_epochs", "epoch"))
+        if isinstance(value := run.get(field), int)
+    ]
+    return ", ".join(parts)
+
+
+def _projection_cards(
+    run: data.Document,
+    now: datetime,
+    stale_after: timedelta,
+    flags: marks.Flags,
+    settings: DashSettings,
+) -> list[Any]:
+    """The ETA and the projected totals of a live run with a plan and some progress; none
+    where they would mean nothing (``figures.projection``)."""
+    shown = figures.projection(run, now, stale_after)
+    if shown is None:
+        return []
+    progress = f"{shown.unit} {shown.done:,} of {shown.planned:,}"
+    cost = units.money(settings.cost(shown.energy_j, run.get("region")), settings.currency)
+    return [
+        common.card(
+            "ETA",
+            units.duration(shown.eta_s),
+            f"ends ≈ {shown.ends_at:%Y-%m-%d %H:%M} UTC · {progress}",
+            "run-eta",
+        ),
+        common.card(
+            "Projected at the end",
+            f"{units.energy(shown.energy_j)} · {marks.marked(units.co2e(shown.co2e_g), flags)}",
+            f"{cost} · at the pace so far ({shown.done / shown.planned:.0%} done)",
+            "run-projected",
+        ),
+    ]
 
 
 WINDOW_EXPORT_COLUMNS = [
@@ -344,7 +407,8 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
         Output("run-message", "children"),
         Output("run-meta", "children"),
         Output("run-cards", "children"),
-        Output("run-epochs", "figure"),
+        *common.chart_outputs("run-epochs"),
+        *common.chart_outputs("run-gpus"),
         Input("refresh", "n_intervals"),
         State("run-id", "data"),
     )
@@ -353,14 +417,21 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
             shown = view(db, run_id, common.now(), settings)
         except common.FAILURES as exc:
             shown = not_found_view(common.failure(exc))
-        return common.message(shown.message), shown.meta, shown.cards, shown.epochs
+        return (
+            common.message(shown.message),
+            shown.meta,
+            shown.cards,
+            *common.chart_values(shown.epochs),
+            *common.chart_values(shown.gpus),
+        )
 
     @app.callback(
         Output("run-windows-message", "children"),
-        Output("run-power", "figure"),
-        Output("run-cumulative", "figure"),
-        Output("run-progress", "figure"),
+        *common.chart_outputs("run-power"),
+        *common.chart_outputs("run-cumulative"),
+        *common.chart_outputs("run-progress"),
         Output("run-peak-value", "children"),
+        Output("run-peak-label", "children"),
         Input("run-windows-refresh", "n_intervals"),
         State("run-id", "data"),
         # No tick while the windows are being read: a tick would make Dash drop this answer.
@@ -370,14 +441,22 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
         try:
             shown = windows_view(db, run_id)
         except common.FAILURES as exc:
-            blank = figures.empty_figure("No data")
-            return common.message(common.failure(exc)), blank, blank, blank, "-"
+            blank = common.chart_values(figures.empty_figure("No data"))
+            return (
+                common.message(common.failure(exc)),
+                *blank,
+                *blank,
+                *blank,
+                "-",
+                peak_label([]),
+            )
         return (
             common.message(shown.message),
-            shown.power,
-            shown.cumulative,
-            shown.progress,
+            *common.chart_values(shown.power),
+            *common.chart_values(shown.cumulative),
+            *common.chart_values(shown.progress),
             shown.peak,
+            shown.peak_label,
         )
 
     for what in ("windows", "epochs"):

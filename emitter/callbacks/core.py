@@ -17,14 +17,18 @@ framework reports the error (``failed``), and otherwise:
 """
 
 import atexit
+import math
 import re
 import sys
 from collections.abc import Callable, Mapping
 
+from joulestream.limits import MAX_EPOCH
 from joulestream.tracker import Tracker
 
 ENDED_WITHOUT_END_HOOK = "training ended without reaching its end (an error outside its hooks)"
 PROCESS_EXITED = "the process exited while training"
+MAX_PLAN = MAX_EPOCH
+"""The largest plan passed on (the contract's epochs are an int; steps fit far more)."""
 
 
 _TERMINAL_CODES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -34,6 +38,17 @@ def reason(exc: BaseException) -> str:
     """An exception as ``run_finished.reason``: its type and text (the tracker cuts it),
     without terminal colour codes (Keras puts some in its messages)."""
     return _TERMINAL_CODES.sub("", f"{type(exc).__name__}: {exc}")
+
+
+def count(value: object) -> int | None:
+    """A framework's planned steps or epochs as a count of at least one, else None: -1 or
+    None mean "no limit", a float epoch count is whole or rounded up (Transformers trains
+    ``ceil(num_train_epochs)`` epochs, the last one cut by ``max_steps``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not math.isfinite(value) or value < 1 or value > MAX_PLAN:
+        return None
+    return math.ceil(value)
 
 
 def status_of(exc: BaseException) -> str:
@@ -69,17 +84,30 @@ class TrackerCallbackCore:
         return self._tracker is not None and self._tracker.running
 
     def train_start(
-        self, framework: str, hyperparameters: Mapping[str, object] | None = None
+        self,
+        framework: str,
+        hyperparameters: Mapping[str, object] | None = None,
+        planned_steps: object = None,
+        planned_epochs: object = None,
     ) -> None:
-        """Training begins: start the tracker unless it was started by the caller."""
+        """Training begins: start the tracker unless it was started by the caller. The
+        framework's plan (steps and epochs in all, where it knows them) goes into run_started
+        unless the tracker's arguments say otherwise; a value that is no count of at least one
+        (Lightning's -1 for "no limit", a fraction of an epoch) is left out."""
         if self._started_here:
             self.train_end("failed", ENDED_WITHOUT_END_HOOK)
+        plan = {"planned_steps": count(planned_steps), "planned_epochs": count(planned_epochs)}
         if self._tracker is None:
             args = dict(self._tracker_args)
             args.setdefault("framework", framework)
             if hyperparameters and "hyperparameters" not in args:
                 args["hyperparameters"] = {str(k): str(v) for k, v in hyperparameters.items()}
             self._tracker = self._make(**args)
+        if not self._tracker.running:
+            try:
+                self._tracker.plan(**plan)
+            except ValueError:  # a plan the contract refuses: the run goes on without one
+                self._tracker.plan()
         if not self._tracker.running:
             self._tracker.start()
             self._started_here = True

@@ -64,7 +64,13 @@ class JoulestreamCallback(keras.callbacks.Callback):  # type: ignore[misc]  # un
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         params = dict(getattr(self, "params", None) or {})
-        self.core.train_start(f"keras {keras.__version__}", params)
+        # Keras' params: ``epochs`` and ``steps`` (per epoch; None for a dataset of unknown
+        # length, and then no plan of steps).
+        epochs, steps = params.get("epochs"), params.get("steps")
+        total_steps = steps * epochs if isinstance(steps, int) and isinstance(epochs, int) else None
+        self.core.train_start(
+            f"keras {keras.__version__}", params, planned_steps=total_steps, planned_epochs=epochs
+        )
         self._steps_before_epoch, self._last_batch, self._counted = 0, -1, True
         self._guard_train_function()
 

@@ -26,7 +26,7 @@ except ImportError:  # the older package name
             "the Lightning callback needs lightning: pip install 'joulestream[lightning]'"
         ) from exc
 
-from joulestream.callbacks.core import TrackerCallbackCore, number, share
+from joulestream.callbacks.core import TrackerCallbackCore, count, number, share
 from joulestream.tracker import Tracker
 
 LOSS_KEYS = ("train_loss", "loss")
@@ -53,7 +53,20 @@ class JoulestreamCallback(pl.Callback):  # type: ignore[misc]  # Lightning is un
 
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:  # noqa: ANN401
         hparams = dict(getattr(pl_module, "hparams", {}) or {})
-        self.core.train_start(f"lightning {pl.__version__}", hparams)
+        # -1 or None means no limit (the core passes on counts only). With max_epochs alone,
+        # Lightning's estimated_stepping_batches is the steps it will take.
+        steps = getattr(trainer, "max_steps", None)
+        if count(steps) is None:
+            try:
+                steps = trainer.estimated_stepping_batches
+            except Exception:  # a plan is optional: training goes on without one
+                steps = None
+        self.core.train_start(
+            f"lightning {pl.__version__}",
+            hparams,
+            planned_steps=steps,
+            planned_epochs=getattr(trainer, "max_epochs", None),
+        )
 
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:  # noqa: ANN401
         self.core.epoch_start(int(trainer.current_epoch))

@@ -66,7 +66,13 @@ class JoulestreamCallback(transformers.TrainerCallback):  # type: ignore[misc]  
             "max_steps",
         )
         hparams = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
-        self.core.train_start(f"transformers {transformers.__version__}", hparams)
+        # The Trainer has worked out its plan by now: state.max_steps and num_train_epochs.
+        self.core.train_start(
+            f"transformers {transformers.__version__}",
+            hparams,
+            planned_steps=getattr(state, "max_steps", None),
+            planned_epochs=getattr(state, "num_train_epochs", None),
+        )
         self._samples, self._counted = 0, False
         self._tokens_seen = int(getattr(state, "num_input_tokens_seen", 0) or 0)
         self._hook_model(kwargs.get("model"))

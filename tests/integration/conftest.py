@@ -12,7 +12,7 @@ from confluent_kafka.admin import AdminClient
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from joulestream.flink_jobs.indexes import ensure_indexes
+from joulestream.schemas.documents import ensure_indexes
 from stack import flink, kafka, procs
 from stack import services as stack_services
 from stack.settings import StackSettings

@@ -10,7 +10,7 @@ from typing import Any
 from pymongo import MongoClient, monitoring
 from pymongo.database import Database
 
-from joulestream.flink_jobs.indexes import ensure_indexes
+from joulestream.schemas.documents import ensure_indexes
 from tests.integration import dashboard_fleet
 
 WRITES = {

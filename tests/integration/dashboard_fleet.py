@@ -1,12 +1,15 @@
-"""A small fleet in the documents' shapes (docs/documents.md), with values chosen to check the
+"""A small fleet in the documents' shapes (schemas/documents.py; tests/test_documents.py checks
+that it spells no field the contract lacks), with values chosen to check the
 dashboard to the digit: run-a (alice, DE, running) has three one-minute windows of 7,200 J
-(120 W, its ``power_w``) and two epochs; run-b (bob, SE, completed) is a run with a single event
-(3,600 J in 1 s: 3.6 kW) and no epochs."""
+(120 W, its ``power_w``), two epochs, two GPUs and a plan of 100 steps; run-b (bob, SE,
+completed) is a run with a single event (3,600 J in 1 s: 3.6 kW) and no epochs."""
 
 from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.database import Database
+
+from joulestream.schemas import pricing
 
 Document = dict[str, Any]
 
@@ -30,7 +33,7 @@ def window(
         "gpu_energy_j": gpu, "cpu_energy_j": cpu, "ram_energy_j": ram, "energy_j": energy,
         "pue": pue, "intensity_g_per_kwh": intensity, "intensity_source": "Ember 2023",
         "intensity_fallback": False,
-        "co2e_g": energy * pue * intensity / 3_600_000.0,
+        "co2e_g": pricing.co2e_g(energy, pue, intensity),
     }  # fmt: skip
 
 
@@ -58,6 +61,10 @@ def seed(db: Database[Document], now: datetime) -> None:
         "co2e_g_per_sample": 21600.0 * 381.0 / 3_600_000.0 / 3000, "power_w": 120.0,
         "cpu_methods": ["rapl"], "ram_methods": ["estimate"], "gpu_methods": ["nvml"],
         "version": 37, **common,
+        # Its plan (30 of 100 steps done in 3 min) and its two GPUs (10,800 J together).
+        "planned_steps": 100, "planned_epochs": 4,
+        "gpus": [{"gpu_index": 0, "energy_j": 7200.0, "mean_utilisation": 0.9},
+                 {"gpu_index": 1, "energy_j": 3600.0, "mean_utilisation": 0.45}],
     }  # fmt: skip
     run_b = {
         "_id": "run-b", "run_id": "run-b", "user_id": "bob", "project": "nlp",

@@ -12,6 +12,7 @@ from joulestream import codec
 from joulestream.producer import producer_config
 from stack import fetch, jobjar, kafka
 from stack.settings import REPO_ROOT, StackSettings
+from tests import test_schema_evolution
 from tests.test_events import finished, measurement, started
 
 
@@ -46,10 +47,26 @@ def test_fastavro_records_decode_in_flink_field_for_field(services: StackSetting
     """Bytes written by fastavro from the .avsc read back in Flink with the job's format (schema
     derived from the generated DDL) with every field equal, for every kind of event."""
     topic = f"test.avro-contract.{uuid.uuid4().hex[:10]}"
-    events = [measurement(seq=0), measurement(seq=1, samples=None), started(), finished()]
+    events = [measurement(seq=0), measurement(seq=1, samples=None), started(), finished(),
+              started(seq=5, planned_steps=1200, planned_epochs=3)]  # fmt: skip
     sent = [event.to_record() for event in events]
     send(services, topic, [codec.encode(record) for record in sent])
     assert read_with_flink(services, topic) == sent
+
+
+def test_records_of_earlier_versions_decode_in_flink_with_the_appended_fields_null(
+    services: StackSettings,
+):
+    """A version 1 measurement and a version 2 run_started (an old emitter, an old spool)
+    read in the job's format as the same events, the fields appended since null."""
+    evolution = test_schema_evolution
+    old = [
+        (evolution.version_1(), evolution.v1_record(measurement().to_record())),
+        (evolution.version_2(), evolution.v2_record(started().to_record())),
+    ]
+    topic = f"test.avro-versions.{uuid.uuid4().hex[:10]}"
+    send(services, topic, [evolution.write(schema, record) for schema, record in old])
+    assert read_with_flink(services, topic) == [measurement().to_record(), started().to_record()]
 
 
 def test_nested_records_arrays_and_maps_decode_in_flink(services: StackSettings):

@@ -2,7 +2,8 @@
 page, a filter, a run opened from the table, the empty state, a database that is down and bad
 addresses, and names written as links or formulas shown as text. Every page runs under the
 server's Content-Security-Policy: a test fails when the browser reports a violation.
-Screenshots go to .joulestream/screenshots/ for a person to look at."""
+Screenshots of every page at 1280 and 1920 px, light and dark, and of the empty and not-found
+states go to tests/artifacts/screenshots/ (git-ignored), kept for a person to look at."""
 
 import contextlib
 import csv
@@ -196,10 +197,13 @@ def test_every_page_with_a_filter_and_a_run_opened(services, page):
         page.locator("#runs-table a", has_text="run-a").click()
         expect(page.locator("#run-title")).to_have_text("Run run-a")
         expect(page.locator("#run-energy")).to_contain_text("6.00 Wh")
-        expect(page.locator("#run-co2e")).to_contain_text("2.29 g CO2e")
+        # Its RAM is an estimate ("estimate"): marked like any other estimate.
+        expect(page.locator("#run-co2e")).to_contain_text("2.29 g CO2e *")
         expect(page.locator("#run-intensity")).to_contain_text("381 g CO2e/kWh")
         expect(page.locator("#run-intensity")).to_contain_text("Ember 2023")
-        expect(page.locator("#run-methods")).to_contain_text("gpu: nvml; cpu: rapl; ram: estimate")
+        expect(page.locator("#run-methods")).to_contain_text(
+            "gpu: nvml; cpu: rapl; ram: estimate *"
+        )
         expect(page.locator("#run-whatif")).to_contain_text("In SE (41 g CO2e/kWh, Ember 2023)")
         expect(page.locator("#run-epochs")).to_contain_text("Energy per epoch")
         expect(page.locator("#run-power-now")).to_contain_text("120 W")
@@ -208,6 +212,13 @@ def test_every_page_with_a_filter_and_a_run_opened(services, page):
         expect(page.locator("#run-peak-value")).to_have_text("120 W")
         expect(page.locator("#run-meta")).to_contain_text("duration: 3 min")
         expect(page.locator("#run-cost")).to_contain_text("< 0.01 EUR")
+        # 30 of 100 planned steps in 3 min: 7 min to go, at that pace 100/30 of the totals.
+        expect(page.locator("#run-eta .card-value")).to_have_text("7 min")
+        expect(page.locator("#run-eta .card-note")).to_contain_text("step 30 of 100")
+        expect(page.locator("#run-projected .card-value")).to_have_text("20.0 Wh · 7.62 g CO2e *")
+        expect(page.locator("#run-gpus")).to_contain_text("Energy and mean utilisation per GPU")
+        expect(page.locator("#run-gpus")).to_contain_text("90% busy")
+        expect(page.locator("#run-gpus-empty")).to_be_hidden()
         shots_at_widths(page, "run")
         with page.expect_download() as exported:
             page.click("#run-windows-export-json")
@@ -280,7 +291,14 @@ def test_empty_database_and_bad_addresses(services, page):
     with seeded_database(services.mongo_uri, None, Commands()) as db, serving(db) as url:
         page.goto(url + "/")
         expect(page.locator("#fleet-message")).to_contain_text("No runs yet")
-        shot(page, "fleet-empty")
+        # An empty chart is one line of text, not a blank frame.
+        for chart, name in (("fleet-energy", "Energy"), ("fleet-co2e", "CO2e")):
+            expect(page.locator(f"#{chart}-empty")).to_have_text(
+                f"{name}: nothing measured in this range"
+            )
+            expect(page.locator(f"#{chart}")).to_be_hidden()
+        assert page.locator("#fleet-energy-empty").bounding_box()["height"] < 60
+        shots_at_widths(page, "fleet-empty")
         page.goto(url + "/run/nope")
         expect(page.locator("#run-message")).to_have_text(
             "No run with id 'nope': open one from the Runs page."
@@ -293,6 +311,7 @@ def test_empty_database_and_bad_addresses(services, page):
         shot(page, "runs-bad-date")
         page.goto(url + "/fleet/unknown")
         expect(page.locator("#not-found")).to_contain_text("Nothing lives at '/fleet/unknown'")
+        shots_at_widths(page, "not-found")
         page.goto(url + "/?range=forever")
         expect(page.get_by_text("range: 'forever' is not one of")).to_be_visible()
 
@@ -463,7 +482,11 @@ def test_no_serious_accessibility_violation_on_any_page(services, browser):
                     page.wait_for_timeout(500)
                     found[f"{name}{' (dark)' if dark else ''}"] = axe_violations(page)
                     if dark:
-                        shot(page, f"{name}-dark-1280")
+                        for width in WIDTHS:
+                            page.set_viewport_size({"width": width, "height": 900})
+                            page.wait_for_timeout(300)
+                            shot(page, f"{name}-dark-{width}")
+                        page.set_viewport_size({"width": WIDTHS[0], "height": 900})
                         page.locator("#theme-dark").uncheck()
     finally:
         context.close()

@@ -2,13 +2,13 @@
 seeded fleet (tests/integration/dashboard_fleet.py), an empty database and a server that is down."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pymongo import MongoClient
 
 from joulestream.dash_app import app as dash_app
-from joulestream.dash_app import data
+from joulestream.dash_app import data, figures
 from joulestream.dash_app.pages import compare, fleet, leaderboards, run, runs
 from tests.integration.conftest import free_ports
 from tests.integration.dashboard_env import WRITES, Commands, seeded_database
@@ -60,7 +60,9 @@ def test_data_queries_return_the_seeded_documents(db):
     ]
     assert data.all_time_totals(db) == (25200.0, 21600.0 * 381.0 / 3_600_000.0 + 0.036, 2)
     assert data.rollup_totals(db) == (25200.0, 21600.0 * 381.0 / 3_600_000.0 + 0.036)
-    assert (data.flagged_runs(db), data.lost_run_count(db)) == ([], 0)
+    # run-a's RAM is an estimate ("estimate"): its CO2e carries the mark.
+    assert [r["run_id"] for r in data.flagged_runs(db)] == ["run-a"]
+    assert data.lost_run_count(db) == 0
     assert sorted(data.leaderboard_groups(db), key=lambda g: g["user_id"]) == [
         {"user_id": "alice", "model": "resnet50", "region": "DE", "runs": 1, "energy_j": 21600.0,
          "co2e_g": 21600.0 * 381.0 / 3_600_000.0, "samples": 3000},
@@ -89,7 +91,7 @@ def test_fleet_shows_totals_power_now_and_health(db, commands):
         "120 W",
         "1 live run reporting",
     ]
-    assert card_texts[6:9] == ["Today", "7.00 Wh · 2.32 g CO2e", "< 0.01 EUR"]
+    assert card_texts[6:9] == ["Today", "7.00 Wh · 2.32 g CO2e *", "< 0.01 EUR"]
     assert card_texts[-1] == "Today, This week and All time add up the same hourly periods"
     assert [t.name for t in shown.energy.data] == ["alice", "bob"]
     assert [list(t.y) for t in shown.energy.data] == [[6.0], [1.0]]
@@ -115,18 +117,18 @@ def test_marks_follow_a_run_priced_at_the_world_average(services, db):
         writer[db.name].runs.update_one({"_id": "run-b"}, {"$set": {"intensity_fallback": True}})
     finally:
         writer.close()
-    assert [r["run_id"] for r in data.flagged_runs(db)] == ["run-b"]
+    assert sorted(r["run_id"] for r in data.flagged_runs(db)) == ["run-a", "run-b"]
     shown = fleet.view(db, "user", "7d", NOW)
     # run-b's last event was an hour ago: today's total carries its mark.
-    assert texts(shown.cards)[7] == "7.00 Wh · 2.32 g CO2e †"
+    assert texts(shown.cards)[7] == "7.00 Wh · 2.32 g CO2e †*"
     rows, _, _ = runs.view(db, {}, None, None, NOW)
     assert [(r["run_id"], r["co2e"], r["intensity_fallback"]) for r in rows] == [
-        ("run-a", "2.29 g CO2e", False), ("run-b", "36.0 mg CO2e †", True)
+        ("run-a", "2.29 g CO2e *", False), ("run-b", "36.0 mg CO2e †", True)
     ]  # fmt: skip
     assert texts(run.view(db, "run-b", NOW).cards)[4] == "36.0 mg CO2e †"
     _, boards = leaderboards.view(db)
     assert [(r["name"], r["co2e"]) for r in boards[2]] == [
-        ("DE", "2.29 g CO2e"), ("SE", "36.0 mg CO2e †")
+        ("DE", "2.29 g CO2e *"), ("SE", "36.0 mg CO2e †")
     ]  # fmt: skip
 
 
@@ -159,15 +161,27 @@ def test_run_detail_shows_the_run_to_the_digit(db, commands):
     assert [m for m in meta if m.startswith(("epoch:", "step:"))] == ["epoch: 1", "step: 30"]
     assert card_texts[:12] == [
         "Energy", "6.00 Wh", "too little for an everyday equivalent",
-        "CO2e", "2.29 g CO2e", "PUE 1",
+        "CO2e", "2.29 g CO2e *", "PUE 1",
         "Cost", "< 0.01 EUR", "at 0.25 EUR/kWh",
         "Average power", "120 W", "latest 120 W",
     ]  # fmt: skip
-    assert card_texts[12:15] == ["Per sample", "7.20 J", "762 µg CO2e"]
+    assert card_texts[12:15] == ["Per sample", "7.20 J", "762 µg CO2e *"]
     assert card_texts[18:21] == ["Carbon intensity", "381 g CO2e/kWh", "Ember 2023"]
-    assert card_texts[21:23] == ["Measured by", "gpu: nvml; cpu: rapl; ram: estimate"]
+    assert card_texts[21:23] == ["Measured by", "gpu: nvml; cpu: rapl; ram: estimate *"]
+    # 30 of its 100 planned steps in 3 min: 7 min to go, totals x 100/30.
+    assert card_texts[24:] == [
+        "ETA", "7 min", f"ends ≈ {NOW:%Y-%m-%d} 12:37 UTC · step 30 of 100",
+        "Projected at the end", "20.0 Wh · 7.62 g CO2e *",
+        "0.01 EUR · at the pace so far (30% done)",
+    ]  # fmt: skip
+    assert meta[-1] == "plan: 100 steps, 4 epochs"
+    assert list(shown.gpus.data[0].x) == ["GPU 0", "GPU 1"]
+    assert list(shown.gpus.data[0].y) == [2.0, 1.0]
+    assert list(shown.gpus.data[0].text) == ["90% busy", "45% busy"]
+    # Finished or silent, a run has no ETA.
+    assert "ETA" not in texts(run.view(db, "run-a", NOW + timedelta(minutes=10)).cards)
     assert list(shown.epochs.data[0].y) == [4.0, 2.0]
-    assert list(shown.epochs.data[0].text) == ["1.52 g CO2e", "762 mg CO2e"]
+    assert list(shown.epochs.data[0].text) == ["1.52 g CO2e *", "762 mg CO2e *"]
     charts = run.windows_view(db, "run-a")
     assert (charts.message, charts.peak) == ("", "120 W")
     assert [list(t.y) for t in charts.power.data] == [[60.0] * 3, [40.0] * 3, [20.0] * 3]
@@ -199,6 +213,8 @@ def test_a_run_with_one_event_and_an_unknown_run(db, commands):
     assert texts(shown.cards)[1] == "1.00 Wh"
     assert texts(shown.cards)[9:11] == ["Average power", "3.60 kW"]
     assert shown.epochs.layout.title.text == "Energy per epoch: no epoch reported"
+    assert figures.empty_message(shown.gpus) == "Per GPU: the run reported no per-GPU figures"
+    assert "ETA" not in texts(shown.cards)
     assert list(run.windows_view(db, "run-b").power.data[0].y) == [60.0]
     missing = run.view(db, "nope")
     assert (missing.found, missing.message) == (
@@ -242,7 +258,7 @@ def test_compare_and_leaderboards(db, commands):
     assert message == ""
     shown = ("name", "runs", "energy", "co2e", "cost", "wh_per_1k", "g_per_kwh")
     assert [{key: row[key] for key in shown} for row in boards[0]] == [
-        {"name": "alice", "runs": 1, "energy": "6.00 Wh", "co2e": "2.29 g CO2e",
+        {"name": "alice", "runs": 1, "energy": "6.00 Wh", "co2e": "2.29 g CO2e *",
          "cost": "< 0.01 EUR", "wh_per_1k": "2.00", "g_per_kwh": "381"},
         {"name": "bob", "runs": 1, "energy": "1.00 Wh", "co2e": "36.0 mg CO2e",
          "cost": "< 0.01 EUR", "wh_per_1k": "-", "g_per_kwh": "36"},
@@ -262,7 +278,7 @@ def test_compare_and_leaderboards(db, commands):
         "user_id,runs,energy_j,co2e_g,cost_eur,energy_wh_per_1k_samples,intensity_g_per_kwh,"
         "intensity_fallback,energy_estimated",
         f"alice,1,21600.0,{21600.0 * 381.0 / 3_600_000.0!r},{21600.0 / 3_600_000.0 * 0.25!r},2.0,"
-        f"{21600.0 * 381.0 / 3_600_000.0 / 0.006!r},false,false",
+        f"{21600.0 * 381.0 / 3_600_000.0 / 0.006!r},false,true",
     ]
 
 

@@ -31,7 +31,9 @@ public final class RunAccounting {
             "region", "dataset", "framework", "event_pue", "event_intensity", "finished_status",
             "interval_start_ms", "cpu_energy_j", "gpu_energy_j", "ram_energy_j", "cpu_method",
             "ram_method", "gpu_method", "samples", "tokens", "epoch", "step", "loss", "accuracy",
-            "interval_intensity_g_per_kwh", "invalid_reason", "kafka_partition", "kafka_offset", "raw_bytes");
+            "interval_intensity_g_per_kwh", "invalid_reason", "kafka_partition", "kafka_offset", "raw_bytes",
+            // Appended after the rest, so that no earlier index moves.
+            "planned_steps", "planned_epochs", "gpus");
 
     static final int EVENT_ID = 0;
     static final int EVENT_TYPE = 1;
@@ -65,6 +67,26 @@ public final class RunAccounting {
     static final int KAFKA_PARTITION = 29;
     static final int KAFKA_OFFSET = 30;
     static final int RAW_BYTES = 31;
+    /** run_started's plan (contract version 3): the steps and epochs the run will take. */
+    static final int PLANNED_STEPS = 32;
+    static final int PLANNED_EPOCHS = 33;
+    /** measurement.gpus: rows of (index, energy_j, method, utilisation). */
+    static final int GPUS = 34;
+    static final int GPU_INDEX = 0;
+    static final int GPU_ENERGY = 1;
+    static final int GPU_UTILISATION = 3;
+
+    /** The contract's bounds on a GPU (schemas/limits.py MAX_GPUS, MAX_DEVICE_POWER_W and
+     * MIN_CREDITED_INTERVAL_MS; tests/test_sql.py checks that they agree). The SQL checks
+     * cannot look into every element of an array: the Split does. */
+    static final int MAX_GPUS = 256;
+    static final double MAX_DEVICE_POWER_W = 5000.0;
+    static final long MIN_CREDITED_INTERVAL_MS = 1000;
+
+    /** One GPU's totals in a run's document. */
+    static final TypeInformation<Row> GPU_TOTALS = Types.ROW_NAMED(
+            new String[] {"gpu_index", "energy_j", "mean_utilisation"},
+            Types.LONG, Types.DOUBLE, Types.DOUBLE);
 
     private static final String[] ENERGIES = {
         "cpu_energy_j", "gpu_energy_j", "ram_energy_j", "energy_j"
@@ -123,7 +145,10 @@ public final class RunAccounting {
                 "cpu_method_min", Types.STRING, "cpu_method_max", Types.STRING,
                 "ram_method_min", Types.STRING, "ram_method_max", Types.STRING,
                 "gpu_method_min", Types.STRING, "gpu_method_max", Types.STRING,
-                "version", Types.LONG
+                "version", Types.LONG,
+                // Appended: the plan from run_started, and per-GPU totals by index.
+                "planned_steps", Types.LONG, "planned_epochs", Types.LONG,
+                "gpus", Types.OBJECT_ARRAY(GPU_TOTALS)
             }));
 
     /** Per run and event-time window, its on-time measurements: a changelog. */
@@ -256,6 +281,9 @@ public final class RunAccounting {
         public void processElement(Row row, Context ctx, Collector<Row> out) {
             String reason = (String) row.getField(INVALID_REASON);
             if (reason == null) {
+                reason = gpusReason(row);
+            }
+            if (reason == null) {
                 out.collect(row);
                 return;
             }
@@ -263,6 +291,47 @@ public final class RunAccounting {
                     reason, row.getField(KAFKA_PARTITION), row.getField(KAFKA_OFFSET),
                     row.getField(RAW_BYTES), cut(row.getField(EVENT_ID)), cut(row.getField(RUN_ID)),
                     cut(row.getField(EVENT_TYPE)), ctx.timerService().currentProcessingTime()));
+        }
+
+        /**
+         * Why a measurement's per-GPU figures break the contract (null when they do not): at
+         * most MAX_GPUS devices, each with an index in [0, MAX_GPUS), a finite energy within
+         * 0 and MAX_DEVICE_POWER_W over the interval, and a utilisation in [0, 1] or null.
+         */
+        static String gpusReason(Row row) {
+            Object[] gpus = (Object[]) row.getField(GPUS);
+            if (gpus == null) {
+                return null;
+            }
+            if (gpus.length > MAX_GPUS) {
+                return "measurement.gpus has " + gpus.length + " devices, at most " + MAX_GPUS;
+            }
+            Long startMs = (Long) row.getField(INTERVAL_START_MS);
+            long tsMs = (Long) row.getField(TS_MS);
+            long creditedMs = Math.max(startMs == null ? 0 : tsMs - startMs, MIN_CREDITED_INTERVAL_MS);
+            double maxJ = MAX_DEVICE_POWER_W * creditedMs / 1000.0;
+            for (Object item : gpus) {
+                Row gpu = (Row) item;
+                if (gpu == null) {
+                    return "measurement.gpus holds a null device";
+                }
+                Integer index = (Integer) gpu.getField(GPU_INDEX);
+                Double energyJ = (Double) gpu.getField(GPU_ENERGY);
+                Double utilisation = (Double) gpu.getField(GPU_UTILISATION);
+                if (index == null || index < 0 || index >= MAX_GPUS) {
+                    return "measurement.gpus[].index = " + index + " is not in [0, " + MAX_GPUS + ")";
+                }
+                if (energyJ == null || !(energyJ >= 0 && energyJ <= maxJ)) {
+                    return "measurement.gpus[" + index + "].energy_j = " + energyJ
+                            + " J is not finite or not within 0 and " + MAX_DEVICE_POWER_W
+                            + " W over the interval";
+                }
+                if (utilisation != null && !(utilisation >= 0 && utilisation <= 1)) {
+                    return "measurement.gpus[" + index + "].utilisation = " + utilisation
+                            + " is not within [0, 1]";
+                }
+            }
+            return null;
         }
 
         /** Cut to the contract's length: a record is often a dead letter for an id far too long. */

@@ -146,6 +146,10 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
         run.eventPue = maxOf(run.eventPue, (Double) event.getField(RunAccounting.EVENT_PUE));
         run.eventIntensity =
                 maxOf(run.eventIntensity, (Double) event.getField(RunAccounting.EVENT_INTENSITY));
+        Long plannedSteps = (Long) event.getField(RunAccounting.PLANNED_STEPS);
+        Long plannedEpochs = (Long) event.getField(RunAccounting.PLANNED_EPOCHS);
+        run.plannedSteps = plannedSteps == null ? run.plannedSteps : plannedSteps;
+        run.plannedEpochs = plannedEpochs == null ? run.plannedEpochs : plannedEpochs;
         boolean wasPriced = run.priced;
         run.priced = true;
         // Windows are priced again with the run's own PUE and intensity: each is sent again
@@ -212,6 +216,8 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
         run.ramEnergyJ += ramJ;
         run.energyJ += energyJ;
         run.interval.add(cpuJ, gpuJ, ramJ, energyJ, intervalIntensity);
+        RunState.addGpus(run, (Object[]) event.getField(RunAccounting.GPUS),
+                intervalStartMs == null ? 0 : tsMs - intervalStartMs);
         String cpuMethod = (String) event.getField(RunAccounting.CPU_METHOD);
         String ramMethod = (String) event.getField(RunAccounting.RAM_METHOD);
         String gpuMethod = (String) event.getField(RunAccounting.GPU_METHOD);
@@ -465,7 +471,8 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
                 run.interval.values(),
                 new Object[] {run.eventPue, run.eventIntensity, run.cpuMethodMin,
                 run.cpuMethodMax, run.ramMethodMin, run.ramMethodMax, run.gpuMethodMin,
-                run.gpuMethodMax, run.version});
+                run.gpuMethodMax, run.version, run.plannedSteps, run.plannedEpochs,
+                RunState.gpuTotals(run)});
     }
 
     private static Row windowRow(RowKind kind, String runId, long windowStartMs, WindowValues w) {

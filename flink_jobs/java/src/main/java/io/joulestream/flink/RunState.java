@@ -1,5 +1,8 @@
 package io.joulestream.flink;
 
+import java.util.Arrays;
+import org.apache.flink.types.Row;
+
 /**
  * The keyed state of one run in {@link RunProcessor}: plain objects with public fields, so that
  * Flink serializes them with its POJO serializer (checkpoints and RocksDB) and the heap backend
@@ -104,6 +107,15 @@ public final class RunState {
         public String gpuMethodMax;
         /** Events counted and silences found: the document's version. */
         public long version;
+        /** From run_started (contract version 3): the steps and epochs the run will take. */
+        public Long plannedSteps;
+        public Long plannedEpochs;
+        /** Per GPU, in order of first report: its index, energy, utilisation times the
+         * milliseconds it was reported for, and those milliseconds. */
+        public long[] gpuIndexes = new long[0];
+        public double[] gpuEnergiesJ = new double[0];
+        public double[] gpuUtilisationMs = new double[0];
+        public long[] gpuUtilisedMs = new long[0];
         /** Processing time of the last event, and of the silence that made the run lost. */
         public long heardMs;
         public long silentMs;
@@ -199,6 +211,52 @@ public final class RunState {
         public double ramEnergyJ;
         public double energyJ;
         public IntervalPriced interval = new IntervalPriced();
+    }
+
+    /** Adds one measurement's per-GPU energy and utilisation (over {@code intervalMs}). */
+    static void addGpus(Run run, Object[] gpus, long intervalMs) {
+        if (gpus == null) {
+            return;
+        }
+        for (Object item : gpus) {
+            Row gpu = (Row) item;
+            long index = (Integer) gpu.getField(RunAccounting.GPU_INDEX);
+            int at = 0;
+            while (at < run.gpuIndexes.length && run.gpuIndexes[at] != index) {
+                at++;
+            }
+            if (at == run.gpuIndexes.length) {
+                run.gpuIndexes = Arrays.copyOf(run.gpuIndexes, at + 1);
+                run.gpuEnergiesJ = Arrays.copyOf(run.gpuEnergiesJ, at + 1);
+                run.gpuUtilisationMs = Arrays.copyOf(run.gpuUtilisationMs, at + 1);
+                run.gpuUtilisedMs = Arrays.copyOf(run.gpuUtilisedMs, at + 1);
+                run.gpuIndexes[at] = index;
+            }
+            run.gpuEnergiesJ[at] += (Double) gpu.getField(RunAccounting.GPU_ENERGY);
+            Double utilisation = (Double) gpu.getField(RunAccounting.GPU_UTILISATION);
+            if (utilisation != null && intervalMs > 0) {
+                run.gpuUtilisationMs[at] += utilisation * intervalMs;
+                run.gpuUtilisedMs[at] += intervalMs;
+            }
+        }
+    }
+
+    /** The per-GPU totals of a run's document, by index: (gpu_index, energy_j,
+     * mean_utilisation), the mean weighted by time and null where none was reported. */
+    static Row[] gpuTotals(Run run) {
+        Integer[] order = new Integer[run.gpuIndexes.length];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        Arrays.sort(order, (a, b) -> Long.compare(run.gpuIndexes[a], run.gpuIndexes[b]));
+        Row[] rows = new Row[order.length];
+        for (int i = 0; i < order.length; i++) {
+            int at = order[i];
+            Double mean = run.gpuUtilisedMs[at] > 0
+                    ? run.gpuUtilisationMs[at] / run.gpuUtilisedMs[at] : null;
+            rows[i] = Row.of(run.gpuIndexes[at], run.gpuEnergiesJ[at], mean);
+        }
+        return rows;
     }
 
     /** LATEST_BY_SEQ's rule: the value with the highest seq, the larger value on a tie. */

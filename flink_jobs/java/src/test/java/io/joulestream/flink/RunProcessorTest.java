@@ -200,4 +200,70 @@ class RunProcessorTest {
         assertEquals(400.0, field(run, "cpu_energy_j_x_interval_intensity"));
         assertEquals(7.0, field(run, "energy_j"));
     }
+
+    private static Row gpu(int index, double energyJ, Double utilisation) {
+        return Row.of(index, energyJ, "nvml", utilisation);
+    }
+
+    @Test
+    void thePlanFromRunStartedIsInTheRunsDocument() throws Exception {
+        send(measurement("r", 1, T0 + 1_000, 1.0));
+        advance(FLUSH_MS);
+        assertEquals(null, field(runs().get(0), "planned_steps"));
+        Row started = event("run_started", "r", 0, T0);
+        started.setField(RunAccounting.PLANNED_STEPS, 1_000L);
+        started.setField(RunAccounting.PLANNED_EPOCHS, 10L);
+        send(started);
+        advance(2 * FLUSH_MS);
+        List<Row> runs = runs();
+        Row run = runs.get(runs.size() - 1);
+        assertEquals(1_000L, field(run, "planned_steps"));
+        assertEquals(10L, field(run, "planned_epochs"));
+    }
+
+    @Test
+    void eachGpusEnergyAndTimeWeightedUtilisationAreSummedByIndex() throws Exception {
+        // 1 s at 50 % and 3 s at 100 % on GPU 1: 87.5 %; GPU 0 never says its utilisation.
+        Row first = measurement("r", 1, T0 + 1_000, 1.0);
+        first.setField(RunAccounting.GPUS, new Row[] {gpu(1, 2.0, 0.5), gpu(0, 1.0, null)});
+        send(first);
+        Row second = measurement("r", 2, T0 + 4_000, 1.0);
+        second.setField(RunAccounting.INTERVAL_START_MS, T0 + 1_000);
+        second.setField(RunAccounting.GPUS, new Row[] {gpu(0, 4.0, null), gpu(1, 6.0, 1.0)});
+        send(second);
+        advance(FLUSH_MS);
+        Object[] gpus = (Object[]) field(runs().get(0), "gpus");
+        assertEquals(2, gpus.length);
+        assertEquals(Row.of(0L, 5.0, null), gpus[0]);
+        assertEquals(Row.of(1L, 8.0, 0.875), gpus[1]);
+    }
+
+    @Test
+    void aRunWithoutGpusHasAnEmptyList() throws Exception {
+        send(measurement("r", 1, T0 + 1_000, 1.0));
+        advance(FLUSH_MS);
+        assertEquals(0, ((Object[]) field(runs().get(0), "gpus")).length);
+    }
+
+    @Test
+    void perGpuFiguresOutsideTheContractAreDeadLetters() {
+        Row ok = measurement("r", 1, T0 + 1_000, 1.0);
+        ok.setField(RunAccounting.GPUS, new Row[] {gpu(0, 5000.0, 1.0)});
+        assertEquals(null, RunAccounting.Split.gpusReason(ok));
+        Row tooMuch = measurement("r", 1, T0 + 1_000, 1.0);
+        tooMuch.setField(RunAccounting.GPUS, new Row[] {gpu(3, 5000.5, null)});
+        assertEquals("measurement.gpus[3].energy_j = 5000.5 J is not finite or not within 0 and "
+                + "5000.0 W over the interval", RunAccounting.Split.gpusReason(tooMuch));
+        Row nan = measurement("r", 1, T0 + 1_000, 1.0);
+        nan.setField(RunAccounting.GPUS, new Row[] {gpu(0, Double.NaN, null)});
+        assertTrue(RunAccounting.Split.gpusReason(nan).startsWith("measurement.gpus[0].energy_j = NaN"));
+        Row busy = measurement("r", 1, T0 + 1_000, 1.0);
+        busy.setField(RunAccounting.GPUS, new Row[] {gpu(0, 1.0, 1.5)});
+        assertEquals("measurement.gpus[0].utilisation = 1.5 is not within [0, 1]",
+                RunAccounting.Split.gpusReason(busy));
+        Row index = measurement("r", 1, T0 + 1_000, 1.0);
+        index.setField(RunAccounting.GPUS, new Row[] {gpu(256, 1.0, null)});
+        assertEquals("measurement.gpus[].index = 256 is not in [0, 256)",
+                RunAccounting.Split.gpusReason(index));
+    }
 }

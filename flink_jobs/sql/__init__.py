@@ -1,0 +1,42 @@
+"""The pipeline's Flink SQL, in pipeline order: ``sources`` (the Kafka table, the checked
+events, the flat columns the run accounting reads), ``views`` (what the run accounting
+registers, priced) and ``outputs`` (per sink, the expression of each field of its collection;
+``sinks`` makes the sink table and the INSERT from that). ``text`` quotes.
+
+All per-record work runs in the JVM; no Python code runs per record. The MongoDB documents these
+statements write are declared in ``schemas/documents.py`` (``docs/documents.md``).
+
+Data flow: ``events`` (Kafka) → ``checked_events`` (valid, or a dead letter with its reason) →
+``flat_events`` (what any output reads, as flat columns) → the run accounting of the job's jar
+(``RunAccounting``, keyed once by run: de-duplication, the run's own event time, totals,
+windows, epochs, late events, silences) → the views it registers, priced here and stored;
+``rollups`` add up the windows and the late events per user, model, region and period.
+"""
+
+from joulestream.flink_jobs.sql.outputs import every_output
+from joulestream.flink_jobs.sql.sinks import Output
+from joulestream.flink_jobs.sql.sources import (
+    EVENT_COLUMNS,
+    FLAT_EVENTS,
+    SOURCE,
+    checked_view,
+    events_view,
+    source_ddl,
+)
+from joulestream.flink_jobs.sql.text import literal, with_options
+from joulestream.flink_jobs.sql.views import priced_late_view, windows_view
+
+__all__ = [
+    "EVENT_COLUMNS",
+    "FLAT_EVENTS",
+    "SOURCE",
+    "Output",
+    "checked_view",
+    "events_view",
+    "every_output",
+    "literal",
+    "priced_late_view",
+    "source_ddl",
+    "windows_view",
+    "with_options",
+]
