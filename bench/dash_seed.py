@@ -77,6 +77,9 @@ def fleet(
                     "intensity_source": row.cited,
                     "intensity_fallback": False,
                     "interval_priced_energy_j": 0.0,
+                    "grid_priced_energy_j": 0.0,
+                    "grid_intensity_g_per_kwh": None,
+                    "grid_source": None,
                     "cpu_co2e_g": _co2e_g(cpu, pue, intensity),
                     "gpu_co2e_g": _co2e_g(gpu, pue, intensity),
                     "ram_co2e_g": _co2e_g(ram, pue, intensity),
@@ -134,6 +137,8 @@ def fleet(
             "intensity_source": row.cited,
             "intensity_fallback": False,
             "interval_priced_energy_j": 0.0,
+            "grid_priced_energy_j": 0.0,
+            "grid_sources": [],
             **{
                 f"{part}_co2e_g": _co2e_g(totals[f"{part}_energy_j"], pue, intensity)
                 for part in ("cpu", "gpu", "ram")
@@ -197,6 +202,7 @@ def rollups(runs: list[Document], windows: list[Document]) -> dict[str, Document
                 "gpu_energy_j": 0.0,
                 "ram_energy_j": 0.0,
                 "energy_j": 0.0,
+                "grid_priced_energy_j": 0.0,
                 "co2e_g": 0.0,
             },
         )
