@@ -48,6 +48,8 @@ RUN_FIELDS = documents.projection(
         "pue",
         "intensity_g_per_kwh",
         "intensity_fallback",
+        "grid_priced_energy_j",
+        "grid_sources",
         "cpu_methods",
         "gpu_methods",
         "ram_methods",
@@ -100,6 +102,9 @@ WINDOW_FIELDS = documents.projection(
         "intensity_g_per_kwh",
         "intensity_source",
         "intensity_fallback",
+        "grid_priced_energy_j",
+        "grid_intensity_g_per_kwh",
+        "grid_source",
     ),
 )
 ROLLUP_FIELDS = documents.projection(

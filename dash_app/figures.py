@@ -267,6 +267,56 @@ def power_figure(windows: list[Document]) -> go.Figure:
     )
 
 
+def priced_intensity_g_per_kwh(window: Document) -> float | None:
+    """The intensity that priced a window's energy as a whole: its CO2e per kWh before PUE
+    (a mix where its intervals' own figures, a grid period and the run's or table's figure
+    each priced a part). None for a window without energy."""
+    energy_j = float(window.get("energy_j") or 0.0)
+    pue = float(window.get("pue") or 1.0)
+    if energy_j <= 0 or pue <= 0:
+        return None
+    return float(window.get("co2e_g") or 0.0) * pricing.J_PER_KWH / (energy_j * pue)
+
+
+def intensity_figure(windows: list[Document]) -> go.Figure:
+    """Per window start: the intensity that priced it, the grid period's figure where the
+    region's hourly series priced it, and the run's or table's figure for the rest."""
+    if not windows:
+        return empty_figure("Carbon intensity: no window yet")
+    starts = [w["window_start"] for w in windows]
+    figure = go.Figure()
+    figure.add_scatter(
+        x=starts,
+        y=[priced_intensity_g_per_kwh(w) for w in windows],
+        name="priced (whole window)",
+        mode=_mode(len(windows)),
+    )
+    grid = [w.get("grid_intensity_g_per_kwh") for w in windows]
+    if any(value is not None for value in grid):
+        figure.add_scatter(
+            x=starts,
+            y=grid,
+            name="grid series",
+            mode="markers",
+            text=[escape.plotly(str(w.get("grid_source") or "")) for w in windows],
+            hovertemplate="%{y:.0f} g/kWh, %{text}<extra>grid series</extra>",
+        )
+    figure.add_scatter(
+        x=starts,
+        y=[w.get("intensity_g_per_kwh") for w in windows],
+        name="run_started or table",
+        mode="lines",
+        line={"dash": "dot"},
+        text=[escape.plotly(str(w.get("intensity_source") or "")) for w in windows],
+        hovertemplate="%{y:.0f} g/kWh, %{text}<extra>run_started or table</extra>",
+    )
+    _time_axis(figure, starts)
+    figure.update_yaxes(rangemode="tozero")
+    return _layout(
+        figure, "Carbon intensity that priced each window", "window start (UTC)", "g CO2e/kWh"
+    )
+
+
 def peak_power_w(windows: list[Document]) -> float | None:
     """The highest one-window mean power: the run's peak as its windows resolve it."""
     return max((power_w(w) for w in windows), default=None)

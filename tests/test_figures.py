@@ -611,3 +611,26 @@ def test_the_gpu_panel_shows_each_devices_energy_and_utilisation():
         "Per GPU: the run reported no per-GPU figures"
     )
     assert figures.is_empty(figures.gpu_figure({}))
+
+
+def test_the_intensity_chart_shows_what_priced_each_window():
+    """Per window start: the intensity that priced the whole window (its CO2e per kWh before
+    PUE), the grid period's figure with its source where the series priced it, and the run's
+    or table's figure; no grid trace when no window was grid-priced."""
+    grid = {**window(AT, 3_600_000.0), "pue": 1.5, "co2e_g": 150.0 * 1.5,
+            "grid_intensity_g_per_kwh": 150.0, "grid_source": "simulated",
+            "intensity_g_per_kwh": 56.0, "intensity_source": "Ember 2023"}  # fmt: skip
+    table = {**window(AT + timedelta(minutes=1), 0.0), "intensity_g_per_kwh": 56.0}
+    figure = figures.intensity_figure([grid, table])
+    assert [t.name for t in figure.data] == [
+        "priced (whole window)", "grid series", "run_started or table"
+    ]  # fmt: skip
+    assert list(figure.data[0].y) == [150.0, None]
+    assert list(figure.data[1].y) == [150.0, None]
+    assert list(figure.data[1].text) == ["simulated", ""]
+    assert list(figure.data[2].y) == [56.0, 56.0]
+    no_grid = figures.intensity_figure([table])
+    assert [t.name for t in no_grid.data] == ["priced (whole window)", "run_started or table"]
+    assert figures.empty_message(figures.intensity_figure([])) == (
+        "Carbon intensity: no window yet"
+    )
