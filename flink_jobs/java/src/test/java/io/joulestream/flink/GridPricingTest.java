@@ -242,4 +242,39 @@ class GridPricingTest {
         assertEquals(80.0, window(windows.get(1), "energy_j_x_grid_intensity"));
         assertEquals(80.0, run(last(runs()), "energy_j_x_grid_intensity"));
     }
+
+    @Test
+    void pastTheHorizonAFigureChangesNothingStored() throws Exception {
+        // A two-minute horizon, and a sweep every 10 s (the dedup TTL).
+        harness.close();
+        RunAccounting.Settings settings = new RunAccounting.Settings(
+                DELAY_MS, WINDOW_MS, 300_000, 10_000, 604_800_000, FLUSH_MS, 256, 120_000);
+        harness = new KeyedBroadcastOperatorTestHarness<>(
+                new CoBroadcastWithKeyedOperator<>(
+                        new RunProcessor(settings), List.of(RunAccounting.GRID_STATE)),
+                row -> (String) row.getField(RunAccounting.RUN_ID),
+                Types.STRING, 128, 1, 0);
+        harness.setup(RunAccounting.RUNS.createSerializer(new SerializerConfigImpl()));
+        harness.open();
+        harness.setProcessingTime(0);
+        grid(period("FR", H0, H0 + HOUR_MS, 50.0, "simulated", H0));
+        send(event("run_started", "r", 0, H0, "FR"));
+        send(measurement("r", 1, H0 + 1_000, 2.0, 0.0));
+        // The run moves on five minutes: its first window is past the horizon.
+        send(measurement("r", 2, H0 + 301_000, 1.0, 0.0));
+        nowMs = 10_000;
+        harness.setProcessingTime(nowMs);
+        Row before = last(runs());
+        assertEquals(3.0 * 50.0, run(before, "energy_j_x_grid_intensity"));
+        clear();
+        grid(period("FR", H0, H0 + HOUR_MS, 70.0, "revised", H0 + HOUR_MS));
+        // Only the window within the horizon is priced again; the run keeps the first
+        // window's old price in its total.
+        List<Row> windows = side(RunAccounting.WINDOWS_TAG);
+        assertEquals(2, windows.size());
+        assertEquals(H0 + 300_000, window(windows.get(1), "window_start_ms"));
+        Row after = last(runs());
+        assertEquals((Long) run(before, "version") + 1, run(after, "version"));
+        assertEquals(2.0 * 50.0 + 1.0 * 70.0, run(after, "energy_j_x_grid_intensity"));
+    }
 }
