@@ -203,7 +203,10 @@ def rollups(runs: list[Document], windows: list[Document]) -> dict[str, Document
                 "ram_energy_j": 0.0,
                 "energy_j": 0.0,
                 "grid_priced_energy_j": 0.0,
+                "interval_priced_energy_j": 0.0,
                 "co2e_g": 0.0,
+                "grid_co2e_g": 0.0,
+                "interval_co2e_g": 0.0,
             },
         )
         doc["run_ids"].add(run["run_id"])

@@ -109,7 +109,19 @@ WINDOW_FIELDS = documents.projection(
 )
 ROLLUP_FIELDS = documents.projection(
     documents.ROLLUPS,
-    ("user_id", "model", "region", "period_start", "period_end", "energy_j", "co2e_g"),
+    (
+        "user_id",
+        "model",
+        "region",
+        "period_start",
+        "period_end",
+        "energy_j",
+        "co2e_g",
+        "grid_priced_energy_j",
+        "interval_priced_energy_j",
+        "grid_co2e_g",
+        "interval_co2e_g",
+    ),
 )
 MAX_RUNS = 5_000
 

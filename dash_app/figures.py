@@ -483,6 +483,30 @@ def bucket_start(at: datetime, size: Granularity) -> datetime:
     return EPOCH + (at - EPOCH) // size.length * size.length
 
 
+BY_SOURCE = "pricing_source"
+"""The Fleet's stack by pricing source: not a field, each rollup split by what priced it."""
+SOURCES = {
+    "energy_j": ("grid_priced_energy_j", "interval_priced_energy_j"),
+    "co2e_g": ("grid_co2e_g", "interval_co2e_g"),
+}
+
+
+def by_source(rollup: Document, metric: str) -> dict[str, float]:
+    """A rollup's energy or CO2e by what priced it: the hourly grid series, the measurements'
+    own intensity, and the rest (the run's ``run_started`` or the yearly table). Rollups
+    written before the job priced with the grid have neither part: all is the rest."""
+    grid_field, interval_field = SOURCES[metric]
+    total = float(rollup.get(metric) or 0.0)
+    grid = float(rollup.get(grid_field) or 0.0)
+    interval = float(rollup.get(interval_field) or 0.0)
+    return {
+        "grid series": grid,
+        "measurement's own": interval,
+        # Each part is rounded down apart: never below 0 by that rounding.
+        "run_started or table": max(total - grid - interval, 0.0),
+    }
+
+
 def fleet_series(
     rollups: list[Document],
     group_field: str,
@@ -496,10 +520,15 @@ def fleet_series(
     series: dict[str, dict[datetime, float]] = defaultdict(lambda: defaultdict(float))
     for rollup in rollups:
         start = rollup["period_start"]
-        if (since is None or start >= since) and (until is None or start < until):
-            series[str(rollup.get(group_field))][bucket_start(start, size)] += float(
-                rollup.get(metric) or 0.0
-            )
+        if not ((since is None or start >= since) and (until is None or start < until)):
+            continue
+        bar = bucket_start(start, size)
+        if group_field == BY_SOURCE:
+            for source, value in by_source(rollup, metric).items():
+                if value > 0 or source == "run_started or table":
+                    series[source][bar] += value
+        else:
+            series[str(rollup.get(group_field))][bar] += float(rollup.get(metric) or 0.0)
     return series
 
 
@@ -540,7 +569,8 @@ def fleet_figure(
         # The whole range, so that one day of data reads as one day of seven, not a wall.
         figure.update_xaxes(range=[since, until or max(stacked) + size.length])
     figure.update_yaxes(rangemode="tozero")
-    title = f"{name} per {size.name} by {group_field.removesuffix('_id')}"
+    by = "pricing source" if group_field == BY_SOURCE else group_field.removesuffix("_id")
+    title = f"{name} per {size.name} by {by}"
     label = f"{'energy' if metric == 'energy_j' else 'CO2e'} ({unit})"
     return _layout(figure, title, f"{size.name} (UTC)", label, barmode="stack")
 

@@ -332,10 +332,30 @@ ROLLUPS = Collection(
             "the part of `energy_j` priced by the grid series of its region",
         ),
         Field(
+            "interval_priced_energy_j",
+            "DOUBLE",
+            "J",
+            "the part of `energy_j` priced by its measurements' own intensity",
+        ),
+        Field(
             "co2e_g",
             "DOUBLE",
             "g CO2e",
             "emissions: each run's share priced like the run, rounded down to 2^-20 g",
+        ),
+        Field(
+            "grid_co2e_g",
+            "DOUBLE",
+            "g CO2e",
+            "the part of `co2e_g` priced by the grid series (each run's share rounded down to "
+            "2^-20 g)",
+        ),
+        Field(
+            "interval_co2e_g",
+            "DOUBLE",
+            "g CO2e",
+            "the part of `co2e_g` priced by the measurements' own intensity (each run's share "
+            "rounded down to 2^-20 g); the rest was priced by `run_started` or the table",
         ),
         Field(
             "version",

@@ -134,6 +134,14 @@ class Reference:
         return self.grid_figure(e.run_id, e.region, e.ts_ms)
 
     @staticmethod
+    def part_co2e(doc: dict[str, Any]) -> tuple[float, float]:
+        """CO2e of the energy priced by grid periods and by intervals' own intensity (before
+        ``co2e`` removes what it needs)."""
+        grid = doc.get("_grid", {}).get("energy_j", (0.0, 0.0))[1]
+        own = doc.get("_own", {}).get("energy_j", (0.0, 0.0))[1]
+        return (grid * doc["pue"] * 1.0 / J_PER_KWH, own * doc["pue"] * 1.0 / J_PER_KWH)
+
+    @staticmethod
     def co2e(doc: dict[str, Any]) -> dict[str, float]:
         """Per component: the energy of intervals with their own intensity priced with it, the
         energy a grid period priced with that period's, the rest with the document's; PUE
@@ -251,7 +259,10 @@ class Reference:
                     run[f"{v}_per_{per}"] = run[v] / run[n] if run[n] > 0 else None
         return runs
 
-    def windows(self, window_ms: int, late_ids: set[str]) -> dict[str, dict[str, Any]]:
+    def windows(
+        self, window_ms: int, late_ids: set[str], *, parts: bool = False
+    ) -> dict[str, dict[str, Any]]:
+        """The windows; with ``parts``, each also with ``_parts``: its ``part_co2e``."""
         windows: dict[str, dict[str, Any]] = {}
         latest: Latest = {}
         for e in self.measurements():
@@ -279,6 +290,8 @@ class Reference:
             _add_priced(w, e, self._grid_of(e))
         for w in windows.values():
             w.pop("_grid_sources", None)
+            if parts:
+                w["_parts"] = self.part_co2e(w)
             w.update(self.co2e(w))
         return windows
 
@@ -289,7 +302,7 @@ class Reference:
         of 2**-20 g, added up per user, model, region and period."""
         parts: list[tuple[Measurement, int, dict[str, Any]]] = []
         of_run = {m.run_id: m for m in reversed(self.measurements())}  # who, model, region
-        for w in self.windows(window_ms, late_ids).values():
+        for w in self.windows(window_ms, late_ids, parts=True).values():
             start_ms = int(w["window_start"].timestamp() * 1000)
             parts.append((of_run[w["run_id"]], start_ms - start_ms % period_ms, w))
         for e in self.measurements():
@@ -302,6 +315,7 @@ class Reference:
                     "grid_priced_energy_j": 0.0,
                 }
                 _add_priced(late, e, self._grid_of(e))
+                late["_parts"] = self.part_co2e(late)
                 late.update(self.co2e(late))
                 parts.append((e, e.ts_ms - e.ts_ms % period_ms, late))
         rollups: dict[str, dict[str, Any]] = {}
@@ -312,7 +326,8 @@ class Reference:
                 "_id": key, "user_id": e.user_id, "model": e.model, "region": e.region,
                 "period_start": utc(start_ms), "period_end": utc(start_ms + period_ms),
                 "runs": 0, "events": 0, **dict.fromkeys(COMPONENTS, 0.0),
-                "grid_priced_energy_j": 0.0, "co2e_g": 0.0, "version": 0,
+                "grid_priced_energy_j": 0.0, "interval_priced_energy_j": 0.0, "co2e_g": 0.0,
+                "grid_co2e_g": 0.0, "interval_co2e_g": 0.0, "version": 0,
             })  # fmt: skip
             runs.setdefault(key, set()).add(e.run_id)
             r["runs"] = len(runs[key])
@@ -320,7 +335,11 @@ class Reference:
             for name in COMPONENTS:
                 r[name] += part[name]
             r["grid_priced_energy_j"] += part["grid_priced_energy_j"]
+            r["interval_priced_energy_j"] += part["interval_priced_energy_j"]
             r["co2e_g"] += math.floor(part["co2e_g"] / CO2E_QUANTUM) * CO2E_QUANTUM
+            grid_g, interval_g = part["_parts"]
+            r["grid_co2e_g"] += math.floor(grid_g / CO2E_QUANTUM) * CO2E_QUANTUM
+            r["interval_co2e_g"] += math.floor(interval_g / CO2E_QUANTUM) * CO2E_QUANTUM
             # Grows with every event and when a run's run_started prices its share.
             r["version"] += part["events"] + (1 if e.run_id in self.started else 0)
         return rollups

@@ -165,6 +165,23 @@ def test_fleet_figure_stacks_groups_within_the_range():
     assert [(t.name, list(t.y)) for t in figure.data] == [("a", [1.0]), ("b", [2.0])]
 
 
+def test_fleet_figure_breaks_co2e_down_by_pricing_source():
+    """Stacked by source, each rollup's CO2e is split into the grid series' part, the
+    measurements' own part and the rest (run_started or the table); a rollup written before
+    grid pricing is all rest."""
+    rollups = [
+        {"user_id": "a", "period_start": AT, "co2e_g": 1000.0, "grid_co2e_g": 600.0,
+         "interval_co2e_g": 100.0},
+        {"user_id": "b", "period_start": AT, "co2e_g": 500.0},
+    ]  # fmt: skip
+    figure = figures.fleet_figure(rollups, figures.BY_SOURCE, "co2e_g", AT - timedelta(days=1))
+    assert [(t.name, list(t.y)) for t in figure.data] == [
+        ("grid series", [0.6]), ("measurement's own", [0.1]), ("run_started or table", [0.8])
+    ]  # fmt: skip
+    assert figure.layout.title.text == "CO2e per hour by pricing source"
+    assert params.GROUPS["source"] == figures.BY_SOURCE
+
+
 def test_units_read_like_a_person_writes_them():
     """One rule: the largest unit the value reaches, three significant digits, thousands
     separated, never scientific notation; zero in the base unit."""

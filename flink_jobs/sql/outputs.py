@@ -31,6 +31,7 @@ from joulestream.flink_jobs.sql.views import (
     co2e,
     co2e_columns,
     co2e_name,
+    part_co2e_columns,
     priced,
 )
 from joulestream.schemas import documents
@@ -167,15 +168,21 @@ def rollups(settings: JobSettings) -> Output:
         "events": "SUM(events)",
         **{c: f"SUM({c})" for c in COMPONENTS},
         "grid_priced_energy_j": "SUM(energy_j_grid)",
+        "interval_priced_energy_j": "SUM(energy_j_interval)",
         "co2e_g": f"SUM(FLOOR(co2e_g * {scale}) / {scale})",
+        "grid_co2e_g": f"SUM(FLOOR(grid_co2e_g * {scale}) / {scale})",
+        "interval_co2e_g": f"SUM(FLOOR(interval_co2e_g * {scale}) / {scale})",
         "version": "SUM(events + priced + repriced)",
     }
     source = f"""FROM (
-  SELECT run_id, user_id, `model`, region, events, {energies}, energy_j_grid, co2e_g, priced,
-    repriced, window_start_ms - MOD(window_start_ms, {period_ms}) AS period_ms
+  SELECT run_id, user_id, `model`, region, events, {energies}, energy_j_grid,
+    energy_j_interval, co2e_g, grid_co2e_g, interval_co2e_g, priced, repriced,
+    window_start_ms - MOD(window_start_ms, {period_ms}) AS period_ms
   FROM {PRICED_WINDOWS}
   UNION ALL
-  SELECT run_id, user_id, `model`, region, 1, {energies}, energy_j_grid, {co2e("energy_j")},
+  SELECT run_id, user_id, `model`, region, 1, {energies}, energy_j_grid, energy_j_interval,
+    {co2e("energy_j")},
+{part_co2e_columns()},
     priced, repriced, ts_ms - MOD(ts_ms, {period_ms})
   FROM {PRICED_LATE}
 ) AS {_ROLLUP_PARTS}

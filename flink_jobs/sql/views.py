@@ -50,6 +50,16 @@ def co2e(energy: str) -> str:
     return f"{rest} + {own}"
 
 
+def part_co2e_columns() -> str:
+    """CO2e of the energy priced by the grid series and by the intervals' own intensity, as
+    columns of a SELECT over a priced row (the rollups' breakdown by pricing source)."""
+    one = "CAST(1.0 AS DOUBLE)"
+    return (
+        f"  {co2e_sql('energy_j_x_grid_intensity', 'pue', one)} AS grid_co2e_g,\n"
+        f"  {co2e_sql('energy_j_x_interval_intensity', 'pue', one)} AS interval_co2e_g"
+    )
+
+
 def co2e_columns() -> str:
     """Every component's CO2e, as columns of a SELECT over a priced row."""
     return ",\n".join(f"  {co2e(c)} AS {co2e_name(c)}" for c in COMPONENTS)
@@ -69,6 +79,7 @@ SELECT
   pue, intensity_g_per_kwh, intensity_source, intensity_fallback, energy_j_interval,
   energy_j_grid, grid_intensity_g_per_kwh, grid_source,
 {co2e_columns()},
+{part_co2e_columns()},
   user_id, `model`, region, window_start_ms, priced, repriced
 FROM (
   SELECT *,
