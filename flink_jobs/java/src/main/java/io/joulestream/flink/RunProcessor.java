@@ -218,7 +218,8 @@ public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Ro
             if (run == null || !zone.equals(run.region)) {
                 return;
             }
-            if (reprice(runId, run, current, ctx)) {
+            // A run with its own intensity is priced by it, whatever the grid says.
+            if (reprice(runId, run, run.eventIntensity == null ? current : null, ctx)) {
                 run.version++;
                 out.collect(runRow(runId, run));
                 run.dirty = false;

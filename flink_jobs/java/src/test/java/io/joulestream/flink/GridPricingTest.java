@@ -219,6 +219,16 @@ class GridPricingTest {
                 assertEquals(2.0, window(w, "energy_j_interval"));
             }
         }
+        // A revision prices the run without its own intensity again, not the other.
+        clear();
+        grid(period("FR", H0, H0 + HOUR_MS, 70.0, "simulated", H0 + HOUR_MS));
+        List<Row> runs = runs();
+        assertEquals(1, runs.size());
+        assertEquals("r", runs.get(0).getField(0));
+        assertEquals(3.0 * 70.0, run(runs.get(0), "energy_j_x_grid_intensity"));
+        for (Row w : side(RunAccounting.WINDOWS_TAG)) {
+            assertEquals("r", w.getField(0));
+        }
     }
 
     @Test
