@@ -77,6 +77,9 @@ def fleet(
                     "intensity_source": row.cited,
                     "intensity_fallback": False,
                     "interval_priced_energy_j": 0.0,
+                    "grid_priced_energy_j": 0.0,
+                    "grid_intensity_g_per_kwh": None,
+                    "grid_source": None,
                     "cpu_co2e_g": _co2e_g(cpu, pue, intensity),
                     "gpu_co2e_g": _co2e_g(gpu, pue, intensity),
                     "ram_co2e_g": _co2e_g(ram, pue, intensity),
@@ -134,6 +137,8 @@ def fleet(
             "intensity_source": row.cited,
             "intensity_fallback": False,
             "interval_priced_energy_j": 0.0,
+            "grid_priced_energy_j": 0.0,
+            "grid_sources": [],
             **{
                 f"{part}_co2e_g": _co2e_g(totals[f"{part}_energy_j"], pue, intensity)
                 for part in ("cpu", "gpu", "ram")
@@ -174,6 +179,7 @@ def _epoch(run_id: str, epoch: int, windows: list[Document]) -> Document:
         **{k: windows[0][k] for k in ("pue", "intensity_g_per_kwh", "intensity_source")},
         "intensity_fallback": windows[0]["intensity_fallback"],
         "interval_priced_energy_j": 0.0,
+        "grid_priced_energy_j": 0.0,
         **{
             part.replace("energy_j", "co2e_g"): sum(
                 w[part.replace("energy_j", "co2e_g")] for w in windows
@@ -207,7 +213,11 @@ def rollups(runs: list[Document], windows: list[Document]) -> dict[str, Document
                 "gpu_energy_j": 0.0,
                 "ram_energy_j": 0.0,
                 "energy_j": 0.0,
+                "grid_priced_energy_j": 0.0,
+                "interval_priced_energy_j": 0.0,
                 "co2e_g": 0.0,
+                "grid_co2e_g": 0.0,
+                "interval_co2e_g": 0.0,
             },
         )
         doc["run_ids"].add(run["run_id"])

@@ -48,6 +48,8 @@ RUN_FIELDS = documents.projection(
         "pue",
         "intensity_g_per_kwh",
         "intensity_fallback",
+        "grid_priced_energy_j",
+        "grid_sources",
         "cpu_methods",
         "gpu_methods",
         "ram_methods",
@@ -100,11 +102,26 @@ WINDOW_FIELDS = documents.projection(
         "intensity_g_per_kwh",
         "intensity_source",
         "intensity_fallback",
+        "grid_priced_energy_j",
+        "grid_intensity_g_per_kwh",
+        "grid_source",
     ),
 )
 ROLLUP_FIELDS = documents.projection(
     documents.ROLLUPS,
-    ("user_id", "model", "region", "period_start", "period_end", "energy_j", "co2e_g"),
+    (
+        "user_id",
+        "model",
+        "region",
+        "period_start",
+        "period_end",
+        "energy_j",
+        "co2e_g",
+        "grid_priced_energy_j",
+        "interval_priced_energy_j",
+        "grid_co2e_g",
+        "interval_co2e_g",
+    ),
 )
 MAX_RUNS = 5_000
 

@@ -267,6 +267,56 @@ def power_figure(windows: list[Document]) -> go.Figure:
     )
 
 
+def priced_intensity_g_per_kwh(window: Document) -> float | None:
+    """The intensity that priced a window's energy as a whole: its CO2e per kWh before PUE
+    (a mix where its intervals' own figures, a grid period and the run's or table's figure
+    each priced a part). None for a window without energy."""
+    energy_j = float(window.get("energy_j") or 0.0)
+    pue = float(window.get("pue") or 1.0)
+    if energy_j <= 0 or pue <= 0:
+        return None
+    return float(window.get("co2e_g") or 0.0) * pricing.J_PER_KWH / (energy_j * pue)
+
+
+def intensity_figure(windows: list[Document]) -> go.Figure:
+    """Per window start: the intensity that priced it, the grid period's figure where the
+    region's hourly series priced it, and the run's or table's figure for the rest."""
+    if not windows:
+        return empty_figure("Carbon intensity: no window yet")
+    starts = [w["window_start"] for w in windows]
+    figure = go.Figure()
+    figure.add_scatter(
+        x=starts,
+        y=[priced_intensity_g_per_kwh(w) for w in windows],
+        name="priced (whole window)",
+        mode=_mode(len(windows)),
+    )
+    grid = [w.get("grid_intensity_g_per_kwh") for w in windows]
+    if any(value is not None for value in grid):
+        figure.add_scatter(
+            x=starts,
+            y=grid,
+            name="grid series",
+            mode="markers",
+            text=[escape.plotly(str(w.get("grid_source") or "")) for w in windows],
+            hovertemplate="%{y:.0f} g/kWh, %{text}<extra>grid series</extra>",
+        )
+    figure.add_scatter(
+        x=starts,
+        y=[w.get("intensity_g_per_kwh") for w in windows],
+        name="run_started or table",
+        mode="lines",
+        line={"dash": "dot"},
+        text=[escape.plotly(str(w.get("intensity_source") or "")) for w in windows],
+        hovertemplate="%{y:.0f} g/kWh, %{text}<extra>run_started or table</extra>",
+    )
+    _time_axis(figure, starts)
+    figure.update_yaxes(rangemode="tozero")
+    return _layout(
+        figure, "Carbon intensity that priced each window", "window start (UTC)", "g CO2e/kWh"
+    )
+
+
 def peak_power_w(windows: list[Document]) -> float | None:
     """The highest one-window mean power: the run's peak as its windows resolve it."""
     return max((power_w(w) for w in windows), default=None)
@@ -432,6 +482,30 @@ def bucket_start(at: datetime, size: Granularity) -> datetime:
     return EPOCH + (at - EPOCH) // size.length * size.length
 
 
+BY_SOURCE = "pricing_source"
+"""The Fleet's stack by pricing source: not a field, each rollup split by what priced it."""
+SOURCES = {
+    "energy_j": ("grid_priced_energy_j", "interval_priced_energy_j"),
+    "co2e_g": ("grid_co2e_g", "interval_co2e_g"),
+}
+
+
+def by_source(rollup: Document, metric: str) -> dict[str, float]:
+    """A rollup's energy or CO2e by what priced it: the hourly grid series, the measurements'
+    own intensity, and the rest (the run's ``run_started`` or the yearly table). Rollups
+    written before the job priced with the grid have neither part: all is the rest."""
+    grid_field, interval_field = SOURCES[metric]
+    total = float(rollup.get(metric) or 0.0)
+    grid = float(rollup.get(grid_field) or 0.0)
+    interval = float(rollup.get(interval_field) or 0.0)
+    return {
+        "grid series": grid,
+        "measurement's own": interval,
+        # Each part is rounded down apart: never below 0 by that rounding.
+        "run_started or table": max(total - grid - interval, 0.0),
+    }
+
+
 def fleet_series(
     rollups: list[Document],
     group_field: str,
@@ -445,10 +519,15 @@ def fleet_series(
     series: dict[str, dict[datetime, float]] = defaultdict(lambda: defaultdict(float))
     for rollup in rollups:
         start = rollup["period_start"]
-        if (since is None or start >= since) and (until is None or start < until):
-            series[str(rollup.get(group_field))][bucket_start(start, size)] += float(
-                rollup.get(metric) or 0.0
-            )
+        if not ((since is None or start >= since) and (until is None or start < until)):
+            continue
+        bar = bucket_start(start, size)
+        if group_field == BY_SOURCE:
+            for source, value in by_source(rollup, metric).items():
+                if value > 0 or source == "run_started or table":
+                    series[source][bar] += value
+        else:
+            series[str(rollup.get(group_field))][bar] += float(rollup.get(metric) or 0.0)
     return series
 
 
@@ -489,7 +568,8 @@ def fleet_figure(
         # The whole range, so that one day of data reads as one day of seven, not a wall.
         figure.update_xaxes(range=[since, until or max(stacked) + size.length])
     figure.update_yaxes(rangemode="tozero")
-    title = f"{name} per {size.name} by {group_field.removesuffix('_id')}"
+    by = "pricing source" if group_field == BY_SOURCE else group_field.removesuffix("_id")
+    title = f"{name} per {size.name} by {by}"
     label = f"{'energy' if metric == 'energy_j' else 'CO2e'} ({unit})"
     return _layout(figure, title, f"{size.name} (UTC)", label, barmode="stack")
 

@@ -13,7 +13,13 @@ from urllib.parse import parse_qs, quote, unquote, urlencode
 from joulestream.dash_app import checks
 from joulestream.dash_app.data import FILTER_FIELDS, RunFilter
 
-GROUPS = {"user": "user_id", "model": "model", "region": "region"}
+GROUPS = {
+    "user": "user_id",
+    "model": "model",
+    "region": "region",
+    "source": "pricing_source",
+}
+"""The Fleet's stacks; ``source`` splits each rollup by what priced it (``figures.by_source``)."""
 RANGES = {
     "24h": timedelta(hours=24),
     "7d": timedelta(days=7),

@@ -205,3 +205,67 @@ def invalid_reason(max_age_s: int, max_ahead_s: int) -> str:
         )
     whens = "\n".join(f"    WHEN {condition} THEN {reason}" for condition, reason in cases)
     return f"CASE\n{whens}\n  END"
+
+
+def grid_invalid_reason() -> str:
+    """A CASE giving null for a valid ``grid.intensity`` record, else the first rule of its
+    contract (``schemas/grid_intensity.avsc``) that it breaks, naming its zone."""
+    zone = "CONCAT('grid.intensity zone ', SUBSTRING(zone, 1, 40), ': ', {})"
+    day_ms = limits.MAX_GRID_PERIOD_MS
+    cases = [
+        ("decode_error IS NOT NULL", "CONCAT('undecodable grid.intensity record: ', decode_error)"),
+        ("zone = ''", "'grid.intensity record with an empty zone'"),
+    ]
+    for field in ("zone", "source"):
+        cases.append(
+            (
+                f"CHAR_LENGTH({field}) > {limits.MAX_TEXT_LEN}",
+                zone.format(
+                    f"CONCAT('{field} is ', CAST(CHAR_LENGTH({field}) AS STRING), "
+                    f"' characters long, at most {limits.MAX_TEXT_LEN}')"
+                ),
+            )
+        )
+    cases.append(("source = ''", zone.format("'empty source'")))
+    for field in ("start_ms", "end_ms", "published_at_ms"):
+        cases.append(
+            (
+                f"{field} < {limits.MIN_TS_MS} OR {field} > {limits.MAX_TS_MS}",
+                zone.format(
+                    _reason(field, field, "is not UTC epoch milliseconds from 2000 to 9999")
+                ),
+            )
+        )
+    cases += [
+        (
+            f"end_ms <= start_ms OR end_ms - start_ms > {day_ms}",
+            zone.format(
+                "CONCAT('the period [', CAST(start_ms AS STRING), ', ', CAST(end_ms AS STRING), "
+                "') does not end after its start and at most a day later')"
+            ),
+        ),
+        (
+            _not_within(
+                "intensity_g_per_kwh",
+                limits.MIN_INTENSITY_G_PER_KWH,
+                limits.MAX_INTENSITY_G_PER_KWH,
+            ),
+            zone.format(
+                _reason(
+                    "intensity_g_per_kwh",
+                    "intensity_g_per_kwh",
+                    f"is not in [{limits.MIN_INTENSITY_G_PER_KWH:g}, "
+                    f"{limits.MAX_INTENSITY_G_PER_KWH:g}] g CO2e/kWh",
+                )
+            ),
+        ),
+        (
+            "kind NOT IN (" + ", ".join(f"'{k}'" for k in limits.GRID_INTENSITY_KINDS) + ")",
+            zone.format(
+                f"CONCAT('kind = ', {_show('kind')}, ' is not one of "
+                f"{', '.join(limits.GRID_INTENSITY_KINDS)}')"
+            ),
+        ),
+    ]
+    whens = "\n    ".join(f"WHEN {condition} THEN {reason}" for condition, reason in cases)
+    return f"CASE\n    {whens}\n  END"

@@ -52,13 +52,22 @@ def register(t_env: StreamTableEnvironment, settings: JobSettings) -> tuple[sql.
     config = t_env.get_config()
     for key, value in table_config(settings).items():
         config.set(key, value)
-    for ddl in (sql.source_ddl(settings), sql.checked_view(settings), sql.events_view()):
+    for ddl in (
+        sql.source_ddl(settings),
+        sql.checked_view(settings),
+        sql.events_view(),
+        sql.grid_source_ddl(settings),
+        sql.grid_checked_view(),
+        sql.grid_periods_view(settings),
+        sql.invalid_grid_view(),
+    ):
         t_env.execute_sql(ddl)
     jvm = get_gateway().jvm
     accounting = jvm.io.joulestream.flink.RunAccounting
     accounting.attach(
         t_env._j_tenv,
         sql.FLAT_EVENTS,
+        sql.GRID_PERIODS,
         accounting.Settings(
             settings.watermark_delay_s * 1000,
             settings.run_window_s * 1000,
@@ -67,6 +76,7 @@ def register(t_env: StreamTableEnvironment, settings: JobSettings) -> tuple[sql.
             settings.state_ttl_s * 1000,
             FLUSH_MS,
             limits.MAX_TEXT_LEN,
+            settings.grid_reprice_horizon_s * 1000,
         ),
     )
     pricing = carbon.Pricing(carbon.load(), carbon.parse_pue(settings.pue))

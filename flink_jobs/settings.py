@@ -52,8 +52,25 @@ class JobSettings:
     update per change)."""
     mini_batch_size: int = 5000
     """At most this many updates wait in one mini-batch."""
+    grid_topic: str = defaults.GRID_TOPIC
+    """Topic of the zones' grid intensity series (``schemas/grid_intensity.avsc``)."""
+    grid_kind: str = "average"
+    """Which kind of grid figure prices runs: ``average`` or ``marginal`` (the other is read
+    and ignored)."""
+    grid_reprice_horizon_s: int = 86_400
+    """How long after a window's start (in its run's event time) a late or revised grid figure
+    still prices it again, seconds; older windows keep the price they have."""
 
     def __post_init__(self) -> None:
+        if self.grid_kind not in limits.GRID_INTENSITY_KINDS:
+            raise ValueError(
+                f"JOULESTREAM_GRID_KIND must be one of {limits.GRID_INTENSITY_KINDS}, "
+                f"got {self.grid_kind!r}"
+            )
+        if self.grid_reprice_horizon_s <= 0:
+            raise ValueError(
+                f"JOULESTREAM_GRID_REPRICE_HORIZON_S must be > 0, got {self.grid_reprice_horizon_s}"
+            )
         for name in ("watermark_delay_s", "max_event_age_s", "max_event_ahead_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -111,4 +128,9 @@ class JobSettings:
             windows_topic_name=e.get("JOULESTREAM_WINDOWS_TOPIC", d.windows_topic_name),
             mini_batch_ms=int(e.get("JOULESTREAM_MINI_BATCH_MS", d.mini_batch_ms)),
             mini_batch_size=int(e.get("JOULESTREAM_MINI_BATCH_SIZE", d.mini_batch_size)),
+            grid_topic=e.get("JOULESTREAM_GRID_TOPIC", d.grid_topic),
+            grid_kind=e.get("JOULESTREAM_GRID_KIND", d.grid_kind),
+            grid_reprice_horizon_s=int(
+                e.get("JOULESTREAM_GRID_REPRICE_HORIZON_S", d.grid_reprice_horizon_s)
+            ),
         )

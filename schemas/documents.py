@@ -127,6 +127,13 @@ PRICING = (
         "J",
         "the part of `energy_j` priced by its measurements' own intensity (0 when none did)",
     ),
+    Field(
+        "grid_priced_energy_j",
+        "DOUBLE",
+        "J",
+        "the part of `energy_j` priced by the hourly grid series of its region (topic "
+        "`grid.intensity`), at the period of each window's start (0 when none did)",
+    ),
 )
 """How a document's energy was priced (``docs/documents.md``, "Pricing")."""
 
@@ -187,6 +194,13 @@ RUNS = Collection(
         ),
         *_energy("so far"),
         *PRICING,
+        Field(
+            "grid_sources",
+            "ARRAY<STRING>",
+            "",
+            "the sources of the grid periods that have priced some of its energy, sorted "
+            "(empty when none did; a source replaced by a revision stays listed)",
+        ),
         *_co2e("so far"),
         Field("energy_j_per_sample", "DOUBLE", "J", "per training sample (null without samples)"),
         Field(
@@ -199,7 +213,8 @@ RUNS = Collection(
             "version",
             "BIGINT",
             "",
-            "distinct events of the run counted so far, plus one each time it was found silent",
+            "distinct events of the run counted so far, plus one each time it was found silent "
+            "and each time a new grid figure priced it again",
         ),
         Field(
             "planned_steps",
@@ -252,12 +267,21 @@ WINDOWS = Collection(
         ),
         *_energy("in the window"),
         *PRICING,
+        Field(
+            "grid_intensity_g_per_kwh",
+            "DOUBLE",
+            "g CO2e/kWh",
+            "the grid period that priced `grid_priced_energy_j` (the one containing "
+            "`window_start`), null when none did",
+        ),
+        Field("grid_source", "STRING", "", "that period's source, null when none priced it"),
         *_co2e("in the window"),
         Field(
             "version",
             "BIGINT",
             "",
-            "its `events`, plus 1 once the run's `run_started` has priced the window",
+            "its `events`, plus 1 once the run's `run_started` has priced the window, plus 1 "
+            "each time a new grid figure priced it again",
         ),
     ),
     (Index((("run_id", ASCENDING), ("window_start", ASCENDING)), "one run's series"),),
@@ -310,16 +334,43 @@ ROLLUPS = Collection(
         Field("events", "BIGINT", "", "measurement events"),
         *_energy("in the period"),
         Field(
+            "grid_priced_energy_j",
+            "DOUBLE",
+            "J",
+            "the part of `energy_j` priced by the grid series of its region",
+        ),
+        Field(
+            "interval_priced_energy_j",
+            "DOUBLE",
+            "J",
+            "the part of `energy_j` priced by its measurements' own intensity",
+        ),
+        Field(
             "co2e_g",
             "DOUBLE",
             "g CO2e",
             "emissions: each run's share priced like the run, rounded down to 2^-20 g",
         ),
         Field(
+            "grid_co2e_g",
+            "DOUBLE",
+            "g CO2e",
+            "the part of `co2e_g` priced by the grid series (each run's share rounded down to "
+            "2^-20 g)",
+        ),
+        Field(
+            "interval_co2e_g",
+            "DOUBLE",
+            "g CO2e",
+            "the part of `co2e_g` priced by the measurements' own intensity (each run's share "
+            "rounded down to 2^-20 g); the rest was priced by `run_started` or the table",
+        ),
+        Field(
             "version",
             "BIGINT",
             "",
-            "`events` plus the number of its runs whose `run_started` has arrived",
+            "`events` plus the number of its runs whose `run_started` has arrived, plus 1 each "
+            "time a new grid figure priced one of its windows or late events again",
         ),
     ),
     (

@@ -39,6 +39,11 @@ def _demo(settings: StackSettings) -> None:
     env.setdefault("JOULESTREAM_SPOOL", str(settings.home / "demo-spool.jsonl"))
     url = f"http://{env.get('DASH_HOST', '127.0.0.1')}:{env.get('DASH_PORT', '8050')}"
     try:
+        # A simulated diurnal grid series for the fleet's regions, from a day ago to a day
+        # ahead: the job prices each window at its hour's figure, so prices move with the hour.
+        grid = [sys.executable, "-m", "joulestream", "grid", "simulate", "--hours", "48"]
+        if subprocess.run(grid, env=env, cwd=REPO_ROOT, check=False).returncode != 0:
+            print("the simulated grid series was not all sent: the table prices the rest")
         for name, argv in (
             (
                 "demo-fleet",

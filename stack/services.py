@@ -24,6 +24,7 @@ def job_env(settings: StackSettings, consumer_group: str | None = None) -> dict[
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
         "JOULESTREAM_TOPIC": settings.topic,
+        "JOULESTREAM_GRID_TOPIC": settings.grid_topic,
         # MONGODB_URI without credentials, MONGODB_USERNAME and MONGODB_PASSWORD apart.
         **settings.mongo_connection.env(),
         "MONGODB_DATABASE": settings.mongo_database,
@@ -61,6 +62,8 @@ def up(settings: StackSettings, with_job: bool = True) -> Started:
             raise errors[0]
         started.processes = [n for f, names in futures if f.result() for n in names]
         kafka.ensure_topic(settings.bootstrap_servers, settings.topic, settings.topic_partitions)
+        # Key = zone: one partition keeps every zone's periods in order for the job.
+        kafka.ensure_topic(settings.bootstrap_servers, settings.grid_topic, 1)
         mongo.ensure_indexes(mongo_connection, settings.mongo_database)
         if with_job and flink.running_job(settings) is None:
             flink.submit(settings, job_env(settings))

@@ -36,6 +36,8 @@ class StackSettings:
     ``mongo_connection``."""
     mongodb_username: str | None = None
     mongodb_password: str | None = field(default=None, repr=False)
+    grid_topic: str = defaults.GRID_TOPIC
+    """The zones' grid intensity series (``JOULESTREAM_GRID_TOPIC``), read by the job."""
 
     @property
     def logs(self) -> Path:
@@ -80,4 +82,5 @@ class StackSettings:
             mongodb_uri=e.get("MONGODB_URI") or None,
             mongodb_username=e.get("MONGODB_USERNAME") or None,
             mongodb_password=e.get("MONGODB_PASSWORD") or None,
+            grid_topic=e.get("JOULESTREAM_GRID_TOPIC", defaults.GRID_TOPIC),
         )

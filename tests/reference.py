@@ -5,6 +5,12 @@ simulated events are multiples of 2**-10 J, so their sums are exact in any order
 comparisons below use ``==``. CO2e is ``energy_j * pue * intensity / 3_600_000`` in that order.
 Prices come from ``tests/reference_pricing.py``, which reads the intensity table itself and keeps
 its own precedence rules: the job's pricing code is never used to compute what it must produce.
+
+Grid series (``GridSeries``): the energy of a measurement without its own intensity, of a run
+without a ``run_started`` intensity, is priced by its region's period that contains the start of
+the window its ``ts_ms`` falls in, as the series stands once every record has arrived (the job
+prices documents again when a record arrives late). Versions count re-pricings, which depend on
+the order records arrive in, so a test with grid records compares versions apart.
 """
 
 import math
@@ -13,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from joulestream.events import Event, Measurement, RunFinished, RunStarted
-from tests.reference_pricing import J_PER_KWH, ReferencePricing
+from tests.reference_pricing import J_PER_KWH, GridFigure, GridSeries, ReferencePricing
 
 CO2E_QUANTUM = 2.0**-20
 COMPONENTS = ("cpu_energy_j", "gpu_energy_j", "ram_energy_j", "energy_j")
@@ -49,11 +55,19 @@ def _add(into: dict[str, Any], e: Measurement) -> None:
         into[name] += joules
 
 
-def _add_priced(into: dict[str, Any], e: Measurement) -> None:
+def _add_priced(into: dict[str, Any], e: Measurement, grid: GridFigure | None = None) -> None:
     """Energies, and for an interval with its own intensity, its energy apart with its
-    product with that intensity (``_own``, which ``Reference.co2e`` prices and removes)."""
+    product with that intensity (``_own``, which ``Reference.co2e`` prices and removes); else,
+    where a grid period prices it, the same apart in ``_grid``."""
     _add(into, e)
     if e.interval_intensity_g_per_kwh is None:
+        if grid is not None:
+            parts = into.setdefault("_grid", {name: [0.0, 0.0] for name in COMPONENTS})
+            for name, joules in energies(e).items():
+                parts[name][0] += joules
+                parts[name][1] += joules * grid.intensity_g_per_kwh
+            into["grid_priced_energy_j"] += energies(e)["energy_j"]
+            into.setdefault("_grid_sources", set()).add(grid.source)
         return
     own = into.setdefault("_own", {name: [0.0, 0.0] for name in COMPONENTS})
     for name, joules in energies(e).items():
@@ -87,10 +101,18 @@ class Reference:
     partition). ``delay_ms`` is the job's bound on a run's out-of-orderness."""
 
     def __init__(
-        self, events: Iterable[Event], pricing: ReferencePricing, delay_ms: int = 5_000
+        self,
+        events: Iterable[Event],
+        pricing: ReferencePricing,
+        delay_ms: int = 5_000,
+        *,
+        grid: GridSeries | None = None,
+        window_ms: int = 60_000,
     ) -> None:
         self.events = unique(events)
         self.delay_ms = delay_ms
+        self.grid = grid or GridSeries()
+        self.window_ms = window_ms
         self.pricing = pricing
         self.started = {e.run_id: e for e in self.events if isinstance(e, RunStarted)}
 
@@ -100,18 +122,40 @@ class Reference:
             return self.pricing.price(region, None, None)
         return self.pricing.price(region, started.intensity_g_per_kwh, started.pue)
 
+    def grid_figure(self, run_id: str, region: str, ts_ms: int) -> GridFigure | None:
+        """The grid period that prices a measurement at ``ts_ms`` of the run, if any: none for
+        a run with its own intensity."""
+        started = self.started.get(run_id)
+        if started is not None and started.intensity_g_per_kwh is not None:
+            return None
+        return self.grid.at(region, ts_ms - ts_ms % self.window_ms)
+
+    def _grid_of(self, e: Measurement) -> GridFigure | None:
+        return self.grid_figure(e.run_id, e.region, e.ts_ms)
+
+    @staticmethod
+    def part_co2e(doc: dict[str, Any]) -> tuple[float, float]:
+        """CO2e of the energy priced by grid periods and by intervals' own intensity (before
+        ``co2e`` removes what it needs)."""
+        grid = doc.get("_grid", {}).get("energy_j", (0.0, 0.0))[1]
+        own = doc.get("_own", {}).get("energy_j", (0.0, 0.0))[1]
+        return (grid * doc["pue"] * 1.0 / J_PER_KWH, own * doc["pue"] * 1.0 / J_PER_KWH)
+
     @staticmethod
     def co2e(doc: dict[str, Any]) -> dict[str, float]:
         """Per component: the energy of intervals with their own intensity priced with it, the
-        rest with the document's; PUE applies to both (docs/documents.md, "Pricing")."""
+        energy a grid period priced with that period's, the rest with the document's; PUE
+        applies to all (docs/documents.md, "Pricing")."""
         own = doc.pop("_own", {})
+        grid = doc.pop("_grid", {})
         co2e = {}
         for name in COMPONENTS:
             own_j, own_j_g_per_kwh = own.get(name, (0.0, 0.0))
-            rest_j = doc[name] - own_j
+            grid_j, grid_j_g_per_kwh = grid.get(name, (0.0, 0.0))
+            rest_j = doc[name] - own_j - grid_j
             co2e[name.replace("energy_j", "co2e_g")] = (
                 rest_j * doc["pue"] * doc["intensity_g_per_kwh"] / J_PER_KWH
-                + own_j_g_per_kwh * doc["pue"] * 1.0 / J_PER_KWH
+                + (own_j_g_per_kwh + grid_j_g_per_kwh) * doc["pue"] * 1.0 / J_PER_KWH
             )
         return co2e
 
@@ -150,7 +194,8 @@ class Reference:
                 "loss": None, "accuracy": None, "status": "running", "events": 0,
                 "last_seq": -1, "started_at": None,
                 "last_event_at": None, "finished_at": None, "samples": 0, "tokens": 0,
-                **dict.fromkeys(COMPONENTS, 0.0), "interval_priced_energy_j": 0.0, "version": 0,
+                **dict.fromkeys(COMPONENTS, 0.0), "interval_priced_energy_j": 0.0,
+                "grid_priced_energy_j": 0.0, "version": 0,
                 "cpu_methods": set(), "ram_methods": set(), "gpu_methods": set(),
                 "planned_steps": None, "planned_epochs": None, "gpus": {},
             })  # fmt: skip
@@ -196,8 +241,9 @@ class Reference:
             start, end = utc(e.interval_start_ms), utc(e.ts_ms)
             run["started_at"] = min(run["started_at"] or start, start)
             run["last_event_at"] = max(run["last_event_at"] or end, end)
-            _add_priced(run, e)
+            _add_priced(run, e, self._grid_of(e))
         for run in runs.values():
+            run["grid_sources"] = sorted(run.pop("_grid_sources", set()))
             run["gpus"] = [
                 {"gpu_index": index, "energy_j": energy_j,
                  "mean_utilisation": weighted / ms if ms else None}
@@ -213,7 +259,10 @@ class Reference:
                     run[f"{v}_per_{per}"] = run[v] / run[n] if run[n] > 0 else None
         return runs
 
-    def windows(self, window_ms: int, late_ids: set[str]) -> dict[str, dict[str, Any]]:
+    def windows(
+        self, window_ms: int, late_ids: set[str], *, parts: bool = False
+    ) -> dict[str, dict[str, Any]]:
+        """The windows; with ``parts``, each also with ``_parts``: its ``part_co2e``."""
         windows: dict[str, dict[str, Any]] = {}
         latest: Latest = {}
         for e in self.measurements():
@@ -226,16 +275,23 @@ class Reference:
                 "window_end": utc(start_ms + window_ms), "events": 0, "epoch": None,
                 "samples": 0, "tokens": 0, "loss": None, "accuracy": None,
                 **dict.fromkeys(COMPONENTS, 0.0), **self.price(e.run_id, e.region),
-                "interval_priced_energy_j": 0.0,
+                "interval_priced_energy_j": 0.0, "grid_priced_energy_j": 0.0,
                 "version": 1 if e.run_id in self.started else 0,
             })  # fmt: skip
+            if "grid_source" not in w:
+                figure = self.grid_figure(e.run_id, e.region, start_ms)
+                w["grid_intensity_g_per_kwh"] = figure and figure.intensity_g_per_kwh
+                w["grid_source"] = figure and figure.source
             w["events"] += 1
             w["version"] += 1  # every event, and once more when the run's run_started prices it
             w["samples"] += e.samples or 0
             w["tokens"] += e.tokens or 0
             _progress(w, e, latest)
-            _add_priced(w, e)
+            _add_priced(w, e, self._grid_of(e))
         for w in windows.values():
+            w.pop("_grid_sources", None)
+            if parts:
+                w["_parts"] = self.part_co2e(w)
             w.update(self.co2e(w))
         return windows
 
@@ -246,7 +302,7 @@ class Reference:
         of 2**-20 g, added up per user, model, region and period."""
         parts: list[tuple[Measurement, int, dict[str, Any]]] = []
         of_run = {m.run_id: m for m in reversed(self.measurements())}  # who, model, region
-        for w in self.windows(window_ms, late_ids).values():
+        for w in self.windows(window_ms, late_ids, parts=True).values():
             start_ms = int(w["window_start"].timestamp() * 1000)
             parts.append((of_run[w["run_id"]], start_ms - start_ms % period_ms, w))
         for e in self.measurements():
@@ -256,8 +312,10 @@ class Reference:
                     **dict.fromkeys(COMPONENTS, 0.0),
                     **self.price(e.run_id, e.region),
                     "interval_priced_energy_j": 0.0,
+                    "grid_priced_energy_j": 0.0,
                 }
-                _add_priced(late, e)
+                _add_priced(late, e, self._grid_of(e))
+                late["_parts"] = self.part_co2e(late)
                 late.update(self.co2e(late))
                 parts.append((e, e.ts_ms - e.ts_ms % period_ms, late))
         rollups: dict[str, dict[str, Any]] = {}
@@ -267,15 +325,21 @@ class Reference:
             r = rollups.setdefault(key, {
                 "_id": key, "user_id": e.user_id, "model": e.model, "region": e.region,
                 "period_start": utc(start_ms), "period_end": utc(start_ms + period_ms),
-                "runs": 0, "events": 0, **dict.fromkeys(COMPONENTS, 0.0), "co2e_g": 0.0,
-                "version": 0,
+                "runs": 0, "events": 0, **dict.fromkeys(COMPONENTS, 0.0),
+                "grid_priced_energy_j": 0.0, "interval_priced_energy_j": 0.0, "co2e_g": 0.0,
+                "grid_co2e_g": 0.0, "interval_co2e_g": 0.0, "version": 0,
             })  # fmt: skip
             runs.setdefault(key, set()).add(e.run_id)
             r["runs"] = len(runs[key])
             r["events"] += part["events"]
             for name in COMPONENTS:
                 r[name] += part[name]
+            r["grid_priced_energy_j"] += part["grid_priced_energy_j"]
+            r["interval_priced_energy_j"] += part["interval_priced_energy_j"]
             r["co2e_g"] += math.floor(part["co2e_g"] / CO2E_QUANTUM) * CO2E_QUANTUM
+            grid_g, interval_g = part["_parts"]
+            r["grid_co2e_g"] += math.floor(grid_g / CO2E_QUANTUM) * CO2E_QUANTUM
+            r["interval_co2e_g"] += math.floor(interval_g / CO2E_QUANTUM) * CO2E_QUANTUM
             # Grows with every event and when a run's run_started prices its share.
             r["version"] += part["events"] + (1 if e.run_id in self.started else 0)
         return rollups
@@ -294,7 +358,8 @@ class Reference:
                 "started_at": utc(e.interval_start_ms), "ended_at": utc(e.ts_ms),
                 **dict.fromkeys(COMPONENTS, 0.0), "samples": 0, "tokens": 0,
                 "loss": None, "accuracy": None, **self.price(e.run_id, e.region),
-                "interval_priced_energy_j": 0.0,
+                # An epoch is not priced by grid periods (its run and windows are).
+                "interval_priced_energy_j": 0.0, "grid_priced_energy_j": 0.0,
                 "version": 1 if e.run_id in self.started else 0,
             })  # fmt: skip
             doc["events"] += 1

@@ -19,7 +19,7 @@ CO2e: ``energy_j * pue * intensity_g_per_kwh / 3_600_000`` grams, in that order.
 """
 
 import csv
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,3 +101,49 @@ class ReferencePricing:
             "intensity_source": source,
             "intensity_fallback": fallback,
         }
+
+
+@dataclass(frozen=True)
+class GridFigure:
+    """One period of a zone's grid series, as its latest publication gives it."""
+
+    start_ms: int
+    end_ms: int
+    intensity_g_per_kwh: float
+    source: str
+    published_at_ms: int
+
+
+@dataclass(frozen=True)
+class GridSeries:
+    """The zones' grid series, written from ``docs/carbon-data.md``: for one zone, kind and
+    period start the latest publication is the figure; a time is priced by the period that
+    contains it with the latest publication, and of those the one that starts last. Only the
+    records of ``kind`` count."""
+
+    periods: Mapping[str, list[GridFigure]] = field(default_factory=dict)
+
+    @staticmethod
+    def of(records: Iterable[Mapping[str, Any]], kind: str = "average") -> "GridSeries":
+        """From ``grid.intensity`` records (dicts of the Avro fields), in any order."""
+        latest: dict[tuple[str, int], GridFigure] = {}
+        for r in records:
+            if r["kind"] != kind:
+                continue
+            key = (r["zone"], r["start_ms"])
+            figure = GridFigure(
+                r["start_ms"], r["end_ms"], r["intensity_g_per_kwh"], r["source"],
+                r["published_at_ms"],
+            )  # fmt: skip
+            if key not in latest or figure.published_at_ms >= latest[key].published_at_ms:
+                latest[key] = figure
+        periods: dict[str, list[GridFigure]] = {}
+        for (zone, _), figure in latest.items():
+            periods.setdefault(zone, []).append(figure)
+        return GridSeries(periods)
+
+    def at(self, zone: str, ts_ms: int) -> GridFigure | None:
+        containing = [p for p in self.periods.get(zone, []) if p.start_ms <= ts_ms < p.end_ms]
+        if not containing:
+            return None
+        return max(containing, key=lambda p: (p.published_at_ms, p.start_ms))

@@ -175,6 +175,23 @@ def test_fleet_figure_stacks_groups_within_the_range():
     assert [(t.name, list(t.y)) for t in figure.data] == [("a", [1.0]), ("b", [2.0])]
 
 
+def test_fleet_figure_breaks_co2e_down_by_pricing_source():
+    """Stacked by source, each rollup's CO2e is split into the grid series' part, the
+    measurements' own part and the rest (run_started or the table); a rollup written before
+    grid pricing is all rest."""
+    rollups = [
+        {"user_id": "a", "period_start": AT, "co2e_g": 1000.0, "grid_co2e_g": 600.0,
+         "interval_co2e_g": 100.0},
+        {"user_id": "b", "period_start": AT, "co2e_g": 500.0},
+    ]  # fmt: skip
+    figure = figures.fleet_figure(rollups, figures.BY_SOURCE, "co2e_g", AT - timedelta(days=1))
+    assert [(t.name, list(t.y)) for t in figure.data] == [
+        ("grid series", [0.6]), ("measurement's own", [0.1]), ("run_started or table", [0.8])
+    ]  # fmt: skip
+    assert figure.layout.title.text == "CO2e per hour by pricing source"
+    assert params.GROUPS["source"] == figures.BY_SOURCE
+
+
 def test_units_read_like_a_person_writes_them():
     """One rule: the largest unit the value reaches, three significant digits, thousands
     separated, never scientific notation; zero in the base unit."""
@@ -621,3 +638,26 @@ def test_the_gpu_panel_shows_each_devices_energy_and_utilisation():
         "Per GPU: the run reported no per-GPU figures"
     )
     assert figures.is_empty(figures.gpu_figure({}))
+
+
+def test_the_intensity_chart_shows_what_priced_each_window():
+    """Per window start: the intensity that priced the whole window (its CO2e per kWh before
+    PUE), the grid period's figure with its source where the series priced it, and the run's
+    or table's figure; no grid trace when no window was grid-priced."""
+    grid = {**window(AT, 3_600_000.0), "pue": 1.5, "co2e_g": 150.0 * 1.5,
+            "grid_intensity_g_per_kwh": 150.0, "grid_source": "simulated",
+            "intensity_g_per_kwh": 56.0, "intensity_source": "Ember 2023"}  # fmt: skip
+    table = {**window(AT + timedelta(minutes=1), 0.0), "intensity_g_per_kwh": 56.0}
+    figure = figures.intensity_figure([grid, table])
+    assert [t.name for t in figure.data] == [
+        "priced (whole window)", "grid series", "run_started or table"
+    ]  # fmt: skip
+    assert list(figure.data[0].y) == [150.0, None]
+    assert list(figure.data[1].y) == [150.0, None]
+    assert list(figure.data[1].text) == ["simulated", ""]
+    assert list(figure.data[2].y) == [56.0, 56.0]
+    no_grid = figures.intensity_figure([table])
+    assert [t.name for t in no_grid.data] == ["priced (whole window)", "run_started or table"]
+    assert figures.empty_message(figures.intensity_figure([])) == (
+        "Carbon intensity: no window yet"
+    )

@@ -794,8 +794,8 @@ def _options(ddl: str) -> dict[str, str]:
 def test_kafka_acls_grant_each_user_exactly_what_its_code_uses(tree):
     """The topic Job's ACLs: trainers write and describe the fleet's topic; the job reads the
     topic and consumer group of its Kafka source and writes the topic and transactional ids of
-    its exactly-once windows sink (flink_jobs/sql/outputs.py); both write idempotently. Nothing
-    else."""
+    its exactly-once windows sink (flink_jobs/sql/outputs.py), and reads its grid intensity
+    source; both write idempotently. Nothing else."""
     docs = rendered(tree)
     (container,) = one(docs, "Job", "kafka-topic")["spec"]["template"]["spec"]["containers"]
     acls = script_acls(container["args"][0], container_env(docs, container))
@@ -807,6 +807,7 @@ def test_kafka_acls_grant_each_user_exactly_what_its_code_uses(tree):
         "KAFKA_SASL_PASSWORD": credentials["pipeline-password"],
     })  # fmt: skip
     source = _options(sql.source_ddl(settings))
+    grid = _options(sql.grid_source_ddl(settings))
     sink = _options(outputs.windows_topic(settings).ddl())
     trainer = f"User:{credentials['trainer-username']}"
     pipeline = f"User:{credentials['pipeline-username']}"
@@ -818,6 +819,8 @@ def test_kafka_acls_grant_each_user_exactly_what_its_code_uses(tree):
         (pipeline, "Read", "topic", source["topic"], "literal"),
         (pipeline, "Describe", "topic", source["topic"], "literal"),
         (pipeline, "Read", "group", source["properties.group.id"], "literal"),
+        (pipeline, "Read", "topic", grid["topic"], "literal"),
+        (pipeline, "Describe", "topic", grid["topic"], "literal"),
         (pipeline, "Write", "topic", sink["topic"], "literal"),
         (pipeline, "Describe", "topic", sink["topic"], "literal"),
         (pipeline, "Write", "transactional-id", sink["sink.transactional-id-prefix"], "prefixed"),

@@ -146,6 +146,7 @@ def test_flink_client_gets_only_system_variables_and_the_jobs_settings(tmp_path:
         "JOULESTREAM_RUN_WINDOW_S": "120",
         "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092",
         "JOULESTREAM_TOPIC": "training.events",
+        "JOULESTREAM_GRID_TOPIC": "grid.intensity",
         "MONGODB_URI": "mongodb://mongo.example:27017/?authSource=admin",
         "MONGODB_USERNAME": "analyst",
         "MONGODB_PASSWORD": "marker@pw",

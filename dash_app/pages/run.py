@@ -88,7 +88,10 @@ def layout(route: params.Route) -> html.Div:
                 style={"display": "grid", "gridTemplateColumns": "1fr 1fr"},
             ),
             html.Div(
-                [common.chart("run-gpus", "Reading the run's GPUs…")],
+                [
+                    common.chart("run-gpus", "Reading the run's GPUs…"),
+                    common.chart("run-intensity-chart", LOADING),
+                ],
                 style={"display": "grid", "gridTemplateColumns": "1fr 1fr"},
             ),
             html.H3("What if it had run elsewhere?"),
@@ -129,6 +132,7 @@ class WindowsView:
     power: go.Figure
     cumulative: go.Figure
     progress: go.Figure
+    intensity: go.Figure
     peak: str
     peak_label: str
 
@@ -143,7 +147,7 @@ def windows_view(db: Database[data.Document], run_id: str | None) -> WindowsView
     run = data.get_run(db, run_id) if run_id else None
     if run is None:
         blank = figures.empty_figure("")
-        return WindowsView("", blank, blank, blank, "", peak_label([]))
+        return WindowsView("", blank, blank, blank, blank, "", peak_label([]))
     windows = data.run_windows(db, str(run_id))
     message = "" if windows else "No window yet: totals so far are shown above."
     peak_w = figures.peak_power_w(windows)
@@ -152,6 +156,7 @@ def windows_view(db: Database[data.Document], run_id: str | None) -> WindowsView
         figures.power_figure(windows),
         figures.cumulative_figure(windows, marks.of_run(run)),
         figures.progress_figure(windows),
+        figures.intensity_figure(windows),
         units.power(peak_w) if peak_w is not None else "-",
         peak_label(windows),
     )
@@ -217,6 +222,13 @@ def view(
     )
     source = str(run.get("intensity_source") or "unknown source")
     fallback = f" {marks.FALLBACK} region not in the table: world average" if flags.fallback else ""
+    grid_j = float(run.get("grid_priced_energy_j") or 0.0)
+    grid = (
+        f"; {grid_j / energy_j:.0%} of the energy by the hourly grid series "
+        f"({', '.join(str(s) for s in run.get('grid_sources') or [])})"
+        if grid_j > 0 and energy_j > 0
+        else ""
+    )
     latest_w = run.get("power_w")
     mean_w = record["mean_power_w"]
     cost = units.money(record[figures.cost_column(settings)], settings.currency)
@@ -260,7 +272,7 @@ def view(
             common.card(
                 "Carbon intensity",
                 units.intensity(float(run.get("intensity_g_per_kwh") or 0.0)),
-                f"{source}{fallback}",
+                f"{source}{fallback}{grid}",
                 "run-intensity",
             ),
             common.card(
@@ -429,6 +441,7 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
         *common.chart_outputs("run-power"),
         *common.chart_outputs("run-cumulative"),
         *common.chart_outputs("run-progress"),
+        *common.chart_outputs("run-intensity-chart"),
         Output("run-peak-value", "children"),
         Output("run-peak-label", "children"),
         Input("run-windows-refresh", "n_intervals"),
@@ -446,6 +459,7 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
                 *blank,
                 *blank,
                 *blank,
+                *blank,
                 "-",
                 peak_label([]),
             )
@@ -454,6 +468,7 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
             *common.chart_values(shown.power),
             *common.chart_values(shown.cumulative),
             *common.chart_values(shown.progress),
+            *common.chart_values(shown.intensity),
             shown.peak,
             shown.peak_label,
         )

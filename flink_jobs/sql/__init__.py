@@ -18,9 +18,14 @@ from joulestream.flink_jobs.sql.sinks import Output
 from joulestream.flink_jobs.sql.sources import (
     EVENT_COLUMNS,
     FLAT_EVENTS,
+    GRID_PERIODS,
     SOURCE,
     checked_view,
     events_view,
+    grid_checked_view,
+    grid_periods_view,
+    grid_source_ddl,
+    invalid_grid_view,
     source_ddl,
 )
 from joulestream.flink_jobs.sql.views import priced_late_view, windows_view
@@ -29,11 +34,16 @@ from joulestream.flink_jobs.sql_text import literal, with_options
 __all__ = [
     "EVENT_COLUMNS",
     "FLAT_EVENTS",
+    "GRID_PERIODS",
     "SOURCE",
     "Output",
     "checked_view",
     "events_view",
     "every_output",
+    "grid_checked_view",
+    "grid_periods_view",
+    "grid_source_ddl",
+    "invalid_grid_view",
     "literal",
     "priced_late_view",
     "source_ddl",

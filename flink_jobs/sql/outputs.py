@@ -17,6 +17,7 @@ from joulestream.flink_jobs.sql.sinks import (
     mongo_options,
     windows_topic_options,
 )
+from joulestream.flink_jobs.sql.sources import INVALID_GRID
 from joulestream.flink_jobs.sql.views import (
     COMPONENTS,
     EPOCH_TOTALS,
@@ -29,6 +30,7 @@ from joulestream.flink_jobs.sql.views import (
     co2e,
     co2e_columns,
     co2e_name,
+    part_co2e_columns,
     priced,
 )
 from joulestream.flink_jobs.sql_text import identifier, literal
@@ -51,6 +53,7 @@ def _ltz(column_ms: str) -> str:
 _PRICING = {
     **_same("pue", "intensity_g_per_kwh", "intensity_source", "intensity_fallback"),
     "interval_priced_energy_j": "energy_j_interval",
+    "grid_priced_energy_j": "energy_j_grid",
 }
 
 
@@ -83,6 +86,7 @@ def runs(settings: JobSettings, pricing: Pricing) -> Output:
         **_same("samples", "tokens", "power_w", "epoch", "step", "loss", "accuracy"),
         **_same(*COMPONENTS),
         **_PRICING,
+        "grid_sources": "grid_sources",
         **_same(*(co2e_name(c) for c in COMPONENTS)),
         **per,
         **methods,
@@ -105,12 +109,10 @@ def runs(settings: JobSettings, pricing: Pricing) -> Output:
 
 def _window_columns() -> dict[str, str]:
     """A window's fields, from ``priced_windows``. The version is its events, and 1 more once
-    the run's run_started has priced it: a window stored before that arrived is written again,
-    priced."""
+    the run's run_started has priced it (a window stored before that arrived is written again,
+    priced), and 1 more each time a new grid figure priced it again."""
     names = [f.name for f in documents.WINDOWS.fields if f.name != "version"]
-    return {**_same(*names), "interval_priced_energy_j": "energy_j_interval"} | {
-        "version": "events + priced"
-    }
+    return {**_same(*names), **_PRICING} | {"version": "events + priced + repriced"}
 
 
 def windows(settings: JobSettings) -> Output:
@@ -165,16 +167,23 @@ def rollups(settings: JobSettings) -> Output:
         "runs": "COUNT(DISTINCT run_id)",
         "events": "SUM(events)",
         **{c: f"SUM({c})" for c in COMPONENTS},
+        "grid_priced_energy_j": "SUM(energy_j_grid)",
+        "interval_priced_energy_j": "SUM(energy_j_interval)",
         "co2e_g": f"SUM(FLOOR(co2e_g * {scale}) / {scale})",
-        "version": "SUM(events + priced)",
+        "grid_co2e_g": f"SUM(FLOOR(grid_co2e_g * {scale}) / {scale})",
+        "interval_co2e_g": f"SUM(FLOOR(interval_co2e_g * {scale}) / {scale})",
+        "version": "SUM(events + priced + repriced)",
     }
     source = f"""FROM (
-  SELECT run_id, user_id, `model`, region, events, {energies}, co2e_g, priced,
+  SELECT run_id, user_id, `model`, region, events, {energies}, energy_j_grid,
+    energy_j_interval, co2e_g, grid_co2e_g, interval_co2e_g, priced, repriced,
     window_start_ms - MOD(window_start_ms, {period_ms}) AS period_ms
   FROM {PRICED_WINDOWS}
   UNION ALL
-  SELECT run_id, user_id, `model`, region, 1, {energies}, {co2e("energy_j")}, priced,
-    ts_ms - MOD(ts_ms, {period_ms})
+  SELECT run_id, user_id, `model`, region, 1, {energies}, energy_j_grid, energy_j_interval,
+    {co2e("energy_j")},
+{part_co2e_columns()},
+    priced, repriced, ts_ms - MOD(ts_ms, {period_ms})
   FROM {PRICED_LATE}
 ) AS {_ROLLUP_PARTS}
 GROUP BY user_id, `model`, region, period_ms"""
@@ -241,18 +250,29 @@ def dead_letters(settings: JobSettings) -> Output:
     bytes themselves when they could not be decoded (else the decoded ids, cut to the
     contract's length by ``RunAccounting``)."""
     columns = {
-        "_id": f"CONCAT({literal(settings.topic)}, '/', CAST(kafka_partition AS STRING), '/',\n"
+        "_id": "CONCAT(topic, '/', CAST(kafka_partition AS STRING), '/',\n"
         "    CAST(kafka_offset AS STRING))",
         **_same("reason", "kafka_partition", "kafka_offset", "raw_bytes"),
         **_same("event_id", "run_id", "event_type"),
         "received_at": _ltz("received_ms"),
     }
+    # The grid topic's bad records too: their event fields are null, and the time the job read
+    # them is to the second (UNIX_TIMESTAMP), which is what a person reading them needs.
+    source = f"""FROM (
+  SELECT {literal(settings.topic)} AS topic, reason, kafka_partition, kafka_offset, raw_bytes,
+    event_id, run_id, event_type, received_ms
+  FROM {INVALID_RECORDS}
+  UNION ALL
+  SELECT {literal(settings.grid_topic)}, reason, kafka_partition, kafka_offset, raw_bytes,
+    CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS STRING), UNIX_TIMESTAMP() * 1000
+  FROM {INVALID_GRID}
+)"""
     return Output(
         DEAD_LETTERS_SINK,
         documents.DEAD_LETTERS,
         mongo_options(settings, documents.DEAD_LETTERS),
         columns,
-        f"FROM {INVALID_RECORDS}",
+        source,
     )
 
 

@@ -6,7 +6,7 @@ from joulestream import schemas
 from joulestream.flink_jobs import checks
 from joulestream.flink_jobs.avro_ddl import column_ddl
 from joulestream.flink_jobs.settings import JobSettings
-from joulestream.flink_jobs.sql_text import with_options
+from joulestream.flink_jobs.sql_text import literal, with_options
 from joulestream.schemas import documents
 
 SOURCE = "events"
@@ -137,3 +137,62 @@ def events_view() -> str:
 SELECT
 {columns}
 FROM {CHECKED}"""
+
+
+GRID_SOURCE = "grid_records"
+GRID_CHECKED = "checked_grid_records"
+GRID_PERIODS = "grid_periods"
+"""The valid grid periods of the job's kind, in the columns ``RunAccounting.GRID_INPUT``."""
+INVALID_GRID = "invalid_grid_records"
+GRID_COLUMNS = ("zone", "start_ms", "end_ms", "intensity_g_per_kwh", "source", "published_at_ms")
+
+
+def grid_source_ddl(settings: JobSettings) -> str:
+    """Kafka source of the zones' grid intensity series (``schemas/grid_intensity.avsc``), read
+    from the beginning like the events: the run accounting keeps every zone's series in
+    broadcast state (checkpointed), and a job started without state rebuilds it from the topic.
+    A record that cannot be decoded is a row with ``decode_error`` set (a dead letter)."""
+    columns = column_ddl(schemas.load(schemas.GRID_INTENSITY))
+    options = {
+        "connector": "kafka",
+        "topic": settings.grid_topic,
+        "properties.bootstrap.servers": settings.kafka_bootstrap_servers,
+        "properties.group.id": settings.consumer_group,
+        "scan.startup.mode": "earliest-offset",
+        "format": "joulestream-avro",
+        **kafka_security(settings),
+    }
+    return f"""CREATE TABLE {GRID_SOURCE} (
+{columns},
+  decode_error STRING METADATA FROM 'value.error' VIRTUAL,
+  raw_bytes BYTES METADATA FROM 'value.raw' VIRTUAL,
+  kafka_partition INT METADATA FROM 'partition' VIRTUAL,
+  kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL
+) WITH (
+{with_options(options)}
+)"""
+
+
+def grid_checked_view() -> str:
+    """Every grid record with ``invalid_reason`` (``checks.grid_invalid_reason``)."""
+    return f"""CREATE TEMPORARY VIEW {GRID_CHECKED} AS
+SELECT *,
+  {checks.grid_invalid_reason()} AS invalid_reason
+FROM {GRID_SOURCE}"""
+
+
+def grid_periods_view(settings: JobSettings) -> str:
+    """The valid periods of the kind that prices runs (``JOULESTREAM_GRID_KIND``): the other
+    kind is a valid figure for another question, not an error."""
+    return f"""CREATE TEMPORARY VIEW {GRID_PERIODS} AS
+SELECT {", ".join(GRID_COLUMNS)}
+FROM {GRID_CHECKED}
+WHERE invalid_reason IS NULL AND kind = {literal(settings.grid_kind)}"""
+
+
+def invalid_grid_view() -> str:
+    """The grid records that break their contract, as dead-letter rows (``outputs``)."""
+    return f"""CREATE TEMPORARY VIEW {INVALID_GRID} AS
+SELECT invalid_reason AS reason, kafka_partition, kafka_offset, raw_bytes
+FROM {GRID_CHECKED}
+WHERE invalid_reason IS NOT NULL"""

@@ -38,11 +38,26 @@ def priced(pricing: Pricing, region: str, pue: str, intensity: str) -> str:
 
 def co2e(energy: str) -> str:
     """CO2e of a component of a document: the energy of intervals that carried their own
-    intensity is priced with it, the rest with the run's (``docs/documents.md``). With no such
-    interval this is exactly ``co2e_sql`` of the whole energy (adding 0.0 changes no double)."""
-    own = co2e_sql(f"{energy}_x_interval_intensity", "pue", "CAST(1.0 AS DOUBLE)")
-    rest = co2e_sql(f"({energy} - {energy}_interval)", "pue", "intensity_g_per_kwh")
+    intensity is priced with it, the energy the grid series priced with its periods, the rest
+    with the run's (``docs/documents.md``). With neither this is exactly ``co2e_sql`` of the
+    whole energy (adding or subtracting 0.0 changes no double)."""
+    own = co2e_sql(
+        f"({energy}_x_interval_intensity + {energy}_x_grid_intensity)",
+        "pue",
+        "CAST(1.0 AS DOUBLE)",
+    )
+    rest = co2e_sql(f"({energy} - {energy}_interval - {energy}_grid)", "pue", "intensity_g_per_kwh")
     return f"{rest} + {own}"
+
+
+def part_co2e_columns() -> str:
+    """CO2e of the energy priced by the grid series and by the intervals' own intensity, as
+    columns of a SELECT over a priced row (the rollups' breakdown by pricing source)."""
+    one = "CAST(1.0 AS DOUBLE)"
+    return (
+        f"  {co2e_sql('energy_j_x_grid_intensity', 'pue', one)} AS grid_co2e_g,\n"
+        f"  {co2e_sql('energy_j_x_interval_intensity', 'pue', one)} AS interval_co2e_g"
+    )
 
 
 def co2e_columns() -> str:
@@ -62,8 +77,10 @@ SELECT
   run_id, window_start, window_end, events, `epoch`, samples, tokens, loss, accuracy,
   {", ".join(COMPONENTS)},
   pue, intensity_g_per_kwh, intensity_source, intensity_fallback, energy_j_interval,
+  energy_j_grid, grid_intensity_g_per_kwh, grid_source,
 {co2e_columns()},
-  user_id, `model`, region, window_start_ms, priced
+{part_co2e_columns()},
+  user_id, `model`, region, window_start_ms, priced, repriced
 FROM (
   SELECT *,
     CAST(TO_TIMESTAMP_LTZ(window_start_ms, 3) AS TIMESTAMP(3)) AS window_start,

@@ -63,11 +63,14 @@ def running_pipeline(
     suffix = uuid.uuid4().hex[:10]
     topic, database, job_name = f"test.events.{suffix}", f"test_{suffix}", f"test-{suffix}"
     kafka.ensure_topic(services.bootstrap_servers, topic, partitions or services.topic_partitions)
+    grid_topic = f"{topic}.grid"
+    kafka.ensure_topic(services.bootstrap_servers, grid_topic, 1)
     client: MongoClient[dict[str, Any]] = MongoClient(services.mongo_uri, tz_aware=True)
     db = client[database]
     ensure_indexes(db)
     job_env = stack_services.job_env(
-        dataclasses.replace(services, topic=topic, mongo_database=database), job_name
+        dataclasses.replace(services, topic=topic, grid_topic=grid_topic, mongo_database=database),
+        job_name,
     )
     job_env.update(settings or {})
     job = Pipeline(services, topic, db, job_id="", job_env=job_env, job_name=job_name)
@@ -82,7 +85,7 @@ def running_pipeline(
         client.close()
         with contextlib.suppress(Exception):
             AdminClient({"bootstrap.servers": services.bootstrap_servers}).delete_topics(
-                [topic, f"{topic}.windows"]
+                [topic, f"{topic}.windows", grid_topic]
             )
 
 

@@ -3,9 +3,11 @@ package io.joulestream.flink;
 import java.io.Serializable;
 import java.util.Arrays;
 import java.util.List;
+import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.java.typeutils.RowTypeInfo;
+import org.apache.flink.streaming.api.datastream.BroadcastStream;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
@@ -76,6 +78,21 @@ public final class RunAccounting {
     static final int GPU_ENERGY = 1;
     static final int GPU_UTILISATION = 3;
 
+    /** The columns of the grid view: checked {@code grid.intensity} records of the kind the
+     * job prices with, in that order. */
+    public static final List<String> GRID_INPUT = List.of(
+            "zone", "start_ms", "end_ms", "intensity_g_per_kwh", "source", "published_at_ms");
+    static final int GRID_ZONE = 0;
+    static final int GRID_START_MS = 1;
+    static final int GRID_END_MS = 2;
+    static final int GRID_INTENSITY = 3;
+    static final int GRID_SOURCE = 4;
+    static final int GRID_PUBLISHED_AT_MS = 5;
+
+    /** Every zone's grid series, on every instance of the run accounting. */
+    static final MapStateDescriptor<String, GridSeries> GRID_STATE = new MapStateDescriptor<>(
+            "grid-series", Types.STRING, Types.POJO(GridSeries.class));
+
     /** The contract's bounds on a GPU (schemas/limits.py MAX_GPUS, MAX_DEVICE_POWER_W and
      * MIN_CREDITED_INTERVAL_MS; tests/test_sql.py checks that they agree). The SQL checks
      * cannot look into every element of an array: the Split does. */
@@ -123,6 +140,28 @@ public final class RunAccounting {
         return out;
     }
 
+    /** The energy priced by its zone's grid series, and its product with the period's
+     * intensity (J g/kWh). */
+    private static Object[] gridPriced() {
+        Object[] out = new Object[ENERGIES.length * 4];
+        for (int i = 0; i < ENERGIES.length; i++) {
+            out[2 * i] = ENERGIES[i] + "_grid";
+            out[2 * i + 1] = Types.DOUBLE;
+            out[2 * (ENERGIES.length + i)] = ENERGIES[i] + "_x_grid_intensity";
+            out[2 * (ENERGIES.length + i) + 1] = Types.DOUBLE;
+        }
+        return out;
+    }
+
+    /** A window's or late part's grid period (null when none priced it) and how often it was
+     * priced again by a new figure. */
+    private static Object[] gridPeriod() {
+        return new Object[] {
+            "grid_intensity_g_per_kwh", Types.DOUBLE, "grid_source", Types.STRING,
+            "repriced", Types.INT
+        };
+    }
+
     private static Object[] concat(Object[]... parts) {
         return Arrays.stream(parts).flatMap(Arrays::stream).toArray();
     }
@@ -149,7 +188,10 @@ public final class RunAccounting {
                 // Appended: the plan from run_started, and per-GPU totals by index.
                 "planned_steps", Types.LONG, "planned_epochs", Types.LONG,
                 "gpus", Types.OBJECT_ARRAY(GPU_TOTALS)
-            }));
+            },
+            // Appended: the grid-priced energy and the distinct sources that priced it.
+            gridPriced(),
+            new Object[] {"grid_sources", Types.OBJECT_ARRAY(Types.STRING)}));
 
     /** Per run and event-time window, its on-time measurements: a changelog. */
     static final RowTypeInfo WINDOWS = row(concat(
@@ -163,7 +205,9 @@ public final class RunAccounting {
             intervalPriced(),
             new Object[] {
                 "event_pue", Types.DOUBLE, "event_intensity", Types.DOUBLE, "priced", Types.INT
-            }));
+            },
+            gridPriced(),
+            gridPeriod()));
 
     /** Per run and epoch, every measurement reporting it, with what prices it. */
     static final RowTypeInfo EPOCHS = row(concat(
@@ -177,6 +221,9 @@ public final class RunAccounting {
                 "accuracy", Types.DOUBLE
             },
             intervalPriced(),
+            // Always 0: an epoch spans many grid periods and is not priced by them (its run
+            // and its windows are); the columns are there for the shared CO2e expression.
+            gridPriced(),
             new Object[] {
                 "region", Types.STRING, "event_pue", Types.DOUBLE, "event_intensity", Types.DOUBLE,
                 "priced", Types.INT
@@ -200,7 +247,9 @@ public final class RunAccounting {
             intervalPriced(),
             new Object[] {
                 "event_pue", Types.DOUBLE, "event_intensity", Types.DOUBLE, "priced", Types.INT
-            }));
+            },
+            gridPriced(),
+            gridPeriod()));
 
     /** Each record that is not a valid event, with why. */
     static final RowTypeInfo DEAD_LETTERS = row(
@@ -215,6 +264,9 @@ public final class RunAccounting {
     static final OutputTag<Row> DEAD_LETTERS_TAG = new OutputTag<>("dead-letters", DEAD_LETTERS);
 
     /** The processor's settings, all in milliseconds. */
+    /** JOULESTREAM_GRID_REPRICE_HORIZON_S's default: a day. */
+    static final long DEFAULT_GRID_HORIZON_MS = 86_400_000L;
+
     public static final class Settings implements Serializable {
         private static final long serialVersionUID = 1L;
         final long delayMs;
@@ -224,12 +276,23 @@ public final class RunAccounting {
         final long stateTtlMs;
         final long flushMs;
         final int maxTextLength;
+        /** How long after a window's start a new grid figure still prices it again. */
+        final long gridHorizonMs;
 
         public Settings(long delayMs, long windowMs, long lostAfterMs, long dedupTtlMs,
                 long stateTtlMs, long flushMs, int maxTextLength) {
-            if (windowMs <= 0 || lostAfterMs <= 0 || flushMs <= 0 || maxTextLength <= 0) {
-                throw new IllegalArgumentException("window, silence, flush and text limits must be > 0");
+            this(delayMs, windowMs, lostAfterMs, dedupTtlMs, stateTtlMs, flushMs, maxTextLength,
+                    DEFAULT_GRID_HORIZON_MS);
+        }
+
+        public Settings(long delayMs, long windowMs, long lostAfterMs, long dedupTtlMs,
+                long stateTtlMs, long flushMs, int maxTextLength, long gridHorizonMs) {
+            if (windowMs <= 0 || lostAfterMs <= 0 || flushMs <= 0 || maxTextLength <= 0
+                    || gridHorizonMs <= 0) {
+                throw new IllegalArgumentException(
+                        "window, silence, flush, text and grid horizon limits must be > 0");
             }
+            this.gridHorizonMs = gridHorizonMs;
             this.delayMs = delayMs;
             this.windowMs = windowMs;
             this.lostAfterMs = lostAfterMs;
@@ -241,11 +304,13 @@ public final class RunAccounting {
     }
 
     /**
-     * Reads {@code input}, registers the views {@code run_totals}, {@code window_totals},
+     * Reads {@code input} and the grid periods of {@code gridInput} (a view whose columns are
+     * {@link #GRID_INPUT}), registers the views {@code run_totals}, {@code window_totals},
      * {@code epoch_totals}, {@code late_measurements}, {@code late_parts} and
      * {@code invalid_records}. Called from Python through the gateway.
      */
-    public static void attach(StreamTableEnvironment tEnv, String input, Settings settings) {
+    public static void attach(
+            StreamTableEnvironment tEnv, String input, String gridInput, Settings settings) {
         Table events = tEnv.from(input);
         List<String> columns = events.getResolvedSchema().getColumnNames();
         if (!columns.equals(INPUT)) {
@@ -257,8 +322,10 @@ public final class RunAccounting {
                 .process(new Split(settings.maxTextLength), rows.getType())
                 .name("valid-or-dead-letter")
                 .uid("valid-or-dead-letter");
+        BroadcastStream<Row> grid = gridStream(tEnv, gridInput).broadcast(GRID_STATE);
         SingleOutputStreamOperator<Row> runs = valid
                 .keyBy(row -> (String) row.getField(RUN_ID), Types.STRING)
+                .connect(grid)
                 .process(new RunProcessor(settings), RUNS)
                 .name("run-accounting")
                 .uid("run-accounting");
@@ -271,6 +338,17 @@ public final class RunAccounting {
                 tEnv.fromChangelogStream(runs.getSideOutput(LATE_PARTS_TAG)));
         tEnv.createTemporaryView("invalid_records",
                 tEnv.fromDataStream(valid.getSideOutput(DEAD_LETTERS_TAG)));
+    }
+
+    /** The grid periods of {@code gridInput}, checked and of the job's kind. */
+    private static DataStream<Row> gridStream(StreamTableEnvironment tEnv, String gridInput) {
+        Table periods = tEnv.from(gridInput);
+        List<String> columns = periods.getResolvedSchema().getColumnNames();
+        if (!columns.equals(GRID_INPUT)) {
+            throw new IllegalArgumentException(
+                    "the view " + gridInput + " must have the columns " + GRID_INPUT + ", has " + columns);
+        }
+        return tEnv.toDataStream(periods);
     }
 
     /** Valid events go on to their run; any other record becomes a dead-letter row. */

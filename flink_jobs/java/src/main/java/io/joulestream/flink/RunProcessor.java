@@ -1,6 +1,9 @@
 package io.joulestream.flink;
 
+import io.joulestream.flink.GridSeries.GridPeriod;
 import io.joulestream.flink.RunState.Epoch;
+import io.joulestream.flink.RunState.GridBucket;
+import io.joulestream.flink.RunState.IntervalPriced;
 import io.joulestream.flink.RunState.LatePart;
 import io.joulestream.flink.RunState.Run;
 import io.joulestream.flink.RunState.Window;
@@ -9,18 +12,22 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import org.apache.flink.api.common.state.BroadcastState;
 import org.apache.flink.api.common.state.ListState;
 import org.apache.flink.api.common.state.ListStateDescriptor;
 import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
+import org.apache.flink.api.common.state.ReadOnlyBroadcastState;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.configuration.Configuration;
-import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
+import org.apache.flink.streaming.api.functions.co.KeyedBroadcastProcessFunction;
 import org.apache.flink.types.Row;
 import org.apache.flink.types.RowKind;
 import org.apache.flink.util.Collector;
+import org.apache.flink.util.OutputTag;
 
 /**
  * Everything the job knows of one run, keyed by run id, in the order its events reached Kafka:
@@ -36,21 +43,36 @@ import org.apache.flink.util.Collector;
  * changelog: an update retracts what was sent before, for the rollups), epochs, late events
  * and the late events' parts of the rollups (also a changelog, re-sent priced when the run's
  * {@code run_started} arrives after them).
+ *
+ * <p>Grid pricing: the second input is the {@code grid.intensity} series, broadcast to every
+ * instance ({@link RunAccounting#GRID_STATE}: zone → {@link GridSeries}). A window, a late part
+ * and a run's total are priced when they are sent, from the series of the run's region at the
+ * start of the window (of the late measurement's window). Within the re-pricing horizon a run
+ * keeps its windows (closed ones too), late parts and per-window grid energy, so that a figure
+ * that arrives later or is revised prices them again: each is sent again (a changelog) and the
+ * run's document with a new version.
  */
-public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
+public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Row, Row, Row> {
 
     private static final long serialVersionUID = 1L;
     static final String BEHIND = "behind its run's watermark";
     static final String AFTER_FINISHED = "after its run_finished";
 
     private final RunAccounting.Settings settings;
+    private final ValueStateDescriptor<Run> runDescriptor =
+            new ValueStateDescriptor<>("run", Run.class);
 
     private transient ValueState<Run> runState;
     /** The run's event ids, each with when it was first seen (processing time, ms). */
     private transient MapState<String, Long> seen;
     private transient MapState<Long, Window> windows;
     private transient MapState<Long, Epoch> epochs;
-    private transient ListState<LatePart> unpricedLate;
+    /** The late parts sent within the re-pricing horizon, as sent. */
+    private transient ListState<LatePart> lateParts;
+    /** Closed windows within the re-pricing horizon, kept as sent for a new grid figure. */
+    private transient MapState<Long, Window> closedWindows;
+    /** Per window start: the grid-eligible energy of the run's measurements, late ones too. */
+    private transient MapState<Long, GridBucket> gridBuckets;
 
     RunProcessor(RunAccounting.Settings settings) {
         this.settings = settings;
@@ -61,19 +83,23 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
         // No state TTL: on the heap backend its incremental cleanup walks whole maps (every id
         // a run has sent) on each access, which cost the job most of its throughput. A sweep
         // timer per run expires what must expire instead (onTimer).
-        runState = getRuntimeContext().getState(new ValueStateDescriptor<>("run", Run.class));
+        runState = getRuntimeContext().getState(runDescriptor);
         seen = getRuntimeContext().getMapState(
                 new MapStateDescriptor<>("seen-event-ids", Types.STRING, Types.LONG));
         windows = getRuntimeContext().getMapState(
                 new MapStateDescriptor<>("windows", Types.LONG, Types.POJO(Window.class)));
         epochs = getRuntimeContext().getMapState(
                 new MapStateDescriptor<>("epochs", Types.LONG, Types.POJO(Epoch.class)));
-        unpricedLate = getRuntimeContext().getListState(
-                new ListStateDescriptor<>("unpriced-late", Types.POJO(LatePart.class)));
+        lateParts = getRuntimeContext().getListState(
+                new ListStateDescriptor<>("late-parts", Types.POJO(LatePart.class)));
+        closedWindows = getRuntimeContext().getMapState(
+                new MapStateDescriptor<>("closed-windows", Types.LONG, Types.POJO(Window.class)));
+        gridBuckets = getRuntimeContext().getMapState(
+                new MapStateDescriptor<>("grid-buckets", Types.LONG, Types.POJO(GridBucket.class)));
     }
 
     @Override
-    public void processElement(Row event, Context ctx, Collector<Row> out) throws Exception {
+    public void processElement(Row event, ReadOnlyContext ctx, Collector<Row> out) throws Exception {
         long nowMs = ctx.timerService().currentProcessingTime();
         Run run = runState.value();
         if (run == null) {
@@ -152,7 +178,7 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
         return Math.max(current, value);
     }
 
-    private void started(Run run, Row event, Context ctx) throws Exception {
+    private void started(Run run, Row event, ReadOnlyContext ctx) throws Exception {
         run.eventPue = maxOf(run.eventPue, (Double) event.getField(RunAccounting.EVENT_PUE));
         run.eventIntensity =
                 maxOf(run.eventIntensity, (Double) event.getField(RunAccounting.EVENT_INTENSITY));
@@ -160,7 +186,6 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
         Long plannedEpochs = (Long) event.getField(RunAccounting.PLANNED_EPOCHS);
         run.plannedSteps = plannedSteps == null ? run.plannedSteps : plannedSteps;
         run.plannedEpochs = plannedEpochs == null ? run.plannedEpochs : plannedEpochs;
-        boolean wasPriced = run.priced;
         run.priced = true;
         // Windows are priced again with the run's own PUE and intensity: each is sent again
         // (its version counts the pricing), and late parts sent unpriced are replaced.
@@ -173,16 +198,195 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
         for (long epoch : epochs.keys()) {
             markEpoch(run, epoch);
         }
-        if (!wasPriced) {
-            for (LatePart part : unpricedLate.get()) {
-                ctx.output(RunAccounting.LATE_PARTS_TAG, latePart(RowKind.UPDATE_BEFORE, ctx.getCurrentKey(), part, null, null, 0));
-                ctx.output(RunAccounting.LATE_PARTS_TAG, latePart(RowKind.UPDATE_AFTER, ctx.getCurrentKey(), part, run.eventPue, run.eventIntensity, 1));
-            }
-            unpricedLate.clear();
-        }
+        // Its own intensity, when it brings one, wins over the grid's.
+        GridSeries series = series(run, ctx.getBroadcastState(RunAccounting.GRID_STATE));
+        repriceBuckets(run, series);
+        repriceLate(ctx.getCurrentKey(), run, series, ctx::output);
     }
 
-    private void measured(Run run, Row event, long tsMs, Context ctx) throws Exception {
+    @Override
+    public void processBroadcastElement(Row record, Context ctx, Collector<Row> out) throws Exception {
+        String zone = (String) record.getField(RunAccounting.GRID_ZONE);
+        long startMs = (Long) record.getField(RunAccounting.GRID_START_MS);
+        GridPeriod period = new GridPeriod(startMs, (Long) record.getField(RunAccounting.GRID_END_MS),
+                (Double) record.getField(RunAccounting.GRID_INTENSITY),
+                (String) record.getField(RunAccounting.GRID_SOURCE),
+                (Long) record.getField(RunAccounting.GRID_PUBLISHED_AT_MS));
+        BroadcastState<String, GridSeries> grid = ctx.getBroadcastState(RunAccounting.GRID_STATE);
+        GridSeries series = grid.get(zone);
+        if (series == null) {
+            series = new GridSeries();
+        }
+        boolean changed = series.put(period);
+        if (settings.stateTtlMs > 0) {
+            // No run keeps anything priced this long before the period (the state TTL).
+            series.expire(startMs - Math.max(settings.stateTtlMs, settings.gridHorizonMs));
+        }
+        grid.put(zone, series);
+        if (!changed) {
+            return;
+        }
+        GridSeries current = series;
+        ctx.applyToKeyedState(runDescriptor, (runId, state) -> {
+            Run run = state.value();
+            if (run == null || !zone.equals(run.region)) {
+                return;
+            }
+            // A run with its own intensity is priced by it, whatever the grid says.
+            if (reprice(runId, run, run.eventIntensity == null ? current : null, ctx)) {
+                run.version++;
+                out.collect(runRow(runId, run));
+                run.dirty = false;
+                state.update(run);
+            }
+        });
+    }
+
+    /** The series of the run's zone, or null when the run has its own intensity or no zone. */
+    private static GridSeries series(Run run, ReadOnlyBroadcastState<String, GridSeries> grid)
+            throws Exception {
+        return run.eventIntensity != null || run.region == null ? null : grid.get(run.region);
+    }
+
+    /** The grid period that prices the window starting at {@code windowStartMs}, or null. */
+    private static GridPeriod period(GridSeries series, long windowStartMs) {
+        return series == null ? null : series.at(windowStartMs);
+    }
+
+    private long windowStartOf(long tsMs) {
+        return tsMs - Math.floorMod(tsMs, settings.windowMs);
+    }
+
+    /** Prices a window's (or part's) energy that its intervals did not price with a period. */
+    private static IntervalPriced gridPart(double cpuJ, double gpuJ, double ramJ, double totalJ,
+            IntervalPriced interval, GridPeriod period) {
+        IntervalPriced p = new IntervalPriced();
+        if (period != null) {
+            p.add(cpuJ - interval.cpuEnergyJ, gpuJ - interval.gpuEnergyJ,
+                    ramJ - interval.ramEnergyJ, totalJ - interval.energyJ, period.intensityGPerKwh);
+        }
+        return p;
+    }
+
+    private static void priceWindow(WindowValues w, GridPeriod period) {
+        w.grid = gridPart(w.cpuEnergyJ, w.gpuEnergyJ, w.ramEnergyJ, w.energyJ, w.interval, period);
+        w.gridIntensity = period == null ? null : period.intensityGPerKwh;
+        w.gridSource = period == null ? null : period.source;
+    }
+
+    private static void pricePart(LatePart part, GridPeriod period) {
+        part.grid = gridPart(part.cpuEnergyJ, part.gpuEnergyJ, part.ramEnergyJ, part.energyJ,
+                part.interval, period);
+        part.gridIntensity = period == null ? null : period.intensityGPerKwh;
+        part.gridSource = period == null ? null : period.source;
+    }
+
+    private static boolean samePeriod(Double intensity, String source, GridPeriod period) {
+        return period == null
+                ? intensity == null && source == null
+                : Objects.equals(intensity, period.intensityGPerKwh) && Objects.equals(source, period.source);
+    }
+
+    /** Where a side output goes: the context of an element, a timer or a broadcast record. */
+    private interface Outputs {
+        void output(OutputTag<Row> tag, Row row);
+    }
+
+    /**
+     * Prices the run's buckets, windows and late parts again with {@code series}; sends each
+     * window and late part whose price changed again. Returns whether anything changed.
+     */
+    private boolean reprice(String runId, Run run, GridSeries series, Context ctx) throws Exception {
+        boolean changed = repriceBuckets(run, series);
+        changed |= repriceWindows(runId, run, series, windows, ctx::output);
+        changed |= repriceWindows(runId, run, series, closedWindows, ctx::output);
+        changed |= repriceLate(runId, run, series, ctx::output);
+        return changed;
+    }
+
+    /** Prices every bucket with {@code series}; the run's grid total is summed again. */
+    private boolean repriceBuckets(Run run, GridSeries series) throws Exception {
+        List<Map.Entry<Long, GridBucket>> changed = new ArrayList<>();
+        IntervalPriced total = run.gridFolded.copy();
+        for (Map.Entry<Long, GridBucket> entry : gridBuckets.entries()) {
+            GridBucket bucket = entry.getValue();
+            GridPeriod period = period(series, entry.getKey());
+            if (!samePeriod(bucket.intensity, bucket.source, period)) {
+                bucket.intensity = period == null ? null : period.intensityGPerKwh;
+                bucket.source = period == null ? null : period.source;
+                run.gridSources = RunState.withSource(run.gridSources, bucket.source);
+                changed.add(Map.entry(entry.getKey(), bucket));
+            }
+            total.add(bucket.priced(bucket.intensity));
+        }
+        for (Map.Entry<Long, GridBucket> entry : changed) {
+            gridBuckets.put(entry.getKey(), entry.getValue());
+        }
+        if (!changed.isEmpty()) {
+            run.grid = total;
+            run.dirty = true;
+        }
+        return !changed.isEmpty();
+    }
+
+    /** Sends again each sent window of {@code state} whose grid period changed. */
+    private boolean repriceWindows(String runId, Run run, GridSeries series,
+            MapState<Long, Window> state, Outputs out) throws Exception {
+        List<Map.Entry<Long, Window>> changed = new ArrayList<>();
+        for (Map.Entry<Long, Window> entry : state.entries()) {
+            Window window = entry.getValue();
+            long windowStartMs = entry.getKey();
+            GridPeriod period = period(series, windowStartMs);
+            WindowValues sent = window.sent;
+            if (sent == null || samePeriod(sent.gridIntensity, sent.gridSource, period)) {
+                continue;
+            }
+            WindowValues now = sent.copy();
+            priceWindow(now, period);
+            // The version moves forward: a document priced again replaces the one before.
+            now.repriced++;
+            window.now.repriced = now.repriced;
+            out.output(RunAccounting.WINDOWS_TAG, windowRow(RowKind.UPDATE_BEFORE, runId, windowStartMs, sent));
+            out.output(RunAccounting.WINDOWS_TAG, windowRow(RowKind.UPDATE_AFTER, runId, windowStartMs, now));
+            window.sent = now;
+            changed.add(Map.entry(windowStartMs, window));
+        }
+        for (Map.Entry<Long, Window> entry : changed) {
+            state.put(entry.getKey(), entry.getValue());
+        }
+        return !changed.isEmpty();
+    }
+
+    /** Sends again each kept late part whose run pricing or grid period changed. */
+    private boolean repriceLate(String runId, Run run, GridSeries series, Outputs out) throws Exception {
+        List<LatePart> kept = new ArrayList<>();
+        boolean changed = false;
+        int priced = run.priced ? 1 : 0;
+        for (LatePart part : lateParts.get()) {
+            GridPeriod period = period(series, windowStartOf(part.tsMs));
+            boolean samePricing = part.priced == priced && Objects.equals(part.eventPue, run.eventPue)
+                    && Objects.equals(part.eventIntensity, run.eventIntensity);
+            if (!samePricing || !samePeriod(part.gridIntensity, part.gridSource, period)) {
+                out.output(RunAccounting.LATE_PARTS_TAG, latePart(RowKind.UPDATE_BEFORE, runId, part));
+                if (part.priced == priced) {
+                    part.repriced++;
+                }
+                part.priced = priced;
+                part.eventPue = run.eventPue;
+                part.eventIntensity = run.eventIntensity;
+                pricePart(part, period);
+                out.output(RunAccounting.LATE_PARTS_TAG, latePart(RowKind.UPDATE_AFTER, runId, part));
+                changed = true;
+            }
+            kept.add(part);
+        }
+        if (changed) {
+            lateParts.update(kept);
+        }
+        return changed;
+    }
+
+    private void measured(Run run, Row event, long tsMs, ReadOnlyContext ctx) throws Exception {
         long seq = (Long) event.getField(RunAccounting.SEQ);
         Long intervalStartMs = (Long) event.getField(RunAccounting.INTERVAL_START_MS);
         double cpuJ = orZero(event.getField(RunAccounting.CPU_ENERGY_J));
@@ -271,6 +475,11 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
             markEpoch(run, epoch);
         }
 
+        GridSeries series = series(run, ctx.getBroadcastState(RunAccounting.GRID_STATE));
+        long windowStartMs = windowStartOf(tsMs);
+        if (intervalIntensity == null) {
+            addToBucket(run, windowStartMs, cpuJ, gpuJ, ramJ, energyJ, period(series, windowStartMs));
+        }
         String lateReason =
                 run.finished ? AFTER_FINISHED : tsMs <= run.progressMs - settings.delayMs ? BEHIND : null;
         String runId = ctx.getCurrentKey();
@@ -289,14 +498,15 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
             part.energyJ = energyJ;
             part.interval.add(cpuJ, gpuJ, ramJ, energyJ, intervalIntensity);
             if (run.priced) {
-                ctx.output(RunAccounting.LATE_PARTS_TAG, latePart(RowKind.INSERT, runId, part, run.eventPue, run.eventIntensity, 1));
-            } else {
-                ctx.output(RunAccounting.LATE_PARTS_TAG, latePart(RowKind.INSERT, runId, part, null, null, 0));
-                unpricedLate.add(part);
+                part.eventPue = run.eventPue;
+                part.eventIntensity = run.eventIntensity;
+                part.priced = 1;
             }
+            pricePart(part, period(series, windowStartMs));
+            ctx.output(RunAccounting.LATE_PARTS_TAG, latePart(RowKind.INSERT, runId, part));
+            lateParts.add(part);
             return;
         }
-        long windowStartMs = tsMs - Math.floorMod(tsMs, settings.windowMs);
         Window window = windows.get(windowStartMs);
         if (window == null) {
             window = new Window();
@@ -328,6 +538,25 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
         windows.put(windowStartMs, window);
     }
 
+    /** Adds a measurement's grid-eligible energy to its window start's bucket, and its price
+     * to the run's grid total. */
+    private void addToBucket(Run run, long windowStartMs, double cpuJ, double gpuJ, double ramJ,
+            double energyJ, GridPeriod period) throws Exception {
+        GridBucket bucket = gridBuckets.get(windowStartMs);
+        if (bucket == null) {
+            bucket = new GridBucket();
+            bucket.intensity = period == null ? null : period.intensityGPerKwh;
+            bucket.source = period == null ? null : period.source;
+        }
+        bucket.cpuEnergyJ += cpuJ;
+        bucket.gpuEnergyJ += gpuJ;
+        bucket.ramEnergyJ += ramJ;
+        bucket.energyJ += energyJ;
+        run.grid.add(cpuJ, gpuJ, ramJ, energyJ, bucket.intensity);
+        run.gridSources = RunState.withSource(run.gridSources, bucket.source);
+        gridBuckets.put(windowStartMs, bucket);
+    }
+
     private static double orZero(Object value) {
         return value == null ? 0.0 : (Double) value;
     }
@@ -336,10 +565,11 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
         return value == null ? 0L : value;
     }
 
-    private static Row latePart(RowKind kind, String runId, LatePart part, Double pue, Double intensity, int priced) {
+    private static Row latePart(RowKind kind, String runId, LatePart part) {
         return row(kind, new Object[] {runId, part.userId, part.model, part.region, part.tsMs,
                 part.cpuEnergyJ, part.gpuEnergyJ, part.ramEnergyJ, part.energyJ},
-                part.interval.values(), new Object[] {pue, intensity, priced});
+                part.interval.values(), new Object[] {part.eventPue, part.eventIntensity, part.priced},
+                part.grid.values(), new Object[] {part.gridIntensity, part.gridSource, part.repriced});
     }
 
     private static Row row(RowKind kind, Object[]... parts) {
@@ -407,20 +637,64 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
         if (settings.stateTtlMs > 0 && nowMs - run.heardMs >= settings.stateTtlMs) {
             windows.clear();
             epochs.clear();
-            unpricedLate.clear();
             run.dirtyEpochs = new long[0];
         } else if (settings.stateTtlMs > 0 && (!windows.isEmpty() || !epochs.isEmpty())) {
             left = true;
         }
+        left |= foldPastHorizon(run, nowMs);
         if (left) {
             run.sweepTimerMs = nowMs + sweepEveryMs();
             ctx.timerService().registerProcessingTimeTimer(run.sweepTimerMs);
         }
     }
 
+    /**
+     * Forgets what a new grid figure can no longer price again: the windows, late parts and
+     * buckets that start more than the horizon before the run's progress, or all of them once
+     * the run has been silent that long (their price stays in the run's totals). Returns
+     * whether any is left.
+     */
+    private boolean foldPastHorizon(Run run, long nowMs) throws Exception {
+        long beforeMs = nowMs - run.heardMs >= settings.gridHorizonMs
+                ? Long.MAX_VALUE : run.progressMs - settings.gridHorizonMs;
+        List<Long> folded = new ArrayList<>();
+        for (Map.Entry<Long, GridBucket> entry : gridBuckets.entries()) {
+            if (entry.getKey() < beforeMs) {
+                folded.add(entry.getKey());
+            }
+        }
+        for (long windowStartMs : folded) {
+            run.gridFolded.add(gridBuckets.get(windowStartMs).priced(gridBuckets.get(windowStartMs).intensity));
+            gridBuckets.remove(windowStartMs);
+        }
+        List<Long> expired = new ArrayList<>();
+        for (long windowStartMs : closedWindows.keys()) {
+            if (windowStartMs < beforeMs) {
+                expired.add(windowStartMs);
+            }
+        }
+        for (long windowStartMs : expired) {
+            closedWindows.remove(windowStartMs);
+        }
+        List<LatePart> kept = new ArrayList<>();
+        boolean dropped = false;
+        for (LatePart part : lateParts.get()) {
+            if (windowStartOf(part.tsMs) < beforeMs) {
+                dropped = true;
+            } else {
+                kept.add(part);
+            }
+        }
+        if (dropped) {
+            lateParts.update(kept);
+        }
+        return !gridBuckets.isEmpty() || !closedWindows.isEmpty() || !kept.isEmpty();
+    }
+
     /** Sends what changed since the last flush: the run, its changed windows and epochs. */
     private void flush(Run run, OnTimerContext ctx, Collector<Row> out) throws Exception {
         String runId = ctx.getCurrentKey();
+        GridSeries series = series(run, ctx.getBroadcastState(RunAccounting.GRID_STATE));
         if (run.dirty) {
             out.collect(runRow(runId, run));
             run.dirty = false;
@@ -438,6 +712,7 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
                 now.eventPue = run.eventPue;
                 now.eventIntensity = run.eventIntensity;
                 now.priced = run.priced ? 1 : 0;
+                priceWindow(now, period(series, windowStartMs));
                 if (window.sent != null) {
                     ctx.output(RunAccounting.WINDOWS_TAG, windowRow(RowKind.UPDATE_BEFORE, runId, windowStartMs, window.sent));
                     ctx.output(RunAccounting.WINDOWS_TAG, windowRow(RowKind.UPDATE_AFTER, runId, windowStartMs, now));
@@ -457,6 +732,10 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
             windows.put(entry.getKey(), entry.getValue());
         }
         for (long windowStartMs : closed) {
+            // Kept as sent while a later grid figure may price it again.
+            if (run.eventIntensity == null) {
+                closedWindows.put(windowStartMs, windows.get(windowStartMs));
+            }
             windows.remove(windowStartMs);
         }
         for (long epoch : run.dirtyEpochs) {
@@ -468,11 +747,15 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
         run.dirtyEpochs = new long[0];
     }
 
+    /** An epoch's grid columns: it is not priced by grid periods (see RunAccounting.EPOCHS). */
+    private static final Object[] NO_GRID = new IntervalPriced().values();
+
     private static Row epochRow(String runId, long epoch, Epoch e, Run run) {
         return row(RowKind.INSERT, new Object[] {runId, epoch, e.events, e.startedMs, e.endedMs,
                 e.cpuEnergyJ, e.gpuEnergyJ, e.ramEnergyJ, e.energyJ, e.samples, e.tokens, e.loss,
                 e.accuracy},
                 e.interval.values(),
+                NO_GRID,
                 new Object[] {run.region, run.eventPue, run.eventIntensity, run.priced ? 1 : 0});
     }
 
@@ -489,13 +772,15 @@ public final class RunProcessor extends KeyedProcessFunction<String, Row, Row> {
                 new Object[] {run.eventPue, run.eventIntensity, run.cpuMethodMin,
                 run.cpuMethodMax, run.ramMethodMin, run.ramMethodMax, run.gpuMethodMin,
                 run.gpuMethodMax, run.version, run.plannedSteps, run.plannedEpochs,
-                RunState.gpuTotals(run)});
+                RunState.gpuTotals(run)},
+                run.grid.values(), new Object[] {run.gridSources.clone()});
     }
 
     private static Row windowRow(RowKind kind, String runId, long windowStartMs, WindowValues w) {
         return row(kind, new Object[] {runId, w.userId, w.model, w.region, windowStartMs,
                 w.events, w.epoch, w.samples, w.tokens, w.loss, w.accuracy, w.cpuEnergyJ,
                 w.gpuEnergyJ, w.ramEnergyJ, w.energyJ},
-                w.interval.values(), new Object[] {w.eventPue, w.eventIntensity, w.priced});
+                w.interval.values(), new Object[] {w.eventPue, w.eventIntensity, w.priced},
+                w.grid.values(), new Object[] {w.gridIntensity, w.gridSource, w.repriced});
     }
 }

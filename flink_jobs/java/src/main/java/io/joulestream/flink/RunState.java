@@ -41,6 +41,29 @@ public final class RunState {
             jgPerKwh += totalJ * intensity;
         }
 
+        /** Subtracts {@code other}: what a part priced before, when it is priced again. */
+        void subtract(IntervalPriced other) {
+            cpuEnergyJ -= other.cpuEnergyJ;
+            gpuEnergyJ -= other.gpuEnergyJ;
+            ramEnergyJ -= other.ramEnergyJ;
+            energyJ -= other.energyJ;
+            cpuJgPerKwh -= other.cpuJgPerKwh;
+            gpuJgPerKwh -= other.gpuJgPerKwh;
+            ramJgPerKwh -= other.ramJgPerKwh;
+            jgPerKwh -= other.jgPerKwh;
+        }
+
+        void add(IntervalPriced other) {
+            cpuEnergyJ += other.cpuEnergyJ;
+            gpuEnergyJ += other.gpuEnergyJ;
+            ramEnergyJ += other.ramEnergyJ;
+            energyJ += other.energyJ;
+            cpuJgPerKwh += other.cpuJgPerKwh;
+            gpuJgPerKwh += other.gpuJgPerKwh;
+            ramJgPerKwh += other.ramJgPerKwh;
+            jgPerKwh += other.jgPerKwh;
+        }
+
         IntervalPriced copy() {
             IntervalPriced c = new IntervalPriced();
             c.cpuEnergyJ = cpuEnergyJ;
@@ -94,6 +117,13 @@ public final class RunState {
         public double ramEnergyJ;
         public double energyJ;
         public IntervalPriced interval = new IntervalPriced();
+        /** The energy priced by its zone's grid series and its product with the intensity:
+         * the sum of its grid buckets' parts, those folded past the horizon included. */
+        public IntervalPriced grid = new IntervalPriced();
+        /** The part of {@code grid} of buckets folded past the re-pricing horizon: fixed. */
+        public IntervalPriced gridFolded = new IntervalPriced();
+        /** The distinct sources of the grid periods that have priced some of its energy. */
+        public String[] gridSources = new String[0];
         public Double eventPue;
         public Double eventIntensity;
         /** Its run_started has arrived: windows and late parts are priced with the run's own
@@ -148,6 +178,12 @@ public final class RunState {
         public Double eventPue;
         public Double eventIntensity;
         public int priced;
+        /** Its energy priced by the grid period of its start, that period's figure and source
+         * (null when none priced it), and how often a new figure priced it again. */
+        public IntervalPriced grid = new IntervalPriced();
+        public Double gridIntensity;
+        public String gridSource;
+        public int repriced;
 
         WindowValues copy() {
             WindowValues c = new WindowValues();
@@ -170,6 +206,10 @@ public final class RunState {
             c.eventPue = eventPue;
             c.eventIntensity = eventIntensity;
             c.priced = priced;
+            c.grid = grid.copy();
+            c.gridIntensity = gridIntensity;
+            c.gridSource = gridSource;
+            c.repriced = repriced;
             return c;
         }
     }
@@ -201,8 +241,9 @@ public final class RunState {
         public long accuracySeq;
     }
 
-    /** A late measurement of a run not yet priced, as sent to the rollups: it is sent again,
-     * priced, when the run's run_started arrives. */
+    /** A late measurement's part of the rollups, as last sent: it is sent again, priced, when
+     * the run's run_started arrives, and when a new grid figure prices it otherwise. Kept
+     * within the re-pricing horizon. */
     public static final class LatePart {
         public String userId;
         public String model;
@@ -213,6 +254,43 @@ public final class RunState {
         public double ramEnergyJ;
         public double energyJ;
         public IntervalPriced interval = new IntervalPriced();
+        public Double eventPue;
+        public Double eventIntensity;
+        public int priced;
+        public IntervalPriced grid = new IntervalPriced();
+        public Double gridIntensity;
+        public String gridSource;
+        public int repriced;
+    }
+
+    /** The grid-eligible energy of one window start of a run (its on-time and late
+     * measurements without their own intensity), and how it is priced now. */
+    public static final class GridBucket {
+        public double cpuEnergyJ;
+        public double gpuEnergyJ;
+        public double ramEnergyJ;
+        public double energyJ;
+        /** Null: not priced by the grid (no period, or the run has its own intensity). */
+        public Double intensity;
+        public String source;
+
+        /** Its energy priced at {@code intensityGPerKwh}. */
+        IntervalPriced priced(Double intensityGPerKwh) {
+            IntervalPriced p = new IntervalPriced();
+            p.add(cpuEnergyJ, gpuEnergyJ, ramEnergyJ, energyJ, intensityGPerKwh);
+            return p;
+        }
+    }
+
+    /** Adds a source to a run's distinct grid sources (a short sorted list). */
+    static String[] withSource(String[] sources, String source) {
+        if (source == null || Arrays.asList(sources).contains(source)) {
+            return sources;
+        }
+        String[] grown = Arrays.copyOf(sources, sources.length + 1);
+        grown[sources.length] = source;
+        Arrays.sort(grown);
+        return grown;
     }
 
     /** Adds one measurement's per-GPU energy and utilisation (over {@code intervalMs}). */

@@ -8,9 +8,9 @@ import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import org.apache.flink.api.common.serialization.SerializerConfigImpl;
 import org.apache.flink.api.common.typeinfo.Types;
-import org.apache.flink.streaming.api.operators.KeyedProcessOperator;
+import org.apache.flink.streaming.api.operators.co.CoBroadcastWithKeyedOperator;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
-import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
+import org.apache.flink.streaming.util.KeyedBroadcastOperatorTestHarness;
 import org.apache.flink.types.Row;
 import org.apache.flink.types.RowKind;
 import org.apache.flink.util.OutputTag;
@@ -27,16 +27,17 @@ class RunProcessorTest {
     private static final long LOST_AFTER_MS = 300_000;
     private static final long FLUSH_MS = 1_000;
 
-    private KeyedOneInputStreamOperatorTestHarness<String, Row, Row> harness;
+    private KeyedBroadcastOperatorTestHarness<String, Row, Row, Row> harness;
 
     @BeforeEach
     void open() throws Exception {
         RunAccounting.Settings settings = new RunAccounting.Settings(
                 DELAY_MS, WINDOW_MS, LOST_AFTER_MS, 86_400_000, 604_800_000, FLUSH_MS, 256);
-        harness = new KeyedOneInputStreamOperatorTestHarness<>(
-                new KeyedProcessOperator<>(new RunProcessor(settings)),
+        harness = new KeyedBroadcastOperatorTestHarness<>(
+                new CoBroadcastWithKeyedOperator<>(
+                        new RunProcessor(settings), List.of(RunAccounting.GRID_STATE)),
                 row -> (String) row.getField(RunAccounting.RUN_ID),
-                Types.STRING);
+                Types.STRING, 128, 1, 0);
         // The runs' own type, as the job declares it (not a generic one).
         harness.setup(RunAccounting.RUNS.createSerializer(new SerializerConfigImpl()));
         harness.open();
@@ -71,7 +72,7 @@ class RunProcessorTest {
     }
 
     private void send(Row row) throws Exception {
-        harness.processElement(new StreamRecord<>(row));
+        harness.processElement(row, 0L);
     }
 
     private void advance(long toMs) throws Exception {
