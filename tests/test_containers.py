@@ -140,7 +140,7 @@ def test_no_engine_without_root(monkeypatch: pytest.MonkeyPatch):
 
 def test_no_engine_without_dockerd(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(os, "geteuid", lambda: 0)
-    monkeypatch.setattr(dockerd.shutil, "which", lambda _: None)
+    monkeypatch.setattr("stack.dockerd.shutil.which", lambda _: None)
     assert dockerd.why_not() == "dockerd is not installed (Debian: apt-get install docker.io)"
 
 
