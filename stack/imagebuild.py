@@ -151,7 +151,8 @@ class Builder:
         private.make_dir(self.settings.logs)
         return self.settings.logs / f"image-{name}.log"
 
-    def _timed(self, name: str, tag: str, build: Callable[[Path], None]) -> str:
+    def built(self, name: str, tag: str, build: Callable[[Path], None]) -> str:
+        """``tag``, built with ``build(log)`` unless the engine has it."""
         if self.exists(tag):
             return tag
         log = self._log(name)
@@ -171,9 +172,28 @@ class Builder:
     def debian_java(self) -> str:
         recipe = ";".join([DEBIAN_SUITE, *DEBIAN_PACKAGES, _ROOTFS_RECIPE])
         tag = f"joulestream/debian-java:{DEBIAN_SUITE}-{fetch.digest(recipe.encode())}"
-        return self._timed("debian-java", tag, lambda log: self._debootstrap(tag, log))
+        return self.rootfs_image(tag, "debian-java", DEBIAN_PACKAGES)
 
-    def _debootstrap(self, tag: str, log: Path) -> None:
+    def rootfs_image(
+        self,
+        tag: str,
+        name: str,
+        packages: Iterable[str],
+        adjust: Callable[[Path], None] | None = None,
+    ) -> str:
+        """``tag``: a minimal Debian root filesystem with ``packages``, changed by ``adjust``
+        (given the tree's root) before it is imported."""
+        return self.built(
+            name, tag, lambda log: self._debootstrap(tag, tuple(packages), log, adjust)
+        )
+
+    def _debootstrap(
+        self,
+        tag: str,
+        packages: tuple[str, ...],
+        log: Path,
+        adjust: Callable[[Path], None] | None,
+    ) -> None:
         debootstrap = shutil.which("debootstrap")
         if debootstrap is None:
             raise ImageBuildError("debootstrap is not installed (apt-get install debootstrap)")
@@ -182,21 +202,21 @@ class Builder:
         with tempfile.TemporaryDirectory(dir=work) as tmp:
             root = Path(tmp) / "root"
             argv = [
-                debootstrap, "--variant=minbase", f"--include={','.join(DEBIAN_PACKAGES)}",
+                debootstrap, "--variant=minbase", f"--include={','.join(packages)}",
                 DEBIAN_SUITE, str(root), apt_mirror(),
             ]  # fmt: skip
             with log.open("ab") as out:
                 result = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False)
             if result.returncode != 0:
                 raise ImageBuildError(
-                    f"debootstrap failed (exit {result.returncode}; log kept: {log}; its own "
-                    f"log: {root / 'debootstrap' / 'debootstrap.log'} is removed with the tree)"
-                    f":\n{_tail(log)}"
+                    f"debootstrap failed (exit {result.returncode}; log kept: {log}):\n{_tail(log)}"
                 )
             for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
                 for entry in (root / leftover).glob("*"):
                     if entry.is_file():
                         entry.unlink()
+            if adjust is not None:
+                adjust(root)
             archive = Path(tmp) / "rootfs.tar"
             packed = subprocess.run(
                 ["tar", "--numeric-owner", "-C", str(root), "-cf", str(archive), "."],
@@ -220,9 +240,9 @@ class Builder:
                 libs.mkdir()
                 for jar in jars:
                     shutil.copy2(jar, libs / jar.name)
-                self._build(Path(tmp), tag, base, log)
+                self.build(Path(tmp), tag, log, buildargs={"BASE": base})
 
-        return self._timed("kafka", tag, build)
+        return self.built("kafka", tag, build)
 
     def ferretdb(self, base: str) -> str:
         context = IMAGES_DIR / "ferretdb"
@@ -234,17 +254,25 @@ class Builder:
             with tempfile.TemporaryDirectory() as tmp:
                 shutil.copytree(context, tmp, dirs_exist_ok=True)
                 shutil.copy2(binary, Path(tmp) / "ferretdb")
-                self._build(Path(tmp), tag, base, log)
+                self.build(Path(tmp), tag, log, buildargs={"BASE": base})
 
-        return self._timed("ferretdb", tag, build)
+        return self.built("ferretdb", tag, build)
 
-    def _build(self, context: Path, tag: str, base: str, log: Path) -> None:
-        """``docker build`` of ``context`` with the base image as build argument BASE."""
+    def build(
+        self,
+        context: Path,
+        tag: str,
+        log: Path,
+        dockerfile: str = "Dockerfile",
+        buildargs: dict[str, str] | None = None,
+        network_mode: str | None = None,
+    ) -> None:
+        """``docker build`` of ``context``, its output appended to ``log``; never pulls."""
         failed = ""
         with log.open("a") as out:
             stream = self.client.api.build(
-                path=str(context), tag=tag, buildargs={"BASE": base}, rm=True, forcerm=True,
-                decode=True, pull=False,
+                path=str(context), dockerfile=dockerfile, tag=tag, buildargs=buildargs or {},
+                rm=True, forcerm=True, decode=True, pull=False, network_mode=network_mode,
             )  # fmt: skip
             for chunk in stream:
                 out.write(chunk.get("stream", ""))
