@@ -113,7 +113,8 @@ def start(engine: Engine, timeout_s: float = 60.0) -> "subprocess.Popen[bytes]":
     if (pid := _running_pid(engine)) is not None:
         raise DockerUnavailable(
             f"a private dockerd already runs (pid {pid}, {engine.pidfile}): another run of "
-            "make integration-containers holds it; stop that run first"
+            "make integration-containers holds it, or one that was killed left it; stop that "
+            f"run, or that engine with: kill {pid}"
         )
     private.make_dir(engine.root)
     engine.socket.unlink(missing_ok=True)
