@@ -88,7 +88,7 @@ integration: $(STAMP) chromium $(AXE)
 	$(PY) -m pytest -m integration tests/integration
 
 # The suite again with Kafka and MongoDB from testcontainers, on a Docker engine of its own under
-# .joulestream/docker (stack/dockerd.py), with images built here when no registry serves them
+# ~/.cache/joulestream/docker (stack/dockerd.py), with images built here when no registry serves them
 # (stack/imagebuild.py). Docker's engine and debootstrap are installed when missing (CI runs as
 # root); when no engine can start, the container path is skipped with the reason printed.
 docker-engine:

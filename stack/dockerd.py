@@ -1,5 +1,10 @@
 """A Docker engine of the suite's own: ``dockerd`` with its data, state, pid file and socket
-under ``.joulestream/docker/``, reachable only through that socket, and stopped by its pid.
+under ``~/.cache/joulestream/docker/`` (``StackSettings.cache``), reachable only through that
+socket, and stopped by its pid.
+
+Not under ``.joulestream/``: ``stack up`` makes everything there owner-only (0700 folders, 0600
+files), which would strip the image layers' modes. In the cache the images also outlive a clean
+checkout, as the jars and the FerretDB build do.
 
 Nothing else on the machine is used or changed: no system Docker service, no TCP socket, no
 firewall rules (published ports go through Docker's userland proxy, bound to 127.0.0.1). The
@@ -37,7 +42,7 @@ class Engine:
 
     @classmethod
     def of(cls, settings: StackSettings) -> "Engine":
-        return cls(settings.home / "docker")
+        return cls(settings.cache / "docker")
 
     @property
     def socket(self) -> Path:
