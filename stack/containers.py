@@ -34,6 +34,9 @@ def main(pytest_args: list[str]) -> int:
         with dockerd.running(settings) as host:
             _say(f"private dockerd answers at {host} ({time.monotonic() - started:.0f} s)")
             env = dict(os.environ, DOCKER_HOST=host, TESTCONTAINERS_RYUK_DISABLED="true")
+            # Ports are published on 127.0.0.1 only; testcontainers would otherwise pick the
+            # bridge's gateway where it believes it runs inside a container.
+            env["TESTCONTAINERS_HOST_OVERRIDE"] = "127.0.0.1"
             # Services named in the environment would be used instead of the containers.
             for name in ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI", "JOULESTREAM_NO_DOCKER"):
                 env.pop(name, None)
