@@ -36,6 +36,7 @@ def main(pytest_args: list[str]) -> int:
             env = dict(os.environ, DOCKER_HOST=host, TESTCONTAINERS_RYUK_DISABLED="true")
             # Ports are published on 127.0.0.1 only; testcontainers would otherwise pick the
             # bridge's gateway where it believes it runs inside a container.
+            env["TESTCONTAINERS_CONNECTION_MODE"] = "docker_host"
             env["TESTCONTAINERS_HOST_OVERRIDE"] = "127.0.0.1"
             # Services named in the environment would be used instead of the containers.
             for name in ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI", "JOULESTREAM_NO_DOCKER"):
