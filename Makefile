@@ -4,12 +4,13 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install typeview docs up status down demo lint unit java-test wheel-check chromium integration test test-frameworks clean
+.PHONY: help install typeview docs up status down demo lint unit java-test wheel-check chromium integration docker-engine integration-containers test test-frameworks clean
 
 help:
 	@echo "make demo    start Kafka, MongoDB (FerretDB), Flink, the job, a simulated fleet and the dashboard"
 	@echo "make up      start the services and the Flink job (no fleet); make status / make down"
 	@echo "make test    lint, type-check, unit tests, the wheel check and the integration suite on real services"
+	@echo "make integration-containers  the same suite on a private Docker engine, services from testcontainers (root, Linux)"
 	@echo "make wheel-check  build the wheel, install it alone on Python 3.10, 3.12 and 3.13, run a tracker offline"
 	@echo "make test-frameworks  the callbacks with real Lightning and Transformers (opt-in, emitter/README.md)"
 
@@ -90,7 +91,23 @@ $(AXE):
 integration: $(STAMP) chromium $(AXE)
 	$(PY) -m pytest -m integration tests/integration
 
-test: lint unit java-test wheel-check integration
+# The suite again with Kafka and MongoDB from testcontainers, on a Docker engine of its own under
+# ~/.cache/joulestream/docker (stack/dockerd.py), with images built here when no registry serves them
+# (stack/imagebuild.py). Docker's engine and debootstrap are installed when missing (CI runs as
+# root); when no engine can start, the container path is skipped with the reason printed.
+docker-engine:
+	@command -v dockerd >/dev/null && command -v debootstrap >/dev/null || { \
+	  echo "installing docker.io and debootstrap for the container path of the integration suite"; \
+	  (apt-get update && apt-get install -y --no-install-recommends docker.io debootstrap) \
+	  || echo "warning: docker.io/debootstrap could not be installed (apt-get install docker.io debootstrap as root)"; }
+
+integration-containers: $(STAMP) chromium $(AXE) docker-engine
+	$(PY) -m stack.containers
+
+# make test runs the container path too where dockerd can run: as root, on Linux.
+CONTAINERS := $(if $(and $(filter Linux,$(shell uname -s)),$(filter 0,$(shell id -u))),integration-containers)
+
+test: lint unit java-test wheel-check integration $(CONTAINERS)
 
 clean: down
 	rm -rf .joulestream
