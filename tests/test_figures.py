@@ -138,13 +138,15 @@ def test_an_empty_chart_is_a_line_of_text_not_a_frame():
     empty = figures.fleet_figure([], "user_id", "energy_j", AT)
     assert figures.is_empty(empty)
     assert common.chart_values(empty)[1:] == (
-        {"display": "none"}, "Energy: nothing measured in this range", {}
+        common.GRAPH_HIDDEN, "Energy: nothing measured in this range", {}
     )  # fmt: skip
+    # Hidden without losing its width (Plotly draws at its container's width).
+    assert common.GRAPH_HIDDEN == {"height": "0", "overflow": "hidden", "visibility": "hidden"}
     drawn = figures.power_figure([window(AT, 600.0)])
     assert not figures.is_empty(drawn)
     assert common.chart_values(drawn) == (drawn, {}, "", {"display": "none"})
     assert common.chart_values(figures.empty_figure(""))[1:] == (
-        {"display": "none"}, "", {"display": "none"}
+        common.GRAPH_HIDDEN, "", {"display": "none"}
     )  # fmt: skip
 
 

@@ -63,6 +63,10 @@ def message(text: str | list[str] | None, element_id: str | None = None) -> html
 
 
 HIDDEN = {"display": "none"}
+# A graph waiting for data keeps its width (no height, invisible): Plotly sizes a graph from
+# its container when it draws, and one drawn inside a hidden (display: none) box takes its
+# default 700 px, wider than a half-page column at 1280 px.
+GRAPH_HIDDEN = {"height": "0", "overflow": "hidden", "visibility": "hidden"}
 SHOWN: dict[str, str] = {}
 
 
@@ -73,7 +77,7 @@ def chart(graph_id: str, message: str) -> html.Div:
     return html.Div(
         [
             html.Div(message, id=f"{graph_id}-empty", className="chart-empty"),
-            dcc.Graph(id=graph_id, config={"displaylogo": False}, style=HIDDEN),
+            dcc.Graph(id=graph_id, config={"displaylogo": False}, style=GRAPH_HIDDEN),
         ],
         className="chart",
     )
@@ -89,12 +93,14 @@ def chart_outputs(graph_id: str) -> list[Output]:
     ]
 
 
-def chart_values(figure: go.Figure) -> tuple[go.Figure, dict[str, str], str, dict[str, str]]:
+def chart_values(
+    figure: go.Figure,
+) -> tuple[go.Figure, dict[str, str], str, dict[str, str]]:
     """What ``chart_outputs`` get for ``figure``: the figure, or its message when it is one of
     ``figures.empty_figure``'s (nothing at all for one without a message: an unknown run)."""
     if figures.is_empty(figure):
         text = figures.empty_message(figure)
-        return figure, HIDDEN, text, SHOWN if text else HIDDEN
+        return figure, GRAPH_HIDDEN, text, SHOWN if text else HIDDEN
     return figure, SHOWN, "", HIDDEN
 
 
