@@ -83,12 +83,20 @@ def seed(db: Database[Document], now: datetime) -> None:
         {"_id": "run-a/0", "run_id": "run-a", "epoch": 0, "events": 24, "started_at": start_a,
          "ended_at": start_a + timedelta(minutes=2), "gpu_energy_j": 7200.0,
          "cpu_energy_j": 4800.0, "ram_energy_j": 2400.0, "energy_j": 14400.0, "samples": 2000,
-         "tokens": 0, "loss": 1.5, "accuracy": None, "version": 24},
+         "tokens": 0, "loss": 1.5, "accuracy": None, "version": 25},
         {"_id": "run-a/1", "run_id": "run-a", "epoch": 1, "events": 12,
          "started_at": start_a + timedelta(minutes=2), "ended_at": end, "gpu_energy_j": 3600.0,
          "cpu_energy_j": 2400.0, "ram_energy_j": 1200.0, "energy_j": 7200.0, "samples": 1000,
-         "tokens": 0, "loss": 1.0, "accuracy": None, "version": 12},
+         "tokens": 0, "loss": 1.0, "accuracy": None, "version": 13},
     ]  # fmt: skip
+    # Priced by the job like their run (381 g/kWh, PUE 1): 1.524 g and 0.762 g.
+    for epoch in epochs:
+        epoch.update(pue=1.0, intensity_g_per_kwh=381.0, intensity_source="Ember 2023",
+                     intensity_fallback=False, interval_priced_energy_j=0.0,
+                     grid_priced_energy_j=0.0)  # fmt: skip
+        for part in ("cpu", "gpu", "ram", ""):
+            energy = epoch[f"{part}_energy_j" if part else "energy_j"]
+            epoch[f"{part}_co2e_g" if part else "co2e_g"] = energy * 381.0 / 3_600_000.0
     hour_a = windows_a[0]["window_start"].replace(minute=0)
     hour_b = start_b.replace(minute=0)
     rollups = [
