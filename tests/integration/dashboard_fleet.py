@@ -95,7 +95,7 @@ def seed(db: Database[Document], now: datetime) -> None:
                      intensity_fallback=False, interval_priced_energy_j=0.0,
                      grid_priced_energy_j=0.0)  # fmt: skip
         for part in ("cpu", "gpu", "ram", ""):
-            energy = epoch[f"{part}_energy_j" if part else "energy_j"]
+            energy = float(epoch[f"{part}_energy_j" if part else "energy_j"])  # type: ignore[arg-type]
             epoch[f"{part}_co2e_g" if part else "co2e_g"] = energy * 381.0 / 3_600_000.0
     hour_a = windows_a[0]["window_start"].replace(minute=0)
     hour_b = start_b.replace(minute=0)
