@@ -11,6 +11,7 @@ texts), so that no browser-sent object becomes a query operator; ``checks.Invali
 raised before anything is read.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -163,12 +164,30 @@ def filter_options(db: Database[Document]) -> dict[str, list[str]]:
     """The distinct values of each filter field, from one pass over ``runs`` (one document per
     run: the pre-aggregated set) rather than a ``distinct`` per field."""
     fields = dict.fromkeys(FILTER_FIELDS.values(), 1)
-    seen: dict[str, set[str]] = {field: set() for field in fields}
-    for run in db.runs.find({}, {"_id": 0, **fields}).limit(MAX_RUNS):
-        for field in fields:
+    return options_of(db.runs.find({}, {"_id": 0, **fields}).limit(MAX_RUNS))
+
+
+def options_of(runs: Iterable[Document]) -> dict[str, list[str]]:
+    """The distinct values of each filter field among ``runs``, sorted, keyed by field."""
+    seen: dict[str, set[str]] = {field: set() for field in FILTER_FIELDS.values()}
+    for run in runs:
+        for field, values in seen.items():
             if run.get(field) is not None:
-                seen[field].add(str(run[field]))
+                values.add(str(run[field]))
     return {field: sorted(values) for field, values in seen.items()}
+
+
+def lists_every_run(run_filter: RunFilter | None, listed: list[Document]) -> bool:
+    """Whether ``listed``, what ``list_runs`` returned for ``run_filter``, is every run: no
+    filter, and fewer runs than its limit. Their filter options are then ``options_of(listed)``,
+    without a second read of ``runs``."""
+    if run_filter is not None and (
+        any(run_filter.values.values())
+        or run_filter.since is not None
+        or run_filter.until is not None
+    ):
+        return False
+    return len(listed) < MAX_RUNS
 
 
 def get_run(db: Database[Document], run_id: str) -> Document | None:
