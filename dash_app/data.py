@@ -11,8 +11,9 @@ texts), so that no browser-sent object becomes a query operator; ``checks.Invali
 raised before anything is read.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -163,12 +164,30 @@ def filter_options(db: Database[Document]) -> dict[str, list[str]]:
     """The distinct values of each filter field, from one pass over ``runs`` (one document per
     run: the pre-aggregated set) rather than a ``distinct`` per field."""
     fields = dict.fromkeys(FILTER_FIELDS.values(), 1)
-    seen: dict[str, set[str]] = {field: set() for field in fields}
-    for run in db.runs.find({}, {"_id": 0, **fields}).limit(MAX_RUNS):
-        for field in fields:
+    return options_of(db.runs.find({}, {"_id": 0, **fields}).limit(MAX_RUNS))
+
+
+def options_of(runs: Iterable[Document]) -> dict[str, list[str]]:
+    """The distinct values of each filter field among ``runs``, sorted, keyed by field."""
+    seen: dict[str, set[str]] = {field: set() for field in FILTER_FIELDS.values()}
+    for run in runs:
+        for field, values in seen.items():
             if run.get(field) is not None:
-                seen[field].add(str(run[field]))
+                values.add(str(run[field]))
     return {field: sorted(values) for field, values in seen.items()}
+
+
+def lists_every_run(run_filter: RunFilter | None, listed: list[Document]) -> bool:
+    """Whether ``listed``, what ``list_runs`` returned for ``run_filter``, is every run: no
+    filter, and fewer runs than its limit. Their filter options are then ``options_of(listed)``,
+    without a second read of ``runs``."""
+    if run_filter is not None and (
+        any(run_filter.values.values())
+        or run_filter.since is not None
+        or run_filter.until is not None
+    ):
+        return False
+    return len(listed) < MAX_RUNS
 
 
 def get_run(db: Database[Document], run_id: str) -> Document | None:
@@ -262,6 +281,29 @@ def rollup_totals(db: Database[Document]) -> tuple[float, float]:
     same documents as the fleet's "today" and "this week"."""
     totals = {"energy_j": {"$sum": "$energy_j"}, "co2e_g": {"$sum": "$co2e_g"}}
     for row in db.rollups.aggregate([{"$group": {"_id": None, **totals}}]):
+        return float(row["energy_j"]), float(row["co2e_g"])
+    return 0.0, 0.0
+
+
+# The last date whose Unix milliseconds have 13 digits. The stack's FerretDB answers a date range
+# from its index only when both bounds have as many digits (``stack/patches``), and every date
+# from 2001-09-09 has 13: a range that ends here is indexed and leaves no realistic period out.
+LAST_13_DIGIT_DATE = datetime(2286, 11, 20, 17, 46, 39, 999_000, tzinfo=UTC)
+
+
+def rollup_totals_outside(
+    db: Database[Document], since: datetime, until: datetime
+) -> tuple[float, float]:
+    """(energy_j, co2e_g) of every rollup whose period does not start in ``[since, until)``
+    (nor has a ``period_start`` at all), summed by the server: with ``rollups_since`` over the
+    same bounds, every rollup is in exactly one of the two."""
+    inside = {"period_start": {"$gte": since, "$lt": until}}
+    totals = {"energy_j": {"$sum": "$energy_j"}, "co2e_g": {"$sum": "$co2e_g"}}
+    pipeline: list[Document] = [
+        {"$match": {"$nor": [inside]}},
+        {"$group": {"_id": None, **totals}},
+    ]
+    for row in db.rollups.aggregate(pipeline):
         return float(row["energy_j"]), float(row["co2e_g"])
     return 0.0, 0.0
 

@@ -5,10 +5,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from joulestream.schemas import defaults
+from joulestream.schemas import defaults, limits
 
 DEFAULT_CURRENCY = "EUR"
 DEFAULT_PRICE_PER_KWH = 0.25
+DEFAULT_SETTLED_AFTER_S = limits.DEFAULT_MAX_AGE_MS // 1000 + 86_400
+"""The job's largest event age (``JOULESTREAM_MAX_EVENT_AGE_S``, 7 days) plus a day: for the
+job's lag behind Kafka and for a rollup period of up to a day that started before the cut-off."""
 """A round figure for European business electricity, in the default currency per kWh: set the
 real tariff with ``DASH_PRICE_PER_KWH``."""
 
@@ -37,6 +40,11 @@ class DashSettings:
     """Price of one kWh of measured energy, in ``currency``."""
     price_per_kwh_by_region: Mapping[str, float] = field(default_factory=dict)
     """Prices for some regions (as runs name them), overriding ``price_per_kwh`` there."""
+    settled_after_s: int = DEFAULT_SETTLED_AFTER_S
+    """A rollup whose period started this long ago or more (the cut-off taken back to the start
+    of its UTC day) can no longer change: the job refuses events older than its
+    ``JOULESTREAM_MAX_EVENT_AGE_S``. Their sum is kept between refreshes (``settled``); keep it
+    above the job's largest event age plus its lag and its rollup period, seconds."""
 
     def price_of(self, region: object) -> float:
         """The price per kWh in ``region``."""
@@ -91,4 +99,5 @@ def from_env(env: Mapping[str, str] | None = None) -> DashSettings:
         currency=currency,
         price_per_kwh=_number(e, "DASH_PRICE_PER_KWH", d.price_per_kwh, 0.0),
         price_per_kwh_by_region=region_prices(e.get("DASH_PRICE_PER_KWH_BY_REGION", "")),
+        settled_after_s=int(_number(e, "DASH_SETTLED_AFTER_S", d.settled_after_s, 3_600)),
     )

@@ -4,8 +4,9 @@ pipeline's health.
 Live runs and power now count only the ``running`` runs heard from within
 ``DashSettings.stale_after_s`` (``liveness``): a trainer that died without ``run_finished`` drops
 out within minutes, before the job calls it ``lost``. Today, This week and All time all add up
-the ``rollups`` (the same documents, so they agree); what the runs' own totals hold beyond them
-(a period still being written) is said under the cards. The rollups' period (hourly by
+the ``rollups`` (the same documents, so they agree; All time keeps the sum of the periods too
+old to change between refreshes: ``settled``); what the runs' own totals hold beyond them (a
+period still being written) is said under the cards. The rollups' period (hourly by
 default) is read from the documents (``lengths``): it names them in the texts and is the
 charts' finest bar."""
 
@@ -17,7 +18,17 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from pymongo.database import Database
 
-from joulestream.dash_app import checks, data, figures, lengths, liveness, marks, params, units
+from joulestream.dash_app import (
+    checks,
+    data,
+    figures,
+    lengths,
+    liveness,
+    marks,
+    params,
+    settled,
+    units,
+)
 from joulestream.dash_app.pages import common
 from joulestream.dash_app.settings import DashSettings
 
@@ -112,18 +123,31 @@ def view(
     settings: DashSettings | None = None,
     sort_by: object = None,
     dates: tuple[object, object] = (None, None),
+    kept: settled.SettledTotals | None = None,
 ) -> FleetView:
     """What the page shows; the charts over the range (a preset, or ``dates``: custom from and
-    to), the cards over their own periods."""
+    to), the cards over their own periods. ``kept`` keeps the settled rollups' sum between
+    calls (the app keeps one); without it, each call sums them again."""
     settings = settings or DashSettings()
     group_field = params.GROUPS[params.known(group, "group", params.GROUPS, "user")]
     since, until, range_messages = params.time_range(range_key, *dates, now)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     week = today - timedelta(days=today.weekday())
     chart_since = min(s for s in (since, week, today) if s is not None) if since else None
-    rollups = data.rollups_since(db, chart_since, max(now, until or now) + CLOCK_AHEAD)
+    chart_until = max(now, until or now) + CLOCK_AHEAD
+    # One indexed read serves the charts, Today, This week and the unsettled part of All time.
+    settled_until = settled.cutoff(now, settings.settled_after_s)
+    read_since = None if chart_since is None else min(chart_since, settled_until)
+    read = data.rollups_since(db, read_since, data.LAST_13_DIGIT_DATE)
+    rollups = [
+        r
+        for r in read
+        if (chart_since is None or r["period_start"] >= chart_since)
+        and r["period_start"] < chart_until
+    ]
     runs_energy_j, _, run_count = data.all_time_totals(db)
-    energy_all_j, co2e_all_g = data.rollup_totals(db)
+    settled_part = (kept if kept is not None else settled.SettledTotals()).totals(db, settled_until)
+    energy_all_j, co2e_all_g = settled.all_time(settled_part, read, settled_until)
     stale_after = timedelta(seconds=settings.stale_after_s)
     running = data.running_runs(db)
     live = [r for r in running if liveness.state(r, now, stale_after) == liveness.LIVE]
@@ -219,6 +243,8 @@ def _health(health: data.Health) -> html.Div:
 
 
 def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> None:
+    kept = settled.SettledTotals()
+
     @app.callback(
         Output("fleet-message", "children"),
         Output("fleet-cards", "children"),
@@ -243,7 +269,7 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
     ) -> tuple[Any, ...]:
         try:
             now = common.now()
-            shown = view(db, group, range_key, now, settings, sort_by, (since, until))
+            shown = view(db, group, range_key, now, settings, sort_by, (since, until), kept)
         except common.FAILURES as exc:
             blank = common.chart_values(figures.empty_figure("No data"))
             return common.message(common.failure(exc)), [], *blank, *blank, [], []

@@ -113,9 +113,11 @@ def view(
     """Table rows (in the order of ``sort_by``), the options of each filter (keyed like
     ``FILTER_FIELDS``) and messages."""
     run_filter, messages = params.runs_filter(values, since, until)
-    rows = figures.run_rows(data.list_runs(db, run_filter), now, settings)
-    rows = figures.sorted_rows(rows, sort_by, COLUMN_KEYS)
-    by_field = data.filter_options(db)
+    listed = data.list_runs(db, run_filter)
+    rows = figures.sorted_rows(figures.run_rows(listed, now, settings), sort_by, COLUMN_KEYS)
+    # Unfiltered, the table holds every run: its options need no second read of ``runs``.
+    every = data.lists_every_run(run_filter, listed)
+    by_field = data.options_of(listed) if every else data.filter_options(db)
     options = {key: by_field[field] for key, field in data.FILTER_FIELDS.items()}
     if not rows:
         any_run = any(options.values())

@@ -8,8 +8,9 @@ import pytest
 from pymongo import MongoClient
 
 from joulestream.dash_app import app as dash_app
-from joulestream.dash_app import data, figures
+from joulestream.dash_app import data, figures, settled
 from joulestream.dash_app.pages import compare, fleet, leaderboards, run, runs
+from joulestream.dash_app.settings import DashSettings
 from tests.integration.conftest import free_ports
 from tests.integration.dashboard_env import WRITES, Commands, seeded_database
 
@@ -107,6 +108,21 @@ def test_fleet_shows_totals_power_now_and_health(db, commands):
         "Live runs", "0", "1 stale · 0 lost · of 2 runs", "Power now", "0 W",
         "0 live runs reporting",
     ]  # fmt: skip
+
+
+def test_all_time_is_the_same_whether_its_rollups_are_settled_or_not(db, commands):
+    """All time adds the settled rollups' kept sum and the newer ones read for the charts: two
+    days later with an hour's settled age every rollup is settled (summed once by the server,
+    then kept: the next refresh sends no aggregate on ``rollups``), and All time is unchanged."""
+    fresh = texts(fleet.view(db, "user", "7d", NOW).cards)
+    assert fresh[12:14] == ["All time", "7.00 Wh · 2.32 g CO2e *"]
+    kept = settled.SettledTotals()
+    later, hour = NOW + timedelta(days=2), DashSettings(settled_after_s=3600)
+    assert kept.totals(db, settled.cutoff(later, 3600)) == data.rollup_totals(db)
+    commands.clear()
+    shown = fleet.view(db, "user", "7d", later, hour, kept=kept)
+    assert texts(shown.cards)[12:14] == fresh[12:14]
+    assert ("aggregate", "rollups") not in {(name, c) for name, c, _ in commands.reads}
 
 
 def test_marks_follow_a_run_priced_at_the_world_average(services, db):
