@@ -5,7 +5,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from joulestream.schemas import defaults
+from joulestream.schemas import defaults, limits
 
 DEFAULT_CURRENCY = "EUR"
 DEFAULT_PRICE_PER_KWH = 0.25
@@ -37,6 +37,9 @@ class DashSettings:
     """Price of one kWh of measured energy, in ``currency``."""
     price_per_kwh_by_region: Mapping[str, float] = field(default_factory=dict)
     """Prices for some regions (as runs name them), overriding ``price_per_kwh`` there."""
+    grid_kind: str = "average"
+    """The grid series kind the "greenest" what-if prices with: the job's
+    ``JOULESTREAM_GRID_KIND``, read from the same variable."""
 
     def price_of(self, region: object) -> float:
         """The price per kWh in ``region``."""
@@ -81,6 +84,11 @@ def from_env(env: Mapping[str, str] | None = None) -> DashSettings:
     currency = e.get("DASH_CURRENCY", d.currency).strip()
     if not currency or len(currency) > 8:
         raise SettingsError(f"DASH_CURRENCY={currency!r} must be 1 to 8 characters")
+    grid_kind = e.get("JOULESTREAM_GRID_KIND", d.grid_kind)
+    if grid_kind not in limits.GRID_INTENSITY_KINDS:
+        raise SettingsError(
+            f"JOULESTREAM_GRID_KIND={grid_kind!r} must be one of {limits.GRID_INTENSITY_KINDS}"
+        )
     return DashSettings(
         mongodb_uri=e.get("MONGODB_URI", d.mongodb_uri),
         mongodb_database=e.get("MONGODB_DATABASE", d.mongodb_database),
@@ -91,4 +99,5 @@ def from_env(env: Mapping[str, str] | None = None) -> DashSettings:
         currency=currency,
         price_per_kwh=_number(e, "DASH_PRICE_PER_KWH", d.price_per_kwh, 0.0),
         price_per_kwh_by_region=region_prices(e.get("DASH_PRICE_PER_KWH_BY_REGION", "")),
+        grid_kind=grid_kind,
     )
