@@ -121,7 +121,9 @@ def test_a_time_varying_series_prices_and_a_late_figure_prices_again(
     sent too. Runs, windows and rollups equal the independent reference to the joule and to the
     gram. Then the third minute's figure arrives and the first minute's is revised: the
     documents they price are written again, with higher versions, and equal the reference with
-    the new series; windows + late events still add up to the runs."""
+    the new series; windows + late events still add up to the runs. Every valid grid record,
+    of either kind, is stored in ``grid_intensity``, exactly; a revision replaces the period's
+    document and a record published earlier, read after it, does not."""
     fleet = list(simulate.fleet(runs=4, duration_s=150, start_ms=T0_MS, seed=23))
     series_run, own_interval, own_run, no_series = sorted({e.run_id for e in fleet})
     region = {series_run: "FR", own_interval: "FR", own_run: "FR", no_series: "DE"}
