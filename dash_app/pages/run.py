@@ -485,10 +485,15 @@ def greenest_what_if(
     first, last, messages = params.greenest_range(range_key, since, until, started)
     region = str(run.get("region") or "")
     offsets = (windows[0]["window_start"] - started, windows[-1]["window_start"] - started)
-    # A period that prices a window starts at most a longest period before the window.
+    # The periods that may price a shifted window: those starting at most a longest period
+    # before the earliest shifted window, up to the latest one.
     longest = timedelta(milliseconds=limits.MAX_GRID_PERIOD_MS)
     rows = data.grid_series(
-        db, region, settings.grid_kind, first + offsets[0] - longest, last + offsets[1] + longest
+        db,
+        region,
+        settings.grid_kind,
+        first + offsets[0] - longest,
+        last + offsets[1] + timedelta(milliseconds=1),
     )
     prefix = " ".join(messages) + " " if messages else ""
     between = f"{first:%Y-%m-%d %H:%M} and {last:%Y-%m-%d %H:%M} UTC"

@@ -323,7 +323,7 @@ def test_greenest_start_with_the_regions_stored_series(db, commands):
     assert series_reads == [{
         "zone": "DE", "kind": "average",
         "period_start": {"$gte": datetime(2026, 6, 8, 12, 27, tzinfo=UTC),
-                         "$lt": datetime(2026, 6, 12, 12, 29, tzinfo=UTC)},
+                         "$lt": datetime(2026, 6, 11, 12, 29, 0, 1000, tzinfo=UTC)},
     }]  # fmt: skip
     later = run.greenest_what_if(db, "run-a", "after-24h", None, None)
     assert later.startswith(
