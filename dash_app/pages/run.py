@@ -524,7 +524,7 @@ def greenest_what_if(
         )
     best, actual_g = found.best, float(run.get("co2e_g") or 0.0)
     saving_g = actual_g - best.co2e_g
-    share = f" ({saving_g / actual_g:.0%})" if actual_g else ""
+    share = f" ({abs(saving_g) / actual_g:.0%})" if actual_g else ""
     at = started + timedelta(milliseconds=best.shift_ms)
     verdict = (
         f"{units.co2e(saving_g)} less{share}"
