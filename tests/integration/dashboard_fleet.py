@@ -95,15 +95,22 @@ def seed(db: Database[Document], now: datetime) -> None:
         "co2e_g_per_sample": None, "power_w": 3600.0, "cpu_methods": [], "ram_methods": [],
         "gpu_methods": ["nvml"], "version": 3, **common,
     }  # fmt: skip
+
+    def epoch_pricing(energy_j: float) -> Document:
+        # Priced like the run, as the job writes an epoch (the page shows its stored CO2e).
+        return {"pue": 1.0, "intensity_g_per_kwh": 381.0, "intensity_source": "Ember 2023",
+                "intensity_fallback": False,
+                "co2e_g": pricing.co2e_g(energy_j, 1.0, 381.0)}  # fmt: skip
+
     epochs = [
         {"_id": "run-a/0", "run_id": "run-a", "epoch": 0, "events": 24, "started_at": start_a,
          "ended_at": start_a + timedelta(minutes=2), "gpu_energy_j": 7200.0,
          "cpu_energy_j": 4800.0, "ram_energy_j": 2400.0, "energy_j": 14400.0, "samples": 2000,
-         "tokens": 0, "loss": 1.5, "accuracy": None, "version": 24},
+         "tokens": 0, "loss": 1.5, "accuracy": None, **epoch_pricing(14400.0), "version": 24},
         {"_id": "run-a/1", "run_id": "run-a", "epoch": 1, "events": 12,
          "started_at": start_a + timedelta(minutes=2), "ended_at": end, "gpu_energy_j": 3600.0,
          "cpu_energy_j": 2400.0, "ram_energy_j": 1200.0, "energy_j": 7200.0, "samples": 1000,
-         "tokens": 0, "loss": 1.0, "accuracy": None, "version": 12},
+         "tokens": 0, "loss": 1.0, "accuracy": None, **epoch_pricing(7200.0), "version": 12},
     ]  # fmt: skip
     hour_a = windows_a[0]["window_start"].replace(minute=0)
     hour_b = start_b.replace(minute=0)
