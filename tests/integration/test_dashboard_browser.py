@@ -234,7 +234,7 @@ def test_every_page_with_a_filter_and_a_run_opened(services, page):
         page.goto(url + "/compare?runs=run-a,run-b")
         expect(page.locator("#compare-co2e")).to_contain_text("Cumulative CO2e")
         expect(page.locator("#compare-co2e .legendtext").first).to_have_text(
-            "alice · resnet50 · run-a"
+            "alice · resnet50 · run-a *"
         )
         expect(page.locator("#compare-message")).to_have_text("")
         shots_at_widths(page, "compare")

@@ -235,7 +235,7 @@ def test_compare_and_leaderboards(db, commands):
     assert (messages, offered) == ([], ["run-a", "run-b"])
     window_reads = [f for name, coll, f in commands.reads if coll == "windows"]
     assert window_reads == [{"run_id": {"$in": ["run-b"]}}]
-    names = ["alice · resnet50 · run-a", "bob · bert-base · run-b"]
+    names = ["alice · resnet50 · run-a *", "bob · bert-base · run-b"]  # run-a: RAM estimated
     assert [t.name for t in co2e.data] == names
     # run-a: epoch 0 (14,400 J) ends 2 min after its start, epoch 1 (7,200 J) 3 min after.
     assert list(co2e.data[0].x) == [2.0, 3.0]
