@@ -124,6 +124,10 @@ ROLLUP_FIELDS = documents.projection(
         "interval_co2e_g",
     ),
 )
+GRID_FIELDS = documents.projection(
+    documents.GRID_INTENSITY,
+    ("period_start", "period_end", "intensity_g_per_kwh", "published_at"),
+)
 MAX_RUNS = 5_000
 
 
@@ -326,6 +330,20 @@ def rollups_since(
     period: Document = {"$lt": until} if since is None else {"$gte": since, "$lt": until}
     query: Document = {"period_start": period}
     return list(db.rollups.find(query, ROLLUP_FIELDS).sort("period_start", ASCENDING))
+
+
+def grid_series(
+    db: Database[Document], zone: str, kind: str, since: datetime, until: datetime
+) -> list[Document]:
+    """One zone's grid periods of one kind that start in ``[since, until)``, in time order
+    (index ``grid_intensity.zone_1_kind_1_period_start_1``; both bounds, so the stack's FerretDB
+    answers from the index)."""
+    query = {
+        "zone": checks.text(zone, "region"),
+        "kind": checks.text(kind, "kind"),
+        "period_start": {"$gte": since, "$lt": until},
+    }
+    return list(db.grid_intensity.find(query, GRID_FIELDS).sort("period_start", ASCENDING))
 
 
 def top_runs(db: Database[Document], limit: int = 10) -> list[Document]:

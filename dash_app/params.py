@@ -202,3 +202,56 @@ def range_search(
 def since(range_key: str, now: datetime) -> datetime | None:
     """The start of a fleet time range ending ``now``; ``None`` for all time."""
     return now - RANGES[range_key] if range_key in RANGES else None
+
+
+# The run page's "when would it have been greenest" range, around the run's start.
+GREENEST_RANGES = {
+    "around-24h": (timedelta(hours=-24), timedelta(hours=24)),
+    "before-24h": (timedelta(hours=-24), timedelta(0)),
+    "after-24h": (timedelta(0), timedelta(hours=24)),
+    "around-7d": (timedelta(days=-7), timedelta(days=7)),
+    "before-7d": (timedelta(days=-7), timedelta(0)),
+    "after-7d": (timedelta(0), timedelta(days=7)),
+}
+GREENEST_LABELS = {
+    "around-24h": "24 hours either side of its start",
+    "before-24h": "24 hours before its start",
+    "after-24h": "24 hours after its start",
+    "around-7d": "7 days either side of its start",
+    "before-7d": "7 days before its start",
+    "after-7d": "7 days after its start",
+    CUSTOM: "dates (below)",
+}
+GREENEST_DEFAULT = "around-24h"
+GREENEST_PARAMS = ("greenest", "greenest_from", "greenest_to")
+
+
+def greenest_range(
+    range_key: object, since: object, until: object, start: datetime
+) -> tuple[datetime, datetime, list[str]]:
+    """(first, last, messages): the starts the what-if may move the run to, both included.
+    Custom dates when either is given (``YYYY-MM-DD`` is a whole day; one date alone is that
+    day), else the preset around the run's ``start``. Bad dates are reported and the default
+    preset is used."""
+    key = known(range_key, "greenest", [*GREENEST_RANGES, CUSTOM], GREENEST_DEFAULT)
+    messages: list[str] = []
+    if checks.optional_text(since, "from") or checks.optional_text(until, "to"):
+        dates, messages = runs_filter({}, since or until, until or since)
+        if dates.since is not None and dates.until is not None:
+            return dates.since, dates.until - timedelta(milliseconds=1), messages
+    before, after = GREENEST_RANGES.get(key, GREENEST_RANGES[GREENEST_DEFAULT])
+    return start + before, start + after, messages
+
+
+def greenest_search(range_key: object, since: object, until: object) -> str:
+    """The run page's address query for the what-if's range: ``?greenest=around-7d``, or
+    ``?greenest_from=2026-06-01&greenest_to=2026-06-03`` when a date is set."""
+    dates = zip(GREENEST_PARAMS[1:], (since, until), strict=True)
+    pairs = [
+        (k, text.strip()[:10])
+        for k, v in dates
+        if (text := checks.optional_text(v, k)) and text.strip()
+    ]
+    if not pairs and range_key:
+        pairs = [("greenest", checks.text(range_key, "greenest"))]
+    return f"?{urlencode(pairs, quote_via=quote, safe=',:')}" if pairs else ""

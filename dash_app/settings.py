@@ -45,6 +45,9 @@ class DashSettings:
     of its UTC day) can no longer change: the job refuses events older than its
     ``JOULESTREAM_MAX_EVENT_AGE_S``. Their sum is kept between refreshes (``settled``); keep it
     above the job's largest event age plus its lag and its rollup period, seconds."""
+    grid_kind: str = "average"
+    """The grid series kind the "greenest" what-if prices with: the job's
+    ``JOULESTREAM_GRID_KIND``, read from the same variable."""
 
     def price_of(self, region: object) -> float:
         """The price per kWh in ``region``."""
@@ -89,6 +92,11 @@ def from_env(env: Mapping[str, str] | None = None) -> DashSettings:
     currency = e.get("DASH_CURRENCY", d.currency).strip()
     if not currency or len(currency) > 8:
         raise SettingsError(f"DASH_CURRENCY={currency!r} must be 1 to 8 characters")
+    grid_kind = e.get("JOULESTREAM_GRID_KIND", d.grid_kind)
+    if grid_kind not in limits.GRID_INTENSITY_KINDS:
+        raise SettingsError(
+            f"JOULESTREAM_GRID_KIND={grid_kind!r} must be one of {limits.GRID_INTENSITY_KINDS}"
+        )
     return DashSettings(
         mongodb_uri=e.get("MONGODB_URI", d.mongodb_uri),
         mongodb_database=e.get("MONGODB_DATABASE", d.mongodb_database),
@@ -100,4 +108,5 @@ def from_env(env: Mapping[str, str] | None = None) -> DashSettings:
         price_per_kwh=_number(e, "DASH_PRICE_PER_KWH", d.price_per_kwh, 0.0),
         price_per_kwh_by_region=region_prices(e.get("DASH_PRICE_PER_KWH_BY_REGION", "")),
         settled_after_s=int(_number(e, "DASH_SETTLED_AFTER_S", d.settled_after_s, 3_600)),
+        grid_kind=grid_kind,
     )

@@ -428,7 +428,52 @@ DEAD_LETTERS = Collection(
     written_once=True,
 )
 
-COLLECTIONS = {c.name: c for c in (RUNS, WINDOWS, EPOCHS, ROLLUPS, LATE_EVENTS, DEAD_LETTERS)}
+GRID_INTENSITY = Collection(
+    "grid_intensity",
+    (
+        Field(
+            "_id",
+            "STRING",
+            "",
+            "`<zone>/<kind>/<period_start as YYYY-MM-DDTHH:MM:SSZ>`",
+        ),
+        Field("zone", "STRING", "", "as the table and the runs' `region` spell it"),
+        Field("kind", "STRING", "", "`average` (the mix) or `marginal`"),
+        Field("period_start", "TIMESTAMP_LTZ(3)", "UTC", "start of the period (included)"),
+        Field("period_end", "TIMESTAMP_LTZ(3)", "UTC", "end of the period (excluded)"),
+        Field(
+            "intensity_g_per_kwh",
+            "DOUBLE",
+            "g CO2e/kWh",
+            "the figure of the latest publication read for the period",
+        ),
+        Field("source", "STRING", "", "who published it, e.g. `Electricity Maps (lifecycle)`"),
+        Field("published_at", "TIMESTAMP_LTZ(3)", "UTC", "when the source published it"),
+        Field(
+            "estimated",
+            "BOOLEAN",
+            "",
+            "a forecast or estimate (true), from measured generation (false), null when unsaid",
+        ),
+        Field(
+            "version",
+            "BIGINT",
+            "",
+            "`published_at` in epoch ms: a later publication replaces an earlier one, never "
+            "the other way round",
+        ),
+    ),
+    (
+        Index(
+            (("zone", ASCENDING), ("kind", ASCENDING), ("period_start", ASCENDING)),
+            "one zone's periods in a time range",
+        ),
+    ),
+)
+
+COLLECTIONS = {
+    c.name: c for c in (RUNS, WINDOWS, EPOCHS, ROLLUPS, LATE_EVENTS, DEAD_LETTERS, GRID_INTENSITY)
+}
 
 INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     c.name: [list(index.keys) for index in c.indexes] for c in COLLECTIONS.values()

@@ -77,6 +77,7 @@ def test_indexes_are_the_dashboards():
         ],
         "late_events": [[("run_id", 1), ("event_at", 1)]],
         "dead_letters": [[("received_at", -1)]],
+        "grid_intensity": [[("zone", 1), ("kind", 1), ("period_start", 1)]],
     }
 
 

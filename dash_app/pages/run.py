@@ -29,6 +29,7 @@ from joulestream.dash_app import (
     data,
     exports,
     figures,
+    greenest,
     intensity,
     liveness,
     marks,
@@ -37,6 +38,7 @@ from joulestream.dash_app import (
 )
 from joulestream.dash_app.pages import common
 from joulestream.dash_app.settings import DashSettings
+from joulestream.schemas import limits
 
 # A window is written at most every few seconds and its charts move once per window (a minute
 # by default, the job's JOULESTREAM_RUN_WINDOW_S), so re-reading them more often shows little.
@@ -103,7 +105,44 @@ def layout(route: params.Route) -> html.Div:
                 style={"maxWidth": "520px"},
             ),
             html.Div(id="run-whatif", style={"margin": "8px 0"}),
+            html.H3("When would it have been greenest?"),
+            greenest_controls(route.query),
+            html.Div(id="run-greenest", style={"margin": "8px 0"}),
         ]
+    )
+
+
+def greenest_controls(query: dict[str, list[str]]) -> html.Div:
+    """The what-if's range, from the address's ``greenest`` or ``greenest_from`` and
+    ``greenest_to``: a preset around the run's start, or days."""
+    options = [*params.GREENEST_RANGES, params.CUSTOM]
+    key, problem = params.choice(query, "greenest", options, params.GREENEST_DEFAULT)
+    since = next(iter(query.get("greenest_from") or []), None)
+    until = next(iter(query.get("greenest_to") or []), None)
+    return html.Div(
+        [
+            html.Label("Start within", htmlFor="run-greenest-range"),
+            dcc.Dropdown(
+                id="run-greenest-range",
+                options=[{"label": params.GREENEST_LABELS[k], "value": k} for k in options],
+                value=params.CUSTOM if since or until else key,
+                clearable=False,
+                searchable=False,
+                style={"width": "280px"},
+            ),
+            dcc.DatePickerRange(
+                id="run-greenest-dates",
+                start_date=since[:10] if since else None,
+                end_date=until[:10] if until else None,
+                display_format="YYYY-MM-DD",
+                start_date_placeholder_text="from",
+                end_date_placeholder_text="to",
+                clearable=True,
+                minimum_nights=0,
+            ),
+            common.message(problem),
+        ],
+        style={"display": "flex", "gap": "8px", "alignItems": "center", "flexWrap": "wrap"},
     )
 
 
@@ -413,6 +452,105 @@ def what_if(db: Database[data.Document], run_id: str | None, region: object) -> 
     )
 
 
+def _ms(at: datetime) -> int:
+    return round(at.timestamp() * 1000)
+
+
+def _shift(shift_ms: int) -> str:
+    if shift_ms == 0:
+        return "its own start"
+    return units.duration(abs(shift_ms) / 1000) + (" later" if shift_ms > 0 else " earlier")
+
+
+def greenest_what_if(
+    db: Database[data.Document],
+    run_id: str | None,
+    range_key: object,
+    since: object,
+    until: object,
+    settings: DashSettings | None = None,
+) -> str:
+    """The start within the range at which the run's windows, shifted as a block by whole grid
+    periods, would have emitted least with its region's stored series (``greenest``), and the
+    saving against its actual CO2e; what got in the way otherwise. Two queries: the run's
+    windows and its region's periods."""
+    settings = settings or DashSettings()
+    run = data.get_run(db, run_id) if run_id else None
+    if run is None:
+        return ""
+    started = run.get("started_at")
+    windows = data.run_windows(db, str(run_id))
+    if started is None or not windows:
+        return "No window yet: nothing to shift."
+    first, last, messages = params.greenest_range(range_key, since, until, started)
+    region = str(run.get("region") or "")
+    offsets = (windows[0]["window_start"] - started, windows[-1]["window_start"] - started)
+    # The periods that may price a shifted window: those starting at most a longest period
+    # before the earliest shifted window, up to the latest one.
+    longest = timedelta(milliseconds=limits.MAX_GRID_PERIOD_MS)
+    rows = data.grid_series(
+        db,
+        region,
+        settings.grid_kind,
+        first + offsets[0] - longest,
+        last + offsets[1] + timedelta(milliseconds=1),
+    )
+    prefix = " ".join(messages) + " " if messages else ""
+    between = f"{first:%Y-%m-%d %H:%M} and {last:%Y-%m-%d %H:%M} UTC"
+    if not rows:
+        return (
+            f"{prefix}Region {region!r} has no stored {settings.grid_kind} grid series for "
+            f"starts between {between}: the what-if needs its figures from the grid.intensity "
+            "topic."
+        )
+    periods = [
+        greenest.Period(
+            _ms(r["period_start"]), _ms(r["period_end"]), float(r["intensity_g_per_kwh"]),
+            _ms(r["published_at"]),
+        )
+        for r in rows
+    ]  # fmt: skip
+    energy_j = [(_ms(w["window_start"]), float(w.get("energy_j") or 0.0)) for w in windows]
+    other_j = max(float(run.get("energy_j") or 0.0) - sum(j for _, j in energy_j), 0.0)
+    own = float(run.get("intensity_g_per_kwh") or 0.0)
+    pue = float(run.get("pue") or 1.0)
+    found = greenest.greenest(
+        energy_j, periods, _ms(started), (_ms(first), _ms(last)), pue, own, other_j
+    )
+    if found is None:
+        return (
+            f"{prefix}No stored figure of {region} falls where the run would have been for any "
+            f"start between {between}."
+        )
+    best, actual_g = found.best, float(run.get("co2e_g") or 0.0)
+    saving_g = actual_g - best.co2e_g
+    share = f" ({abs(saving_g) / actual_g:.0%})" if actual_g else ""
+    at = started + timedelta(milliseconds=best.shift_ms)
+    verdict = (
+        f"{units.co2e(saving_g)} less{share}"
+        if saving_g >= 0
+        else f"{units.co2e(-saving_g)} more{share}: no start in the range beats the actual"
+    )
+    notes = [
+        f"Greenest start between {between}: {at:%Y-%m-%d %H:%M} UTC ({_shift(best.shift_ms)}), "
+        f"{units.co2e(best.co2e_g)} instead of {units.co2e(actual_g)}, {verdict}.",
+        f"{units.count(found.candidates, 'start')} in whole steps of "
+        f"{units.duration(found.step_ms / 1000)}, priced with {region}'s stored "
+        f"{settings.grid_kind} series and PUE {pue:g}.",
+    ]
+    if best.unpriced_energy_j > 0:
+        notes.append(
+            f"{units.energy(best.unpriced_energy_j)} of it falls in periods with no figure, "
+            f"priced with the run's own {units.intensity(own)}."
+        )
+    if other_j > 0:
+        notes.append(
+            f"{units.energy(other_j)} in no window (late events) is priced with the run's own "
+            f"{units.intensity(own)} at every start."
+        )
+    return prefix + " ".join(notes)
+
+
 def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> None:
     @app.callback(
         Output("run-message", "children"),
@@ -505,3 +643,57 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
             return what_if(db, run_id, region)
         except common.FAILURES as exc:
             return common.failure(exc)
+
+    # On a change of the range only: the what-if reads the run's windows, like the charts.
+    @app.callback(
+        Output("run-greenest", "children"),
+        Input("run-greenest-range", "value"),
+        Input("run-greenest-dates", "start_date"),
+        Input("run-greenest-dates", "end_date"),
+        State("run-id", "data"),
+    )
+    def greenest_start(range_key: object, since: object, until: object, run_id: str | None) -> str:
+        try:
+            return greenest_what_if(db, run_id, range_key, since, until, settings)
+        except common.FAILURES as exc:
+            return common.failure(exc)
+
+    @app.callback(
+        Output("run-greenest-range", "value"),
+        Output("run-greenest-dates", "start_date"),
+        Output("run-greenest-dates", "end_date"),
+        Input("run-greenest-range", "value"),
+        Input("run-greenest-dates", "start_date"),
+        Input("run-greenest-dates", "end_date"),
+        prevent_initial_call=True,
+    )
+    def sync_greenest(
+        range_key: object, since: object, until: object
+    ) -> tuple[object, object, object]:
+        # A preset clears the dates; a date picked makes the range custom.
+        if ctx.triggered_id == "run-greenest-range" and range_key != params.CUSTOM:
+            return range_key, None, None
+        if since or until:
+            return params.CUSTOM, since, until
+        return no_update, no_update, no_update
+
+    # Only a person's change writes the address, one history entry each.
+    @app.callback(
+        Output("url", "search", allow_duplicate=True),
+        Output("url-written", "data", allow_duplicate=True),
+        Input("run-greenest-range", "value"),
+        Input("run-greenest-dates", "start_date"),
+        Input("run-greenest-dates", "end_date"),
+        State("url", "search"),
+        prevent_initial_call=True,
+    )
+    def write_address(
+        range_key: object, since: object, until: object, current: object
+    ) -> tuple[Any, Any]:
+        try:
+            search = params.greenest_search(range_key, since, until)
+        except checks.InvalidInput:
+            return no_update, no_update
+        if search == (current or ""):
+            return no_update, no_update
+        return search, search

@@ -8,6 +8,7 @@ from joulestream.flink_jobs.settings import JobSettings
 from joulestream.flink_jobs.sql.sinks import (
     DEAD_LETTERS_SINK,
     EPOCHS_SINK,
+    GRID_INTENSITY_SINK,
     LATE_SINK,
     ROLLUPS_SINK,
     RUNS_SINK,
@@ -17,7 +18,7 @@ from joulestream.flink_jobs.sql.sinks import (
     mongo_options,
     windows_topic_options,
 )
-from joulestream.flink_jobs.sql.sources import INVALID_GRID
+from joulestream.flink_jobs.sql.sources import GRID_CHECKED, INVALID_GRID
 from joulestream.flink_jobs.sql.views import (
     COMPONENTS,
     EPOCH_TOTALS,
@@ -276,6 +277,31 @@ def dead_letters(settings: JobSettings) -> Output:
     )
 
 
+def grid_intensity(settings: JobSettings) -> Output:
+    """Every valid grid record, of either kind, one document per zone, kind and period start:
+    its version is the publication time, so the guarded sink keeps the latest publication
+    whatever order the records come in (the same rule the run accounting prices by). The
+    dashboard's "when would it have been greenest" what-if reads this series."""
+    columns = {
+        "_id": f"CONCAT_WS('/', {identifier('zone')}, {identifier('kind')},\n"
+        f"    DATE_FORMAT(TO_TIMESTAMP_LTZ(start_ms, 3), {UTC_ISO}))",
+        **_same("zone", "kind"),
+        "period_start": _ltz("start_ms"),
+        "period_end": _ltz("end_ms"),
+        **_same("intensity_g_per_kwh", "source"),
+        "published_at": _ltz("published_at_ms"),
+        "estimated": "estimated",
+        "version": "published_at_ms",
+    }
+    return Output(
+        GRID_INTENSITY_SINK,
+        documents.GRID_INTENSITY,
+        mongo_options(settings, documents.GRID_INTENSITY),
+        columns,
+        f"FROM {GRID_CHECKED}\nWHERE invalid_reason IS NULL",
+    )
+
+
 def every_output(settings: JobSettings, pricing: Pricing) -> tuple[Output, ...]:
     """Every output, in the order of the job's statement set."""
     return (
@@ -286,4 +312,5 @@ def every_output(settings: JobSettings, pricing: Pricing) -> tuple[Output, ...]:
         epochs(settings, pricing),
         late_events(settings),
         dead_letters(settings),
+        grid_intensity(settings),
     )

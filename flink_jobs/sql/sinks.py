@@ -23,6 +23,7 @@ ROLLUPS_SINK = "rollups_sink"
 EPOCHS_SINK = "epochs_sink"
 LATE_SINK = "late_events_sink"
 DEAD_LETTERS_SINK = "dead_letters_sink"
+GRID_INTENSITY_SINK = "grid_intensity_sink"
 SLOW_FLUSH = ("windows", "rollups")
 REPLACE_IF_NEWER = "replace-if-newer"
 INSERT_ONCE = "insert-once"

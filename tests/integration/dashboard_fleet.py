@@ -2,7 +2,10 @@
 that it spells no field the contract lacks), with values chosen to check the
 dashboard to the digit: run-a (alice, DE, running) has three one-minute windows of 7,200 J
 (120 W, its ``power_w``), two epochs, two GPUs and a plan of 100 steps; run-b (bob, SE,
-completed) is a run with a single event (3,600 J in 1 s: 3.6 kW) and no epochs."""
+completed) is a run with a single event (3,600 J in 1 s: 3.6 kW) and no epochs. DE has an
+hourly ``average`` grid series from two hours before run-a's hour to two hours after (100, 500,
+381, 300, and a forecast of 200 g/kWh), and a marginal figure of 10 g/kWh two hours before that
+the what-if must not use; SE has none."""
 
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +37,19 @@ def window(
         "pue": pue, "intensity_g_per_kwh": intensity, "intensity_source": "Ember 2023",
         "intensity_fallback": False,
         "co2e_g": pricing.co2e_g(energy, pue, intensity),
+    }  # fmt: skip
+
+
+def grid_period(
+    zone: str, kind: str, start: datetime, intensity: float, published: datetime, estimated: bool
+) -> Document:
+    """One hour of a zone's grid series, as the job stores it."""
+    return {
+        "_id": f"{zone}/{kind}/{start:%Y-%m-%dT%H:%M:%SZ}", "zone": zone, "kind": kind,
+        "period_start": start, "period_end": start + timedelta(hours=1),
+        "intensity_g_per_kwh": intensity, "source": "Electricity Maps (lifecycle)",
+        "published_at": published, "estimated": estimated,
+        "version": int(published.timestamp() * 1000),
     }  # fmt: skip
 
 
@@ -117,6 +133,11 @@ def seed(db: Database[Document], now: datetime) -> None:
         {"_id": "late-1", "event_id": "late-1", "run_id": "run-a", "seq": 5,
          "event_at": start_a, "watermark_at": start_a + timedelta(seconds=30),
          "cpu_energy_j": 0.0, "gpu_energy_j": 0.0, "ram_energy_j": 0.0, "energy_j": 0.0}
+    )  # fmt: skip
+    db.grid_intensity.insert_many(
+        [grid_period("DE", "average", hour_a + timedelta(hours=h), g, end, h == 2)
+         for h, g in ((-2, 100.0), (-1, 500.0), (0, 381.0), (1, 300.0), (2, 200.0))]
+        + [grid_period("DE", "marginal", hour_a - timedelta(hours=2), 10.0, end, False)]
     )  # fmt: skip
     db.dead_letters.insert_one(
         {"_id": "training.events/0/7", "reason": "unknown event_type: bogus",

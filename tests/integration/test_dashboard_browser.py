@@ -205,6 +205,9 @@ def test_every_page_with_a_filter_and_a_run_opened(services, page):
             "gpu: nvml; cpu: rapl; ram: estimate *"
         )
         expect(page.locator("#run-whatif")).to_contain_text("In SE (41 g CO2e/kWh, Ember 2023)")
+        expect(page.locator("#run-greenest")).to_contain_text(
+            "(2 h 00 min earlier), 600 mg CO2e instead of 2.29 g CO2e"
+        )
         expect(page.locator("#run-epochs")).to_contain_text("Energy per epoch")
         expect(page.locator("#run-power-now")).to_contain_text("120 W")
         expect(page.locator("#run-power")).to_contain_text("Power per component")

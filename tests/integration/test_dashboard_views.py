@@ -319,3 +319,39 @@ def test_a_database_that_is_down_gives_a_banner():
     finally:
         client.close()
     assert texts(banner)[0].startswith("MongoDB is not reachable (ServerSelectionTimeoutError)")
+
+
+def test_greenest_start_with_the_regions_stored_series(db, commands):
+    """run-a (DE, 21,600 J from 12:27 in the 12:00 hour, 2.29 g CO2e at 381 g/kWh) shifted by
+    whole hours over DE's stored average series (10:00 100, 11:00 500, 12:00 381, 13:00 300,
+    14:00 200 g/kWh; the marginal 10 g/kWh is not used): two hours earlier is 0.6 g. One query
+    for the series; run-b's region (SE) has none, which the page says."""
+    commands.clear()
+    shown = run.greenest_what_if(db, "run-a", "around-24h", None, None)
+    assert shown == (
+        "Greenest start between 2026-06-09 12:27 and 2026-06-11 12:27 UTC: 2026-06-10 10:27 UTC "
+        "(2 h 00 min earlier), 600 mg CO2e instead of 2.29 g CO2e, 1.69 g CO2e less (74%). "
+        "5 starts in whole steps of 1 h 00 min, priced with DE's stored average series and "
+        "PUE 1."
+    )
+    assert commands.collections() == {"runs", "windows", "grid_intensity"}
+    series_reads = [f for _, coll, f in commands.reads if coll == "grid_intensity"]
+    assert series_reads == [{
+        "zone": "DE", "kind": "average",
+        "period_start": {"$gte": datetime(2026, 6, 8, 12, 27, tzinfo=UTC),
+                         "$lt": datetime(2026, 6, 11, 12, 29, 0, 1000, tzinfo=UTC)},
+    }]  # fmt: skip
+    later = run.greenest_what_if(db, "run-a", "after-24h", None, None)
+    assert later.startswith(
+        "Greenest start between 2026-06-10 12:27 and 2026-06-11 12:27 UTC: 2026-06-10 14:27 UTC "
+        "(2 h 00 min later), 1.20 g CO2e instead of 2.29 g CO2e, 1.09 g CO2e less (48%). 3 starts"
+    )
+    # Custom days: the 10th, one whole day, as the address would give it.
+    assert run.greenest_what_if(db, "run-a", "custom", "2026-06-10", None).startswith(
+        "Greenest start between 2026-06-10 00:00 and 2026-06-10 23:59 UTC: 2026-06-10 10:27 UTC"
+    )
+    assert run.greenest_what_if(db, "run-b", "around-24h", None, None) == (
+        "Region 'SE' has no stored average grid series for starts between 2026-06-09 11:30 and "
+        "2026-06-11 11:30 UTC: the what-if needs its figures from the grid.intensity topic."
+    )
+    assert run.greenest_what_if(db, "nope", "around-24h", None, None) == ""

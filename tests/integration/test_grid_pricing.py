@@ -3,6 +3,7 @@ documents again when a figure arrives late or is revised (issue 16, part 3)."""
 
 import dataclasses
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,27 @@ def _send_grid(pipeline: Pipeline, records: list[dict[str, Any]]) -> None:
         fastavro.schemaless_writer(out, GRID_SCHEMA, record)
         producer.produce(pipeline.job_env["JOULESTREAM_GRID_TOPIC"], out.getvalue(), key="FR")
     assert producer.flush(30) == 0
+
+
+def _at(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _stored(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The grid_intensity documents ``records`` should leave: per zone, kind and period start,
+    the latest publication."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in records:
+        key = f"{r['zone']}/{r['kind']}/{_at(r['start_ms']):%Y-%m-%dT%H:%M:%SZ}"
+        if key in out and out[key]["version"] >= r["published_at_ms"]:
+            continue
+        out[key] = {
+            "_id": key, "zone": r["zone"], "kind": r["kind"], "period_start": _at(r["start_ms"]),
+            "period_end": _at(r["end_ms"]), "intensity_g_per_kwh": r["intensity_g_per_kwh"],
+            "source": r["source"], "published_at": _at(r["published_at_ms"]),
+            "estimated": r["estimated"], "version": r["published_at_ms"],
+        }  # fmt: skip
+    return out
 
 
 def _differences(
@@ -99,7 +121,9 @@ def test_a_time_varying_series_prices_and_a_late_figure_prices_again(
     sent too. Runs, windows and rollups equal the independent reference to the joule and to the
     gram. Then the third minute's figure arrives and the first minute's is revised: the
     documents they price are written again, with higher versions, and equal the reference with
-    the new series; windows + late events still add up to the runs."""
+    the new series; windows + late events still add up to the runs. Every valid grid record,
+    of either kind, is stored in ``grid_intensity``, exactly; a revision replaces the period's
+    document and a record published earlier, read after it, does not."""
     fleet = list(simulate.fleet(runs=4, duration_s=150, start_ms=T0_MS, seed=23))
     series_run, own_interval, own_run, no_series = sorted({e.run_id for e in fleet})
     region = {series_run: "FR", own_interval: "FR", own_run: "FR", no_series: "DE"}
@@ -157,12 +181,22 @@ def test_a_time_varying_series_prices_and_a_late_figure_prices_again(
     (dead,) = pipeline.db.dead_letters.find()
     assert "intensity_g_per_kwh = 2500" in dead["reason"]
     assert dead["_id"].startswith(pipeline.job_env["JOULESTREAM_GRID_TOPIC"] + "/")
+    # Every valid record is stored, either kind; the bad one is not.
+    wait_until(
+        "the valid grid records in grid_intensity",
+        lambda: documents(pipeline, "grid_intensity") == _stored(valid),
+        seen=lambda: documents(pipeline, "grid_intensity"),
+    )
 
     before = {name: {k: d["version"] for k, d in documents(pipeline, name).items()}
               for name in ("runs", "windows", "rollups")}  # fmt: skip
     revised = [
         _period(T0_MS, 150.0, T0_MS + HOUR_MS),
         _period(T0_MS + 2 * WINDOW_MS, 125.0, T0_MS + HOUR_MS),
+        # Read after the revision, published before it: replaces nothing, prices nothing.
+        _period(T0_MS, 175.0, T0_MS + 1),
+        # Then a marginal figure (it prices nothing): once it is stored, so was the stale one.
+        _period(T0_MS + 5 * WINDOW_MS, 50.0, T0_MS + HOUR_MS, kind="marginal"),
     ]
     _send_grid(pipeline, revised)
     reference = Reference(
@@ -193,3 +227,10 @@ def test_a_time_varying_series_prices_and_a_late_figure_prices_again(
         late_j = late_part["energy_j"] if run_id == series_run else 0.0
         assert sum(w["energy_j"] for w in in_windows) + late_j == run["energy_j"]
     assert pipeline.db.dead_letters.count_documents({}) == 1
+    stored = _stored(valid + revised)
+    assert stored[f"FR/average/{_at(T0_MS):%Y-%m-%dT%H:%M:%SZ}"]["intensity_g_per_kwh"] == 150.0
+    wait_until(
+        "the latest publication of each period in grid_intensity",
+        lambda: documents(pipeline, "grid_intensity") == stored,
+        seen=lambda: documents(pipeline, "grid_intensity"),
+    )
