@@ -61,6 +61,8 @@ public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Ro
     private static final long serialVersionUID = 1L;
     static final String BEHIND = "behind its run's watermark";
     static final String AFTER_FINISHED = "after its run_finished";
+    /** The name of the grid buckets' state (tests read it). */
+    static final String GRID_BUCKETS = "grid-buckets";
 
     private final RunAccounting.Settings settings;
     private final ValueStateDescriptor<Run> runDescriptor =
@@ -100,7 +102,7 @@ public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Ro
         closedWindows = getRuntimeContext().getMapState(
                 new MapStateDescriptor<>("closed-windows", Types.LONG, Types.POJO(Window.class)));
         gridBuckets = getRuntimeContext().getMapState(
-                new MapStateDescriptor<>("grid-buckets", Types.LONG, Types.POJO(GridBucket.class)));
+                new MapStateDescriptor<>(GRID_BUCKETS, Types.LONG, Types.POJO(GridBucket.class)));
     }
 
     @Override
