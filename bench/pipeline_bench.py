@@ -6,6 +6,11 @@ database, like the integration tests:
 
     .venv/bin/python -m bench.pipeline_bench [--events 300000] [--rate 5000] [--seconds 60]
 
+Each job reads a grid topic of its own (``<topic>.grid``), empty unless ``--grid-feed`` sends
+hourly periods (the simulated diurnal series) for every zone of the benchmark's runs, covering
+the events' time range, before the events; ``--grid-revision`` also sends a revision of every
+period midway, which prices the runs' kept windows again. Throughput and latency only.
+
 Prints its figures; they are quoted in ``docs/benchmarks.md``. Not a test: nothing here asserts
 a time.
 """
@@ -28,17 +33,33 @@ from pymongo.database import Database
 
 from joulestream import codec
 from joulestream.events import Measurement
+from joulestream.grid import send as grid_send
+from joulestream.grid import simulated
+from joulestream.grid.events import GridIntensity
 from joulestream.producer import producer_config
 from joulestream.schemas.documents import ensure_indexes
+from joulestream.schemas.limits import MAX_INTENSITY_G_PER_KWH
 from stack import flink, kafka, procs
 from stack.services import job_env
 from stack.settings import StackSettings
+
+ZONES = ("FR",)
+"""Every zone the benchmark's runs are in (``measurement``'s region)."""
+HOUR_MS = 3_600_000
+
+
+@dataclass(frozen=True)
+class GridFeed:
+    """What the grid topic gets: hourly periods before the events, and a revision midway."""
+
+    revision: bool = False
 
 
 @dataclass
 class Job:
     settings: StackSettings
     topic: str
+    grid_topic: str
     db: Database[dict[str, Any]]
     name: str
     env: dict[str, str]
@@ -52,12 +73,16 @@ class Job:
 def job(settings: StackSettings, start: bool = True) -> Iterator[Job]:
     suffix = uuid.uuid4().hex[:8]
     topic, database, name = f"bench.{suffix}", f"bench_{suffix}", f"bench-{suffix}"
+    # Its own grid topic: the stack's shared one may hold another run's series.
+    grid_topic = f"{topic}.grid"
     kafka.ensure_topic(settings.bootstrap_servers, topic, settings.topic_partitions)
+    kafka.ensure_topic(settings.bootstrap_servers, grid_topic, 1)
     client: MongoClient[dict[str, Any]] = MongoClient(settings.mongo_uri, tz_aware=True)
     db = client[database]
     ensure_indexes(db)
-    env = job_env(dataclasses.replace(settings, topic=topic, mongo_database=database), name)
-    handle = Job(settings, topic, db, name, env)
+    own = dataclasses.replace(settings, topic=topic, grid_topic=grid_topic, mongo_database=database)
+    env = job_env(own, name)
+    handle = Job(settings, topic, grid_topic, db, name, env)
     try:
         if start:  # else the caller fills the topic first, then submits
             handle.submit()
@@ -69,14 +94,14 @@ def job(settings: StackSettings, start: bool = True) -> Iterator[Job]:
         client.drop_database(database)
         client.close()
         AdminClient({"bootstrap.servers": settings.bootstrap_servers}).delete_topics(
-            [topic, f"{topic}.windows"]
+            [topic, f"{topic}.windows", grid_topic]
         )
 
 
 def measurement(run: int, seq: int, ts_ms: int) -> bytes:
     event = Measurement(
         run_id=f"run-{run}", seq=seq, interval_start_ms=ts_ms - 1000, ts_ms=ts_ms,
-        user_id=f"user-{run % 7}", model=f"model-{run % 5}", region="FR",
+        user_id=f"user-{run % 7}", model=f"model-{run % 5}", region=ZONES[0],
         cpu_energy_j=10.5, gpu_energy_j=250.25, ram_energy_j=3.125, samples=64,
     )  # fmt: skip
     return codec.encode(event.to_record())
@@ -102,11 +127,40 @@ def counted(db: Database[dict[str, Any]]) -> int:
     return sum(d["events"] for d in db.runs.find({}, {"events": 1}))
 
 
-def throughput(settings: StackSettings, events: int, runs: int) -> float:
+def send_grid(j: Job, periods: list[GridIntensity]) -> None:
+    summary = grid_send.send(periods, j.grid_topic, producer_config(j.settings.bootstrap_servers))
+    if not summary.ok:
+        raise RuntimeError(f"grid periods not delivered: {summary.failures[:3]}")
+
+
+def feed_grid(j: Job, from_ms: int, to_ms: int) -> list[GridIntensity]:
+    """Sends hourly periods of every zone in ``ZONES`` that cover ``[from_ms, to_ms)``."""
+    first_ms = from_ms - from_ms % HOUR_MS
+    periods = simulated.diurnal(ZONES, first_ms, -(-(to_ms - first_ms) // HOUR_MS))
+    send_grid(j, periods)
+    return periods
+
+
+def revise_grid(j: Job, periods: list[GridIntensity]) -> None:
+    """Sends every period again, 10 % higher and published now: each prices again what its
+    period priced."""
+    now_ms = time.time_ns() // 1_000_000
+    send_grid(j, [
+        dataclasses.replace(
+            p, published_at_ms=now_ms,
+            intensity_g_per_kwh=min(round(p.intensity_g_per_kwh * 1.1, 1), MAX_INTENSITY_G_PER_KWH),
+        )
+        for p in periods
+    ])  # fmt: skip
+
+
+def throughput(settings: StackSettings, events: int, runs: int, grid: GridFeed | None) -> float:
     """Events/s from a pre-filled topic: first document to every event counted."""
     with job(settings, start=False) as j:
         # Ending now: the job keeps only events of the last 7 days (JOULESTREAM_MAX_EVENT_AGE_S).
         t0 = time.time_ns() // 1_000_000 - (events // runs + 1) * 1000
+        periods = [] if grid is None else feed_grid(j, t0 - 1000, t0 + (events // runs + 1) * 1000)
+        revise = grid is not None and grid.revision
         values = (
             (f"run-{i % runs}", measurement(i % runs, i // runs, t0 + (i // runs) * 1000))
             for i in range(events)
@@ -116,15 +170,25 @@ def throughput(settings: StackSettings, events: int, runs: int) -> float:
         while counted(j.db) == 0:
             time.sleep(0.2)
         start = time.monotonic()
-        while counted(j.db) < events:
+        while (done := counted(j.db)) < events:
+            if revise and done >= events // 2:
+                revise_grid(j, periods)
+                revise = False
             time.sleep(0.2)
         return events / (time.monotonic() - start)
 
 
-def latency(settings: StackSettings, rate: int, seconds: int, runs: int) -> list[float]:
+def latency(
+    settings: StackSettings, rate: int, seconds: int, runs: int, grid: GridFeed | None
+) -> list[float]:
     """Seconds from an event's creation (its ts_ms) to its run's document counting it."""
     created: dict[str, list[float]] = {f"run-{r}": [] for r in range(runs)}
-    with job(settings) as j:
+    with job(settings, start=False) as j:
+        now_ms = time.time_ns() // 1_000_000
+        # Sent before the job starts: it reads the series before the first event.
+        periods = [] if grid is None else feed_grid(j, now_ms, now_ms + (seconds + 120) * 1000)
+        revise = grid is not None and grid.revision
+        j.submit()
         stop = threading.Event()
         seen: dict[str, list[tuple[float, int]]] = {r: [] for r in created}
 
@@ -141,6 +205,9 @@ def latency(settings: StackSettings, rate: int, seconds: int, runs: int) -> list
         producer = Producer(producer_config(settings.bootstrap_servers))
         start, sent = time.time(), 0
         while sent < rate * seconds:
+            if revise and time.time() - start >= seconds / 2:
+                revise_grid(j, periods)
+                revise = False
             due = int((time.time() - start) * rate)
             while sent < min(due, rate * seconds):
                 run = f"run-{sent % runs}"
@@ -239,19 +306,36 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", choices=["throughput", "latency", "recovery", "checkpoints"])
+    parser.add_argument(
+        "--grid-feed", action="store_true",
+        help="send hourly grid periods for the runs' zones before the events (throughput, latency)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--grid-revision", action="store_true",
+        help="with --grid-feed: send a revision of every period midway (re-pricing)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.grid_revision and not args.grid_feed:
+        parser.error("--grid-revision needs --grid-feed")
     settings = StackSettings.from_env()
+    grid = GridFeed(revision=args.grid_revision) if args.grid_feed else None
+    fed = (
+        ""
+        if grid is None
+        else f"; grid feed: hourly periods of {', '.join(ZONES)}"
+        + (", revised midway" if grid.revision else "")
+    )
 
     if args.only in (None, "throughput"):
-        rates = [throughput(settings, args.events, runs=100) for _ in range(args.repeats)]
+        rates = [throughput(settings, args.events, 100, grid) for _ in range(args.repeats)]
         each = [round(r) for r in rates]
         print(f"throughput: median {statistics.median(rates):,.0f} events/s "
-              f"({args.events:,} pre-loaded events, 100 runs; each run {each})")  # fmt: skip
+              f"({args.events:,} pre-loaded events, 100 runs; each run {each}{fed})")  # fmt: skip
     if args.only in (None, "latency"):
-        lat = latency(settings, args.rate, args.seconds, runs=100)
+        lat = latency(settings, args.rate, args.seconds, 100, grid)
         q = statistics.quantiles(lat, n=100)
         print(f"latency at {args.rate}/s for {args.seconds} s: p50 {q[49]:.2f} s, "
-              f"p99 {q[98]:.2f} s, max {max(lat):.2f} s ({len(lat):,} events)")  # fmt: skip
+              f"p99 {q[98]:.2f} s, max {max(lat):.2f} s ({len(lat):,} events{fed})")  # fmt: skip
     if args.only in (None, "recovery"):
         results = [recovery(settings, runs=20) for _ in range(args.repeats)]
         print(f"recovery after kill -9 of the TaskManager: job running again after median "

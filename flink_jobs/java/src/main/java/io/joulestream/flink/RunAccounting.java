@@ -128,26 +128,17 @@ public final class RunAccounting {
         return out;
     }
 
-    /** The energy priced by its intervals' own intensity, and its product with it (J g/kWh). */
-    private static Object[] intervalPriced() {
+    /**
+     * Energy priced by some figure, and its product with that figure (J g/kWh): the columns
+     * {@code <energy>_<suffix>} and {@code <energy>_x_<suffix>_intensity}. {@code interval}:
+     * priced by its intervals' own intensity; {@code grid}: by its zone's grid series.
+     */
+    private static Object[] priced(String suffix) {
         Object[] out = new Object[ENERGIES.length * 4];
         for (int i = 0; i < ENERGIES.length; i++) {
-            out[2 * i] = ENERGIES[i] + "_interval";
+            out[2 * i] = ENERGIES[i] + "_" + suffix;
             out[2 * i + 1] = Types.DOUBLE;
-            out[2 * (ENERGIES.length + i)] = ENERGIES[i] + "_x_interval_intensity";
-            out[2 * (ENERGIES.length + i) + 1] = Types.DOUBLE;
-        }
-        return out;
-    }
-
-    /** The energy priced by its zone's grid series, and its product with the period's
-     * intensity (J g/kWh). */
-    private static Object[] gridPriced() {
-        Object[] out = new Object[ENERGIES.length * 4];
-        for (int i = 0; i < ENERGIES.length; i++) {
-            out[2 * i] = ENERGIES[i] + "_grid";
-            out[2 * i + 1] = Types.DOUBLE;
-            out[2 * (ENERGIES.length + i)] = ENERGIES[i] + "_x_grid_intensity";
+            out[2 * (ENERGIES.length + i)] = ENERGIES[i] + "_x_" + suffix + "_intensity";
             out[2 * (ENERGIES.length + i) + 1] = Types.DOUBLE;
         }
         return out;
@@ -178,7 +169,7 @@ public final class RunAccounting {
                 "step", Types.LONG, "loss", Types.DOUBLE, "accuracy", Types.DOUBLE
             },
             energies(),
-            intervalPriced(),
+            priced("interval"),
             new Object[] {
                 "event_pue", Types.DOUBLE, "event_intensity", Types.DOUBLE,
                 "cpu_method_min", Types.STRING, "cpu_method_max", Types.STRING,
@@ -190,7 +181,7 @@ public final class RunAccounting {
                 "gpus", Types.OBJECT_ARRAY(GPU_TOTALS)
             },
             // Appended: the grid-priced energy and the distinct sources that priced it.
-            gridPriced(),
+            priced("grid"),
             new Object[] {"grid_sources", Types.OBJECT_ARRAY(Types.STRING)}));
 
     /** Per run and event-time window, its on-time measurements: a changelog. */
@@ -202,11 +193,11 @@ public final class RunAccounting {
                 "loss", Types.DOUBLE, "accuracy", Types.DOUBLE
             },
             energies(),
-            intervalPriced(),
+            priced("interval"),
             new Object[] {
                 "event_pue", Types.DOUBLE, "event_intensity", Types.DOUBLE, "priced", Types.INT
             },
-            gridPriced(),
+            priced("grid"),
             gridPeriod()));
 
     /** Per run and epoch, every measurement reporting it, with what prices it. */
@@ -220,10 +211,10 @@ public final class RunAccounting {
                 "samples", Types.LONG, "tokens", Types.LONG, "loss", Types.DOUBLE,
                 "accuracy", Types.DOUBLE
             },
-            intervalPriced(),
+            priced("interval"),
             // Always 0: an epoch spans many grid periods and is not priced by them (its run
             // and its windows are); the columns are there for the shared CO2e expression.
-            gridPriced(),
+            priced("grid"),
             new Object[] {
                 "region", Types.STRING, "event_pue", Types.DOUBLE, "event_intensity", Types.DOUBLE,
                 "priced", Types.INT
@@ -244,11 +235,11 @@ public final class RunAccounting {
                 "region", Types.STRING, "ts_ms", Types.LONG
             },
             energies(),
-            intervalPriced(),
+            priced("interval"),
             new Object[] {
                 "event_pue", Types.DOUBLE, "event_intensity", Types.DOUBLE, "priced", Types.INT
             },
-            gridPriced(),
+            priced("grid"),
             gridPeriod()));
 
     /** Each record that is not a valid event, with why. */

@@ -5,7 +5,9 @@ import io.joulestream.flink.RunState.Epoch;
 import io.joulestream.flink.RunState.GridBucket;
 import io.joulestream.flink.RunState.IntervalPriced;
 import io.joulestream.flink.RunState.LatePart;
+import io.joulestream.flink.RunState.PricedTotals;
 import io.joulestream.flink.RunState.Run;
+import io.joulestream.flink.RunState.Totals;
 import io.joulestream.flink.RunState.Window;
 import io.joulestream.flink.RunState.WindowValues;
 import java.util.ArrayList;
@@ -48,15 +50,19 @@ import org.apache.flink.util.OutputTag;
  * instance ({@link RunAccounting#GRID_STATE}: zone → {@link GridSeries}). A window, a late part
  * and a run's total are priced when they are sent, from the series of the run's region at the
  * start of the window (of the late measurement's window). Within the re-pricing horizon a run
- * keeps its windows (closed ones too), late parts and per-window grid energy, so that a figure
- * that arrives later or is revised prices them again: each is sent again (a changelog) and the
- * run's document with a new version.
+ * keeps its windows (closed ones too), late parts and its late grid energy per window start, so
+ * that a figure that arrives later or is revised prices them again: each is sent again (a
+ * changelog) and the run's document with a new version. A window holds its on-time energy and
+ * the period that prices it in the run's total, so an on-time measurement touches no state
+ * beyond its window.
  */
 public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Row, Row, Row> {
 
     private static final long serialVersionUID = 1L;
     static final String BEHIND = "behind its run's watermark";
     static final String AFTER_FINISHED = "after its run_finished";
+    /** The name of the grid buckets' state (tests read it). */
+    static final String GRID_BUCKETS = "grid-buckets";
 
     private final RunAccounting.Settings settings;
     private final ValueStateDescriptor<Run> runDescriptor =
@@ -71,7 +77,8 @@ public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Ro
     private transient ListState<LatePart> lateParts;
     /** Closed windows within the re-pricing horizon, kept as sent for a new grid figure. */
     private transient MapState<Long, Window> closedWindows;
-    /** Per window start: the grid-eligible energy of the run's measurements, late ones too. */
+    /** Per window start: the grid-eligible energy that no kept window holds (late measurements,
+     * and windows dropped by the state TTL or folded past the horizon). */
     private transient MapState<Long, GridBucket> gridBuckets;
 
     RunProcessor(RunAccounting.Settings settings) {
@@ -95,7 +102,7 @@ public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Ro
         closedWindows = getRuntimeContext().getMapState(
                 new MapStateDescriptor<>("closed-windows", Types.LONG, Types.POJO(Window.class)));
         gridBuckets = getRuntimeContext().getMapState(
-                new MapStateDescriptor<>("grid-buckets", Types.LONG, Types.POJO(GridBucket.class)));
+                new MapStateDescriptor<>(GRID_BUCKETS, Types.LONG, Types.POJO(GridBucket.class)));
     }
 
     @Override
@@ -200,7 +207,7 @@ public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Ro
         }
         // Its own intensity, when it brings one, wins over the grid's.
         GridSeries series = series(run, ctx.getBroadcastState(RunAccounting.GRID_STATE));
-        repriceBuckets(run, series);
+        repriceRunGrid(run, series);
         repriceLate(ctx.getCurrentKey(), run, series, ctx::output);
     }
 
@@ -257,34 +264,18 @@ public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Ro
         return tsMs - Math.floorMod(tsMs, settings.windowMs);
     }
 
-    /** Prices a window's (or part's) energy that its intervals did not price with a period. */
-    private static IntervalPriced gridPart(double cpuJ, double gpuJ, double ramJ, double totalJ,
-            IntervalPriced interval, GridPeriod period) {
-        IntervalPriced p = new IntervalPriced();
-        if (period != null) {
-            p.add(cpuJ - interval.cpuEnergyJ, gpuJ - interval.gpuEnergyJ,
-                    ramJ - interval.ramEnergyJ, totalJ - interval.energyJ, period.intensityGPerKwh);
-        }
-        return p;
-    }
-
-    private static void priceWindow(WindowValues w, GridPeriod period) {
-        w.grid = gridPart(w.cpuEnergyJ, w.gpuEnergyJ, w.ramEnergyJ, w.energyJ, w.interval, period);
-        w.gridIntensity = period == null ? null : period.intensityGPerKwh;
-        w.gridSource = period == null ? null : period.source;
-    }
-
-    private static void pricePart(LatePart part, GridPeriod period) {
-        part.grid = gridPart(part.cpuEnergyJ, part.gpuEnergyJ, part.ramEnergyJ, part.energyJ,
-                part.interval, period);
-        part.gridIntensity = period == null ? null : period.intensityGPerKwh;
-        part.gridSource = period == null ? null : period.source;
-    }
-
     private static boolean samePeriod(Double intensity, String source, GridPeriod period) {
         return period == null
                 ? intensity == null && source == null
                 : Objects.equals(intensity, period.intensityGPerKwh) && Objects.equals(source, period.source);
+    }
+
+    private static Double intensityOf(GridPeriod period) {
+        return period == null ? null : period.intensityGPerKwh;
+    }
+
+    private static String sourceOf(GridPeriod period) {
+        return period == null ? null : period.source;
     }
 
     /** Where a side output goes: the context of an element, a timer or a broadcast record. */
@@ -293,38 +284,70 @@ public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Ro
     }
 
     /**
-     * Prices the run's buckets, windows and late parts again with {@code series}; sends each
-     * window and late part whose price changed again. Returns whether anything changed.
+     * Prices the run's grid total, windows and late parts again with {@code series}; sends
+     * each window and late part whose price changed again. Returns whether anything changed.
      */
     private boolean reprice(String runId, Run run, GridSeries series, Context ctx) throws Exception {
-        boolean changed = repriceBuckets(run, series);
+        boolean changed = repriceRunGrid(run, series);
         changed |= repriceWindows(runId, run, series, windows, ctx::output);
         changed |= repriceWindows(runId, run, series, closedWindows, ctx::output);
         changed |= repriceLate(runId, run, series, ctx::output);
         return changed;
     }
 
-    /** Prices every bucket with {@code series}; the run's grid total is summed again. */
-    private boolean repriceBuckets(Run run, GridSeries series) throws Exception {
-        List<Map.Entry<Long, GridBucket>> changed = new ArrayList<>();
+    /**
+     * Prices the run's grid-eligible energy with {@code series}: the on-time energy of its kept
+     * windows and its grid buckets. When any price changed, the run's grid total is summed
+     * again; returns whether it did.
+     */
+    private boolean repriceRunGrid(Run run, GridSeries series) throws Exception {
         IntervalPriced total = run.gridFolded.copy();
+        boolean changed = repriceOnTime(run, series, windows, total);
+        changed |= repriceOnTime(run, series, closedWindows, total);
+        List<Map.Entry<Long, GridBucket>> buckets = new ArrayList<>();
         for (Map.Entry<Long, GridBucket> entry : gridBuckets.entries()) {
             GridBucket bucket = entry.getValue();
             GridPeriod period = period(series, entry.getKey());
             if (!samePeriod(bucket.intensity, bucket.source, period)) {
-                bucket.intensity = period == null ? null : period.intensityGPerKwh;
-                bucket.source = period == null ? null : period.source;
+                bucket.intensity = intensityOf(period);
+                bucket.source = sourceOf(period);
                 run.gridSources = RunState.withSource(run.gridSources, bucket.source);
-                changed.add(Map.entry(entry.getKey(), bucket));
+                buckets.add(Map.entry(entry.getKey(), bucket));
             }
-            total.add(bucket.priced(bucket.intensity));
+            total.add(bucket.priced());
         }
-        for (Map.Entry<Long, GridBucket> entry : changed) {
+        for (Map.Entry<Long, GridBucket> entry : buckets) {
             gridBuckets.put(entry.getKey(), entry.getValue());
         }
-        if (!changed.isEmpty()) {
+        changed |= !buckets.isEmpty();
+        if (changed) {
             run.grid = total;
             run.dirty = true;
+        }
+        return changed;
+    }
+
+    /** Prices the on-time energy of the windows of {@code state} with {@code series}, and adds
+     * it to {@code total}; returns whether any price changed. */
+    private static boolean repriceOnTime(Run run, GridSeries series, MapState<Long, Window> state,
+            IntervalPriced total) throws Exception {
+        List<Map.Entry<Long, Window>> changed = new ArrayList<>();
+        for (Map.Entry<Long, Window> entry : state.entries()) {
+            Window window = entry.getValue();
+            if (window.gridFolded) {
+                continue;
+            }
+            GridPeriod period = period(series, entry.getKey());
+            if (!samePeriod(window.gridIntensity, window.gridSource, period)) {
+                window.gridIntensity = intensityOf(period);
+                window.gridSource = sourceOf(period);
+                run.gridSources = RunState.withSource(run.gridSources, window.gridSource);
+                changed.add(Map.entry(entry.getKey(), window));
+            }
+            total.add(window.gridPriced());
+        }
+        for (Map.Entry<Long, Window> entry : changed) {
+            state.put(entry.getKey(), entry.getValue());
         }
         return !changed.isEmpty();
     }
@@ -338,14 +361,14 @@ public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Ro
             long windowStartMs = entry.getKey();
             GridPeriod period = period(series, windowStartMs);
             WindowValues sent = window.sent;
-            if (sent == null || samePeriod(sent.gridIntensity, sent.gridSource, period)) {
+            if (sent == null || samePeriod(sent.totals.gridIntensity, sent.totals.gridSource, period)) {
                 continue;
             }
             WindowValues now = sent.copy();
-            priceWindow(now, period);
+            now.totals.priceGrid(period);
             // The version moves forward: a document priced again replaces the one before.
-            now.repriced++;
-            window.now.repriced = now.repriced;
+            now.totals.repriced++;
+            window.now.totals.repriced = now.totals.repriced;
             out.output(RunAccounting.WINDOWS_TAG, windowRow(RowKind.UPDATE_BEFORE, runId, windowStartMs, sent));
             out.output(RunAccounting.WINDOWS_TAG, windowRow(RowKind.UPDATE_AFTER, runId, windowStartMs, now));
             window.sent = now;
@@ -364,17 +387,18 @@ public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Ro
         int priced = run.priced ? 1 : 0;
         for (LatePart part : lateParts.get()) {
             GridPeriod period = period(series, windowStartOf(part.tsMs));
-            boolean samePricing = part.priced == priced && Objects.equals(part.eventPue, run.eventPue)
-                    && Objects.equals(part.eventIntensity, run.eventIntensity);
-            if (!samePricing || !samePeriod(part.gridIntensity, part.gridSource, period)) {
+            PricedTotals t = part.totals;
+            boolean samePricing = t.priced == priced && Objects.equals(t.eventPue, run.eventPue)
+                    && Objects.equals(t.eventIntensity, run.eventIntensity);
+            if (!samePricing || !samePeriod(t.gridIntensity, t.gridSource, period)) {
                 out.output(RunAccounting.LATE_PARTS_TAG, latePart(RowKind.UPDATE_BEFORE, runId, part));
-                if (part.priced == priced) {
-                    part.repriced++;
+                if (t.priced == priced) {
+                    t.repriced++;
                 }
-                part.priced = priced;
-                part.eventPue = run.eventPue;
-                part.eventIntensity = run.eventIntensity;
-                pricePart(part, period);
+                t.priced = priced;
+                t.eventPue = run.eventPue;
+                t.eventIntensity = run.eventIntensity;
+                t.priceGrid(period);
                 out.output(RunAccounting.LATE_PARTS_TAG, latePart(RowKind.UPDATE_AFTER, runId, part));
                 changed = true;
             }
@@ -429,11 +453,7 @@ public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Ro
             run.accuracy = accuracy;
             run.accuracySeq = seq;
         }
-        run.cpuEnergyJ += cpuJ;
-        run.gpuEnergyJ += gpuJ;
-        run.ramEnergyJ += ramJ;
-        run.energyJ += energyJ;
-        run.interval.add(cpuJ, gpuJ, ramJ, energyJ, intervalIntensity);
+        run.totals.add(cpuJ, gpuJ, ramJ, energyJ, intervalIntensity);
         RunState.addGpus(run, (Object[]) event.getField(RunAccounting.GPUS),
                 intervalStartMs == null ? 0 : tsMs - intervalStartMs);
         String cpuMethod = (String) event.getField(RunAccounting.CPU_METHOD);
@@ -456,11 +476,7 @@ public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Ro
                 e.startedMs = e.startedMs == null ? intervalStartMs : Math.min(e.startedMs, intervalStartMs);
             }
             e.endedMs = Math.max(e.endedMs, tsMs);
-            e.cpuEnergyJ += cpuJ;
-            e.gpuEnergyJ += gpuJ;
-            e.ramEnergyJ += ramJ;
-            e.energyJ += energyJ;
-            e.interval.add(cpuJ, gpuJ, ramJ, energyJ, intervalIntensity);
+            e.totals.add(cpuJ, gpuJ, ramJ, energyJ, intervalIntensity);
             e.samples += samples;
             e.tokens += tokens;
             if (loss != null && RunState.replaces(e.loss, e.lossSeq, loss, seq)) {
@@ -477,9 +493,6 @@ public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Ro
 
         GridSeries series = series(run, ctx.getBroadcastState(RunAccounting.GRID_STATE));
         long windowStartMs = windowStartOf(tsMs);
-        if (intervalIntensity == null) {
-            addToBucket(run, windowStartMs, cpuJ, gpuJ, ramJ, energyJ, period(series, windowStartMs));
-        }
         String lateReason =
                 run.finished ? AFTER_FINISHED : tsMs <= run.progressMs - settings.delayMs ? BEHIND : null;
         String runId = ctx.getCurrentKey();
@@ -487,22 +500,22 @@ public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Ro
             ctx.output(RunAccounting.LATE_TAG, Row.of(
                     event.getField(RunAccounting.EVENT_ID), runId, seq, tsMs,
                     run.progressMs - settings.delayMs, lateReason, cpuJ, gpuJ, ramJ, energyJ));
+            if (intervalIntensity == null) {
+                addToBucket(run, windowStartMs, cpuJ, gpuJ, ramJ, energyJ, period(series, windowStartMs));
+            }
             LatePart part = new LatePart();
             part.userId = (String) event.getField(RunAccounting.USER_ID);
             part.model = (String) event.getField(RunAccounting.MODEL);
             part.region = (String) event.getField(RunAccounting.REGION);
             part.tsMs = tsMs;
-            part.cpuEnergyJ = cpuJ;
-            part.gpuEnergyJ = gpuJ;
-            part.ramEnergyJ = ramJ;
-            part.energyJ = energyJ;
-            part.interval.add(cpuJ, gpuJ, ramJ, energyJ, intervalIntensity);
+            PricedTotals t = part.totals;
+            t.add(cpuJ, gpuJ, ramJ, energyJ, intervalIntensity);
             if (run.priced) {
-                part.eventPue = run.eventPue;
-                part.eventIntensity = run.eventIntensity;
-                part.priced = 1;
+                t.eventPue = run.eventPue;
+                t.eventIntensity = run.eventIntensity;
+                t.priced = 1;
             }
-            pricePart(part, period(series, windowStartMs));
+            t.priceGrid(period(series, windowStartMs));
             ctx.output(RunAccounting.LATE_PARTS_TAG, latePart(RowKind.INSERT, runId, part));
             lateParts.add(part);
             return;
@@ -510,6 +523,17 @@ public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Ro
         Window window = windows.get(windowStartMs);
         if (window == null) {
             window = new Window();
+            GridPeriod period = period(series, windowStartMs);
+            window.gridIntensity = intensityOf(period);
+            window.gridSource = sourceOf(period);
+        }
+        if (intervalIntensity == null) {
+            if (window.gridFolded) {
+                addToBucket(run, windowStartMs, cpuJ, gpuJ, ramJ, energyJ, period(series, windowStartMs));
+            } else {
+                run.grid.add(cpuJ, gpuJ, ramJ, energyJ, window.gridIntensity);
+                run.gridSources = RunState.withSource(run.gridSources, window.gridSource);
+            }
         }
         WindowValues w = window.now;
         w.userId = (String) event.getField(RunAccounting.USER_ID);
@@ -529,32 +553,37 @@ public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Ro
             w.accuracy = accuracy;
             w.accuracySeq = seq;
         }
-        w.cpuEnergyJ += cpuJ;
-        w.gpuEnergyJ += gpuJ;
-        w.ramEnergyJ += ramJ;
-        w.energyJ += energyJ;
-        w.interval.add(cpuJ, gpuJ, ramJ, energyJ, intervalIntensity);
+        w.totals.add(cpuJ, gpuJ, ramJ, energyJ, intervalIntensity);
         window.dirty = true;
         windows.put(windowStartMs, window);
     }
 
-    /** Adds a measurement's grid-eligible energy to its window start's bucket, and its price
-     * to the run's grid total. */
+    /** Adds grid-eligible energy that no kept window holds to its window start's bucket, and
+     * its price to the run's grid total. */
     private void addToBucket(Run run, long windowStartMs, double cpuJ, double gpuJ, double ramJ,
             double energyJ, GridPeriod period) throws Exception {
+        GridBucket bucket = addToBucket(windowStartMs, cpuJ, gpuJ, ramJ, energyJ,
+                intensityOf(period), sourceOf(period));
+        run.grid.add(cpuJ, gpuJ, ramJ, energyJ, bucket.intensity);
+        run.gridSources = RunState.withSource(run.gridSources, bucket.source);
+    }
+
+    /** Adds energy to its window start's bucket, which is priced at {@code intensity} from
+     * {@code source} when it is new; returns the bucket. */
+    private GridBucket addToBucket(long windowStartMs, double cpuJ, double gpuJ, double ramJ,
+            double energyJ, Double intensity, String source) throws Exception {
         GridBucket bucket = gridBuckets.get(windowStartMs);
         if (bucket == null) {
             bucket = new GridBucket();
-            bucket.intensity = period == null ? null : period.intensityGPerKwh;
-            bucket.source = period == null ? null : period.source;
+            bucket.intensity = intensity;
+            bucket.source = source;
         }
         bucket.cpuEnergyJ += cpuJ;
         bucket.gpuEnergyJ += gpuJ;
         bucket.ramEnergyJ += ramJ;
         bucket.energyJ += energyJ;
-        run.grid.add(cpuJ, gpuJ, ramJ, energyJ, bucket.intensity);
-        run.gridSources = RunState.withSource(run.gridSources, bucket.source);
         gridBuckets.put(windowStartMs, bucket);
+        return bucket;
     }
 
     private static double orZero(Object value) {
@@ -566,10 +595,8 @@ public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Ro
     }
 
     private static Row latePart(RowKind kind, String runId, LatePart part) {
-        return row(kind, new Object[] {runId, part.userId, part.model, part.region, part.tsMs,
-                part.cpuEnergyJ, part.gpuEnergyJ, part.ramEnergyJ, part.energyJ},
-                part.interval.values(), new Object[] {part.eventPue, part.eventIntensity, part.priced},
-                part.grid.values(), new Object[] {part.gridIntensity, part.gridSource, part.repriced});
+        return row(kind, new Object[] {runId, part.userId, part.model, part.region, part.tsMs},
+                part.totals.values());
     }
 
     private static Row row(RowKind kind, Object[]... parts) {
@@ -635,6 +662,16 @@ public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Ro
             }
         }
         if (settings.stateTtlMs > 0 && nowMs - run.heardMs >= settings.stateTtlMs) {
+            // Their on-time grid energy stays within the re-pricing horizon, in grid buckets.
+            for (Map.Entry<Long, Window> entry : windows.entries()) {
+                Window window = entry.getValue();
+                if (!window.gridFolded) {
+                    Totals t = window.now.totals;
+                    addToBucket(entry.getKey(), t.cpuEnergyJ - t.interval.cpuEnergyJ,
+                            t.gpuEnergyJ - t.interval.gpuEnergyJ, t.ramEnergyJ - t.interval.ramEnergyJ,
+                            t.energyJ - t.interval.energyJ, window.gridIntensity, window.gridSource);
+                }
+            }
             windows.clear();
             epochs.clear();
             run.dirtyEpochs = new long[0];
@@ -651,8 +688,8 @@ public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Ro
     /**
      * Forgets what a new grid figure can no longer price again: the windows, late parts and
      * buckets that start more than the horizon before the run's progress, or all of them once
-     * the run has been silent that long (their price stays in the run's totals). Returns
-     * whether any is left.
+     * the run has been silent that long (their price stays in the run's totals, and a window
+     * still open keeps its totals). Returns whether any is left.
      */
     private boolean foldPastHorizon(Run run, long nowMs) throws Exception {
         long beforeMs = nowMs - run.heardMs >= settings.gridHorizonMs
@@ -660,17 +697,36 @@ public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Ro
         List<Long> folded = new ArrayList<>();
         for (Map.Entry<Long, GridBucket> entry : gridBuckets.entries()) {
             if (entry.getKey() < beforeMs) {
+                run.gridFolded.add(entry.getValue().priced());
                 folded.add(entry.getKey());
             }
         }
         for (long windowStartMs : folded) {
-            run.gridFolded.add(gridBuckets.get(windowStartMs).priced(gridBuckets.get(windowStartMs).intensity));
             gridBuckets.remove(windowStartMs);
         }
+        List<Map.Entry<Long, Window>> open = new ArrayList<>();
+        boolean openLeft = false;
+        for (Map.Entry<Long, Window> entry : windows.entries()) {
+            Window window = entry.getValue();
+            if (window.gridFolded) {
+                continue;
+            }
+            if (entry.getKey() < beforeMs) {
+                run.gridFolded.add(window.gridPriced());
+                window.gridFolded = true;
+                open.add(entry);
+            } else {
+                openLeft = true;
+            }
+        }
+        for (Map.Entry<Long, Window> entry : open) {
+            windows.put(entry.getKey(), entry.getValue());
+        }
         List<Long> expired = new ArrayList<>();
-        for (long windowStartMs : closedWindows.keys()) {
-            if (windowStartMs < beforeMs) {
-                expired.add(windowStartMs);
+        for (Map.Entry<Long, Window> entry : closedWindows.entries()) {
+            if (entry.getKey() < beforeMs) {
+                run.gridFolded.add(entry.getValue().gridPriced());
+                expired.add(entry.getKey());
             }
         }
         for (long windowStartMs : expired) {
@@ -688,7 +744,7 @@ public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Ro
         if (dropped) {
             lateParts.update(kept);
         }
-        return !gridBuckets.isEmpty() || !closedWindows.isEmpty() || !kept.isEmpty();
+        return openLeft || !gridBuckets.isEmpty() || !closedWindows.isEmpty() || !kept.isEmpty();
     }
 
     /** Sends what changed since the last flush: the run, its changed windows and epochs. */
@@ -709,10 +765,10 @@ public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Ro
                     run.finished || run.progressMs - settings.delayMs >= windowStartMs + settings.windowMs;
             if (window.dirty) {
                 WindowValues now = window.now;
-                now.eventPue = run.eventPue;
-                now.eventIntensity = run.eventIntensity;
-                now.priced = run.priced ? 1 : 0;
-                priceWindow(now, period(series, windowStartMs));
+                now.totals.eventPue = run.eventPue;
+                now.totals.eventIntensity = run.eventIntensity;
+                now.totals.priced = run.priced ? 1 : 0;
+                now.totals.priceGrid(period(series, windowStartMs));
                 if (window.sent != null) {
                     ctx.output(RunAccounting.WINDOWS_TAG, windowRow(RowKind.UPDATE_BEFORE, runId, windowStartMs, window.sent));
                     ctx.output(RunAccounting.WINDOWS_TAG, windowRow(RowKind.UPDATE_AFTER, runId, windowStartMs, now));
@@ -751,10 +807,11 @@ public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Ro
     private static final Object[] NO_GRID = new IntervalPriced().values();
 
     private static Row epochRow(String runId, long epoch, Epoch e, Run run) {
+        Totals t = e.totals;
         return row(RowKind.INSERT, new Object[] {runId, epoch, e.events, e.startedMs, e.endedMs,
-                e.cpuEnergyJ, e.gpuEnergyJ, e.ramEnergyJ, e.energyJ, e.samples, e.tokens, e.loss,
+                t.cpuEnergyJ, t.gpuEnergyJ, t.ramEnergyJ, t.energyJ, e.samples, e.tokens, e.loss,
                 e.accuracy},
-                e.interval.values(),
+                t.interval.values(),
                 NO_GRID,
                 new Object[] {run.region, run.eventPue, run.eventIntensity, run.priced ? 1 : 0});
     }
@@ -766,9 +823,8 @@ public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Ro
         return row(RowKind.INSERT, new Object[] {runId, run.userId, run.project, run.model,
                 run.region, run.dataset, run.framework, status, run.events, run.lastSeq,
                 run.startedMs, run.lastEventMs, run.finishedMs, run.progressMs - settings.delayMs,
-                run.samples, run.tokens, run.powerW, run.epoch, run.step, run.loss, run.accuracy,
-                run.cpuEnergyJ, run.gpuEnergyJ, run.ramEnergyJ, run.energyJ},
-                run.interval.values(),
+                run.samples, run.tokens, run.powerW, run.epoch, run.step, run.loss, run.accuracy},
+                run.totals.values(),
                 new Object[] {run.eventPue, run.eventIntensity, run.cpuMethodMin,
                 run.cpuMethodMax, run.ramMethodMin, run.ramMethodMax, run.gpuMethodMin,
                 run.gpuMethodMax, run.version, run.plannedSteps, run.plannedEpochs,
@@ -778,9 +834,7 @@ public final class RunProcessor extends KeyedBroadcastProcessFunction<String, Ro
 
     private static Row windowRow(RowKind kind, String runId, long windowStartMs, WindowValues w) {
         return row(kind, new Object[] {runId, w.userId, w.model, w.region, windowStartMs,
-                w.events, w.epoch, w.samples, w.tokens, w.loss, w.accuracy, w.cpuEnergyJ,
-                w.gpuEnergyJ, w.ramEnergyJ, w.energyJ},
-                w.interval.values(), new Object[] {w.eventPue, w.eventIntensity, w.priced},
-                w.grid.values(), new Object[] {w.gridIntensity, w.gridSource, w.repriced});
+                w.events, w.epoch, w.samples, w.tokens, w.loss, w.accuracy},
+                w.totals.values());
     }
 }

@@ -1,6 +1,8 @@
 package io.joulestream.flink;
 
+import io.joulestream.flink.GridSeries.GridPeriod;
 import java.util.Arrays;
+import java.util.stream.Stream;
 import org.apache.flink.types.Row;
 
 /**
@@ -85,6 +87,95 @@ public final class RunState {
         }
     }
 
+    /**
+     * Energy per component (J) and the part of it that its intervals priced with their own
+     * intensity: what a run, an epoch, a window and a late part each sum.
+     */
+    public static class Totals {
+        public double cpuEnergyJ;
+        public double gpuEnergyJ;
+        public double ramEnergyJ;
+        public double energyJ;
+        public IntervalPriced interval = new IntervalPriced();
+
+        /** Adds one measurement; {@code intervalIntensity} is its own figure, or null. */
+        void add(double cpuJ, double gpuJ, double ramJ, double totalJ, Double intervalIntensity) {
+            cpuEnergyJ += cpuJ;
+            gpuEnergyJ += gpuJ;
+            ramEnergyJ += ramJ;
+            energyJ += totalJ;
+            interval.add(cpuJ, gpuJ, ramJ, totalJ, intervalIntensity);
+        }
+
+        /** Its energy that no interval priced (the grid-eligible part), priced at
+         * {@code intensityGPerKwh}; nothing when that is null. */
+        IntervalPriced gridPart(Double intensityGPerKwh) {
+            IntervalPriced p = new IntervalPriced();
+            p.add(cpuEnergyJ - interval.cpuEnergyJ, gpuEnergyJ - interval.gpuEnergyJ,
+                    ramEnergyJ - interval.ramEnergyJ, energyJ - interval.energyJ, intensityGPerKwh);
+            return p;
+        }
+
+        void copyTo(Totals c) {
+            c.cpuEnergyJ = cpuEnergyJ;
+            c.gpuEnergyJ = gpuEnergyJ;
+            c.ramEnergyJ = ramEnergyJ;
+            c.energyJ = energyJ;
+            c.interval = interval.copy();
+        }
+
+        /** Its columns: the energies, then {@link IntervalPriced#values()}. */
+        Object[] values() {
+            return Stream.of(new Object[] {cpuEnergyJ, gpuEnergyJ, ramEnergyJ, energyJ},
+                    interval.values()).flatMap(Arrays::stream).toArray();
+        }
+    }
+
+    /**
+     * A window's or late part's totals with how they are priced when sent: the run's own PUE
+     * and intensity (once its run_started has arrived), and the grid period of the window's
+     * start, which prices the energy its intervals did not.
+     */
+    public static final class PricedTotals extends Totals {
+        public Double eventPue;
+        public Double eventIntensity;
+        public int priced;
+        /** Its energy priced by the grid period of its window's start, that period's figure
+         * and source (null when none priced it), and how often a new figure priced it again. */
+        public IntervalPriced grid = new IntervalPriced();
+        public Double gridIntensity;
+        public String gridSource;
+        public int repriced;
+
+        /** Prices it with {@code period} (null: not grid priced). */
+        void priceGrid(GridPeriod period) {
+            gridIntensity = period == null ? null : period.intensityGPerKwh;
+            gridSource = period == null ? null : period.source;
+            grid = gridPart(gridIntensity);
+        }
+
+        PricedTotals copy() {
+            PricedTotals c = new PricedTotals();
+            copyTo(c);
+            c.eventPue = eventPue;
+            c.eventIntensity = eventIntensity;
+            c.priced = priced;
+            c.grid = grid.copy();
+            c.gridIntensity = gridIntensity;
+            c.gridSource = gridSource;
+            c.repriced = repriced;
+            return c;
+        }
+
+        /** Its columns: {@link Totals#values()}, the run's pricing, then the grid's. */
+        @Override
+        Object[] values() {
+            return Stream.of(super.values(), new Object[] {eventPue, eventIntensity, priced},
+                    grid.values(), new Object[] {gridIntensity, gridSource, repriced})
+                    .flatMap(Arrays::stream).toArray();
+        }
+    }
+
     /** What the run's events have said so far: the source of its {@code runs} document. */
     public static final class Run {
         public String userId;
@@ -112,15 +203,13 @@ public final class RunState {
         public long lossSeq;
         public Double accuracy;
         public long accuracySeq;
-        public double cpuEnergyJ;
-        public double gpuEnergyJ;
-        public double ramEnergyJ;
-        public double energyJ;
-        public IntervalPriced interval = new IntervalPriced();
+        public Totals totals = new Totals();
         /** The energy priced by its zone's grid series and its product with the intensity:
-         * the sum of its grid buckets' parts, those folded past the horizon included. */
+         * its kept windows' on-time part, its grid buckets' and what was folded past the
+         * horizon. */
         public IntervalPriced grid = new IntervalPriced();
-        /** The part of {@code grid} of buckets folded past the re-pricing horizon: fixed. */
+        /** The part of {@code grid} of windows and buckets folded past the re-pricing
+         * horizon: fixed. */
         public IntervalPriced gridFolded = new IntervalPriced();
         /** The distinct sources of the grid periods that have priced some of its energy. */
         public String[] gridSources = new String[0];
@@ -170,20 +259,7 @@ public final class RunState {
         public long lossSeq;
         public Double accuracy;
         public long accuracySeq;
-        public double cpuEnergyJ;
-        public double gpuEnergyJ;
-        public double ramEnergyJ;
-        public double energyJ;
-        public IntervalPriced interval = new IntervalPriced();
-        public Double eventPue;
-        public Double eventIntensity;
-        public int priced;
-        /** Its energy priced by the grid period of its start, that period's figure and source
-         * (null when none priced it), and how often a new figure priced it again. */
-        public IntervalPriced grid = new IntervalPriced();
-        public Double gridIntensity;
-        public String gridSource;
-        public int repriced;
+        public PricedTotals totals = new PricedTotals();
 
         WindowValues copy() {
             WindowValues c = new WindowValues();
@@ -198,18 +274,7 @@ public final class RunState {
             c.lossSeq = lossSeq;
             c.accuracy = accuracy;
             c.accuracySeq = accuracySeq;
-            c.cpuEnergyJ = cpuEnergyJ;
-            c.gpuEnergyJ = gpuEnergyJ;
-            c.ramEnergyJ = ramEnergyJ;
-            c.energyJ = energyJ;
-            c.interval = interval.copy();
-            c.eventPue = eventPue;
-            c.eventIntensity = eventIntensity;
-            c.priced = priced;
-            c.grid = grid.copy();
-            c.gridIntensity = gridIntensity;
-            c.gridSource = gridSource;
-            c.repriced = repriced;
+            c.totals = totals.copy();
             return c;
         }
     }
@@ -220,6 +285,18 @@ public final class RunState {
         public WindowValues now = new WindowValues();
         public WindowValues sent;
         public boolean dirty;
+        /** The grid period that prices its on-time energy in the run's grid total (null:
+         * none), kept as the series changes: the window holds that energy, no grid bucket. */
+        public Double gridIntensity;
+        public String gridSource;
+        /** That energy was folded into the run's fixed part past the re-pricing horizon;
+         * what reaches the window after it goes to a grid bucket. */
+        public boolean gridFolded;
+
+        /** Its on-time energy as priced in the run's grid total (nothing once folded). */
+        IntervalPriced gridPriced() {
+            return gridFolded ? new IntervalPriced() : now.totals.gridPart(gridIntensity);
+        }
     }
 
     /** One training epoch of a run (every measurement reporting it, late ones too), priced
@@ -228,11 +305,7 @@ public final class RunState {
         public long events;
         public Long startedMs;
         public long endedMs = Long.MIN_VALUE;
-        public double cpuEnergyJ;
-        public double gpuEnergyJ;
-        public double ramEnergyJ;
-        public double energyJ;
-        public IntervalPriced interval = new IntervalPriced();
+        public Totals totals = new Totals();
         public long samples;
         public long tokens;
         public Double loss;
@@ -249,22 +322,12 @@ public final class RunState {
         public String model;
         public String region;
         public long tsMs;
-        public double cpuEnergyJ;
-        public double gpuEnergyJ;
-        public double ramEnergyJ;
-        public double energyJ;
-        public IntervalPriced interval = new IntervalPriced();
-        public Double eventPue;
-        public Double eventIntensity;
-        public int priced;
-        public IntervalPriced grid = new IntervalPriced();
-        public Double gridIntensity;
-        public String gridSource;
-        public int repriced;
+        public PricedTotals totals = new PricedTotals();
     }
 
-    /** The grid-eligible energy of one window start of a run (its on-time and late
-     * measurements without their own intensity), and how it is priced now. */
+    /** The grid-eligible energy of one window start of a run that no kept window holds (its
+     * late measurements without their own intensity, and the on-time energy of a window
+     * dropped or folded before the horizon), and how it is priced now. */
     public static final class GridBucket {
         public double cpuEnergyJ;
         public double gpuEnergyJ;
@@ -274,10 +337,10 @@ public final class RunState {
         public Double intensity;
         public String source;
 
-        /** Its energy priced at {@code intensityGPerKwh}. */
-        IntervalPriced priced(Double intensityGPerKwh) {
+        /** Its energy priced at its intensity (nothing when that is null). */
+        IntervalPriced priced() {
             IntervalPriced p = new IntervalPriced();
-            p.add(cpuEnergyJ, gpuEnergyJ, ramEnergyJ, energyJ, intensityGPerKwh);
+            p.add(cpuEnergyJ, gpuEnergyJ, ramEnergyJ, energyJ, intensity);
             return p;
         }
     }

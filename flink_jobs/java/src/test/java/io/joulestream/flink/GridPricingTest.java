@@ -1,17 +1,18 @@
 package io.joulestream.flink;
 
+import static io.joulestream.flink.RunHarness.event;
+import static io.joulestream.flink.RunHarness.last;
+import static io.joulestream.flink.RunHarness.late;
+import static io.joulestream.flink.RunHarness.measurement;
+import static io.joulestream.flink.RunHarness.period;
+import static io.joulestream.flink.RunHarness.run;
+import static io.joulestream.flink.RunHarness.window;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import org.apache.flink.api.common.serialization.SerializerConfigImpl;
-import org.apache.flink.api.common.typeinfo.Types;
-import org.apache.flink.streaming.api.operators.co.CoBroadcastWithKeyedOperator;
-import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
-import org.apache.flink.streaming.util.KeyedBroadcastOperatorTestHarness;
+import java.util.stream.Collectors;
 import org.apache.flink.types.Row;
 import org.apache.flink.types.RowKind;
 import org.apache.flink.util.OutputTag;
@@ -26,25 +27,13 @@ class GridPricingTest {
     /** A whole hour (and so a whole minute) in UTC. */
     private static final long H0 = 1_790_002_800_000L;
     private static final long HOUR_MS = 3_600_000;
-    private static final long WINDOW_MS = 60_000;
-    private static final long DELAY_MS = 5_000;
-    private static final long FLUSH_MS = 1_000;
+    private static final long WINDOW_MS = RunHarness.WINDOW_MS;
 
-    private KeyedBroadcastOperatorTestHarness<String, Row, Row, Row> harness;
-    private long nowMs;
+    private RunHarness harness;
 
     @BeforeEach
     void open() throws Exception {
-        RunAccounting.Settings settings = new RunAccounting.Settings(
-                DELAY_MS, WINDOW_MS, 300_000, 86_400_000, 604_800_000, FLUSH_MS, 256, 86_400_000);
-        harness = new KeyedBroadcastOperatorTestHarness<>(
-                new CoBroadcastWithKeyedOperator<>(
-                        new RunProcessor(settings), List.of(RunAccounting.GRID_STATE)),
-                row -> (String) row.getField(RunAccounting.RUN_ID),
-                Types.STRING, 128, 1, 0);
-        harness.setup(RunAccounting.RUNS.createSerializer(new SerializerConfigImpl()));
-        harness.open();
-        harness.setProcessingTime(0);
+        harness = new RunHarness();
     }
 
     @AfterEach
@@ -52,82 +41,28 @@ class GridPricingTest {
         harness.close();
     }
 
-    private static Row event(String type, String run, long seq, long tsMs, String region) {
-        Row row = new Row(RunAccounting.INPUT.size());
-        row.setField(RunAccounting.EVENT_ID, run + ":" + seq);
-        row.setField(RunAccounting.EVENT_TYPE, type);
-        row.setField(RunAccounting.RUN_ID, run);
-        row.setField(RunAccounting.SEQ, seq);
-        row.setField(RunAccounting.TS_MS, tsMs);
-        row.setField(RunAccounting.USER_ID, "ada");
-        row.setField(RunAccounting.MODEL, "m");
-        row.setField(RunAccounting.REGION, region);
-        return row;
-    }
-
-    private static Row measurement(String run, long seq, long tsMs, double cpuJ, double gpuJ) {
-        Row row = event("measurement", run, seq, tsMs, "FR");
-        row.setField(RunAccounting.INTERVAL_START_MS, tsMs - 1_000);
-        row.setField(RunAccounting.CPU_ENERGY_J, cpuJ);
-        row.setField(RunAccounting.GPU_ENERGY_J, gpuJ);
-        return row;
-    }
-
-    private static Row period(String zone, long startMs, long endMs, double intensity,
-            String source, long publishedAtMs) {
-        return Row.of(zone, startMs, endMs, intensity, source, publishedAtMs);
-    }
-
     private void send(Row row) throws Exception {
-        harness.processElement(row, 0L);
+        harness.send(row);
     }
 
     private void grid(Row row) throws Exception {
-        harness.processBroadcastElement(row, 0L);
+        harness.grid(row);
     }
 
     private void flush() throws Exception {
-        nowMs += FLUSH_MS;
-        harness.setProcessingTime(nowMs);
+        harness.flush();
     }
 
     private void clear() {
-        harness.getOutput().clear();
-        for (OutputTag<Row> tag : List.of(RunAccounting.WINDOWS_TAG, RunAccounting.LATE_PARTS_TAG)) {
-            ConcurrentLinkedQueue<StreamRecord<Row>> q = harness.getSideOutput(tag);
-            if (q != null) {
-                q.clear();
-            }
-        }
+        harness.clear();
     }
 
     private List<Row> runs() {
-        return new ArrayList<>(harness.extractOutputValues());
+        return harness.runs();
     }
 
     private List<Row> side(OutputTag<Row> tag) {
-        ConcurrentLinkedQueue<StreamRecord<Row>> records = harness.getSideOutput(tag);
-        List<Row> rows = new ArrayList<>();
-        if (records != null) {
-            records.forEach(r -> rows.add(r.getValue()));
-        }
-        return rows;
-    }
-
-    private static Object run(Row row, String name) {
-        return row.getField(RunAccounting.RUNS.getFieldIndex(name));
-    }
-
-    private static Object window(Row row, String name) {
-        return row.getField(RunAccounting.WINDOWS.getFieldIndex(name));
-    }
-
-    private static Object late(Row row, String name) {
-        return row.getField(RunAccounting.LATE_PARTS.getFieldIndex(name));
-    }
-
-    private static Row last(List<Row> rows) {
-        return rows.get(rows.size() - 1);
+        return harness.side(tag);
     }
 
     @Test
@@ -172,7 +107,7 @@ class GridPricingTest {
         assertEquals(4, side(RunAccounting.WINDOWS_TAG).size());
         List<Row> windows = side(RunAccounting.WINDOWS_TAG).stream()
                 .filter(w -> window(w, "window_start_ms").equals(H0))
-                .collect(java.util.stream.Collectors.toList());
+                .collect(Collectors.toList());
         assertEquals(RowKind.UPDATE_BEFORE, windows.get(0).getKind());
         assertEquals(100.0, window(windows.get(0), "energy_j_x_grid_intensity"));
         assertEquals(RowKind.UPDATE_AFTER, windows.get(1).getKind());
@@ -257,23 +192,13 @@ class GridPricingTest {
     void pastTheHorizonAFigureChangesNothingStored() throws Exception {
         // A two-minute horizon, and a sweep every 10 s (the dedup TTL).
         harness.close();
-        RunAccounting.Settings settings = new RunAccounting.Settings(
-                DELAY_MS, WINDOW_MS, 300_000, 10_000, 604_800_000, FLUSH_MS, 256, 120_000);
-        harness = new KeyedBroadcastOperatorTestHarness<>(
-                new CoBroadcastWithKeyedOperator<>(
-                        new RunProcessor(settings), List.of(RunAccounting.GRID_STATE)),
-                row -> (String) row.getField(RunAccounting.RUN_ID),
-                Types.STRING, 128, 1, 0);
-        harness.setup(RunAccounting.RUNS.createSerializer(new SerializerConfigImpl()));
-        harness.open();
-        harness.setProcessingTime(0);
+        harness = new RunHarness(10_000, 7 * RunHarness.DAY_MS, 120_000);
         grid(period("FR", H0, H0 + HOUR_MS, 50.0, "simulated", H0));
         send(event("run_started", "r", 0, H0, "FR"));
         send(measurement("r", 1, H0 + 1_000, 2.0, 0.0));
         // The run moves on five minutes: its first window is past the horizon.
         send(measurement("r", 2, H0 + 301_000, 1.0, 0.0));
-        nowMs = 10_000;
-        harness.setProcessingTime(nowMs);
+        harness.advance(10_000);
         Row before = last(runs());
         assertEquals(3.0 * 50.0, run(before, "energy_j_x_grid_intensity"));
         clear();
@@ -286,5 +211,69 @@ class GridPricingTest {
         Row after = last(runs());
         assertEquals((Long) run(before, "version") + 1, run(after, "version"));
         assertEquals(2.0 * 50.0 + 1.0 * 70.0, run(after, "energy_j_x_grid_intensity"));
+    }
+
+    @Test
+    void onTimeEnergyIsHeldByItsWindowAndLateEnergyByAGridBucket() throws Exception {
+        grid(period("FR", H0, H0 + HOUR_MS, 50.0, "simulated", H0));
+        send(event("run_started", "r", 0, H0, "FR"));
+        send(measurement("r", 1, H0 + 10_000, 2.0, 0.0));
+        send(measurement("r", 2, H0 + 130_000, 1.0, 0.0));
+        assertEquals(0, harness.gridBuckets("r"));
+        // Late: its window has closed.
+        send(measurement("r", 3, H0 + 20_000, 4.0, 0.0));
+        assertEquals(1, harness.gridBuckets("r"));
+        flush();
+        assertEquals(7.0 * 50.0, run(last(runs()), "energy_j_x_grid_intensity"));
+        // Both are priced again: the closed window's on-time energy and the late bucket.
+        grid(period("FR", H0, H0 + HOUR_MS, 70.0, "revised", H0 + HOUR_MS));
+        assertEquals(7.0 * 70.0, run(last(runs()), "energy_j_x_grid_intensity"));
+    }
+
+    @Test
+    void aWindowDroppedByTheStateTtlIsStillPricedAgainWithinTheHorizon() throws Exception {
+        // State TTL 20 s, a sweep every 10 s (the dedup TTL), a horizon of a day.
+        harness.close();
+        harness = new RunHarness(10_000, 20_000, RunHarness.DAY_MS);
+        grid(period("FR", H0, H0 + HOUR_MS, 50.0, "simulated", H0));
+        send(event("run_started", "r", 0, H0, "FR"));
+        send(measurement("r", 1, H0 + 1_000, 2.0, 0.0));
+        for (long t = 10_000; t <= 30_000; t += 10_000) {
+            harness.advance(t);
+        }
+        // The open window is gone; its grid energy is in a bucket.
+        assertEquals(1, harness.gridBuckets("r"));
+        assertEquals(2.0 * 50.0, run(last(runs()), "energy_j_x_grid_intensity"));
+        clear();
+        grid(period("FR", H0, H0 + HOUR_MS, 70.0, "revised", H0 + HOUR_MS));
+        assertEquals(0, side(RunAccounting.WINDOWS_TAG).size());
+        assertEquals(2.0 * 70.0, run(last(runs()), "energy_j_x_grid_intensity"));
+    }
+
+    @Test
+    void anOpenWindowFoldedPastTheHorizonKeepsItsPriceAndWhatFollowsIsPricedApart() throws Exception {
+        // A two-minute horizon, a sweep every 10 s: a silence of two minutes folds it all.
+        harness.close();
+        harness = new RunHarness(10_000, 7 * RunHarness.DAY_MS, 120_000);
+        grid(period("FR", H0, H0 + HOUR_MS, 50.0, "simulated", H0));
+        send(event("run_started", "r", 0, H0, "FR"));
+        send(measurement("r", 1, H0 + 1_000, 2.0, 0.0));
+        for (long t = 10_000; t <= 130_000; t += 10_000) {
+            harness.advance(t);
+        }
+        clear();
+        grid(period("FR", H0, H0 + HOUR_MS, 70.0, "revised", H0 + HOUR_MS));
+        // The window's document is priced again; the run's total keeps 50 g/kWh for it.
+        assertEquals(2, side(RunAccounting.WINDOWS_TAG).size());
+        assertEquals(2.0 * 50.0, run(last(runs()), "energy_j_x_grid_intensity"));
+        // On time, into the folded window: a bucket of its own, priced now.
+        send(measurement("r", 2, H0 + 2_000, 1.0, 0.0));
+        assertEquals(1, harness.gridBuckets("r"));
+        harness.flush();
+        assertEquals(2.0 * 50.0 + 1.0 * 70.0, run(last(runs()), "energy_j_x_grid_intensity"));
+        grid(period("FR", H0, H0 + HOUR_MS, 90.0, "revised", H0 + 2 * HOUR_MS));
+        assertEquals(2.0 * 50.0 + 1.0 * 90.0, run(last(runs()), "energy_j_x_grid_intensity"));
+        // The window's document is priced as a whole, by the period of its start.
+        assertEquals(3.0 * 90.0, window(last(side(RunAccounting.WINDOWS_TAG)), "energy_j_x_grid_intensity"));
     }
 }

@@ -1,16 +1,12 @@
 package io.joulestream.flink;
 
+import static io.joulestream.flink.RunHarness.FLUSH_MS;
+import static io.joulestream.flink.RunHarness.LOST_AFTER_MS;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import org.apache.flink.api.common.serialization.SerializerConfigImpl;
-import org.apache.flink.api.common.typeinfo.Types;
-import org.apache.flink.streaming.api.operators.co.CoBroadcastWithKeyedOperator;
-import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
-import org.apache.flink.streaming.util.KeyedBroadcastOperatorTestHarness;
+import java.util.stream.Collectors;
 import org.apache.flink.types.Row;
 import org.apache.flink.types.RowKind;
 import org.apache.flink.util.OutputTag;
@@ -22,26 +18,13 @@ import org.junit.jupiter.api.Test;
 class RunProcessorTest {
 
     private static final long T0 = 1_790_000_000_000L;
-    private static final long WINDOW_MS = 60_000;
-    private static final long DELAY_MS = 5_000;
-    private static final long LOST_AFTER_MS = 300_000;
-    private static final long FLUSH_MS = 1_000;
+    private static final long DELAY_MS = RunHarness.DELAY_MS;
 
-    private KeyedBroadcastOperatorTestHarness<String, Row, Row, Row> harness;
+    private RunHarness harness;
 
     @BeforeEach
     void open() throws Exception {
-        RunAccounting.Settings settings = new RunAccounting.Settings(
-                DELAY_MS, WINDOW_MS, LOST_AFTER_MS, 86_400_000, 604_800_000, FLUSH_MS, 256);
-        harness = new KeyedBroadcastOperatorTestHarness<>(
-                new CoBroadcastWithKeyedOperator<>(
-                        new RunProcessor(settings), List.of(RunAccounting.GRID_STATE)),
-                row -> (String) row.getField(RunAccounting.RUN_ID),
-                Types.STRING, 128, 1, 0);
-        // The runs' own type, as the job declares it (not a generic one).
-        harness.setup(RunAccounting.RUNS.createSerializer(new SerializerConfigImpl()));
-        harness.open();
-        harness.setProcessingTime(0);
+        harness = new RunHarness();
     }
 
     @AfterEach
@@ -50,50 +33,34 @@ class RunProcessorTest {
     }
 
     private static Row event(String type, String run, long seq, long tsMs) {
-        Row row = new Row(RunAccounting.INPUT.size());
-        row.setField(RunAccounting.EVENT_ID, run + ":" + seq);
-        row.setField(RunAccounting.EVENT_TYPE, type);
-        row.setField(RunAccounting.RUN_ID, run);
-        row.setField(RunAccounting.SEQ, seq);
-        row.setField(RunAccounting.TS_MS, tsMs);
-        row.setField(RunAccounting.USER_ID, "ada");
-        row.setField(RunAccounting.MODEL, "m");
-        row.setField(RunAccounting.REGION, "FR");
-        return row;
+        return RunHarness.event(type, run, seq, tsMs, "FR");
     }
 
+    /** A measurement of one second in epoch 0, with 0.5 J of GPU energy. */
     private static Row measurement(String run, long seq, long tsMs, double cpuJ) {
-        Row row = event("measurement", run, seq, tsMs);
-        row.setField(RunAccounting.INTERVAL_START_MS, tsMs - 1_000);
-        row.setField(RunAccounting.CPU_ENERGY_J, cpuJ);
-        row.setField(RunAccounting.GPU_ENERGY_J, 0.5);
+        Row row = RunHarness.measurement(run, seq, tsMs, cpuJ, 0.5);
         row.setField(RunAccounting.EPOCH, 0L);
         return row;
     }
 
     private void send(Row row) throws Exception {
-        harness.processElement(row, 0L);
+        harness.send(row);
     }
 
     private void advance(long toMs) throws Exception {
-        harness.setProcessingTime(toMs);
+        harness.advance(toMs);
     }
 
     private List<Row> runs() {
-        return new ArrayList<>(harness.extractOutputValues());
+        return harness.runs();
     }
 
     private List<Row> side(OutputTag<Row> tag) {
-        ConcurrentLinkedQueue<StreamRecord<Row>> records = harness.getSideOutput(tag);
-        List<Row> rows = new ArrayList<>();
-        if (records != null) {
-            records.forEach(r -> rows.add(r.getValue()));
-        }
-        return rows;
+        return harness.side(tag);
     }
 
     private static Object field(Row row, String name) {
-        return row.getField(RunAccounting.RUNS.getFieldIndex(name));
+        return RunHarness.run(row, name);
     }
 
     @Test
@@ -120,7 +87,7 @@ class RunProcessorTest {
     }
 
     private static Object epochField(Row row, String name) {
-        return row.getField(RunAccounting.EPOCHS.getFieldIndex(name));
+        return RunHarness.epoch(row, name);
     }
 
     @Test
@@ -212,13 +179,13 @@ class RunProcessorTest {
         List<Row> windows = side(RunAccounting.WINDOWS_TAG);
         int priced = RunAccounting.WINDOWS.getFieldIndex("priced");
         assertEquals(List.of(RowKind.INSERT, RowKind.UPDATE_BEFORE, RowKind.UPDATE_AFTER),
-                windows.stream().map(Row::getKind).collect(java.util.stream.Collectors.toList()));
+                windows.stream().map(Row::getKind).collect(Collectors.toList()));
         assertEquals(0, windows.get(1).getField(priced));
         assertEquals(1, windows.get(2).getField(priced));
         assertEquals(100.0, windows.get(2).getField(RunAccounting.WINDOWS.getFieldIndex("event_intensity")));
         List<Row> parts = side(RunAccounting.LATE_PARTS_TAG);
         assertEquals(List.of(RowKind.INSERT, RowKind.UPDATE_BEFORE, RowKind.UPDATE_AFTER),
-                parts.stream().map(Row::getKind).collect(java.util.stream.Collectors.toList()));
+                parts.stream().map(Row::getKind).collect(Collectors.toList()));
         assertTrue(parts.get(2).getField(RunAccounting.LATE_PARTS.getFieldIndex("event_intensity")) != null);
     }
 
