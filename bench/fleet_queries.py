@@ -33,6 +33,7 @@ def queries(db: Database[Document], now: datetime) -> list[tuple[str, Callable[[
     last = data.LAST_13_DIGIT_DATE
     kept = settled.SettledTotals()
     runs = data.every_run(db)
+    top = [str(r["run_id"]) for r in fleet_runs.fold(runs).top]
     return [
         (
             "rollups, 7 days (chart read)",
@@ -41,6 +42,7 @@ def queries(db: Database[Document], now: datetime) -> list[tuple[str, Callable[[
         ("rollup_totals ($group, every rollup)", lambda: data.rollup_totals(db)),
         ("every_run (one read of every run)", lambda: data.every_run(db)),
         ("fleet_runs.fold (of that read, no server)", lambda: fleet_runs.fold(runs)),
+        ("runs_in_order (the top 10 by _id)", lambda: data.runs_in_order(db, top)),
         ("health (counts, newest dead letters)", lambda: data.health(db, None)),
         ("rollups from the cut-off (new read)", lambda: data.rollups_since(db, cutoff, last)),
         ("settled sum (once a day)", lambda: data.rollup_totals_outside(db, cutoff, last)),

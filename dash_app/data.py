@@ -72,6 +72,22 @@ FLAG_FIELDS = documents.projection(
         "ram_methods",
     ),
 )
+# What the Fleet page folds from every run (``fleet_runs.fold``): its liveness, power now, energy
+# and marks; the top runs' other fields are read for those runs alone (``runs_in_order``).
+FLEET_RUN_FIELDS = documents.projection(
+    documents.RUNS,
+    (
+        "run_id",
+        "status",
+        "last_event_at",
+        "energy_j",
+        "power_w",
+        "intensity_fallback",
+        "cpu_methods",
+        "gpu_methods",
+        "ram_methods",
+    ),
+)
 # The runs table's filters, as URL parameter → field of ``runs``.
 FILTER_FIELDS = {
     "user": "user_id",
@@ -257,11 +273,23 @@ def run_late_energy_j(db: Database[Document], run_id: str) -> float:
 
 
 def every_run(db: Database[Document]) -> list[Document]:
-    """Every run with ``RUN_FIELDS``, in one read with no filter or sort: what the Fleet page
-    folds (``fleet_runs.fold``) into its counts, totals, marks, top runs and newest event. The
-    local FerretDB decodes every run for any sort or ``$group`` on ``runs``, so one read costs
-    what each of the four it replaces did; MongoDB read every run for the ``$group`` already."""
-    return list(db.runs.find({}, RUN_FIELDS))
+    """Every run with ``FLEET_RUN_FIELDS``, in one read with no filter or sort: what the Fleet
+    page folds (``fleet_runs.fold``) into its counts, totals, marks, top runs and newest event.
+    The local FerretDB decodes every run for any sort or ``$group`` on ``runs``, so one read
+    costs what each of the four it replaces did; MongoDB read every run for the ``$group``
+    already. Few fields: what is sent back is most of what is left to save."""
+    return list(db.runs.find({}, FLEET_RUN_FIELDS))
+
+
+def runs_in_order(db: Database[Document], run_ids: list[str]) -> list[Document]:
+    """The runs named by ``run_ids`` with ``RUN_FIELDS``, in that order, any not there left out
+    (index ``_id``). For ids read from the documents (Fleet's top runs); a browser's go through
+    ``get_runs``, which checks them."""
+    if not run_ids:
+        return []
+    query = {"_id": {"$in": run_ids}}
+    found = {run["run_id"]: run for run in db.runs.find(query, RUN_FIELDS)}
+    return [found[run_id] for run_id in run_ids if run_id in found]
 
 
 def flagged_runs(db: Database[Document]) -> list[Document]:

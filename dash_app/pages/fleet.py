@@ -147,7 +147,8 @@ def view(
         and r["period_start"] < chart_until
     ]
     # One read of every run serves the counts, power now, the marks, the top runs and the
-    # newest event: the local FerretDB decodes every run for each query on ``runs`` it is sent.
+    # newest event: the local FerretDB decodes every run for each query on ``runs`` it is sent
+    # (a sort, a ``$group``, a ``$regex``); the top runs' rows then read those ten by ``_id``.
     fleet = fleet_runs.fold(data.every_run(db))
     settled_part = (kept if kept is not None else settled.SettledTotals()).totals(db, settled_until)
     energy_all_j, co2e_all_g = settled.all_time(settled_part, read, settled_until)
@@ -191,7 +192,8 @@ def view(
             ),
         ]
     )
-    rows = figures.run_rows(fleet.top, now, settings)
+    top = data.runs_in_order(db, [str(r["run_id"]) for r in fleet.top])
+    rows = figures.run_rows(top, now, settings)
     size = figures.granularity((until or now) - since if since is not None else None, period)
     return FleetView(
         message=" ".join([*range_messages, "" if fleet.count else common.EMPTY_FLEET]).strip(),

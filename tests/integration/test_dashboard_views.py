@@ -60,6 +60,10 @@ def test_data_queries_return_the_seeded_documents(db):
     assert [r["run_id"] for r in folded.flagged] == ["run-a"]
     assert (folded.count, folded.energy_j, folded.lost) == (2, 25200.0, 0)
     assert folded.last_event_at == NOW.replace(second=0)
+    assert [r["run_id"] for r in data.runs_in_order(db, ["run-b", "nope", "run-a"])] == [
+        "run-b",
+        "run-a",
+    ]
     assert [r["run_id"] for r in data.get_runs(db, ["run-b", "nope", "run-a"])] == [
         "run-b",
         "run-a",
@@ -82,11 +86,15 @@ def test_data_queries_return_the_seeded_documents(db):
 def test_fleet_shows_totals_power_now_and_health(db, commands):
     """Live runs, power now from run-a's ``power_w`` (120 W; run-b is completed), today's,
     this week's and all-time totals from the same rollups, agreeing with the runs' totals; the
-    page reads no ``windows``, and ``runs`` once."""
+    page reads no ``windows``, and every run once."""
     commands.clear()
     shown = fleet.view(db, "user", "7d", NOW)
     assert commands.collections() == {"runs", "rollups", "late_events", "dead_letters"}
-    assert [(name, c) for name, c, _ in commands.reads if c == "runs"] == [("find", "runs")]
+    # Every run read once, then the top runs' other fields by their ids.
+    assert [(name, q) for name, c, q in commands.reads if c == "runs"] == [
+        ("find", {}),
+        ("find", {"_id": {"$in": ["run-a", "run-b"]}}),
+    ]
     card_texts = texts(shown.cards)
     assert card_texts[:6] == [
         "Live runs",
