@@ -34,7 +34,8 @@ class FleetRuns:
     lost: int
     """Runs whose ``status`` is ``lost``, at most ``data.MAX_RUNS``."""
     flagged: list[Document]
-    """Runs whose CO2e carries a mark (``marks.of_run``), in the order read."""
+    """Runs whose CO2e carries a mark (``marks.of_run``), in the order read; every one (the
+    query stopped at ``data.MAX_RUNS``, and a total carries the marks of any run in it)."""
     top: list[Document]
     """The runs with the most ``energy_j``, most first (without one: last), at most ``top``."""
     last_event_at: datetime | None
