@@ -18,7 +18,7 @@ from typing import Any
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from joulestream.dash_app import data, settled
+from joulestream.dash_app import data, fleet_runs, settled
 from joulestream.dash_app.pages import fleet
 from joulestream.dash_app.settings import DashSettings
 from joulestream.schemas import defaults
@@ -32,18 +32,18 @@ def queries(db: Database[Document], now: datetime) -> list[tuple[str, Callable[[
     cutoff = settled.cutoff(now, DashSettings().settled_after_s)
     last = data.LAST_13_DIGIT_DATE
     kept = settled.SettledTotals()
+    runs = data.every_run(db)
+    top = [str(r["run_id"]) for r in fleet_runs.fold(runs).top]
     return [
         (
             "rollups, 7 days (chart read)",
             lambda: data.rollups_since(db, since, now + fleet.CLOCK_AHEAD),
         ),
         ("rollup_totals ($group, every rollup)", lambda: data.rollup_totals(db)),
-        ("all_time_totals ($group, every run)", lambda: data.all_time_totals(db)),
-        ("running_runs", lambda: data.running_runs(db)),
-        ("lost_run_count", lambda: data.lost_run_count(db)),
-        ("flagged_runs ($or, $regex)", lambda: data.flagged_runs(db)),
-        ("top_runs (sort by energy_j)", lambda: data.top_runs(db)),
-        ("health", lambda: data.health(db)),
+        ("every_run (one read of every run)", lambda: data.every_run(db)),
+        ("fleet_runs.fold (of that read, no server)", lambda: fleet_runs.fold(runs)),
+        ("runs_in_order (the top 10 by _id)", lambda: data.runs_in_order(db, top)),
+        ("health (counts, newest dead letters)", lambda: data.health(db, None)),
         ("rollups from the cut-off (new read)", lambda: data.rollups_since(db, cutoff, last)),
         ("settled sum (once a day)", lambda: data.rollup_totals_outside(db, cutoff, last)),
         ("fleet.view, nothing kept", lambda: fleet.view(db, "user", "7d", now)),

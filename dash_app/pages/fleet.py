@@ -22,6 +22,7 @@ from joulestream.dash_app import (
     checks,
     data,
     figures,
+    fleet_runs,
     lengths,
     liveness,
     marks,
@@ -145,33 +146,33 @@ def view(
         if (chart_since is None or r["period_start"] >= chart_since)
         and r["period_start"] < chart_until
     ]
-    runs_energy_j, _, run_count = data.all_time_totals(db)
+    # One read of every run serves the counts, power now, the marks, the top runs and the
+    # newest event: the local FerretDB decodes every run for each query on ``runs`` it is sent
+    # (a sort, a ``$group``, a ``$regex``); the top runs' rows then read those ten by ``_id``.
+    fleet = fleet_runs.fold(data.every_run(db))
     settled_part = (kept if kept is not None else settled.SettledTotals()).totals(db, settled_until)
     energy_all_j, co2e_all_g = settled.all_time(settled_part, read, settled_until)
     stale_after = timedelta(seconds=settings.stale_after_s)
-    running = data.running_runs(db)
-    live = [r for r in running if liveness.state(r, now, stale_after) == liveness.LIVE]
-    lost = data.lost_run_count(db)
+    live = [r for r in fleet.running if liveness.state(r, now, stale_after) == liveness.LIVE]
     # From ``runs.power_w`` only: the Fleet page reads no ``windows``, the largest collection.
     power_now_w, reporting = figures.power_now_w(live, now - stale_after)
     energy_today_j, co2e_today_g = figures.totals_since(rollups, today)
     energy_week_j, co2e_week_g = figures.totals_since(rollups, week)
-    flagged = data.flagged_runs(db)
 
     def flags_since(start: datetime | None) -> marks.Flags:
         return marks.of_runs(
-            r for r in flagged if start is None or (r.get("last_event_at") or start) >= start
+            r for r in fleet.flagged if start is None or (r.get("last_event_at") or start) >= start
         )
 
     period = lengths.period_length(rollups)
-    pending = pending_note(runs_energy_j, energy_all_j, period)
+    pending = pending_note(fleet.energy_j, energy_all_j, period)
     totals = common.cards(
         [
             common.card(
                 "Live runs",
                 f"{len(live)}",
-                f"{len(running) - len(live)} stale · {lost} lost · of "
-                f"{units.count(run_count, 'run')}",
+                f"{len(fleet.running) - len(live)} stale · {fleet.lost} lost · of "
+                f"{units.count(fleet.count, 'run')}",
                 "fleet-active",
             ),
             common.card(
@@ -191,15 +192,16 @@ def view(
             ),
         ]
     )
-    rows = figures.run_rows(data.top_runs(db), now, settings)
+    top = data.runs_in_order(db, [str(r["run_id"]) for r in fleet.top])
+    rows = figures.run_rows(top, now, settings)
     size = figures.granularity((until or now) - since if since is not None else None, period)
     return FleetView(
-        message=" ".join([*range_messages, "" if run_count else common.EMPTY_FLEET]).strip(),
+        message=" ".join([*range_messages, "" if fleet.count else common.EMPTY_FLEET]).strip(),
         cards=html.Div([totals, html.Div(pending, id="fleet-pending", className="card-note")]),
         energy=figures.fleet_figure(rollups, group_field, "energy_j", since, size, until),
         co2e=figures.fleet_figure(rollups, group_field, "co2e_g", since, size, until),
         top=figures.sorted_rows(rows, sort_by, [key for key, _ in TOP_COLUMNS]),
-        health=_health(data.health(db)),
+        health=_health(data.health(db, fleet.last_event_at)),
     )
 
 

@@ -8,7 +8,7 @@ import pytest
 from pymongo import MongoClient
 
 from joulestream.dash_app import app as dash_app
-from joulestream.dash_app import data, figures, settled
+from joulestream.dash_app import data, figures, fleet_runs, settled
 from joulestream.dash_app.pages import compare, fleet, leaderboards, run, runs
 from joulestream.dash_app.settings import DashSettings
 from tests.integration.conftest import free_ports
@@ -53,25 +53,32 @@ def test_data_queries_return_the_seeded_documents(db):
     assert data.filter_options(db)["region"] == ["DE", "SE"]
     assert [w["energy_j"] for w in data.run_windows(db, "run-a")] == [7200.0] * 3
     assert [e["epoch"] for e in data.run_epochs(db, "run-a")] == [0, 1]
-    assert [r["run_id"] for r in data.running_runs(db)] == ["run-a"]
-    assert [r["run_id"] for r in data.top_runs(db)] == ["run-a", "run-b"]
+    # Fleet's one read of every run, folded: what its four queries of ``runs`` returned.
+    folded = fleet_runs.fold(data.every_run(db))
+    assert [r["run_id"] for r in folded.running] == ["run-a"]
+    assert [r["run_id"] for r in folded.top] == ["run-a", "run-b"]
+    assert [r["run_id"] for r in folded.flagged] == ["run-a"]
+    assert (folded.count, folded.energy_j, folded.lost) == (2, 25200.0, 0)
+    assert folded.last_event_at == NOW.replace(second=0)
+    assert [r["run_id"] for r in data.runs_in_order(db, ["run-b", "nope", "run-a"])] == [
+        "run-b",
+        "run-a",
+    ]
     assert [r["run_id"] for r in data.get_runs(db, ["run-b", "nope", "run-a"])] == [
         "run-b",
         "run-a",
     ]
-    assert data.all_time_totals(db) == (25200.0, 21600.0 * 381.0 / 3_600_000.0 + 0.036, 2)
     assert data.rollup_totals(db) == (25200.0, 21600.0 * 381.0 / 3_600_000.0 + 0.036)
     # run-a's RAM is an estimate ("estimate"): its CO2e carries the mark.
     assert [r["run_id"] for r in data.flagged_runs(db)] == ["run-a"]
-    assert data.lost_run_count(db) == 0
     assert sorted(data.leaderboard_groups(db), key=lambda g: g["user_id"]) == [
         {"user_id": "alice", "model": "resnet50", "region": "DE", "runs": 1, "energy_j": 21600.0,
          "co2e_g": 21600.0 * 381.0 / 3_600_000.0, "samples": 3000},
         {"user_id": "bob", "model": "bert-base", "region": "SE", "runs": 1, "energy_j": 3600.0,
          "co2e_g": 0.036, "samples": 0},
     ]  # fmt: skip
-    health = data.health(db)
-    assert (health.late_events, health.dead_letters) == (1, 1)
+    health = data.health(db, NOW)
+    assert (health.last_event_at, health.late_events, health.dead_letters) == (NOW, 1, 1)
     assert health.latest_dead_letters[0]["reason"] == "unknown event_type: bogus"
     assert data.get_run(db, "nope") is None
 
@@ -79,10 +86,15 @@ def test_data_queries_return_the_seeded_documents(db):
 def test_fleet_shows_totals_power_now_and_health(db, commands):
     """Live runs, power now from run-a's ``power_w`` (120 W; run-b is completed), today's,
     this week's and all-time totals from the same rollups, agreeing with the runs' totals; the
-    page reads no ``windows``."""
+    page reads no ``windows``, and every run once."""
     commands.clear()
     shown = fleet.view(db, "user", "7d", NOW)
     assert commands.collections() == {"runs", "rollups", "late_events", "dead_letters"}
+    # Every run read once, then the top runs' other fields by their ids.
+    assert [(name, q) for name, c, q in commands.reads if c == "runs"] == [
+        ("find", {}),
+        ("find", {"_id": {"$in": ["run-a", "run-b"]}}),
+    ]
     card_texts = texts(shown.cards)
     assert card_texts[:6] == [
         "Live runs",
