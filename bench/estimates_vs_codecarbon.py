@@ -23,9 +23,8 @@ from codecarbon import OfflineEmissionsTracker
 
 from joulestream.events import Event
 from joulestream.producer import EventProducer
+from joulestream.schemas.pricing import J_PER_KWH
 from joulestream.tracker import Tracker
-
-J_PER_KWH = 3.6e6
 
 
 class NoProducer(EventProducer):

@@ -3,6 +3,7 @@
 Text from the documents (ids, names) goes through ``escape`` wherever something interprets it:
 the runs table's markdown, Plotly's labels, the CSV export."""
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -278,20 +279,36 @@ def priced_intensity_g_per_kwh(window: Document) -> float | None:
     return float(window.get("co2e_g") or 0.0) * pricing.J_PER_KWH / (energy_j * pue)
 
 
+TABLE_PRICED_ALL = "run_started or table: priced every window"
+"""The intensity chart's one line when that figure was the whole price of every window."""
+
+
+def _table_priced(priced: float | None, figure: object) -> bool:
+    """Whether a window's whole price is its run's or table's figure (or it has no energy)."""
+    if priced is None:
+        return True
+    return isinstance(figure, int | float) and math.isclose(priced, figure, rel_tol=1e-9)
+
+
 def intensity_figure(windows: list[Document]) -> go.Figure:
     """Per window start: the intensity that priced it, the grid period's figure where the
-    region's hourly series priced it, and the run's or table's figure for the rest."""
+    region's hourly series priced it, and the run's or table's figure for the rest. When that
+    last figure priced every window whole, one line named so (``TABLE_PRICED_ALL``): the
+    window's price would lie on it and read as one line anyway."""
     if not windows:
         return empty_figure("Carbon intensity: no window yet")
     starts = [w["window_start"] for w in windows]
-    figure = go.Figure()
-    figure.add_scatter(
-        x=starts,
-        y=[priced_intensity_g_per_kwh(w) for w in windows],
-        name="priced (whole window)",
-        mode=_mode(len(windows)),
-    )
+    priced = [priced_intensity_g_per_kwh(w) for w in windows]
     grid = [w.get("grid_intensity_g_per_kwh") for w in windows]
+    table = [w.get("intensity_g_per_kwh") for w in windows]
+    table_only = all(value is None for value in grid) and all(
+        _table_priced(p, t) for p, t in zip(priced, table, strict=True)
+    )
+    figure = go.Figure()
+    if not table_only:
+        figure.add_scatter(
+            x=starts, y=priced, name="priced (whole window)", mode=_mode(len(windows))
+        )
     if any(value is not None for value in grid):
         figure.add_scatter(
             x=starts,
@@ -301,14 +318,17 @@ def intensity_figure(windows: list[Document]) -> go.Figure:
             text=[escape.plotly(str(w.get("grid_source") or "")) for w in windows],
             hovertemplate="%{y:.0f} g/kWh, %{text}<extra>grid series</extra>",
         )
+    name = TABLE_PRICED_ALL if table_only else "run_started or table"
     figure.add_scatter(
         x=starts,
-        y=[w.get("intensity_g_per_kwh") for w in windows],
-        name="run_started or table",
-        mode="lines",
-        line={"dash": "dot"},
+        y=table,
+        name=name,
+        mode=_mode(len(windows)) if table_only else "lines",
+        line={} if table_only else {"dash": "dot"},
+        # A lone trace has no legend unless asked: its name is what says so.
+        showlegend=True,
         text=[escape.plotly(str(w.get("intensity_source") or "")) for w in windows],
-        hovertemplate="%{y:.0f} g/kWh, %{text}<extra>run_started or table</extra>",
+        hovertemplate=f"%{{y:.0f}} g/kWh, %{{text}}<extra>{name}</extra>",
     )
     _time_axis(figure, starts)
     figure.update_yaxes(rangemode="tozero")

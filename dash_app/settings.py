@@ -5,7 +5,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from joulestream.schemas import defaults, limits
+from joulestream.schemas import defaults, limits, pricing
 
 DEFAULT_CURRENCY = "EUR"
 DEFAULT_PRICE_PER_KWH = 0.25
@@ -55,7 +55,7 @@ class DashSettings:
 
     def cost(self, energy_j: float, region: object = None) -> float:
         """What ``energy_j`` costs in ``region``, in ``currency``."""
-        return energy_j / 3_600_000.0 * self.price_of(region)
+        return energy_j / pricing.J_PER_KWH * self.price_of(region)
 
 
 def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:

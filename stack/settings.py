@@ -71,9 +71,9 @@ class StackSettings:
         return StackSettings(
             home=Path(e.get("JOULESTREAM_HOME", str(REPO_ROOT / ".joulestream"))),
             cache=Path(e.get("JOULESTREAM_CACHE", str(Path.home() / ".cache" / "joulestream"))),
-            kafka_port=int(e.get("JOULESTREAM_KAFKA_PORT", "9092")),
+            kafka_port=int(e.get("JOULESTREAM_KAFKA_PORT", defaults.KAFKA_PORT)),
             kafka_controller_port=int(e.get("JOULESTREAM_KAFKA_CONTROLLER_PORT", "9093")),
-            mongo_port=int(e.get("JOULESTREAM_MONGO_PORT", "27017")),
+            mongo_port=int(e.get("JOULESTREAM_MONGO_PORT", defaults.MONGO_PORT)),
             flink_rest_port=int(e.get("JOULESTREAM_FLINK_REST_PORT", "8081")),
             topic=e.get("JOULESTREAM_TOPIC", defaults.EVENTS_TOPIC),
             topic_partitions=int(e.get("JOULESTREAM_TOPIC_PARTITIONS", "3")),

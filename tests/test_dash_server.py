@@ -1,6 +1,7 @@
 """The dashboard's web server, through Flask's test client: security headers on every response,
 a policy that allows exactly Dash's inline script, 413 for a large request, a hand-made callback
-refused with its message before any query, and the gunicorn command of the image."""
+refused with its message before any query, the pages' shared export callback, and the gunicorn
+command of the image."""
 
 import base64
 import hashlib
@@ -12,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dash import Dash, State, dcc, html
 
 from joulestream.dash_app import app as dash_app
-from joulestream.dash_app import headers, serve
+from joulestream.dash_app import checks, headers, serve
+from joulestream.dash_app.pages import common
 from tests.test_dash_checks import OBJECT, no_database
 
 DOCKERFILE = Path(__file__).resolve().parents[1] / "k8s/flink-operator/images/app.Dockerfile"
@@ -142,6 +145,59 @@ def test_a_runs_filter_with_a_regex_object_is_refused_before_any_query(served):
     assert message["props"]["children"][0]["props"]["children"] == (
         "user: expected a list of at most 50 texts, got an object; nothing was read for it."
     )
+    assert fake.touched == []
+
+
+def test_an_export_downloads_says_what_is_missing_and_refuses_bad_values():
+    """``common.register_export``: the button pressed picks the format, the states reach the
+    builder, ``None`` is said with the page's text, a refused value is said and downloads
+    nothing."""
+    app = Dash(__name__)
+    app.layout = html.Div([common.export_buttons("x-export"), dcc.Store(id="x-key")])
+    built: list[tuple[str, object]] = []
+
+    def build(fmt: str, key: object) -> dict[str, Any] | None:
+        built.append((fmt, key))
+        if key == "bad":
+            raise checks.InvalidInput("key: refused")
+        return None if key == "gone" else {"content": str(key), "filename": f"x.{fmt}"}
+
+    common.register_export(app, "x-export", [State("x-key", "data")], build, "No such x.")
+    client = app.server.test_client()
+    output = "..x-export-download.data...x-export-message.children.."
+    answers = []
+    for button, key in [("csv", "a"), ("json", "b"), ("csv", "gone"), ("json", "bad")]:
+        body = callback_body(app, output, {"x-key.data": key})
+        body["changedPropIds"] = [f"x-export-{button}.n_clicks"]
+        response = client.post("/_dash-update-component", json=body)
+        assert response.status_code == 200
+        answers.append(response.get_json()["response"])
+    assert built == [("csv", "a"), ("json", "b"), ("csv", "gone"), ("json", "bad")]
+    assert answers == [
+        {
+            "x-export-download": {"data": {"content": "a", "filename": "x.csv"}},
+            "x-export-message": {"children": ""},
+        },
+        {
+            "x-export-download": {"data": {"content": "b", "filename": "x.json"}},
+            "x-export-message": {"children": ""},
+        },
+        {"x-export-message": {"children": "No such x."}},
+        {"x-export-message": {"children": "key: refused"}},
+    ]
+
+
+def test_a_run_export_with_an_operator_for_a_run_id_is_refused_before_any_query(served):
+    """The run page's export, posted with ``{"$ne": null}`` as the run id: the message under
+    its buttons, nothing read."""
+    fake, app, client = served
+    output = "..run-windows-export-download.data...run-windows-export-message.children.."
+    body = callback_body(app, output, {"run-id.data": {"$ne": None}})
+    response = client.post("/_dash-update-component", json=body)
+    assert response.status_code == 200
+    assert response.get_json()["response"] == {
+        "run-windows-export-message": {"children": f"run id: {OBJECT}"}
+    }
     assert fake.touched == []
 
 

@@ -658,8 +658,28 @@ def test_the_intensity_chart_shows_what_priced_each_window():
     assert list(figure.data[1].y) == [150.0, None]
     assert list(figure.data[1].text) == ["simulated", ""]
     assert list(figure.data[2].y) == [56.0, 56.0]
-    no_grid = figures.intensity_figure([table])
+    assert [t.showlegend for t in figure.data] == [None, None, True]
+    # No grid series; the first window priced by its intervals' own figures (3,600 g/kWh).
+    intervals = {**window(AT, 3600.0), "intensity_g_per_kwh": 56.0}
+    no_grid = figures.intensity_figure([intervals, table])
     assert [t.name for t in no_grid.data] == ["priced (whole window)", "run_started or table"]
+    assert list(no_grid.data[1].y) == [56.0, 56.0]
+
+
+def test_the_intensity_chart_is_one_named_line_when_the_run_or_table_priced_every_window():
+    """Without a grid series or the intervals' own figures the window's price lies on the
+    run's or table's figure: one line, in the legend, whose name says it priced every window.
+    A window without energy has no price of its own and does not count against it."""
+    priced = {**window(AT, 3600.0), "intensity_g_per_kwh": 3600.0, "intensity_source": "Ember 2023"}
+    idle = {**window(AT + timedelta(minutes=1), 0.0), "intensity_g_per_kwh": 3600.0}
+    figure = figures.intensity_figure([priced, idle])
+    assert [(t.name, t.showlegend) for t in figure.data] == [
+        ("run_started or table: priced every window", True)
+    ]
+    assert figures.TABLE_PRICED_ALL == "run_started or table: priced every window"
+    assert list(figure.data[0].y) == [3600.0, 3600.0]
+    assert list(figure.data[0].text) == ["Ember 2023", ""]
+    assert figure.data[0].mode == "lines+markers"
     assert figures.empty_message(figures.intensity_figure([])) == (
         "Carbon intensity: no window yet"
     )

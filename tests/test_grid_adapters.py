@@ -3,6 +3,7 @@
 Fixtures and where their formats come from: tests/fixtures/grid/README.md."""
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 
 from joulestream.grid import electricitymaps, gb_carbon_intensity, watttime
 from joulestream.grid.events import GridIntensity
-from joulestream.grid.parsing import Problem, SourceFormatError
+from joulestream.grid.parsing import Parsed, Problem, SourceFormatError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "grid"
 FETCHED_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: when the response was fetched
@@ -35,28 +36,107 @@ def em(zone: str, start_ms: int, value: float, updated_ms: int, estimated: bool)
     )
 
 
-def test_electricity_maps_history_becomes_hourly_periods_published_when_updated():
-    """Each history entry: its hour from datetime, its value, updatedAt as the publication
-    time, isEstimated, and the emission factor type in the source's name."""
-    parsed = electricitymaps.read(fixture("electricitymaps_history_DE.json"), FETCHED_MS)
-    assert parsed.problems == []
-    assert parsed.events == [
-        em("DE", 1_709_668_800_000, 599.0, 1_709_740_134_012, False),
-        em("DE", 1_709_672_400_000, 607.0, 1_709_725_744_367, False),
-        em("DE", 1_709_676_000_000, 599.0, 1_709_729_523_415, False),
-        em("DE", 1_709_748_000_000, 663.0, 1_709_750_887_043, True),
-        em("DE", 1_709_751_600_000, 689.0, 1_709_750_907_926, True),
-    ]
-
-
-def test_electricity_maps_past_range_reads_the_same_entries_under_data():
-    parsed = electricitymaps.read(
-        fixture("electricitymaps_past_range_DK-DK2.json"), FETCHED_MS, zone="eu-dk"
+def gb(zone: str, start_ms: int, value: float, estimated: bool) -> GridIntensity:
+    return GridIntensity(
+        zone=zone,
+        start_ms=start_ms,
+        end_ms=start_ms + HALF_HOUR_MS,
+        intensity_g_per_kwh=value,
+        kind="average",
+        source="Carbon Intensity API (GB)",
+        published_at_ms=FETCHED_MS,
+        estimated=estimated,
     )
-    assert parsed.events == [
-        em("eu-dk", 1_710_727_200_000, 161.0, 1_737_047_094_622, False),
-        em("eu-dk", 1_710_730_800_000, 167.0, 1_739_028_072_091, False),
-    ]
+
+
+def wt(start_ms: int, value: float, published_ms: int, estimated: bool | None) -> GridIntensity:
+    return GridIntensity(
+        zone="CAISO_NORTH",
+        start_ms=start_ms,
+        end_ms=start_ms + 300_000,
+        intensity_g_per_kwh=value,
+        kind="marginal",
+        source="WattTime (co2_moer)",
+        published_at_ms=published_ms,
+        estimated=estimated,
+    )
+
+
+READ: list[Any] = [
+    # Each history entry: its hour from datetime, its value, updatedAt as the publication time,
+    # isEstimated, and the emission factor type in the source's name.
+    pytest.param(
+        electricitymaps.read, "electricitymaps_history_DE.json", {},
+        [
+            em("DE", 1_709_668_800_000, 599.0, 1_709_740_134_012, False),
+            em("DE", 1_709_672_400_000, 607.0, 1_709_725_744_367, False),
+            em("DE", 1_709_676_000_000, 599.0, 1_709_729_523_415, False),
+            em("DE", 1_709_748_000_000, 663.0, 1_709_750_887_043, True),
+            em("DE", 1_709_751_600_000, 689.0, 1_709_750_907_926, True),
+        ],
+        id="electricity-maps-history-hourly-published-when-updated",
+    ),
+    # The past-range endpoint: the same entries under data.
+    pytest.param(
+        electricitymaps.read, "electricitymaps_past_range_DK-DK2.json", {"zone": "eu-dk"},
+        [
+            em("eu-dk", 1_710_727_200_000, 161.0, 1_737_047_094_622, False),
+            em("eu-dk", 1_710_730_800_000, 167.0, 1_739_028_072_091, False),
+        ],
+        id="electricity-maps-past-range-under-data",
+    ),
+    # National: the actual where there is one, the forecast otherwise.
+    pytest.param(
+        gb_carbon_intensity.read, "gb_intensity_national.json", {},
+        [
+            gb("GB", 1_516_449_600_000, 263.0, False),
+            gb("GB", 1_516_451_400_000, 275.0, False),
+            gb("GB", 1_516_453_200_000, 258.0, True),
+        ],
+        id="gb-national-actual-or-forecast",
+    ),
+    # One region as the live API returns it: data is one region's object, its zone GB-<regionid>,
+    # forecasts only.
+    pytest.param(
+        gb_carbon_intensity.read, "gb_regional_regionid.json", {},
+        [
+            gb("GB-11", 1_761_175_800_000, 162.0, True),
+            gb("GB-11", 1_761_177_600_000, 164.0, True),
+            gb("GB-11", 1_761_179_400_000, 165.0, True),
+        ],
+        id="gb-one-region-as-the-live-api-returns-it",
+    ),
+    # Historical MOER: 870 and 860 lb/MWh x 0.45359237 (g/kWh per lb/MWh), 5-minute periods,
+    # marginal.
+    pytest.param(
+        watttime.read, "watttime_historical_CAISO_NORTH.json", {},
+        [
+            wt(1_657_843_200_000, 394.62536190000003, FETCHED_MS, None),
+            wt(1_657_843_500_000, 390.0894382, FETCHED_MS, None),
+        ],
+        id="watttime-historical-moer-lbs-per-mwh-to-marginal-g-per-kwh",
+    ),
+    # A forecast: published when generated, estimated.
+    pytest.param(
+        watttime.read, "watttime_forecast_CAISO_NORTH.json", {},
+        [
+            wt(1_657_843_200_000, 475.5522244850267, 1_657_843_200_000, True),
+            wt(1_657_843_500_000, 476.7655333410446, 1_657_843_200_000, True),
+        ],
+        id="watttime-forecast-published-when-generated",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("read", "name", "options", "expected"), READ)
+def test_each_sources_documented_response_is_read_to_exact_periods(
+    read: Callable[..., Parsed], name: str, options: dict[str, Any], expected: list[GridIntensity]
+):
+    """A fixture of each source's documented response, read with no problem into exactly these
+    events."""
+    parsed = read(fixture(name), FETCHED_MS, **options)
+    assert parsed.problems == []
+    assert parsed.events == expected
 
 
 def test_electricity_maps_entries_without_a_value_are_problems_and_the_rest_are_read():
@@ -105,39 +185,6 @@ def test_electricity_maps_documents_of_another_shape_are_refused(payload, messag
         electricitymaps.read(payload, FETCHED_MS)
 
 
-def gb(zone: str, start_ms: int, value: float, estimated: bool) -> GridIntensity:
-    return GridIntensity(
-        zone=zone,
-        start_ms=start_ms,
-        end_ms=start_ms + HALF_HOUR_MS,
-        intensity_g_per_kwh=value,
-        kind="average",
-        source="Carbon Intensity API (GB)",
-        published_at_ms=FETCHED_MS,
-        estimated=estimated,
-    )
-
-
-def test_gb_national_uses_the_actual_where_there_is_one_and_the_forecast_otherwise():
-    parsed = gb_carbon_intensity.read(fixture("gb_intensity_national.json"), FETCHED_MS)
-    assert parsed.problems == []
-    assert parsed.events == [
-        gb("GB", 1_516_449_600_000, 263.0, False),
-        gb("GB", 1_516_451_400_000, 275.0, False),
-        gb("GB", 1_516_453_200_000, 258.0, True),
-    ]
-
-
-def test_gb_one_region_as_the_live_api_returns_it():
-    """``data`` is one region's object; its zone is GB-<regionid>; forecasts only."""
-    parsed = gb_carbon_intensity.read(fixture("gb_regional_regionid.json"), FETCHED_MS)
-    assert parsed.events == [
-        gb("GB-11", 1_761_175_800_000, 162.0, True),
-        gb("GB-11", 1_761_177_600_000, 164.0, True),
-        gb("GB-11", 1_761_179_400_000, 165.0, True),
-    ]
-
-
 def test_gb_one_region_as_the_documentation_shows_it_reads_the_same():
     payload = fixture("gb_regional_regionid.json")
     payload["data"] = [payload["data"]]
@@ -173,36 +220,6 @@ def test_gb_an_error_response_is_refused_with_its_message():
     error = {"error": {"code": "400 Bad Request", "message": "Invalid date format"}}
     with pytest.raises(SourceFormatError, match="Invalid date format"):
         gb_carbon_intensity.read(error, FETCHED_MS)
-
-
-def wt(start_ms: int, value: float, published_ms: int, estimated: bool | None) -> GridIntensity:
-    return GridIntensity(
-        zone="CAISO_NORTH",
-        start_ms=start_ms,
-        end_ms=start_ms + 300_000,
-        intensity_g_per_kwh=value,
-        kind="marginal",
-        source="WattTime (co2_moer)",
-        published_at_ms=published_ms,
-        estimated=estimated,
-    )
-
-
-def test_watttime_historical_moer_in_lbs_per_mwh_becomes_marginal_grams_per_kwh():
-    """870 and 860 lb/MWh x 0.45359237 (g/kWh per lb/MWh), 5-minute periods."""
-    parsed = watttime.read(fixture("watttime_historical_CAISO_NORTH.json"), FETCHED_MS)
-    assert parsed.events == [
-        wt(1_657_843_200_000, 394.62536190000003, FETCHED_MS, None),
-        wt(1_657_843_500_000, 390.0894382, FETCHED_MS, None),
-    ]
-
-
-def test_watttime_forecast_is_published_when_generated_and_estimated():
-    parsed = watttime.read(fixture("watttime_forecast_CAISO_NORTH.json"), FETCHED_MS)
-    assert parsed.events == [
-        wt(1_657_843_200_000, 475.5522244850267, 1_657_843_200_000, True),
-        wt(1_657_843_500_000, 476.7655333410446, 1_657_843_200_000, True),
-    ]
 
 
 def test_watttime_historical_forecasts_carry_each_forecasts_generation_time():

@@ -227,6 +227,21 @@ def test_cli_exit_codes(tmp_path: Path, capsys, monkeypatch):
     assert "KAFKA_SASL_MECHANISM must be one of" in err
 
 
+def test_cli_sends_to_the_shared_grid_topic_or_the_one_set(capsys, monkeypatch):
+    """The topic is ``schemas.defaults.GRID_TOPIC``, the job's default too, unless
+    ``JOULESTREAM_GRID_TOPIC`` names another."""
+    monkeypatch.setattr(send, "Producer", FakeProducer)
+    monkeypatch.delenv("JOULESTREAM_GRID_TOPIC", raising=False)
+    topics = []
+    for topic in (None, "site.grid"):
+        if topic is not None:
+            monkeypatch.setenv("JOULESTREAM_GRID_TOPIC", topic)
+        code, _, err = run(["simulate", "--zones", "FR", "--hours", "1"], capsys)
+        assert code == 0, err
+        topics.append({sent for sent, _, _ in FakeProducer.instances[-1].produced})
+    assert topics == [{"grid.intensity"}, {"site.grid"}]
+
+
 def test_cli_reads_each_source(capsys):
     fixtures = Path(__file__).parent / "fixtures" / "grid"
     for command, name, count in (

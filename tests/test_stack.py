@@ -7,6 +7,7 @@ from xml.etree import ElementTree
 
 import pytest
 
+from joulestream.schemas import defaults
 from stack import environment, fetch, flink, jobjar, kafka, private, procs, services, tools
 from stack.errors import ConfigError, MissingToolError, ServiceError
 from stack.mongouri import MongoConnection, connection, split_credentials
@@ -41,6 +42,20 @@ def test_external_services_are_taken_from_the_environment():
     """KAFKA_BOOTSTRAP_SERVERS and MONGODB_URI replace the local addresses."""
     s = settings(KAFKA_BOOTSTRAP_SERVERS="k:1", MONGODB_URI="mongodb://m:2/")
     assert (s.bootstrap_servers, s.mongo_uri) == ("k:1", "mongodb://m:2/")
+
+
+def test_the_local_services_answer_where_every_part_looks_by_default():
+    """With nothing set, the stack's Kafka and MongoDB are at ``schemas.defaults``' addresses,
+    where the trainers, the job and the dashboard look for them; the ports can be moved."""
+    s = settings()
+    assert (s.bootstrap_servers, s.mongo_uri) == (
+        defaults.KAFKA_BOOTSTRAP_SERVERS, defaults.MONGODB_URI
+    )  # fmt: skip
+    assert (s.bootstrap_servers, s.mongo_uri) == ("127.0.0.1:9092", "mongodb://127.0.0.1:27017/")
+    moved = settings(JOULESTREAM_KAFKA_PORT="19092", JOULESTREAM_MONGO_PORT="27018")
+    assert (moved.bootstrap_servers, moved.mongo_uri) == (
+        "127.0.0.1:19092", "mongodb://127.0.0.1:27018/"
+    )  # fmt: skip
 
 
 def test_missing_tool_names_the_package(monkeypatch):

@@ -1,11 +1,12 @@
 """Pieces the pages share."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import dash_mantine_components as dmc  # type: ignore[import-untyped]  # ships no type information
 import plotly.graph_objects as go
-from dash import Output, dcc, html
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.dash_table.DataTable import DataTable
 from pymongo.errors import PyMongoError
 
@@ -236,3 +237,31 @@ FAILURES = (PyMongoError, checks.InvalidInput)
 def failure(exc: Exception) -> str:
     """The message for one of ``FAILURES``."""
     return str(exc) if isinstance(exc, checks.InvalidInput) else db_error(exc)
+
+
+def register_export(
+    app: Dash,
+    prefix: str,
+    states: list[State],
+    build: Callable[..., dict[str, Any] | None],
+    missing: str = "",
+) -> None:
+    """Fills ``export_buttons(prefix)``'s download when one of its buttons is pressed:
+    ``build(fmt, *values of states)`` is the file, or ``None`` for nothing to export (``missing``
+    is said then); one of ``FAILURES`` is said in ``<prefix>-message`` and downloads nothing."""
+
+    @app.callback(
+        Output(f"{prefix}-download", "data"),
+        Output(f"{prefix}-message", "children"),
+        Input(f"{prefix}-csv", "n_clicks"),
+        Input(f"{prefix}-json", "n_clicks"),
+        *states,
+        prevent_initial_call=True,
+    )
+    def download(_csv: int | None, _json: int | None, *values: object) -> tuple[Any, Any]:
+        fmt = export_format(ctx.triggered_id)
+        try:
+            shown = build(fmt, *values)
+        except FAILURES as exc:
+            return no_update, failure(exc)
+        return (no_update, missing) if shown is None else (shown, "")

@@ -155,36 +155,25 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
         return common.message(text), *boards
 
     for field, _ in BOARDS:
-        prefix = f"leaders-{field}-export"
 
-        @app.callback(
-            Output(f"{prefix}-download", "data"),
-            Output(f"{prefix}-message", "children"),
-            Input(f"{prefix}-csv", "n_clicks"),
-            Input(f"{prefix}-json", "n_clicks"),
-            State(f"leaders-{field}", "sort_by"),
-            State("leaders-range", "value"),
-            State("leaders-dates", "start_date"),
-            State("leaders-dates", "end_date"),
-            prevent_initial_call=True,
-        )
-        def download(
-            _csv: int | None,
-            _json: int | None,
+        def build(
+            fmt: str,
             sort_by: object,
             range_key: object,
             since: object,
             until: object,
             field: str = field,
-        ) -> tuple[Any, Any]:
-            fmt = common.export_format(ctx.triggered_id)
-            try:
-                shown = export(
-                    db, field, sort_by, fmt, common.now(), settings, range_key, (since, until)
-                )
-                return shown, ""
-            except common.FAILURES as exc:
-                return no_update, common.failure(exc)
+        ) -> dict[str, Any]:
+            dates = (since, until)
+            return export(db, field, sort_by, fmt, common.now(), settings, range_key, dates)
+
+        states = [
+            State(f"leaders-{field}", "sort_by"),
+            State("leaders-range", "value"),
+            State("leaders-dates", "start_date"),
+            State("leaders-dates", "end_date"),
+        ]
+        common.register_export(app, f"leaders-{field}-export", states, build)
 
     @app.callback(
         Output("leaders-range", "value"),

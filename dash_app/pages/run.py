@@ -612,25 +612,13 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
         )
 
     for what in ("windows", "epochs"):
-        prefix = f"run-{what}-export"
 
-        @app.callback(
-            Output(f"{prefix}-download", "data"),
-            Output(f"{prefix}-message", "children"),
-            Input(f"{prefix}-csv", "n_clicks"),
-            Input(f"{prefix}-json", "n_clicks"),
-            State("run-id", "data"),
-            prevent_initial_call=True,
+        def build(fmt: str, run_id: str | None, what: str = what) -> dict[str, Any] | None:
+            return export(db, run_id, what, fmt, common.now())
+
+        common.register_export(
+            app, f"run-{what}-export", [State("run-id", "data")], build, "No such run."
         )
-        def download(
-            _csv: int | None, _json: int | None, run_id: str | None, what: str = what
-        ) -> tuple[Any, Any]:
-            fmt = common.export_format(ctx.triggered_id)
-            try:
-                shown = export(db, run_id, what, fmt, common.now())
-            except common.FAILURES as exc:
-                return no_update, common.failure(exc)
-            return (no_update, "No such run.") if shown is None else (shown, "")
 
     @app.callback(
         Output("run-whatif", "children"),

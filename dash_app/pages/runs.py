@@ -14,7 +14,7 @@ in the unit each value reaches, which sorts by the raw number only there."""
 from datetime import datetime
 from typing import Any
 
-from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
+from dash import Dash, Input, Output, State, dcc, html, no_update
 from pymongo.database import Database
 
 from joulestream.dash_app import checks, data, exports, figures, params, units
@@ -198,25 +198,19 @@ def register(app: Dash, db: Database[data.Document], settings: DashSettings) -> 
             return no_update, no_update
         return search, search
 
-    @app.callback(
-        Output("runs-export-download", "data"),
-        Output("runs-export-message", "children"),
-        Input("runs-export-csv", "n_clicks"),
-        Input("runs-export-json", "n_clicks"),
-        State("runs-dates", "start_date"),
-        State("runs-dates", "end_date"),
-        *(State(f"runs-filter-{key}", "value") for key in keys),
-        State("runs-table", "sort_by"),
-        prevent_initial_call=True,
-    )
-    def download(
-        _csv: int | None, _json: int | None, since: object, until: object, *chosen: object
-    ) -> tuple[Any, Any]:
+    def build(fmt: str, since: object, until: object, *chosen: object) -> dict[str, Any]:
         *filters, sort_by = chosen
         values = dict(zip(keys, filters, strict=True))
-        fmt = common.export_format(ctx.triggered_id)
-        try:
-            shown = export(db, values, since, until, sort_by, fmt, common.now(), settings)
-        except common.FAILURES as exc:
-            return no_update, common.failure(exc)
-        return shown, ""
+        return export(db, values, since, until, sort_by, fmt, common.now(), settings)
+
+    common.register_export(
+        app,
+        "runs-export",
+        [
+            State("runs-dates", "start_date"),
+            State("runs-dates", "end_date"),
+            *(State(f"runs-filter-{key}", "value") for key in keys),
+            State("runs-table", "sort_by"),
+        ],
+        build,
+    )

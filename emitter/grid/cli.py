@@ -55,8 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--topic",
-        default=os.environ.get("JOULESTREAM_GRID_TOPIC", send.DEFAULT_TOPIC),
-        help=f"topic (env JOULESTREAM_GRID_TOPIC, default: {send.DEFAULT_TOPIC})",
+        default=os.environ.get("JOULESTREAM_GRID_TOPIC", defaults.GRID_TOPIC),
+        help=f"topic (env JOULESTREAM_GRID_TOPIC, default: {defaults.GRID_TOPIC})",
     )
     common.add_argument(
         "--timeout-s",

@@ -18,8 +18,6 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from joulestream.grid import codec
 from joulestream.grid.events import GridIntensity
 
-DEFAULT_TOPIC = "grid.intensity"
-
 
 @dataclass
 class SendSummary:

@@ -8,7 +8,7 @@ hourly ``average`` grid series from two hours before run-a's hour to two hours a
 the what-if must not use; SE has none."""
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from pymongo.database import Database
 
@@ -37,6 +37,66 @@ def window(
         "pue": pue, "intensity_g_per_kwh": intensity, "intensity_source": "Ember 2023",
         "intensity_fallback": False,
         "co2e_g": pricing.co2e_g(energy, pue, intensity),
+    }  # fmt: skip
+
+
+class Epoch(TypedDict):
+    """An ``epochs`` document (schemas/documents.py's ``EPOCHS``), every field spelled."""
+
+    _id: str
+    run_id: str
+    epoch: int
+    events: int
+    started_at: datetime
+    ended_at: datetime
+    gpu_energy_j: float
+    cpu_energy_j: float
+    ram_energy_j: float
+    energy_j: float
+    samples: int
+    tokens: int
+    loss: float | None
+    accuracy: float | None
+    pue: float
+    intensity_g_per_kwh: float
+    intensity_source: str
+    intensity_fallback: bool
+    interval_priced_energy_j: float
+    grid_priced_energy_j: float
+    gpu_co2e_g: float
+    cpu_co2e_g: float
+    ram_co2e_g: float
+    co2e_g: float
+    version: int
+
+
+def epoch(
+    run_id: str,
+    number: int,
+    events: int,
+    started_at: datetime,
+    ended_at: datetime,
+    parts: tuple[float, float, float],
+    samples: int,
+    loss: float,
+    version: int,
+) -> Epoch:
+    """One of run-a's epochs, priced by the job like its run (381 g/kWh from the table, PUE 1):
+    ``parts`` is the GPU, CPU and RAM energy in joules."""
+    gpu, cpu, ram = parts
+    energy = gpu + cpu + ram
+    pue, intensity = 1.0, 381.0
+    return {
+        "_id": f"{run_id}/{number}", "run_id": run_id, "epoch": number, "events": events,
+        "started_at": started_at, "ended_at": ended_at, "gpu_energy_j": gpu,
+        "cpu_energy_j": cpu, "ram_energy_j": ram, "energy_j": energy, "samples": samples,
+        "tokens": 0, "loss": loss, "accuracy": None, "pue": pue,
+        "intensity_g_per_kwh": intensity, "intensity_source": "Ember 2023",
+        "intensity_fallback": False, "interval_priced_energy_j": 0.0,
+        "grid_priced_energy_j": 0.0, "gpu_co2e_g": pricing.co2e_g(gpu, pue, intensity),
+        "cpu_co2e_g": pricing.co2e_g(cpu, pue, intensity),
+        "ram_co2e_g": pricing.co2e_g(ram, pue, intensity),
+        "co2e_g": pricing.co2e_g(energy, pue, intensity), "version": version,
     }  # fmt: skip
 
 
@@ -73,8 +133,8 @@ def seed(db: Database[Document], now: datetime) -> None:
         "last_event_at": end, "finished_at": None, "samples": 3000, "epoch": 1, "step": 30,
         "loss": 1.0, "accuracy": None, "gpu_energy_j": 10800.0, "cpu_energy_j": 7200.0,
         "ram_energy_j": 3600.0, "energy_j": 21600.0, "intensity_g_per_kwh": 381.0,
-        "co2e_g": 21600.0 * 381.0 / 3_600_000.0, "energy_j_per_sample": 7.2,
-        "co2e_g_per_sample": 21600.0 * 381.0 / 3_600_000.0 / 3000, "power_w": 120.0,
+        "co2e_g": pricing.co2e_g(21600.0, 1.0, 381.0), "energy_j_per_sample": 7.2,
+        "co2e_g_per_sample": pricing.co2e_g(21600.0, 1.0, 381.0) / 3000, "power_w": 120.0,
         "cpu_methods": ["rapl"], "ram_methods": ["estimate"], "gpu_methods": ["nvml"],
         "version": 37, **common,
         # Its plan (30 of 100 steps done in 3 min) and its two GPUs (10,800 J together).
@@ -96,23 +156,11 @@ def seed(db: Database[Document], now: datetime) -> None:
         "gpu_methods": ["nvml"], "version": 3, **common,
     }  # fmt: skip
     epochs = [
-        {"_id": "run-a/0", "run_id": "run-a", "epoch": 0, "events": 24, "started_at": start_a,
-         "ended_at": start_a + timedelta(minutes=2), "gpu_energy_j": 7200.0,
-         "cpu_energy_j": 4800.0, "ram_energy_j": 2400.0, "energy_j": 14400.0, "samples": 2000,
-         "tokens": 0, "loss": 1.5, "accuracy": None, "version": 25},
-        {"_id": "run-a/1", "run_id": "run-a", "epoch": 1, "events": 12,
-         "started_at": start_a + timedelta(minutes=2), "ended_at": end, "gpu_energy_j": 3600.0,
-         "cpu_energy_j": 2400.0, "ram_energy_j": 1200.0, "energy_j": 7200.0, "samples": 1000,
-         "tokens": 0, "loss": 1.0, "accuracy": None, "version": 13},
+        epoch("run-a", 0, 24, start_a, start_a + timedelta(minutes=2), (7200.0, 4800.0, 2400.0),
+              2000, 1.5, 25),
+        epoch("run-a", 1, 12, start_a + timedelta(minutes=2), end, (3600.0, 2400.0, 1200.0),
+              1000, 1.0, 13),
     ]  # fmt: skip
-    # Priced by the job like their run (381 g/kWh, PUE 1): 1.524 g and 0.762 g.
-    for epoch in epochs:
-        epoch.update(pue=1.0, intensity_g_per_kwh=381.0, intensity_source="Ember 2023",
-                     intensity_fallback=False, interval_priced_energy_j=0.0,
-                     grid_priced_energy_j=0.0)  # fmt: skip
-        for part in ("cpu", "gpu", "ram", ""):
-            energy = float(epoch[f"{part}_energy_j" if part else "energy_j"])  # type: ignore[arg-type]
-            epoch[f"{part}_co2e_g" if part else "co2e_g"] = energy * 381.0 / 3_600_000.0
     hour_a = windows_a[0]["window_start"].replace(minute=0)
     hour_b = start_b.replace(minute=0)
     rollups = [
@@ -127,7 +175,7 @@ def seed(db: Database[Document], now: datetime) -> None:
     ]  # fmt: skip
     db.runs.insert_many([run_a, run_b])
     db.windows.insert_many(windows_a + windows_b)
-    db.epochs.insert_many(epochs)
+    db.epochs.insert_many([dict(e) for e in epochs])
     db.rollups.insert_many(rollups)
     db.late_events.insert_one(
         {"_id": "late-1", "event_id": "late-1", "run_id": "run-a", "seq": 5,
@@ -173,7 +221,7 @@ def seed_hostile(db: Database[Document], now: datetime) -> None:
              "accuracy": None, "gpu_energy_j": energy_j, "cpu_energy_j": 0.0,
              "ram_energy_j": 0.0, "energy_j": energy_j, "pue": 1.0,
              "intensity_g_per_kwh": 36.0, "intensity_source": "Ember 2023",
-             "intensity_fallback": False, "co2e_g": energy_j * 36.0 / 3_600_000.0,
+             "intensity_fallback": False, "co2e_g": pricing.co2e_g(energy_j, 1.0, 36.0),
              "energy_j_per_sample": energy_j / 100, "co2e_g_per_sample": None, "tokens": 0,
              "energy_j_per_token": None, "co2e_g_per_token": None, "power_w": energy_j / 60,
              "cpu_methods": [], "ram_methods": [], "gpu_methods": ["nvml"], "version": 12}
@@ -185,5 +233,5 @@ def seed_hostile(db: Database[Document], now: datetime) -> None:
             {"_id": f"{user}/{model}/SE/{hour:%Y-%m-%dT%H:%M:%SZ}", "user_id": user,
              "model": model, "region": "SE", "period_start": hour,
              "period_end": hour + timedelta(hours=1), "runs": 1, "events": 12,
-             "energy_j": energy_j, "co2e_g": energy_j * 36.0 / 3_600_000.0, "version": 12}
+             "energy_j": energy_j, "co2e_g": pricing.co2e_g(energy_j, 1.0, 36.0), "version": 12}
         )  # fmt: skip
