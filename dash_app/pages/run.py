@@ -193,7 +193,7 @@ def windows_view(db: Database[data.Document], run_id: str | None) -> WindowsView
     return WindowsView(
         message,
         figures.power_figure(windows),
-        figures.cumulative_figure(windows, marks.of_run(run)),
+        figures.cumulative_figure(windows, marks.of_run(run), run.get("started_at")),
         figures.progress_figure(windows),
         figures.intensity_figure(windows),
         units.power(peak_w) if peak_w is not None else "-",
