@@ -732,6 +732,13 @@ def compare_series(
     return seconds, [0.0, *co2e_g], loss
 
 
+def per_sample_j(run: Document) -> float | None:
+    """The run's energy per training sample, None when it reported no samples (the job writes
+    null; a zero cannot be a run's energy per sample either)."""
+    value = run.get("energy_j_per_sample")
+    return float(value) if value is not None and float(value) > 0 else None
+
+
 def compare_figures(
     runs: list[Document],
     epochs_by_run: dict[str, list[Document]],
@@ -756,12 +763,12 @@ def compare_figures(
         max((pairs[-1][0] for _, _, pairs in series.values() if pairs), default=0.0),
         units.ENERGY_UNITS,
     )
-    per_sample_values = [float(r.get("energy_j_per_sample") or 0.0) for r in runs]
+    per_sample_values = [per_sample_j(r) for r in runs]
     sample_factor, sample_unit = units.unit_for(
-        max(per_sample_values, default=0.0), units.ENERGY_UNITS
+        max((j for j in per_sample_values if j is not None), default=0.0), units.ENERGY_UNITS
     )
     co2e, per_sample, loss = go.Figure(), go.Figure(), go.Figure()
-    for run, per_sample_j in zip(runs, per_sample_values, strict=True):
+    for run, sample_j in zip(runs, per_sample_values, strict=True):
         label = escape.plotly(run_label(run))
         seconds, co2e_g, shown = series[run["run_id"]]
         # Markers where a line alone would be invisible: two points or fewer after the origin.
@@ -777,10 +784,20 @@ def compare_figures(
                 name=label,
                 mode=mode,
             )
-        per_sample.add_bar(x=[label], y=[per_sample_j / sample_factor], name=label)
+        # A run without samples keeps its place on the axis but gets no bar (a zero-height bar
+        # would read as "no energy per sample"); a note above its place says why.
+        per_sample.add_bar(
+            x=[label], y=[None if sample_j is None else sample_j / sample_factor], name=label
+        )
+        if sample_j is None:
+            per_sample.add_annotation(
+                x=label, y=0, yanchor="bottom", text="no samples reported", showarrow=False
+            )
     for figure in (co2e, per_sample, loss):
         figure.update_xaxes(rangemode="tozero")
         figure.update_yaxes(rangemode="tozero")
+    if all(j is None for j in per_sample_values):
+        per_sample.update_yaxes(range=[0, 1])  # no bar at all: an axis from zero, not from -1
     _layout(co2e, "Cumulative CO2e", f"{time_unit} since the run began", f"CO2e ({co2e_unit})")
     _layout(
         per_sample,

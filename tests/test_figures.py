@@ -134,7 +134,7 @@ def test_compare_draws_runs_with_epochs_per_epoch_and_others_per_window():
     assert (co2e.layout.xaxis.title.text, co2e.layout.yaxis.title.text) == (
         "hours since the run began", "CO2e (g)"
     )  # fmt: skip
-    assert [list(t.y) for t in per_sample.data] == [[2.0], [0.0]]
+    assert [list(t.y) for t in per_sample.data] == [[2.0], [None]]  # w: no samples, no bar
     assert [(t.name, list(t.x), list(t.y)) for t in loss.data] == [
         ("ann · bert · e", [1.0], [2.0]),
         ("bob · w-012345… †", [0.002, 0.003], [2.0, 1.0]),
@@ -143,6 +143,33 @@ def test_compare_draws_runs_with_epochs_per_epoch_and_others_per_window():
     assert figures.compare_series(run_w, [], []) == ([], [], [])
     # A run in its first epoch is drawn per window, not as one dot.
     assert figures.compare_series(run_e, epochs[:1], windows)[0] == [0.0, 60.0, 120.0]
+
+
+def test_energy_per_sample_draws_no_bar_for_a_run_without_samples_and_says_so():
+    """Run a: 7.2 J per sample, a bar; run b reported no samples (null) and run c a zero: each
+    keeps its place on the axis, without a bar, under a note; with no samples at all the axis
+    still starts at zero."""
+    runs: list[dict[str, Any]] = [
+        {"run_id": "a", "user_id": "alice", "model": "resnet50", "energy_j_per_sample": 7.2},
+        {"run_id": "b", "user_id": "bob", "model": "bert-base", "energy_j_per_sample": None},
+        {"run_id": "c", "user_id": "cy", "energy_j_per_sample": 0.0},
+    ]
+    assert [figures.per_sample_j(r) for r in runs] == [7.2, None, None]
+    _, per_sample, _ = figures.compare_figures(runs, {}, {})
+    assert [(list(t.x), list(t.y)) for t in per_sample.data] == [
+        (["alice · resnet50 · a"], [7.2]),
+        (["bob · bert-base · b"], [None]),
+        (["cy · c"], [None]),
+    ]
+    notes = [(a.x, a.y, a.text) for a in per_sample.layout.annotations]
+    assert notes == [
+        ("bob · bert-base · b", 0, "no samples reported"),
+        ("cy · c", 0, "no samples reported"),
+    ]
+    assert per_sample.layout.yaxis.title.text == "energy per sample (J)"
+    assert per_sample.layout.yaxis.range is None  # autorange from zero over the bars
+    _, none, _ = figures.compare_figures(runs[1:], {}, {})
+    assert list(none.layout.yaxis.range) == [0, 1]
 
 
 def test_empty_figures_say_why():

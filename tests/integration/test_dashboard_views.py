@@ -261,7 +261,8 @@ def test_compare_and_leaderboards(db, commands):
     assert (co2e.layout.xaxis.title.text, co2e.layout.yaxis.title.text) == (
         "minutes since the run began", "CO2e (g)"
     )  # fmt: skip
-    assert [list(t.y) for t in per_sample.data] == [[7.2], [0.0]]
+    assert [list(t.y) for t in per_sample.data] == [[7.2], [None]]  # run-b: no samples, no bar
+    assert [a.text for a in per_sample.layout.annotations] == ["no samples reported"]
     assert [(t.name, list(t.x), list(t.y)) for t in loss.data] == [
         (names[0], [4.0, 6.0], [1.5, 1.0])
     ]
