@@ -1,5 +1,6 @@
 """Pieces the pages share."""
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -192,6 +193,19 @@ def range_controls(
         style={"display": "flex", "gap": "8px", "alignItems": "center", "flexWrap": "wrap"},
     )
     return controls, [problem] if problem else []
+
+
+# A dropdown's room beside its text (Dash's: 12 px padding either side, an 8 px gap, a 1 em
+# caret and the borders).
+DROPDOWN_CHROME_PX = 56
+
+
+def fitting_width(labels: Iterable[str]) -> str:
+    """A dropdown's CSS width that shows its longest option whole: one ``ch`` (the width of a
+    digit, wider than the average letter of a proportional font) per character, plus the
+    dropdown's own padding and caret."""
+    longest = max((len(label) for label in labels), default=0)
+    return f"calc({longest}ch + {DROPDOWN_CHROME_PX}px)"
 
 
 def sync_range(

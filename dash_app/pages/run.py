@@ -128,7 +128,11 @@ def greenest_controls(query: dict[str, list[str]]) -> html.Div:
                 value=params.CUSTOM if since or until else key,
                 clearable=False,
                 searchable=False,
-                style={"width": "280px"},
+                # Wide enough for "24 hours either side of its start", not cut to "… its ...".
+                style={
+                    "width": common.fitting_width(params.GREENEST_LABELS[k] for k in options),
+                    "maxWidth": "100%",
+                },
             ),
             dcc.DatePickerRange(
                 id="run-greenest-dates",
