@@ -467,6 +467,23 @@ def test_range_controls_stay_consistent():
     assert common.zoomed_days({"xaxis.range[0]": "bogus-date", "xaxis.range[1]": "x"}) is None
 
 
+def test_date_pickers_sit_in_rows_as_wide_as_their_controls():
+    """Dash's date picker grows to fill a flex row: Leaderboards' range row (and the run page's
+    greenest row) are inline-flex, as narrow as their controls, like Fleet's (a flex item)."""
+    from joulestream.dash_app.pages import common, leaderboards
+
+    page = leaderboards.layout(params.Route("leaderboards"))
+    rows = [c for c in page.children if getattr(c, "className", None) == "range-controls"]
+    assert len(rows) == 1
+    assert [type(c).__name__ for c in rows[0].children] == ["Label", "Dropdown", "DatePickerRange"]
+    assert rows[0].style == {
+        "display": "inline-flex", "gap": "8px", "alignItems": "center", "flexWrap": "wrap",
+        "maxWidth": "100%",
+    }  # fmt: skip
+    greenest_row: Any = run_page.greenest_controls({})
+    assert greenest_row.style == common.COMPACT_ROW
+
+
 def test_granularity_follows_the_range():
     """With hourly rollups: hours up to two days, days up to two months, weeks beyond; buckets
     start on the hour, the day or the Monday."""

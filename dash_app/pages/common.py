@@ -155,6 +155,18 @@ def export_format(triggered_id: object) -> str:
     return "json" if str(triggered_id).endswith("-json") else "csv"
 
 
+# A row of controls as wide as its controls, not the page: Dash's date picker grows to fill a
+# flex row (``flex: 1``), so a full-width row stretches "from → to" across the page. (Fleet's
+# range sits in a flex row of its own, where it is as narrow already.)
+COMPACT_ROW = {
+    "display": "inline-flex",
+    "gap": "8px",
+    "alignItems": "center",
+    "flexWrap": "wrap",
+    "maxWidth": "100%",
+}
+
+
 def range_controls(
     prefix: str, query: dict[str, list[str]], default: str
 ) -> tuple[html.Div, list[str]]:
@@ -190,7 +202,7 @@ def range_controls(
             ),
         ],
         className="range-controls",
-        style={"display": "flex", "gap": "8px", "alignItems": "center", "flexWrap": "wrap"},
+        style=COMPACT_ROW,
     )
     return controls, [problem] if problem else []
 

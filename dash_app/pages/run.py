@@ -146,7 +146,7 @@ def greenest_controls(query: dict[str, list[str]]) -> html.Div:
             ),
             common.message(problem),
         ],
-        style={"display": "flex", "gap": "8px", "alignItems": "center", "flexWrap": "wrap"},
+        style=common.COMPACT_ROW,
     )
 
 
