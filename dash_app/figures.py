@@ -349,29 +349,43 @@ def cumulative(windows: list[Document]) -> tuple[list[float], list[float]]:
     return energy_j, co2e_g
 
 
-def cumulative_figure(windows: list[Document], flags: marks.Flags = marks.NONE) -> go.Figure:
+def cumulative_figure(
+    windows: list[Document], flags: marks.Flags = marks.NONE, started_at: datetime | None = None
+) -> go.Figure:
     """Cumulative energy over time, in the unit its total reaches; the CO2e at each point in
-    the hover. One axis: CO2e follows energy at the run's one intensity, so a second line
+    the hover. The line starts at zero at the run's start (``started_at``, else its first
+    window's start), so that a young run's first minute reads from nothing, not from its first
+    window's energy. One axis: CO2e follows energy at the run's one intensity, so a second line
     would only hide the first."""
     if not windows:
         return empty_figure("Cumulative energy: no window yet")
     energy_j, co2e_g = cumulative(windows)
     factor, unit = units.unit_for(energy_j[-1], units.ENERGY_UNITS)
-    ends = [w["window_end"] for w in windows]
+    times = [origin(windows, started_at), *(w["window_end"] for w in windows)]
     figure = go.Figure()
     figure.add_scatter(
-        x=ends,
-        y=[e / factor for e in energy_j],
+        x=times,
+        y=[0.0, *(e / factor for e in energy_j)],
         name="energy",
         mode=_mode(len(windows)),
-        text=[marks.marked(units.co2e(g), flags) for g in co2e_g],
+        text=[marks.marked(units.co2e(g), flags) for g in [0.0, *co2e_g]],
         hovertemplate=f"%{{x}}<br>%{{y:.3g}} {unit}<br>%{{text}}<extra></extra>",
     )
-    _time_axis(figure, ends)
+    _time_axis(figure, times)
     figure.update_yaxes(rangemode="tozero")
     return _layout(
-        figure, "Cumulative energy (CO2e in the hover)", "window end (UTC)", f"energy ({unit})"
+        figure, "Cumulative energy (CO2e in the hover)", "time (UTC)", f"energy ({unit})"
     )
+
+
+def origin(windows: list[Document], started_at: datetime | None = None) -> datetime:
+    """Where a run's cumulative line starts at zero: its start, or its first window's start
+    when the start is unknown or after the first window's end (a document of another shape)."""
+    first = windows[0]
+    if started_at is not None and started_at <= first["window_end"]:
+        return started_at
+    start: datetime = first["window_start"]
+    return start
 
 
 def priced_co2e_g(energy_j: float, run: Document, intensity_g_per_kwh: float) -> float:
@@ -716,7 +730,8 @@ def compare_series(
     """One run's compare series: seconds since it began, cumulative CO2e (g) at each point, and
     (energy spent in J, loss) pairs. Per epoch when the run has at least
     ``MIN_COMPARE_EPOCHS`` (one point at each epoch's end, with the CO2e the job priced), else per
-    window."""
+    window. The CO2e starts at zero at second zero, so that every run's line reads from its
+    start, not from its first epoch's or window's end."""
     if len(epochs) >= MIN_COMPARE_EPOCHS or (epochs and not windows):
         first = min(e["started_at"] for e in epochs)
         ends = [e["ended_at"] for e in epochs]
@@ -730,11 +745,18 @@ def compare_series(
         points = windows
     else:
         return [], [], []
-    seconds = [(end - first).total_seconds() for end in ends]
+    seconds = [0.0, *((end - first).total_seconds() for end in ends)]
     loss = [
         (e, p["loss"]) for e, p in zip(energy_j, points, strict=True) if p.get("loss") is not None
     ]
-    return seconds, co2e_g, loss
+    return seconds, [0.0, *co2e_g], loss
+
+
+def per_sample_j(run: Document) -> float | None:
+    """The run's energy per training sample, None when it reported no samples (the job writes
+    null; a zero cannot be a run's energy per sample either)."""
+    value = run.get("energy_j_per_sample")
+    return float(value) if value is not None and float(value) > 0 else None
 
 
 def compare_figures(
@@ -761,15 +783,17 @@ def compare_figures(
         max((pairs[-1][0] for _, _, pairs in series.values() if pairs), default=0.0),
         units.ENERGY_UNITS,
     )
-    per_sample_values = [float(r.get("energy_j_per_sample") or 0.0) for r in runs]
+    per_sample_values = [per_sample_j(r) for r in runs]
     sample_factor, sample_unit = units.unit_for(
-        max(per_sample_values, default=0.0), units.ENERGY_UNITS
+        max((j for j in per_sample_values if j is not None), default=0.0), units.ENERGY_UNITS
     )
     co2e, per_sample, loss = go.Figure(), go.Figure(), go.Figure()
-    for run, per_sample_j in zip(runs, per_sample_values, strict=True):
+    for run, sample_j in zip(runs, per_sample_values, strict=True):
         label = escape.plotly(run_label(run))
         seconds, co2e_g, shown = series[run["run_id"]]
-        mode = "lines+markers" if len(seconds) <= 2 or epochs_by_run.get(run["run_id"]) else "lines"
+        # Markers where a line alone would be invisible: two points or fewer after the origin.
+        few = len(seconds) <= 3
+        mode = "lines+markers" if few or epochs_by_run.get(run["run_id"]) else "lines"
         if seconds:
             x = [t / time_factor for t in seconds]
             co2e.add_scatter(x=x, y=[g / co2e_factor for g in co2e_g], name=label, mode=mode)
@@ -780,10 +804,20 @@ def compare_figures(
                 name=label,
                 mode=mode,
             )
-        per_sample.add_bar(x=[label], y=[per_sample_j / sample_factor], name=label)
+        # A run without samples keeps its place on the axis but gets no bar (a zero-height bar
+        # would read as "no energy per sample"); a note above its place says why.
+        per_sample.add_bar(
+            x=[label], y=[None if sample_j is None else sample_j / sample_factor], name=label
+        )
+        if sample_j is None:
+            per_sample.add_annotation(
+                x=label, y=0, yanchor="bottom", text="no samples reported", showarrow=False
+            )
     for figure in (co2e, per_sample, loss):
         figure.update_xaxes(rangemode="tozero")
         figure.update_yaxes(rangemode="tozero")
+    if all(j is None for j in per_sample_values):
+        per_sample.update_yaxes(range=[0, 1])  # no bar at all: an axis from zero, not from -1
     _layout(co2e, "Cumulative CO2e", f"{time_unit} since the run began", f"CO2e ({co2e_unit})")
     _layout(
         per_sample,

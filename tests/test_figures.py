@@ -67,9 +67,30 @@ def test_charts_of_a_young_run_have_one_axis_from_zero_and_a_readable_span():
     cumulative = figures.cumulative_figure(one)
     assert len(cumulative.data) == 1
     assert (list(cumulative.data[0].y), list(cumulative.data[0].text)) == (
-        [60.0], ["60.0 mg CO2e"]
+        [0.0, 60.0], ["0 g CO2e", "60.0 mg CO2e"]
     )  # fmt: skip
     assert cumulative.layout.yaxis.title.text == "energy (J)"
+
+
+def test_cumulative_energy_starts_at_zero_at_the_runs_start():
+    """A run that started 20 s into its first window: the line starts at (start, 0), then
+    2 Wh and 3 Wh at the windows' ends, CO2e (marked) in the hover of every point; without a
+    start, at the first window's start. A start after the first window's end (another shape
+    of document) is not believed."""
+    windows = [window(AT, 7200.0), window(AT + timedelta(minutes=1), 3600.0)]
+    started = AT + timedelta(seconds=20)
+    figure = figures.cumulative_figure(windows, marks.Flags(fallback=True), started)
+    line = figure.data[0]
+    assert list(line.x) == [started, AT + timedelta(minutes=1), AT + timedelta(minutes=2)]
+    assert list(line.y) == [0.0, 2.0, 3.0]
+    assert list(line.text) == ["0 g CO2e †", "7.20 g CO2e †", "10.8 g CO2e †"]
+    assert line.mode == "lines+markers"  # two windows: a line alone could hide its points
+    assert (figure.layout.xaxis.title.text, figure.layout.yaxis.title.text) == (
+        "time (UTC)", "energy (Wh)"
+    )  # fmt: skip
+    assert figures.origin(windows) == AT
+    assert figures.origin(windows, AT + timedelta(minutes=5)) == AT
+    assert figures.cumulative_figure(windows).data[0].x[0] == AT
 
 
 def test_power_now_sums_recent_running_runs_only():
@@ -99,7 +120,7 @@ def test_compare_draws_runs_with_epochs_per_epoch_and_others_per_window():
          "energy_j": 7_200_000.0, "co2e_g": 300.0, "loss": None},
     ]  # fmt: skip
     assert figures.compare_series(run_e, epochs, []) == (
-        [1800.0, 7200.0], [150.0, 450.0], [(3_600_000.0, 2.0)]
+        [0.0, 1800.0, 7200.0], [0.0, 150.0, 450.0], [(3_600_000.0, 2.0)]
     )  # fmt: skip
     run_w = {"run_id": "w-0123456789", "user_id": "bob", "intensity_fallback": True}
     windows = [window(AT, 7200.0, 2.0), window(AT + timedelta(minutes=1), 3600.0, 1.0)]
@@ -107,13 +128,13 @@ def test_compare_draws_runs_with_epochs_per_epoch_and_others_per_window():
         [run_e, run_w], {"e": epochs, "w-0123456789": []}, {"w-0123456789": windows}
     )
     assert [(t.name, t.mode, list(t.x), list(t.y)) for t in co2e.data] == [
-        ("ann · bert · e", "lines+markers", [0.5, 2.0], [150.0, 450.0]),
-        ("bob · w-012345… †", "lines+markers", [1 / 60, 2 / 60], [7.2, 10.8]),
+        ("ann · bert · e", "lines+markers", [0.0, 0.5, 2.0], [0.0, 150.0, 450.0]),
+        ("bob · w-012345… †", "lines+markers", [0.0, 1 / 60, 2 / 60], [0.0, 7.2, 10.8]),
     ]
     assert (co2e.layout.xaxis.title.text, co2e.layout.yaxis.title.text) == (
         "hours since the run began", "CO2e (g)"
     )  # fmt: skip
-    assert [list(t.y) for t in per_sample.data] == [[2.0], [0.0]]
+    assert [list(t.y) for t in per_sample.data] == [[2.0], [None]]  # w: no samples, no bar
     assert [(t.name, list(t.x), list(t.y)) for t in loss.data] == [
         ("ann · bert · e", [1.0], [2.0]),
         ("bob · w-012345… †", [0.002, 0.003], [2.0, 1.0]),
@@ -121,7 +142,34 @@ def test_compare_draws_runs_with_epochs_per_epoch_and_others_per_window():
     assert loss.layout.xaxis.title.text == "energy spent (kWh)"
     assert figures.compare_series(run_w, [], []) == ([], [], [])
     # A run in its first epoch is drawn per window, not as one dot.
-    assert figures.compare_series(run_e, epochs[:1], windows)[0] == [60.0, 120.0]
+    assert figures.compare_series(run_e, epochs[:1], windows)[0] == [0.0, 60.0, 120.0]
+
+
+def test_energy_per_sample_draws_no_bar_for_a_run_without_samples_and_says_so():
+    """Run a: 7.2 J per sample, a bar; run b reported no samples (null) and run c a zero: each
+    keeps its place on the axis, without a bar, under a note; with no samples at all the axis
+    still starts at zero."""
+    runs: list[dict[str, Any]] = [
+        {"run_id": "a", "user_id": "alice", "model": "resnet50", "energy_j_per_sample": 7.2},
+        {"run_id": "b", "user_id": "bob", "model": "bert-base", "energy_j_per_sample": None},
+        {"run_id": "c", "user_id": "cy", "energy_j_per_sample": 0.0},
+    ]
+    assert [figures.per_sample_j(r) for r in runs] == [7.2, None, None]
+    _, per_sample, _ = figures.compare_figures(runs, {}, {})
+    assert [(list(t.x), list(t.y)) for t in per_sample.data] == [
+        (["alice · resnet50 · a"], [7.2]),
+        (["bob · bert-base · b"], [None]),
+        (["cy · c"], [None]),
+    ]
+    notes = [(a.x, a.y, a.text) for a in per_sample.layout.annotations]
+    assert notes == [
+        ("bob · bert-base · b", 0, "no samples reported"),
+        ("cy · c", 0, "no samples reported"),
+    ]
+    assert per_sample.layout.yaxis.title.text == "energy per sample (J)"
+    assert per_sample.layout.yaxis.range is None  # autorange from zero over the bars
+    _, none, _ = figures.compare_figures(runs[1:], {}, {})
+    assert list(none.layout.yaxis.range) == [0, 1]
 
 
 def test_empty_figures_say_why():
@@ -417,6 +465,23 @@ def test_range_controls_stay_consistent():
     assert common.zoomed_days({"xaxis.autorange": True}) is None
     assert common.zoomed_days({"xaxis.range[0]": {"$ne": 1}, "xaxis.range[1]": "x"}) is None
     assert common.zoomed_days({"xaxis.range[0]": "bogus-date", "xaxis.range[1]": "x"}) is None
+
+
+def test_date_pickers_sit_in_rows_as_wide_as_their_controls():
+    """Dash's date picker grows to fill a flex row: Leaderboards' range row (and the run page's
+    greenest row) are inline-flex, as narrow as their controls, like Fleet's (a flex item)."""
+    from joulestream.dash_app.pages import common, leaderboards
+
+    page = leaderboards.layout(params.Route("leaderboards"))
+    rows = [c for c in page.children if getattr(c, "className", None) == "range-controls"]
+    assert len(rows) == 1
+    assert [type(c).__name__ for c in rows[0].children] == ["Label", "Dropdown", "DatePickerRange"]
+    assert rows[0].style == {
+        "display": "inline-flex", "gap": "8px", "alignItems": "center", "flexWrap": "wrap",
+        "maxWidth": "100%",
+    }  # fmt: skip
+    greenest_row: Any = run_page.greenest_controls({})
+    assert greenest_row.style == common.COMPACT_ROW
 
 
 def test_granularity_follows_the_range():

@@ -7,6 +7,8 @@ import pytest
 
 from joulestream.dash_app import checks, params
 from joulestream.dash_app.greenest import Greenest, Period, Series, Start, greenest
+from joulestream.dash_app.pages import common
+from joulestream.dash_app.pages import run as run_page
 
 MS = timedelta(milliseconds=1)
 H = 3_600_000
@@ -123,3 +125,15 @@ def test_the_range_goes_into_the_address():
         "?greenest_from=2026-06-01&greenest_to=2026-06-02"
     )
     assert params.greenest_search(None, " ", None) == ""
+
+
+def test_the_range_dropdown_is_wide_enough_for_its_longest_option():
+    """ "24 hours either side of its start" (33 characters) is shown whole: 33 ``ch`` and the
+    dropdown's own padding and caret, never wider than the row."""
+    controls = run_page.greenest_controls({})
+    dropdown = controls.children[1]
+    assert dropdown.id == "run-greenest-range"
+    assert max(len(o["label"]) for o in dropdown.options) == 33
+    assert dropdown.style == {"width": "calc(33ch + 56px)", "maxWidth": "100%"}
+    assert common.fitting_width(["a", "abc"]) == "calc(3ch + 56px)"
+    assert common.fitting_width([]) == "calc(0ch + 56px)"

@@ -1,6 +1,6 @@
 """Pieces the pages share."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -155,6 +155,18 @@ def export_format(triggered_id: object) -> str:
     return "json" if str(triggered_id).endswith("-json") else "csv"
 
 
+# A row of controls as wide as its controls, not the page: Dash's date picker grows to fill a
+# flex row (``flex: 1``), so a full-width row stretches "from → to" across the page. (Fleet's
+# range sits in a flex row of its own, where it is as narrow already.)
+COMPACT_ROW = {
+    "display": "inline-flex",
+    "gap": "8px",
+    "alignItems": "center",
+    "flexWrap": "wrap",
+    "maxWidth": "100%",
+}
+
+
 def range_controls(
     prefix: str, query: dict[str, list[str]], default: str
 ) -> tuple[html.Div, list[str]]:
@@ -190,9 +202,22 @@ def range_controls(
             ),
         ],
         className="range-controls",
-        style={"display": "flex", "gap": "8px", "alignItems": "center", "flexWrap": "wrap"},
+        style=COMPACT_ROW,
     )
     return controls, [problem] if problem else []
+
+
+# A dropdown's room beside its text (Dash's: 12 px padding either side, an 8 px gap, a 1 em
+# caret and the borders).
+DROPDOWN_CHROME_PX = 56
+
+
+def fitting_width(labels: Iterable[str]) -> str:
+    """A dropdown's CSS width that shows its longest option whole: one ``ch`` (the width of a
+    digit, wider than the average letter of a proportional font) per character, plus the
+    dropdown's own padding and caret."""
+    longest = max((len(label) for label in labels), default=0)
+    return f"calc({longest}ch + {DROPDOWN_CHROME_PX}px)"
 
 
 def sync_range(

@@ -32,7 +32,8 @@ def layout(route: params.Route) -> html.Div:
             html.P(
                 "Runs with two epochs or more are drawn per epoch (a point at the end of each "
                 "epoch); others per window. Runs are named user · model · id. "
-                "Energy per sample is each run's total.",
+                "Energy per sample is each run's total; a run that reported no samples has "
+                "no bar.",
                 id="compare-note",
                 className="page-note",
             ),

@@ -128,7 +128,11 @@ def greenest_controls(query: dict[str, list[str]]) -> html.Div:
                 value=params.CUSTOM if since or until else key,
                 clearable=False,
                 searchable=False,
-                style={"width": "280px"},
+                # Wide enough for "24 hours either side of its start", not cut to "… its ...".
+                style={
+                    "width": common.fitting_width(params.GREENEST_LABELS[k] for k in options),
+                    "maxWidth": "100%",
+                },
             ),
             dcc.DatePickerRange(
                 id="run-greenest-dates",
@@ -142,7 +146,7 @@ def greenest_controls(query: dict[str, list[str]]) -> html.Div:
             ),
             common.message(problem),
         ],
-        style={"display": "flex", "gap": "8px", "alignItems": "center", "flexWrap": "wrap"},
+        style=common.COMPACT_ROW,
     )
 
 
@@ -193,7 +197,7 @@ def windows_view(db: Database[data.Document], run_id: str | None) -> WindowsView
     return WindowsView(
         message,
         figures.power_figure(windows),
-        figures.cumulative_figure(windows, marks.of_run(run)),
+        figures.cumulative_figure(windows, marks.of_run(run), run.get("started_at")),
         figures.progress_figure(windows),
         figures.intensity_figure(windows),
         units.power(peak_w) if peak_w is not None else "-",

@@ -496,3 +496,29 @@ def test_no_serious_accessibility_violation_on_any_page(services, browser):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     (SCREENSHOTS / "axe-violations.json").write_text(json.dumps(found, indent=1))
     assert found == {name: [] for name in found}
+
+
+def test_controls_show_their_choices_whole_at_1280(services, page):
+    """At 1280 px the run page's greenest range shows its longest option whole, and the
+    Leaderboards' date picker is as compact as Fleet's (not stretched across the page)."""
+    with (
+        seeded_database(services.mongo_uri, datetime.now(UTC), Commands()) as db,
+        serving(db) as url,
+    ):
+        page.set_viewport_size({"width": WIDTHS[0], "height": 900})
+        page.goto(url + "/run/run-a")
+        value = page.locator("#run-greenest-range-value")
+        expect(value).to_have_text("24 hours either side of its start")
+        assert value.evaluate("e => e.scrollWidth <= e.clientWidth"), "the option is cut"
+        widths = {}
+        for path, picker in (
+            ("/", "#fleet-dates-wrapper"),
+            ("/leaderboards", "#leaders-dates-wrapper"),
+        ):
+            page.goto(url + path)
+            expect(page.locator(picker)).to_be_visible()
+            box = page.locator(picker).bounding_box()
+            assert box is not None
+            widths[path] = box["width"]
+        assert abs(widths["/leaderboards"] - widths["/"]) < 2, widths
+        assert widths["/leaderboards"] < 300, widths

@@ -213,7 +213,7 @@ def test_run_detail_shows_the_run_to_the_digit(db, commands):
     charts = run.windows_view(db, "run-a")
     assert (charts.message, charts.peak) == ("", "120 W")
     assert [list(t.y) for t in charts.power.data] == [[60.0] * 3, [40.0] * 3, [20.0] * 3]
-    assert list(charts.cumulative.data[0].y) == [2.0, 4.0, 6.0]
+    assert list(charts.cumulative.data[0].y) == [0.0, 2.0, 4.0, 6.0]  # from 0 at the start
     assert list(charts.progress.data[0].x) == [2.0, 4.0, 6.0]
     assert list(charts.progress.data[0].y) == [2.0, 1.5, 1.0]
     assert run.what_if(db, "run-a", "SE") == (
@@ -266,14 +266,15 @@ def test_compare_and_leaderboards(db, commands):
     names = ["alice · resnet50 · run-a *", "bob · bert-base · run-b"]  # run-a: RAM estimated
     assert [t.name for t in co2e.data] == names
     # run-a: epoch 0 (14,400 J) ends 2 min after its start, epoch 1 (7,200 J) 3 min after.
-    assert list(co2e.data[0].x) == [2.0, 3.0]
+    assert list(co2e.data[0].x) == [0.0, 2.0, 3.0]
     epoch_0_g = 14400.0 * 381.0 / 3_600_000.0
-    assert list(co2e.data[0].y) == [epoch_0_g, epoch_0_g + 7200.0 * 381.0 / 3_600_000.0]
-    assert (list(co2e.data[1].x), list(co2e.data[1].y)) == ([1.0], [0.036])
+    assert list(co2e.data[0].y) == [0.0, epoch_0_g, epoch_0_g + 7200.0 * 381.0 / 3_600_000.0]
+    assert (list(co2e.data[1].x), list(co2e.data[1].y)) == ([0.0, 1.0], [0.0, 0.036])
     assert (co2e.layout.xaxis.title.text, co2e.layout.yaxis.title.text) == (
         "minutes since the run began", "CO2e (g)"
     )  # fmt: skip
-    assert [list(t.y) for t in per_sample.data] == [[7.2], [0.0]]
+    assert [list(t.y) for t in per_sample.data] == [[7.2], [None]]  # run-b: no samples, no bar
+    assert [a.text for a in per_sample.layout.annotations] == ["no samples reported"]
     assert [(t.name, list(t.x), list(t.y)) for t in loss.data] == [
         (names[0], [4.0, 6.0], [1.5, 1.0])
     ]
