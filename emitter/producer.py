@@ -335,6 +335,10 @@ class EventProducer:
         self._probe_at_s = 0.0
         self._spool_at_s = 0.0
         """Offline, the queue is spooled at this time (monotonic s); 0: at once."""
+        self._flushing = 0
+        """How many ``flush`` calls are waiting: offline, the queue is spooled at once meanwhile.
+        A count, not a reset of ``_spool_at_s``, which the sender may be rewriting as it ends a
+        batch (a flush then waited for the next batch, up to ``OFFLINE_SPOOL_S``)."""
         self._closed = False
         self._close_deadline = 0.0
         """After close() has waited this long (monotonic s), what is left goes to the spool."""
@@ -432,7 +436,7 @@ class EventProducer:
         self._idle = True
         # Checked after the flag is up: an emit before this line is seen here, one after it
         # sets the event. Offline, queued events wait for their batch.
-        waiting = not self._queue or (producer is None and time.monotonic() < self._spool_at_s)
+        waiting = not self._queue or (producer is None and not self._spool_due())
         if waiting and not self._overflow and not self._closed:
             self._wake.wait(timeout_s)
         self._idle = False
@@ -446,7 +450,7 @@ class EventProducer:
         handled = self._spool_all(self._overflow) > 0
         while self._queue:
             if self._producer is None:
-                if self._closed or time.monotonic() >= self._spool_at_s:
+                if self._closed or self._spool_due():
                     self._spool_all(self._queue)  # offline: one batch, one fsync
                     self._spool_at_s = time.monotonic() + OFFLINE_SPOOL_S
                     handled = True
@@ -467,6 +471,11 @@ class EventProducer:
             self._done(1)
         self._poll(0)
         return handled
+
+    def _spool_due(self) -> bool:
+        """Offline: whether the queue is to be spooled now (its batch is due, or a flush
+        waits)."""
+        return self._flushing > 0 or time.monotonic() >= self._spool_at_s
 
     def _produce(self, event: Event) -> None:
         value = codec.encode(event.to_record())
@@ -585,13 +594,18 @@ class EventProducer:
         """Wait until every event emitted so far is delivered or spooled; return how many are
         still pending (in this producer or in librdkafka) when ``timeout_s`` runs out."""
         deadline = time.monotonic() + timeout_s
-        self._spool_at_s = 0.0  # offline: spool what waits now
-        if self.pumped_by_owner:
-            self.pump()
-        else:
-            self._wake.set()
-        while self._pending and time.monotonic() < deadline:
-            time.sleep(0.005)
+        with self._lock:
+            self._flushing += 1  # offline: spool what waits now
+        try:
+            if self.pumped_by_owner:
+                self.pump()
+            else:
+                self._wake.set()
+            while self._pending and time.monotonic() < deadline:
+                time.sleep(0.005)
+        finally:
+            with self._lock:
+                self._flushing -= 1
         producer = self._producer
         remaining: int = producer.flush(max(0.0, deadline - time.monotonic())) if producer else 0
         # The sender may be waiting for room in librdkafka's buffer, holding the lock: then
