@@ -75,6 +75,12 @@ PURGE_WAIT_S = 0.5
 spooled), and keeps the client until every one has come: no event is dropped with it."""
 PROBE_TIMEOUT_S = 0.5
 """How long one probe's TCP connection may take (per bootstrap address)."""
+LINGER_MS = 50
+"""librdkafka's ``linger.ms`` by default: a fleet's or a replay's events are batched."""
+PUMPED_LINGER_MS = 0
+"""``linger.ms`` of a producer its owner pumps (``pump=True``: the tracker, ``track``): one
+event an interval has nothing to batch with, and a linger only adds a timer wake of librdkafka's
+broker thread per event (the sending is the same: idempotent, ``acks=all``)."""
 
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
@@ -217,9 +223,11 @@ def producer_config(
     message_timeout_ms: int = 30_000,
     security: KafkaSecurity | None = None,
     broker_warning: BrokerWarning | None = None,
+    linger_ms: int = LINGER_MS,
 ) -> ProducerSettings:
     """The librdkafka settings every joulestream producer uses. ``security``: from the
     environment (``KafkaSecurity.from_env``) unless given; a bad setting is a ``ValueError``.
+    ``linger_ms``: how long librdkafka waits to batch events (``LINGER_MS``).
     librdkafka's log lines go to Python logging (``LibrdkafkaLog``), its errors to
     ``broker_warning`` (one made here unless given)."""
     if security is None:
@@ -230,7 +238,7 @@ def producer_config(
             "enable.idempotence": True,  # implies acks=all and in-order, de-duplicated retries
             "acks": "all",
             "compression.type": "lz4",
-            "linger.ms": 50,
+            "linger.ms": linger_ms,
             "queue.buffering.max.messages": 100_000,  # a bounded buffer
             # After this long without an acknowledgement an event fails delivery and is spooled.
             "message.timeout.ms": message_timeout_ms,
@@ -303,11 +311,15 @@ class EventProducer:
         """``security``: Kafka authentication, from the environment unless given
         (``KafkaSecurity.from_env``); a bad setting is a ``ValueError``, raised here.
         ``pump``: no sender thread; the owner calls ``pump()`` after it emits and at least every
-        ``PUMP_WAIT_S``."""
+        ``PUMP_WAIT_S``, and librdkafka sends each event at once (``PUMPED_LINGER_MS``)."""
         # First, so that a bad setting fails before a thread is started.
         self._broker_warning = BrokerWarning(bootstrap_servers)
         self._config = producer_config(
-            bootstrap_servers, message_timeout_ms, security, self._broker_warning
+            bootstrap_servers,
+            message_timeout_ms,
+            security,
+            self._broker_warning,
+            linger_ms=PUMPED_LINGER_MS if pump else LINGER_MS,
         )
         self._config["error_cb"] = self._on_error
         self._bootstrap_servers = bootstrap_servers

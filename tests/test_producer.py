@@ -462,3 +462,25 @@ def test_librdkafka_log_lines_go_to_python_logging_at_debug(caplog):
     assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
         ("joulestream.producer.librdkafka", logging.DEBUG, "[ERROR] FAIL: Connect failed")
     ]
+
+
+@pytest.mark.parametrize(("pump", "linger_ms"), [(False, 50), (True, 0)])
+def test_a_pumped_producer_sends_each_event_at_once(pump, linger_ms, monkeypatch, tmp_path: Path):
+    """A producer its owner pumps (the tracker's: one event an interval) has librdkafka send
+    each event at once (linger.ms 0); one with a sender thread batches for 50 ms. Both are
+    idempotent with acks=all."""
+    configs: list[dict[str, Any]] = []
+
+    def make(config: dict[str, Any]) -> FullBufferProducer:
+        configs.append(config)
+        return FullBufferProducer(full_for=0)
+
+    monkeypatch.setattr("joulestream.producer.Producer", make)
+    producer = EventProducer("unused:1", "t", tmp_path / "s.jsonl", pump=pump)
+    producer.close(timeout_s=1)
+    [config] = configs
+    assert (config["linger.ms"], config["enable.idempotence"], config["acks"]) == (
+        linger_ms,
+        True,
+        "all",
+    )
