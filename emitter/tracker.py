@@ -176,7 +176,11 @@ class Tracker:
         self._pid = pid
         self._clock_ms = clock_ms
         self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
+        # Released to wake the sampling thread before its interval is due (stop, end_epoch):
+        # a plain lock's timed acquire is the cheapest wait, where a Condition's costs a new
+        # lock and its own bookkeeping per wait, once an interval.
+        self._wakeup = threading.Lock()
+        self._wakeup.acquire()
         self._reset_run()
         self.summary: RunSummary | None = None
         """The run's energy in kWh and CO2e in g, priced with the shared intensity table, once
@@ -317,7 +321,7 @@ class Tracker:
             if not self._started or self._finished:
                 return
             self._finished = True
-            self._wake.notify_all()
+            self._wake_sampler()
             if self._windows.open_names:
                 log.warning(
                     "run %s ended with windows still open, not measured: %s",
@@ -514,7 +518,7 @@ class Tracker:
                     self._close_interval()
                 except Exception as exc:  # never into the training loop
                     self._failed(exc)
-                self._wake.notify_all()  # the next interval is a full one from now
+                self._wake_sampler()  # the next interval is a full one from now
 
     def _update(
         self,
@@ -558,18 +562,26 @@ class Tracker:
                 if self._finished or self.error is not None:
                     return
                 wait_s = self._due_in_s()
-                if wait_s > 0:
-                    self._wake.wait(min(wait_s, longest_wait_s))
-                    if self._finished or self.error is not None:
-                        return
-                    # Due now: closed before the next send, so one send per wake suffices.
-                    wait_s = self._due_in_s()
-                if wait_s <= 0:
+            if wait_s > 0:
+                # Outside the lock; a wake between the lines above and this one is kept by
+                # the released lock, so the acquire returns at once.
+                self._wakeup.acquire(timeout=min(wait_s, longest_wait_s))
+            with self._lock:
+                if self._finished or self.error is not None:
+                    return
+                # Due now: closed before the next send, so one send per wake suffices.
+                if self._due_in_s() <= 0:
                     try:
                         self._close_interval()
                     except Exception as exc:
                         self._failed(exc)
                         return
+
+    def _wake_sampler(self) -> None:
+        """Wake the sampling thread now, to look at the run again. Holds the lock, so that two
+        callers never both release."""
+        if self._wakeup.locked():
+            self._wakeup.release()
 
     def _due_in_s(self) -> float:
         """Seconds until the current interval is due to close (<= 0: now). Holds the lock."""
