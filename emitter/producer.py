@@ -75,6 +75,12 @@ PURGE_WAIT_S = 0.5
 spooled), and keeps the client until every one has come: no event is dropped with it."""
 PROBE_TIMEOUT_S = 0.5
 """How long one probe's TCP connection may take (per bootstrap address)."""
+LINGER_MS = 50
+"""librdkafka's ``linger.ms`` by default: a fleet's or a replay's events are batched."""
+PUMPED_LINGER_MS = 0
+"""``linger.ms`` of a producer its owner pumps (``pump=True``: the tracker, ``track``): one
+event an interval has nothing to batch with, and a linger only adds a timer wake of librdkafka's
+broker thread per event (the sending is the same: idempotent, ``acks=all``)."""
 
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
@@ -217,9 +223,11 @@ def producer_config(
     message_timeout_ms: int = 30_000,
     security: KafkaSecurity | None = None,
     broker_warning: BrokerWarning | None = None,
+    linger_ms: int = LINGER_MS,
 ) -> ProducerSettings:
     """The librdkafka settings every joulestream producer uses. ``security``: from the
     environment (``KafkaSecurity.from_env``) unless given; a bad setting is a ``ValueError``.
+    ``linger_ms``: how long librdkafka waits to batch events (``LINGER_MS``).
     librdkafka's log lines go to Python logging (``LibrdkafkaLog``), its errors to
     ``broker_warning`` (one made here unless given)."""
     if security is None:
@@ -230,7 +238,7 @@ def producer_config(
             "enable.idempotence": True,  # implies acks=all and in-order, de-duplicated retries
             "acks": "all",
             "compression.type": "lz4",
-            "linger.ms": 50,
+            "linger.ms": linger_ms,
             "queue.buffering.max.messages": 100_000,  # a bounded buffer
             # After this long without an acknowledgement an event fails delivery and is spooled.
             "message.timeout.ms": message_timeout_ms,
@@ -303,11 +311,15 @@ class EventProducer:
         """``security``: Kafka authentication, from the environment unless given
         (``KafkaSecurity.from_env``); a bad setting is a ``ValueError``, raised here.
         ``pump``: no sender thread; the owner calls ``pump()`` after it emits and at least every
-        ``PUMP_WAIT_S``."""
+        ``PUMP_WAIT_S``, and librdkafka sends each event at once (``PUMPED_LINGER_MS``)."""
         # First, so that a bad setting fails before a thread is started.
         self._broker_warning = BrokerWarning(bootstrap_servers)
         self._config = producer_config(
-            bootstrap_servers, message_timeout_ms, security, self._broker_warning
+            bootstrap_servers,
+            message_timeout_ms,
+            security,
+            self._broker_warning,
+            linger_ms=PUMPED_LINGER_MS if pump else LINGER_MS,
         )
         self._config["error_cb"] = self._on_error
         self._bootstrap_servers = bootstrap_servers
@@ -335,6 +347,10 @@ class EventProducer:
         self._probe_at_s = 0.0
         self._spool_at_s = 0.0
         """Offline, the queue is spooled at this time (monotonic s); 0: at once."""
+        self._flushing = 0
+        """How many ``flush`` calls are waiting: offline, the queue is spooled at once meanwhile.
+        A count, not a reset of ``_spool_at_s``, which the sender may be rewriting as it ends a
+        batch (a flush then waited for the next batch, up to ``OFFLINE_SPOOL_S``)."""
         self._closed = False
         self._close_deadline = 0.0
         """After close() has waited this long (monotonic s), what is left goes to the spool."""
@@ -432,7 +448,7 @@ class EventProducer:
         self._idle = True
         # Checked after the flag is up: an emit before this line is seen here, one after it
         # sets the event. Offline, queued events wait for their batch.
-        waiting = not self._queue or (producer is None and time.monotonic() < self._spool_at_s)
+        waiting = not self._queue or (producer is None and not self._spool_due())
         if waiting and not self._overflow and not self._closed:
             self._wake.wait(timeout_s)
         self._idle = False
@@ -446,7 +462,7 @@ class EventProducer:
         handled = self._spool_all(self._overflow) > 0
         while self._queue:
             if self._producer is None:
-                if self._closed or time.monotonic() >= self._spool_at_s:
+                if self._closed or self._spool_due():
                     self._spool_all(self._queue)  # offline: one batch, one fsync
                     self._spool_at_s = time.monotonic() + OFFLINE_SPOOL_S
                     handled = True
@@ -467,6 +483,11 @@ class EventProducer:
             self._done(1)
         self._poll(0)
         return handled
+
+    def _spool_due(self) -> bool:
+        """Offline: whether the queue is to be spooled now (its batch is due, or a flush
+        waits)."""
+        return self._flushing > 0 or time.monotonic() >= self._spool_at_s
 
     def _produce(self, event: Event) -> None:
         value = codec.encode(event.to_record())
@@ -585,13 +606,18 @@ class EventProducer:
         """Wait until every event emitted so far is delivered or spooled; return how many are
         still pending (in this producer or in librdkafka) when ``timeout_s`` runs out."""
         deadline = time.monotonic() + timeout_s
-        self._spool_at_s = 0.0  # offline: spool what waits now
-        if self.pumped_by_owner:
-            self.pump()
-        else:
-            self._wake.set()
-        while self._pending and time.monotonic() < deadline:
-            time.sleep(0.005)
+        with self._lock:
+            self._flushing += 1  # offline: spool what waits now
+        try:
+            if self.pumped_by_owner:
+                self.pump()
+            else:
+                self._wake.set()
+            while self._pending and time.monotonic() < deadline:
+                time.sleep(0.005)
+        finally:
+            with self._lock:
+                self._flushing -= 1
         producer = self._producer
         remaining: int = producer.flush(max(0.0, deadline - time.monotonic())) if producer else 0
         # The sender may be waiting for room in librdkafka's buffer, holding the lock: then

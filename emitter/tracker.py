@@ -9,7 +9,9 @@ the progress ``log`` attached since the last one. ``end_epoch`` closes the inter
 that each epoch's energy is exact where the job counts a measurement in the epoch it reports.
 Emitting only queues (``EventProducer``): training never waits for Kafka. The same thread
 hands the queued events to Kafka for a producer made with ``pump=True`` (the tracker's own, and
-``track``'s), so a tracker wakes one thread once an interval, not two. ``stop`` waits at
+``track``'s), so a tracker wakes one thread once an interval, not two; it does so on the wakes
+at least ``settings.send_interval_s`` apart (5 s: at 1 s sampling, five events at a time, a fifth
+of librdkafka's wakes for them). ``stop`` waits at
 most ``stop_timeout_s`` for Kafka to take what is left (the rest goes to the spool), then logs the
 run's summary in kWh and g CO2e (``joulestream.summary``) and keeps it as ``summary``.
 """
@@ -176,7 +178,11 @@ class Tracker:
         self._pid = pid
         self._clock_ms = clock_ms
         self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
+        # Released to wake the sampling thread before its interval is due (stop, end_epoch):
+        # a plain lock's timed acquire is the cheapest wait, where a Condition's costs a new
+        # lock and its own bookkeeping per wait, once an interval.
+        self._wakeup = threading.Lock()
+        self._wakeup.acquire()
         self._reset_run()
         self.summary: RunSummary | None = None
         """The run's energy in kWh and CO2e in g, priced with the shared intensity table, once
@@ -317,7 +323,7 @@ class Tracker:
             if not self._started or self._finished:
                 return
             self._finished = True
-            self._wake.notify_all()
+            self._wake_sampler()
             if self._windows.open_names:
                 log.warning(
                     "run %s ended with windows still open, not measured: %s",
@@ -514,7 +520,7 @@ class Tracker:
                     self._close_interval()
                 except Exception as exc:  # never into the training loop
                     self._failed(exc)
-                self._wake.notify_all()  # the next interval is a full one from now
+                self._wake_sampler()  # the next interval is a full one from now
 
     def _update(
         self,
@@ -547,29 +553,44 @@ class Tracker:
     def _run(self) -> None:
         """Close an interval when it is due; with a producer that its owner pumps, send what
         was emitted (outside the lock: a probe of a broker that is down may take
-        ``producer.PROBE_TIMEOUT_S``), and wake at least every ``producer.PUMP_WAIT_S``."""
+        ``producer.PROBE_TIMEOUT_S``) at most every ``settings.send_interval_s``, and wake at
+        least every ``producer.PUMP_WAIT_S``."""
         producer = self._producer
         pump = producer.pump if producer is not None and producer.pumped_by_owner else None
         longest_wait_s = PUMP_WAIT_S if pump is not None else math.inf
+        send_every_s = self.settings.send_interval_s
+        wake_period_s = min(self.interval_s, PUMP_WAIT_S)
+        last_send_s = -math.inf
         while True:
             if pump is not None:
-                pump()
+                now_s = time.monotonic()
+                if send_due(now_s - last_send_s, send_every_s, wake_period_s):
+                    pump()
+                    last_send_s = now_s
             with self._lock:
                 if self._finished or self.error is not None:
                     return
                 wait_s = self._due_in_s()
-                if wait_s > 0:
-                    self._wake.wait(min(wait_s, longest_wait_s))
-                    if self._finished or self.error is not None:
-                        return
-                    # Due now: closed before the next send, so one send per wake suffices.
-                    wait_s = self._due_in_s()
-                if wait_s <= 0:
+            if wait_s > 0:
+                # Outside the lock; a wake between the lines above and this one is kept by
+                # the released lock, so the acquire returns at once.
+                self._wakeup.acquire(timeout=min(wait_s, longest_wait_s))
+            with self._lock:
+                if self._finished or self.error is not None:
+                    return
+                # Due now: closed before the next send, so that send takes it.
+                if self._due_in_s() <= 0:
                     try:
                         self._close_interval()
                     except Exception as exc:
                         self._failed(exc)
                         return
+
+    def _wake_sampler(self) -> None:
+        """Wake the sampling thread now, to look at the run again. Holds the lock, so that two
+        callers never both release."""
+        if self._wakeup.locked():
+            self._wakeup.release()
 
     def _due_in_s(self) -> float:
         """Seconds until the current interval is due to close (<= 0: now). Holds the lock."""
@@ -727,6 +748,14 @@ class Tracker:
     def _emit(self, event: RunStarted | Measurement | RunFinished) -> None:
         assert self._producer is not None
         self._producer.emit(event)
+
+
+def send_due(since_send_s: float, send_every_s: float, wake_period_s: float) -> bool:
+    """Whether the sampling thread hands the queued events to Kafka on this wake: at least
+    ``send_every_s`` since the last time, less half the period of its wakes (``wake_period_s``:
+    the interval, or ``producer.PUMP_WAIT_S`` if shorter), so that a send rides on a wake that
+    closes an interval rather than on one of its own."""
+    return since_send_s >= send_every_s - wake_period_s / 2
 
 
 def _check_progress(

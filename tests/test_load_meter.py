@@ -88,29 +88,72 @@ def test_tree_is_walked_once_per_interval(monkeypatch: pytest.MonkeyPatch) -> No
     assert len(walks) == 1
 
 
-def test_the_machine_load_reads_proc_stat_once_within_its_cache_time(monkeypatch):
+def stat_text(user: int, nice: int, system: int, irq: int, softirq: int) -> str:
+    """/proc/stat with the given busy ticks (idle, iowait and steal large, as on a real host;
+    guest counted in user already)."""
+    return (
+        f"cpu  {user} {nice} {system} 99000 700 {irq} {softirq} 500 40 0\n"
+        "cpu0 1 2 3 4 5 6 7 8 9 10\nintr 12345 0 1\nctxt 999\n"
+    )
+
+
+def test_the_machine_load_reads_proc_stat_once_within_its_cache_time(tmp_path: Path):
     """Two reads within MACHINE_CACHE_S (the TDP model, then cpu_utilisation) read
     /proc/stat once; a later read sees the new value, and a counter that went back (a CPU
-    taken offline) never makes the reading decrease."""
+    taken offline) never makes the reading decrease. Busy is user, nice, system, irq and
+    softirq, in clock ticks."""
+    from joulestream.meters import load
+
+    ticks_per_s = os.sysconf("SC_CLK_TCK")
+    stat = tmp_path / "stat"
+    stat.write_text(stat_text(1000, 0, 500, 0, 0))
+    now_s = [100.0]
+    machine = load.MachineLoad(clock=lambda: now_s[0], stat_path=str(stat))
+    assert machine.busy_cpu_s() == 1500 / ticks_per_s
+    stat.write_text(stat_text(1200, 10, 560, 20, 10))
+    now_s[0] += load.MACHINE_CACHE_S / 2
+    assert machine.busy_cpu_s() == 1500 / ticks_per_s  # within the cache time
+    now_s[0] += load.MACHINE_CACHE_S
+    assert machine.busy_cpu_s() == 1800 / ticks_per_s
+    stat.write_text(stat_text(100, 0, 100, 0, 0))
+    now_s[0] += load.MACHINE_CACHE_S * 2
+    assert machine.busy_cpu_s() == 1800 / ticks_per_s
+
+
+def test_the_machine_load_reads_the_real_proc_stat_as_psutil_does():
+    """On this host the one-line read of /proc/stat gives psutil's busy seconds (read
+    together, a tick apart at most)."""
+    import psutil
+
+    from joulestream.meters import load
+
+    machine = load.MachineLoad()
+    before = psutil.cpu_times()
+    busy_s = machine.busy_cpu_s()
+    after = psutil.cpu_times()
+    low, high = (sum(getattr(t, n) for n in load.BUSY_FIELDS) for t in (before, after))
+    assert low - 0.01 <= busy_s <= high + 0.01
+
+
+@pytest.mark.parametrize("content", [None, "", "cpu 1 2\n", "intr 1 2 3\n", "cpu  a b c d e f g\n"])
+def test_without_a_readable_proc_stat_the_machine_load_asks_psutil(
+    content, monkeypatch, tmp_path: Path
+):
+    """No /proc/stat (not Linux), or one this reader does not expect: psutil's cpu_times, from
+    then on."""
     from collections import namedtuple
 
     from joulestream.meters import load
 
     Times = namedtuple("Times", "user nice system irq softirq idle")
-    readings = iter([Times(10, 0, 5, 0, 0, 99), Times(12, 0, 6, 0, 0, 99), Times(1, 0, 1, 0, 0, 9)])
-    reads = []
-
-    def cpu_times() -> Times:
-        reads.append(1)
-        return next(readings)
-
-    monkeypatch.setattr("joulestream.meters.load.psutil.cpu_times", cpu_times)
+    readings = iter([Times(10, 0, 5, 0, 0, 99), Times(12, 1, 6, 1, 1, 99)])
+    monkeypatch.setattr("joulestream.meters.load.psutil.cpu_times", lambda: next(readings))
+    stat = tmp_path / "stat"
+    if content is not None:
+        stat.write_text(content)
     now_s = [100.0]
-    machine = load.MachineLoad(clock=lambda: now_s[0])
+    machine = load.MachineLoad(clock=lambda: now_s[0], stat_path=str(stat))
     assert machine.busy_cpu_s() == 15.0
-    now_s[0] += load.MACHINE_CACHE_S / 2
-    assert (machine.busy_cpu_s(), len(reads)) == (15.0, 1)
-    now_s[0] += load.MACHINE_CACHE_S
-    assert (machine.busy_cpu_s(), len(reads)) == (18.0, 2)
-    now_s[0] += load.MACHINE_CACHE_S * 2
-    assert (machine.busy_cpu_s(), len(reads)) == (18.0, 3)
+    stat.write_text(stat_text(1000, 0, 500, 0, 0))  # psutil all the same, once it was asked
+    now_s[0] += 1
+    assert machine.busy_cpu_s() == 21.0

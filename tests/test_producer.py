@@ -2,6 +2,7 @@ import logging
 import os
 import re
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -163,6 +164,48 @@ def test_with_every_broker_down_the_producer_goes_offline_and_spools(tmp_path: P
     assert producer.offline
     producer.emit(measurement(seq=1))
     assert producer.flush(timeout_s=2) == 0
+    assert spooled_seqs(tmp_path / "s.jsonl") == [0, 1]
+    producer.close(timeout_s=1)
+    assert (producer.stats.accepted, producer.stats.spooled, producer.stats.dropped) == (2, 2, 0)
+
+
+class DownProducer(FullBufferProducer):
+    """A client whose every broker is down: its first ``poll`` reports it through the
+    producer's ``error_cb``, as librdkafka does."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(full_for=0)
+        self.error_cb = config["error_cb"]
+
+    def poll(self, timeout: float = 0) -> int:
+        self.error_cb(KafkaError(KafkaError._ALL_BROKERS_DOWN))
+        return super().poll(timeout)
+
+
+def test_a_flush_while_the_sender_writes_a_batch_still_spools_at_once(monkeypatch, tmp_path: Path):
+    """Offline, a flush that comes while the sender is writing an earlier batch to the spool
+    still gets what was emitted before it spooled at once, not at the next batch's time."""
+    monkeypatch.setattr("joulestream.producer.Producer", DownProducer)
+    monkeypatch.setattr("joulestream.producer.broker_answers", lambda servers: False)
+    monkeypatch.setattr("joulestream.producer.PROBE_FIRST_S", 0.01)  # the sender wakes soon
+    producer = EventProducer("unused:1", "t", tmp_path / "s.jsonl")
+    deadline_s = time.monotonic() + 5
+    while not producer.offline and time.monotonic() < deadline_s:
+        time.sleep(0.01)
+    assert producer.offline
+    writing, append = threading.Event(), producer.spool.append
+
+    def slow_append(records: list[dict[str, Any]]) -> int:
+        if not writing.is_set():  # the first batch waits until the flush wakes the sender
+            writing.set()
+            producer._wake.wait(5)
+        return append(records)
+
+    monkeypatch.setattr(producer.spool, "append", slow_append)
+    producer.emit(measurement(seq=0))
+    assert writing.wait(5)
+    producer.emit(measurement(seq=1))
+    assert producer.flush(timeout_s=1) == 0
     assert spooled_seqs(tmp_path / "s.jsonl") == [0, 1]
     producer.close(timeout_s=1)
     assert (producer.stats.accepted, producer.stats.spooled, producer.stats.dropped) == (2, 2, 0)
@@ -419,3 +462,25 @@ def test_librdkafka_log_lines_go_to_python_logging_at_debug(caplog):
     assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
         ("joulestream.producer.librdkafka", logging.DEBUG, "[ERROR] FAIL: Connect failed")
     ]
+
+
+@pytest.mark.parametrize(("pump", "linger_ms"), [(False, 50), (True, 0)])
+def test_a_pumped_producer_sends_each_event_at_once(pump, linger_ms, monkeypatch, tmp_path: Path):
+    """A producer its owner pumps (the tracker's: one event an interval) has librdkafka send
+    each event at once (linger.ms 0); one with a sender thread batches for 50 ms. Both are
+    idempotent with acks=all."""
+    configs: list[dict[str, Any]] = []
+
+    def make(config: dict[str, Any]) -> FullBufferProducer:
+        configs.append(config)
+        return FullBufferProducer(full_for=0)
+
+    monkeypatch.setattr("joulestream.producer.Producer", make)
+    producer = EventProducer("unused:1", "t", tmp_path / "s.jsonl", pump=pump)
+    producer.close(timeout_s=1)
+    [config] = configs
+    assert (config["linger.ms"], config["enable.idempotence"], config["acks"]) == (
+        linger_ms,
+        True,
+        "all",
+    )

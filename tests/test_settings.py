@@ -19,6 +19,7 @@ def test_defaults_for_a_local_run():
         topic="training.events",
         spool=DEFAULT_SPOOL,
         region="WORLD",
+        send_interval_s=5.0,
     )
 
 
@@ -38,6 +39,7 @@ def test_every_variable_is_read():
         "JOULESTREAM_RUN_PUE": "1.2",
         "JOULESTREAM_INTENSITY_G_PER_KWH": "56",
         "JOULESTREAM_CSV": "out/emissions.csv",
+        "JOULESTREAM_SEND_INTERVAL_S": "0",
     }
     assert dataclasses.asdict(EmitterSettings.from_env(env)) == {
         "bootstrap_servers": "k:9093",
@@ -54,6 +56,7 @@ def test_every_variable_is_read():
         "pue": 1.2,
         "intensity_g_per_kwh": 56.0,
         "csv_path": Path("out/emissions.csv"),
+        "send_interval_s": 0.0,
     }
 
 
@@ -64,6 +67,11 @@ def test_every_variable_is_read():
         ("JOULESTREAM_RUN_PUE", "abc", "JOULESTREAM_RUN_PUE must be a number, got 'abc'"),
         ("JOULESTREAM_CPU_POWER_W", "-1", r"JOULESTREAM_CPU_POWER_W must be in \[0, 100000\]"),
         ("JOULESTREAM_INTENSITY_G_PER_KWH", "nan", "JOULESTREAM_INTENSITY_G_PER_KWH must be in"),
+        (
+            "JOULESTREAM_SEND_INTERVAL_S",
+            "6",
+            r"JOULESTREAM_SEND_INTERVAL_S must be in \[0, 5\], got '6'",
+        ),
     ],
 )
 def test_a_bad_value_names_its_variable(name, value, message):

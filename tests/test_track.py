@@ -139,11 +139,40 @@ def broken_meters(*args: Any, load: Any = None, **kwargs: Any) -> Any:
     return meters
 
 
-def test_a_failing_tracker_ends_the_command_and_says_so(producers, monkeypatch, capsys):
+class CpuThatBreaksOnceReady(BrokenCpu):
+    """Reads fine until the file ``ready`` exists (after the tracker's first read), then fails
+    as a vanished file would."""
+
+    def __init__(self, ready: Path) -> None:
+        super().__init__(good_reads=1)
+        self.ready = ready
+
+    def energy_j(self) -> float:
+        self.reads += 1
+        if self.reads > self.good_reads and self.ready.exists():
+            raise OSError("energy_uj: No such device")
+        return 0.0
+
+
+def test_a_failing_tracker_ends_the_command_and_says_so(
+    producers, monkeypatch, tmp_path: Path, capsys
+):
     """The tracker fails while the command runs: the command, which ignores SIGTERM, is killed
     after the grace period; exit code 125; run_finished says why."""
-    monkeypatch.setattr("joulestream.track.select_meters", broken_meters)
-    stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    ready = tmp_path / "ready"
+
+    def meters_that_break_once_ready(*args: Any, load: Any = None, **kwargs: Any) -> Any:
+        meters = broken_meters(load=load)
+        meters.cpu = CpuThatBreaksOnceReady(ready)
+        return meters
+
+    monkeypatch.setattr("joulestream.track.select_meters", meters_that_break_once_ready)
+    # The tracker fails only once the command ignores SIGTERM: a command slow to start (a
+    # loaded machine) would otherwise die of the SIGTERM, with no SIGKILL to report.
+    stubborn = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        f"open({str(ready)!r}, 'w').close(); time.sleep(60)"
+    )
     start_s = time.monotonic()
     code = run_track("--interval-s", "0.1", "--kill-after-s", "0.5", *python(stubborn))
     elapsed_s = time.monotonic() - start_s

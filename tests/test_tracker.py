@@ -10,8 +10,9 @@ import pytest
 from joulestream.events import Measurement, RunFinished, RunStarted
 from joulestream.meters.base import MeterError
 from joulestream.meters.nvml import NvmlGpuMeter
+from joulestream.settings import EmitterSettings
 from joulestream.spool import read_lines
-from joulestream.tracker import MAX_FAILED_READS, Tracker
+from joulestream.tracker import MAX_FAILED_READS, Tracker, send_due
 from tests.fakes import FakeCpu, FakeNvml, ListProducer, fake_meters
 
 # A recent whole second: events are built within the default event-time window.
@@ -448,3 +449,55 @@ def test_with_no_broker_stop_keeps_its_deadline_and_spools_every_event(
     assert warnings[0].getMessage().startswith("Kafka at 127.0.0.1:")
     assert tracker.summary is not None
     assert tracker.summary.run_id == "r9"
+
+
+@pytest.mark.parametrize(
+    ("since_send_s", "send_every_s", "wake_period_s", "due"),
+    [
+        (0.0, 0.0, 1.0, True),  # 0: every wake sends
+        (4.4, 5.0, 1.0, False),  # 1 s sampling: the fifth wake after a send sends again
+        (4.5, 5.0, 1.0, True),
+        (1.9, 5.0, 5.0, False),  # a long interval: wakes every PUMP_WAIT_S, each one sends
+        (2.5, 5.0, 5.0, True),
+        (0.98, 1.0, 0.05, True),
+        (0.97, 1.0, 0.05, False),
+    ],
+)
+def test_sends_ride_on_the_wakes_that_close_intervals(
+    since_send_s, send_every_s, wake_period_s, due
+):
+    """A send is due at send_every_s since the last one, less half a wake's period, so that it
+    is made on a wake that closes an interval rather than on one of its own."""
+    assert send_due(since_send_s, send_every_s, wake_period_s) is due
+
+
+class PumpedListProducer(ListProducer):
+    """A producer its owner pumps: records how many events were emitted at each pump."""
+
+    pumped_by_owner = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pumps: list[int] = []
+
+    def pump(self) -> None:
+        self.pumps.append(len(self.events))
+
+
+def test_the_sampling_thread_sends_run_started_at_once_then_in_batches():
+    """With a producer it pumps, the sampling thread sends run_started at once, then what was
+    emitted at most every send_interval_s (here 0.3 s, at 0.05 s sampling: a few times in 1 s,
+    not at each of the 20 intervals)."""
+    producer = PumpedListProducer()
+    settings = EmitterSettings(send_interval_s=0.3)
+    tracker = Tracker(
+        model="m", region="FR", user_id="u", interval_s=0.05, producer=producer,
+        meters=fake_meters(), settings=settings,
+    )  # fmt: skip
+    with tracker:
+        deadline_s = time.monotonic() + 5
+        while len(producer.events) < 21 and time.monotonic() < deadline_s:
+            time.sleep(0.05)
+    assert producer.pumps[0] == 1  # run_started, before any interval closed
+    assert len(producer.events) >= 22  # run_started, 20 measurements or more, run_finished
+    assert 2 <= len(producer.pumps) <= len(producer.events) // 3
